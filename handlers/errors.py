@@ -1,0 +1,23 @@
+"""What can go wrong with a request, in sentences its user can act on."""
+
+from __future__ import annotations
+
+
+class RequestError(Exception):
+    """A request refused before anything was written; `str()` is the sentence to show the user."""
+
+
+class InvalidInput(RequestError, ValueError):
+    """The request is malformed: a bad date, an unknown key, a last day before the day made."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(RequestError, LookupError):
+    """The order, person or step the request names does not exist."""
+
+
+class NotAllowed(RequestError, PermissionError):
+    """The person asking may not do this; the attempt is audited."""

@@ -1,0 +1,48 @@
+"""The service's clock: APScheduler runs periodic jobs; each reads what is due from the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler.clock import Clock
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Jobs:
+    """The periodic jobs of one `sobot serve` process, and when each last finished."""
+
+    def __init__(self, clock: Clock, timezone: str) -> None:
+        self._clock = clock
+        self._scheduler = AsyncIOScheduler(timezone=timezone)
+        self.last_run: dict[str, datetime] = {}
+
+    def every(self, name: str, seconds: int, job: Job) -> None:
+        async def run() -> None:
+            try:
+                await job()
+            except Exception:
+                # One failed tick must not stop the clock; the next tick tries again.
+                log.exception("job %s failed", name)
+            else:
+                self.last_run[name] = self._clock.now()
+
+        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, name=name, max_instances=1,
+                                coalesce=True, next_run_time=self._clock.now())  # fmt: skip
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)

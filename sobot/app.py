@@ -1,0 +1,122 @@
+"""The composition root: builds the service's parts from settings and hands each what it needs."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from handlers.context import Context
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import Clock, SystemClock
+from scheduler.jobs import Jobs
+from scheduler.procedures import Procedure, load_builtin
+from sobot.settings import Settings
+from storage import Database, DatabaseUnavailable
+from storage.queries import count_due_steps
+
+log = logging.getLogger("sobot")
+
+
+@dataclass
+class Services:
+    """What a running sobot is made of; tests build one with their own clock and database."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    procedures: Mapping[str, Procedure]
+    calendar: WorkingCalendar
+    jobs: Jobs | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def context(self) -> Context:
+        return Context(
+            database=self.database,
+            procedures=self.procedures,
+            calendar=self.calendar,
+            clock=self.clock,
+            default_procedure=self.settings.procedure,
+            zone=self.settings.timezone,
+        )
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> Services:
+    extra = [settings.procedures_dir] if settings.procedures_dir else []
+    procedures = load_builtin(settings.deadline_overrides, extra)
+    if settings.procedure not in procedures:
+        raise ValueError(
+            f"SOBOT_PROCEDURE: there is no procedure {settings.procedure!r} (there are: {', '.join(procedures)})"
+        )
+    return Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        database=database or Database.from_url(settings.database_url),
+        procedures=procedures,
+        calendar=WorkingCalendar(settings.closure_days),
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def create_app(services: Services, *, run_jobs: bool = True) -> web.Application:
+    """The aiohttp application: health and readiness now; the Teams endpoint joins it later."""
+    app = web.Application()
+    app[SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+    async def start_jobs(app: web.Application) -> None:
+        jobs = Jobs(services.clock, services.settings.timezone)
+        context = services.context()
+
+        async def dispatch() -> None:
+            due = await count_due_steps(context.database, context.today())
+            log.debug("dispatch tick: %d open steps due today or earlier", due)
+
+        jobs.every("dispatch", services.settings.dispatch_interval_seconds, dispatch)
+        jobs.start()
+        services.jobs = jobs
+
+    async def stop(app: web.Application) -> None:
+        if services.jobs is not None:
+            services.jobs.shutdown()
+        await services.database.dispose()
+
+    if run_jobs:
+        app.on_startup.append(start_jobs)
+    app.on_cleanup.append(stop)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    problems = []
+    try:
+        if not await services.database.ping():
+            problems.append("the database does not answer")
+    except DatabaseUnavailable:
+        problems.append("the database does not answer")
+    if services.jobs is None or not services.jobs.running:
+        problems.append("the scheduler is not running")
+    if problems:
+        return web.json_response({"status": "not ready", "problems": problems}, status=503)
+    return web.json_response({"status": "ready", "jobs": {k: v.isoformat() for k, v in services.jobs.last_run.items()}})

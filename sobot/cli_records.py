@@ -1,0 +1,3 @@
+"""x"""
+def add_commands(commands):
+    pass

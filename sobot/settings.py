@@ -1,0 +1,142 @@
+"""The service's settings: one typed object from SOBOT_* variables and an optional settings file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+ENV_PREFIX = "SOBOT_"
+SETTINGS_FILE_VARIABLE = "SOBOT_SETTINGS_FILE"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names every bad or missing variable."""
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can set. Each field is the variable SOBOT_<FIELD NAME IN CAPITALS>."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///var/sobot.db",
+        description="Where the records live: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB.",
+    )
+    host: str = Field("127.0.0.1", description="The address `sobot serve` listens on.")
+    port: int = Field(3978, ge=1, le=65535, description="The port `sobot serve` listens on.")
+    procedure: str = Field("wirral", description="The procedure a new order follows unless it names another.")
+    procedures_dir: Path | None = Field(
+        None,
+        description="A folder of the authority's own procedure files (*.toml), added to the built-in ones.",
+    )
+    closure_days: list[date] = Field(
+        default_factory=list,
+        description="The authority's own closure days (not working days), as a JSON list of YYYY-MM-DD.",
+    )
+    deadline_overrides: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Replacement deadlines where a procedure chose a default, e.g. {"wirral": {"initial_review": '
+        '"first_cin_meeting + 15 working days"}}.',
+    )
+    timezone: str = Field("Europe/London", description="The time zone of working hours and of times shown.")
+    working_hours_start: time = Field(
+        time(8, 30), description="When notifications may start each working day."
+    )
+    working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
+    dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings reads the environment it is given, so tests never depend on the process's own.
+        return (init_settings,)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone such as Europe/London") from None
+        return value
+
+
+class _Environment(EnvSettingsSource):
+    """The SOBOT_* variables of a given environment, parsed as pydantic-settings parses os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: dict[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls, env_prefix=ENV_PREFIX)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, False, False, None)
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + str(location[0]).upper() if location else ENV_PREFIX + "*"
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment (and SOBOT_SETTINGS_FILE, a TOML file whose keys are field names).
+
+    Variables beat the file; keyword overrides beat both. Every problem is reported at once.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    file_name = environ.get(SETTINGS_FILE_VARIABLE)
+    if file_name:
+        try:
+            values.update(tomllib.loads(Path(file_name).read_text(encoding="utf-8")))
+        except OSError as error:
+            problems.append(f"{SETTINGS_FILE_VARIABLE}: cannot read {file_name!r} ({error.strerror})")
+        except tomllib.TOMLDecodeError as error:
+            problems.append(f"{SETTINGS_FILE_VARIABLE}: {file_name!r} is not valid TOML ({error})")
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {SETTINGS_FILE_VARIABLE}
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            problems.append(f"{name}: there is no such setting")
+    try:
+        values.update(_Environment(Settings, environ)())
+        values.update(overrides)
+        settings = Settings(**values)
+    except ValidationError as error:
+        for detail in error.errors():
+            shown = detail.get("input")
+            problems.append(f"{_variable(detail['loc'])}: {detail['msg']} (got {shown!r})")
+        settings = None
+    if problems or settings is None:
+        raise SettingsError("The settings cannot be used:\n  " + "\n  ".join(problems))
+    return settings
