@@ -158,14 +158,11 @@ def _occurrences(rule: MilestoneRule, evaluate: _Evaluator, done: list[RecordedE
     found = [_Occurrence(first, anchor_day, None, known_from)]
     while len(found) < MAX_OCCURRENCES:
         index = len(found)
+        found_from: date | None
         if repeat.rolling:
             previous = found[-1]
             assert previous.raw_due is not None
-            base = (
-                done[index - 1].on
-                if index - 1 < len(done)
-                else evaluate.calendar.on_or_before(previous.raw_due)
-            )
+            base = done[index - 1].on if index - 1 < len(done) else evaluate.calendar.on_or_before(previous.raw_due)
             raw = _shift(base, repeat.every, evaluate.calendar)
             found_from = base
         else:
@@ -178,9 +175,7 @@ def _occurrences(rule: MilestoneRule, evaluate: _Evaluator, done: list[RecordedE
     return found
 
 
-def _reminders(
-    rule: MilestoneRule, due: date, known_from: date, calendar: WorkingCalendar
-) -> tuple[date, ...]:
+def _reminders(rule: MilestoneRule, due: date, known_from: date, calendar: WorkingCalendar) -> tuple[date, ...]:
     days = {calendar.on_or_before(_shift(due, offset, calendar, sign=-1)) for offset in rule.reminders}
     # A reminder before the step could be known (before the order, or its anchor event) is no use to anyone.
     return tuple(sorted(day for day in days if day >= known_from or day == due))
@@ -188,8 +183,7 @@ def _reminders(
 
 def _escalations(rule: MilestoneRule, due: date, calendar: WorkingCalendar) -> tuple[Escalation, ...]:
     return tuple(
-        Escalation(calendar.on_or_after(_shift(due, step.after, calendar)), step.to)
-        for step in rule.escalation
+        Escalation(calendar.on_or_after(_shift(due, step.after, calendar)), step.to) for step in rule.escalation
     )
 
 
@@ -222,9 +216,7 @@ def _milestones_for_rule(
         due = calendar.on_or_before(occurrence.raw_due) if occurrence.raw_due else None
         preferred = None
         if due is not None and rule.preferred is not None:
-            raw_preferred = evaluate.raw(
-                rule.preferred, anchor=occurrence.anchor_day if rule.repeat else None
-            )
+            raw_preferred = evaluate.raw(rule.preferred, anchor=occurrence.anchor_day if rule.repeat else None)
             preferred = calendar.on_or_before(raw_preferred) if raw_preferred else None
         completion = done[index] if index < len(done) else None
         state: State

@@ -110,13 +110,14 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     problems = []
+    jobs = services.jobs
     try:
         if not await services.database.ping():
             problems.append("the database does not answer")
     except DatabaseUnavailable:
         problems.append("the database does not answer")
-    if services.jobs is None or not services.jobs.running:
+    if jobs is None or not jobs.running:
         problems.append("the scheduler is not running")
-    if problems:
+    if problems or jobs is None:
         return web.json_response({"status": "not ready", "problems": problems}, status=503)
-    return web.json_response({"status": "ready", "jobs": {k: v.isoformat() for k, v in services.jobs.last_run.items()}})
+    return web.json_response({"status": "ready", "jobs": {name: at.isoformat() for name, at in jobs.last_run.items()}})

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any, NoReturn
 
 from handlers.errors import InvalidInput, RequestError
@@ -116,8 +114,10 @@ def _when(m: Milestone) -> str:
 def timeline_table(procedure: Procedure, order: OrderFacts, milestones: Sequence[Milestone]) -> str:
     rows = []
     for m in milestones:
-        title = m.title if m.occurrence == 1 and m.key not in {x.key for x in milestones if x.occurrence > 1} else (
-            f"{m.title} ({m.occurrence})"
+        title = (
+            m.title
+            if m.occurrence == 1 and m.key not in {x.key for x in milestones if x.occurrence > 1}
+            else (f"{m.title} ({m.occurrence})")
         )
         rows.append(
             [
@@ -152,7 +152,9 @@ def cmd_timeline(args: argparse.Namespace) -> None:
     if terms.order_type not in procedure.order_types:
         raise InvalidInput(f"The {procedure.id} procedure is not for a {terms.order_type.replace('_', ' ')} order.")
     order = OrderFacts(terms.order_type, terms.made, terms.commenced, terms.last_day)
-    milestones = build_timeline(procedure, order, _events(procedure, args.event), WorkingCalendar(settings.closure_days))
+    milestones = build_timeline(
+        procedure, order, _events(procedure, args.event), WorkingCalendar(settings.closure_days)
+    )
     if args.json:
         print(json.dumps(timeline_json(procedure, order, milestones), indent=2))
     else:

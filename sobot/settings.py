@@ -47,9 +47,7 @@ class Settings(BaseSettings):
         '"first_cin_meeting + 15 working days"}}.',
     )
     timezone: str = Field("Europe/London", description="The time zone of working hours and of times shown.")
-    working_hours_start: time = Field(
-        time(8, 30), description="When notifications may start each working day."
-    )
+    working_hours_start: time = Field(time(8, 30), description="When notifications may start each working day.")
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")

@@ -197,9 +197,7 @@ class _Reader:
             raise self.fail(key, f"must be a duration such as '10 working days', not {value!r}")
         match = _OFFSET.fullmatch(" ".join(value.strip().lower().split()))
         if not match:
-            raise self.fail(
-                key, f"{value!r} is not a duration such as '10 working days', '2 weeks', '3 months'"
-            )
+            raise self.fail(key, f"{value!r} is not a duration such as '10 working days', '2 weeks', '3 months'")
         return Offset(int(match.group(1)), _UNITS[" ".join(match.group(2).split())])
 
     def rule(self, value: Any, key: str, anchors: Iterable[str]) -> DateRule:
@@ -231,9 +229,7 @@ class _Reader:
         text = " ".join(value.strip().split())
         if match := re.fullmatch(r"type is (\w+)", text):
             if match.group(1) not in ORDER_TYPES:
-                raise self.fail(
-                    key, f"unknown order type {match.group(1)!r} (types: {', '.join(ORDER_TYPES)})"
-                )
+                raise self.fail(key, f"unknown order type {match.group(1)!r} (types: {', '.join(ORDER_TYPES)})")
             return Condition("type", match.group(1), text=text)
         if match := re.fullmatch(r"order (under|at least) (\d+) months?", text):
             kind: Literal["length_under", "length_at_least"] = (
@@ -246,9 +242,7 @@ class _Reader:
         if match := re.fullmatch(r"(\w+) is (\S+)", text):
             event = self.known_event(match.group(1), key, events)
             if event.values and match.group(2) not in event.values:
-                raise self.fail(
-                    key, f"{match.group(2)!r} is not a value of {event.key} ({', '.join(event.values)})"
-                )
+                raise self.fail(key, f"{match.group(2)!r} is not a value of {event.key} ({', '.join(event.values)})")
             return Condition("value", match.group(1), match.group(2), text=text)
         raise self.fail(
             key,
@@ -275,9 +269,7 @@ class _Reader:
             if not isinstance(item, Mapping) or set(item) != {"after", "to"}:
                 raise self.fail(where, "each step needs exactly 'after' and 'to'")
             steps.append(
-                EscalationStep(
-                    self.offset(item["after"], f"{where}.after"), self.role(item["to"], f"{where}.to")
-                )
+                EscalationStep(self.offset(item["after"], f"{where}.after"), self.role(item["to"], f"{where}.to"))
             )
         return tuple(steps)
 
@@ -297,9 +289,7 @@ def _events(reader: _Reader, raw: Any) -> dict[str, EventDefinition]:
         elif isinstance(spec, Mapping):
             unknown = set(spec) - {"title", "values"}
             if unknown:
-                raise reader.fail(
-                    f"{where}.{sorted(unknown)[0]}", "is not a field of an event (title, values)"
-                )
+                raise reader.fail(f"{where}.{sorted(unknown)[0]}", "is not a field of an event (title, values)")
             values = spec.get("values", [])
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise reader.fail(f"{where}.values", "must be a list of strings")
@@ -353,12 +343,8 @@ def _milestone(
         default=default,
         when=when,
         completed_by=reader.text(raw, "completed_by", f"{where}.", required=False) or key,
-        reminders=reader.reminders(raw["reminders"], f"{where}.reminders")
-        if "reminders" in raw
-        else defaults[0],
-        escalation=reader.escalation(raw["escalation"], f"{where}.escalation")
-        if "escalation" in raw
-        else defaults[1],
+        reminders=reader.reminders(raw["reminders"], f"{where}.reminders") if "reminders" in raw else defaults[0],
+        escalation=reader.escalation(raw["escalation"], f"{where}.escalation") if "escalation" in raw else defaults[1],
         repeat=repeat,
         owner_first=reader.role(raw["owner_first"], f"{where}.owner_first") if "owner_first" in raw else None,
         owner_last=reader.role(raw["owner_last"], f"{where}.owner_last") if "owner_last" in raw else None,
@@ -370,9 +356,7 @@ def _repeat(reader: _Reader, raw: Any, where: str, anchors: list[str], due: Date
         raise reader.fail(where, "must be a table such as { every = '3 months' }")
     unknown = set(raw) - {"every", "rolling", "for_each", "until"}
     if unknown:
-        raise reader.fail(
-            f"{where}.{sorted(unknown)[0]}", "is not a field of repeat (every, rolling, for_each, until)"
-        )
+        raise reader.fail(f"{where}.{sorted(unknown)[0]}", "is not a field of repeat (every, rolling, for_each, until)")
     if ("every" in raw) == ("for_each" in raw):
         raise reader.fail(where, "needs exactly one of 'every' or 'for_each'")
     every = reader.offset(raw["every"], f"{where}.every") if "every" in raw else None
@@ -400,9 +384,7 @@ def parse_procedure(text: str, file: str, overrides: Mapping[str, str] | None = 
         raise reader.fail("", f"is not valid TOML: {error}") from None
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise reader.fail(
-            sorted(unknown)[0], f"is not a field of a procedure ({', '.join(sorted(_TOP_KEYS))})"
-        )
+        raise reader.fail(sorted(unknown)[0], f"is not a field of a procedure ({', '.join(sorted(_TOP_KEYS))})")
     procedure_id = reader.text(raw, "id", "")
     expected_id = Path(file).stem
     if procedure_id != expected_id:

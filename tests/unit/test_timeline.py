@@ -126,7 +126,9 @@ def test_rolling_recurrence_counts_from_the_day_the_last_one_was_held() -> None:
 
 
 def test_a_condition_that_stops_holding_drops_the_steps_not_done() -> None:
-    with_plan = steps([RecordedEvent("cin_meeting", date(2026, 4, 1)), RecordedEvent("child_protection_plan", date(2026, 5, 1))])
+    with_plan = steps(
+        [RecordedEvent("cin_meeting", date(2026, 4, 1)), RecordedEvent("child_protection_plan", date(2026, 5, 1))]
+    )
     # The meeting already held stays, as done; the rest go.
     assert [(m.occurrence, m.state) for m in with_plan if m.key == "cin_meeting"] == [(1, "done")]
 

@@ -1,0 +1,43 @@
+"""What every handler is given: the records, the procedures, the calendar and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import Clock
+from scheduler.clock import today as today_on
+from scheduler.procedures import Procedure
+from storage import Database
+
+
+@dataclass(frozen=True)
+class Context:
+    database: Database
+    procedures: Mapping[str, Procedure]
+    calendar: WorkingCalendar
+    clock: Clock
+    default_procedure: str
+    zone: str = "Europe/London"
+
+    def today(self) -> date:
+        return today_on(self.clock, ZoneInfo(self.zone))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: a person in the directory (by email) or a system channel such as the CLI."""
+
+    name: str
+    email: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.email or self.name
+
+
+CLI = Actor("cli")
+SYSTEM = Actor("system")

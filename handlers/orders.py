@@ -1,0 +1,230 @@
+"""The domain operations on orders: create, record events, allocate, extend, end; each audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from handlers import records
+from handlers.context import Actor, Context
+from handlers.errors import InvalidInput
+from handlers.terms import TYPE_NAMES, extension, order_terms
+from handlers.views import OrderView, order_view
+from storage import models
+
+END_REASONS = {
+    "discharged": "discharged",
+    "expired": "expired",
+    "replaced": "replaced_by_full_order",
+    "replaced_by_full_order": "replaced_by_full_order",
+}
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """What a social worker tells us of a new order, in any channel."""
+
+    child_local_id: str
+    child_name: str
+    order_type: str
+    made: date
+    child_date_of_birth: date | None = None
+    commenced: date | None = None
+    months: int | None = None
+    last_day: date | None = None
+    court: str = ""
+    other_orders: str = ""
+    conditions: str = ""
+    procedure: str | None = None
+    social_worker_email: str | None = None
+    notes: str = ""
+
+
+async def create_order(ctx: Context, new: NewOrder, actor: Actor) -> OrderView:
+    """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand."""
+    if not new.child_local_id.strip():
+        raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
+    if not new.child_name.strip():
+        raise InvalidInput("Give the child's name.", "child_name")
+    terms = order_terms(new.order_type, new.made, new.commenced, new.months, new.last_day)
+    if new.child_date_of_birth is not None and new.child_date_of_birth > new.made:
+        raise InvalidInput("The child's date of birth is after the order was made: check it.", "child_date_of_birth")
+    procedure = records.procedure(ctx, new.procedure or ctx.default_procedure)
+    if terms.order_type not in procedure.order_types:
+        raise InvalidInput(
+            f"The {procedure.id} procedure is for {' and '.join(TYPE_NAMES[t] + 's' for t in procedure.order_types)}, "
+            f"not a {TYPE_NAMES[terms.order_type]}: choose another procedure.",
+            "procedure",
+        )
+    async with ctx.database.session() as session:
+        social_worker = None
+        if new.social_worker_email:
+            social_worker = await records.person_by_email(session, new.social_worker_email, "social worker")
+        child = await records.child(
+            session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
+        )
+        reference = await records.next_reference(session, ctx.today().year)
+        now = ctx.clock.now()
+        order = models.Order(
+            reference=reference,
+            child=child,
+            order_type=terms.order_type,
+            made=terms.made,
+            commenced=terms.commenced,
+            last_day=terms.last_day,
+            court=new.court.strip(),
+            other_orders=new.other_orders.strip(),
+            conditions=new.conditions.strip(),
+            procedure_id=procedure.id,
+            status="open",
+            social_worker=social_worker,
+            notes=new.notes.strip(),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(order)
+        await session.flush()
+        await records.materialise(ctx, session, order)
+        records.audit(
+            session, ctx, actor, "order.create", reference,
+            {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),
+             "last_day": terms.last_day.isoformat()},
+        )  # fmt: skip
+        return await order_view(ctx, session, order)
+
+
+async def record_event(
+    ctx: Context,
+    reference: str,
+    key: str,
+    on: date,
+    actor: Actor,
+    value: str | None = None,
+    details: str | None = None,
+) -> OrderView:
+    """Record that something the procedure knows happened on `on`; a step's own key marks it done."""
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        procedure = records.procedure(ctx, order.procedure_id)
+        known = procedure.event_keys()
+        key = key.strip().lower()
+        if key not in known:
+            steps = ", ".join(sorted(known))
+            raise InvalidInput(f"The {procedure.id} procedure has no step or event {key!r}. It knows: {steps}.", "key")
+        definition = known[key]
+        if definition.values:
+            match = next((v for v in definition.values if value and v.lower() == value.strip().lower()), None)
+            if match is None:
+                raise InvalidInput(
+                    f"Say which {definition.title.lower()}: one of {', '.join(definition.values)}.", "value"
+                )
+            value = match
+        elif value:
+            raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
+        records.check_event_date(ctx, order, on)
+        rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
+        if rule is not None and rule.repeat is None:
+            done = [r for r in order.milestones if r.key == rule.key and r.state == "done"]
+            if done:
+                raise InvalidInput(
+                    f"{rule.title} is already recorded as done on {done[0].done_on:%d %B %Y} for {reference}.", "key"
+                )
+        person = await records.actor_person(session, actor)
+        event = models.Event(
+            order=order, kind=key, occurred_on=on, value=value, recorded_by=person, recorded_at=ctx.clock.now(),
+            details=details,
+        )  # fmt: skip
+        session.add(event)
+        await session.flush()
+        await records.materialise(ctx, session, order)
+        records.audit(session, ctx, actor, "event.record", reference,
+                      {"key": key, "on": on.isoformat(), **({"value": value} if value else {})})  # fmt: skip
+        return await order_view(ctx, session, order)
+
+
+async def extend_order(
+    ctx: Context, reference: str, new_last_day: date, actor: Actor, decided_on: date | None = None
+) -> OrderView:
+    """Record the court's extension; refused past three years beginning with the day made."""
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        if order.status != "open":
+            raise InvalidInput(f"{reference} has ended; an ended order cannot be extended.", "reference")
+        extension(order.made, order.last_day, new_last_day)
+        person = await records.actor_person(session, actor)
+        session.add(
+            models.OrderExtension(
+                order=order, previous_last_day=order.last_day, new_last_day=new_last_day,
+                decided_on=decided_on or ctx.today(), recorded_by=person, recorded_at=ctx.clock.now(),
+            )
+        )  # fmt: skip
+        previous = order.last_day
+        order.last_day = new_last_day
+        order.updated_at = ctx.clock.now()
+        await session.flush()
+        await records.materialise(ctx, session, order)
+        records.audit(session, ctx, actor, "order.extend", reference,
+                      {"from": previous.isoformat(), "to": new_last_day.isoformat()})  # fmt: skip
+        return await order_view(ctx, session, order)
+
+
+async def end_order(ctx: Context, reference: str, reason: str, on: date, actor: Actor) -> OrderView:
+    """End an order (discharged, expired, or an interim order replaced by a full one); open steps are waived."""
+    why = END_REASONS.get(reason.strip().lower().replace(" ", "_"))
+    if why is None:
+        raise InvalidInput("Say why the order ended: discharged, expired or replaced (by a full order).", "reason")
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        if order.status != "open":
+            raise InvalidInput(f"{reference} already ended on {order.ended_on:%d %B %Y}.", "reference")
+        if why == "replaced_by_full_order" and order.order_type != "interim_supervision":
+            raise InvalidInput("Only an interim order is replaced by a full order.", "reason")
+        if on < order.made:
+            raise InvalidInput(f"An order cannot end before it was made ({order.made:%d %B %Y}).", "on")
+        order.status = "ended"
+        order.ended_on = on
+        order.end_reason = why
+        order.updated_at = ctx.clock.now()
+        await session.flush()
+        await records.materialise(ctx, session, order)
+        records.audit(session, ctx, actor, "order.end", reference, {"reason": why, "on": on.isoformat()})
+        return await order_view(ctx, session, order)
+
+
+async def get_order(ctx: Context, reference: str) -> OrderView:
+    async with ctx.database.session() as session:
+        return await order_view(ctx, session, await records.order(session, reference))
+
+
+async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> OrderView:
+    """Allocate (or reallocate) the order's IRO, by name or email; the IRO must hold the iro role."""
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        if order.status != "open":
+            raise InvalidInput(f"{reference} has ended; there is no IRO to allocate.", "reference")
+        person = await records.iro(session, iro)
+        current = next((a for a in order.allocations if a.active), None)
+        if current is not None and current.iro_id == person.id:
+            raise InvalidInput(f"{person.name} is already the IRO for {reference}.", "iro")
+        if current is not None:
+            current.active = False
+        by = await records.actor_person(session, actor)
+        now = ctx.clock.now()
+        session.add(
+            models.Allocation(
+                order=order, iro=person, allocated_by=by, allocated_at=now, active=True,
+                replaced_iro_id=current.iro_id if current else None,
+            )
+        )  # fmt: skip
+        procedure = records.procedure(ctx, order.procedure_id)
+        if "iro_allocated" in procedure.event_keys():
+            session.add(models.Event(order=order, kind="iro_allocated", occurred_on=ctx.today(), recorded_by=by,
+                                     recorded_at=now, details=f"allocated {person.email}"))  # fmt: skip
+        order.updated_at = now
+        await session.flush()
+        await records.materialise(ctx, session, order)
+        details = {"iro": person.email}
+        if current is not None:
+            details["replaced"] = current.iro.email
+        records.audit(session, ctx, actor, "order.allocate", reference, details)
+        return await order_view(ctx, session, order)

@@ -1,0 +1,198 @@
+"""Lookups and bookkeeping the operations share: finding records, the timeline's rows, the audit log."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from handlers.context import Actor, Context
+from handlers.errors import InvalidInput, NotFound
+from scheduler.procedures import Procedure
+from scheduler.timeline import OrderFacts, RecordedEvent, build_timeline
+from storage import models
+
+REFERENCE = re.compile(r"^(?:SO|ISO)-?(\d{4})-?(\d{1,6})$", re.IGNORECASE)
+
+
+def procedure(ctx: Context, procedure_id: str) -> Procedure:
+    found = ctx.procedures.get(procedure_id)
+    if found is None:
+        raise InvalidInput(
+            f"There is no procedure called {procedure_id!r}. The procedures are: {', '.join(sorted(ctx.procedures))}.",
+            "procedure",
+        )
+    return found
+
+
+def normalise_reference(text: str) -> str:
+    """'so-2026-7', 'SO20260007' → 'SO-2026-0007'."""
+    match = REFERENCE.match(text.strip())
+    if not match:
+        raise NotFound(f"{text.strip()!r} is not an order reference: they look like SO-2026-0007.")
+    return f"SO-{match.group(1)}-{int(match.group(2)):04d}"
+
+
+async def order(session: AsyncSession, reference: str) -> models.Order:
+    """The order with everything the operations read, or NotFound."""
+    wanted = normalise_reference(reference)
+    found = await session.scalar(
+        select(models.Order)
+        .where(models.Order.reference == wanted)
+        .options(
+            selectinload(models.Order.child),
+            selectinload(models.Order.social_worker),
+            selectinload(models.Order.events),
+            selectinload(models.Order.milestones),
+            selectinload(models.Order.extensions),
+            selectinload(models.Order.allocations).selectinload(models.Allocation.iro),
+        )
+    )
+    if found is None:
+        raise NotFound(f"There is no order {wanted}: check the reference.")
+    return found
+
+
+async def next_reference(session: AsyncSession, year: int) -> str:
+    number = await models.next_order_number(session, year)
+    return f"SO-{year}-{number:04d}"
+
+
+async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> models.Child:
+    """The child with this local ID, created on first sight; a different name or birthday is refused."""
+    found = await session.scalar(select(models.Child).where(models.Child.local_id == local_id))
+    if found is None:
+        found = models.Child(local_id=local_id, name=name, date_of_birth=date_of_birth)
+        session.add(found)
+        return found
+    if found.name.casefold() != name.casefold():
+        raise InvalidInput(
+            f"Child ID {local_id} is already recorded with another name: check the ID and the name.", "child_local_id"
+        )
+    if date_of_birth and found.date_of_birth and found.date_of_birth != date_of_birth:
+        raise InvalidInput(
+            f"Child ID {local_id} is already recorded with another date of birth: check it.", "child_date_of_birth"
+        )
+    if date_of_birth and found.date_of_birth is None:
+        found.date_of_birth = date_of_birth
+    return found
+
+
+async def person_by_email(session: AsyncSession, email: str, what: str = "person") -> models.Person:
+    found = await session.scalar(select(models.Person).where(models.Person.email == email.strip().lower()))
+    if found is None or not found.active:
+        raise NotFound(
+            f"There is no {what} with the email {email.strip()} in the directory: check it, or ask an "
+            "administrator to add them (sobot people import)."
+        )
+    return found
+
+
+async def iro(session: AsyncSession, name_or_email: str) -> models.Person:
+    """The IRO named (case-insensitive, full name or email); refused when unknown or ambiguous."""
+    wanted = " ".join(name_or_email.split()).casefold()
+    people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
+    iros = [p for p in people if "iro" in p.roles]
+    matches = [p for p in iros if wanted in (p.email.casefold(), " ".join(p.name.split()).casefold())]
+    if not matches:
+        matches = [p for p in iros if wanted and wanted in p.name.casefold()]
+    names = ", ".join(sorted(p.name for p in iros)) or "none yet"
+    if not matches:
+        other = [p for p in people if wanted in (p.email.casefold(), p.name.casefold())]
+        if other:
+            raise InvalidInput(f"{other[0].name} is not an IRO. The IROs are: {names}.", "iro")
+        raise NotFound(f"There is no IRO called {name_or_email.strip()!r}. The IROs are: {names}.")
+    if len(matches) > 1:
+        both = " or ".join(f"{p.name} ({p.email})" for p in matches)
+        raise InvalidInput(f"{name_or_email.strip()!r} could be {both}: give the full name or email.", "iro")
+    return matches[0]
+
+
+async def actor_person(session: AsyncSession, actor: Actor) -> models.Person | None:
+    if actor.email is None:
+        return None
+    found: models.Person | None = await session.scalar(
+        select(models.Person).where(models.Person.email == actor.email.lower())
+    )
+    return found
+
+
+def check_event_date(ctx: Context, order: models.Order, on: date) -> None:
+    if on > ctx.today():
+        raise InvalidInput(f"{on:%d %B %Y} is in the future: record what has happened, on the day it happened.", "on")
+
+
+def facts(order: models.Order) -> OrderFacts:
+    return OrderFacts(order.order_type, order.made, order.commenced, order.last_day, order.ended_on)
+
+
+def recorded_events(order: models.Order) -> list[RecordedEvent]:
+    return [RecordedEvent(e.kind, e.occurred_on, e.value) for e in order.events]
+
+
+async def materialise(ctx: Context, session: AsyncSession, order: models.Order) -> None:
+    """Bring the order's stored milestones in line with its timeline, keeping every step already done."""
+    await session.refresh(order, ["events", "milestones"])
+    timeline = build_timeline(procedure(ctx, order.procedure_id), facts(order), recorded_events(order), ctx.calendar)
+    stored = {(row.key, row.occurrence): row for row in order.milestones}
+    done_by = {(e.kind, e.occurred_on): e.recorded_by_id for e in order.events}
+    now = ctx.clock.now()
+    seen = set()
+    for step in timeline:
+        slot = (step.key, step.occurrence)
+        seen.add(slot)
+        row = stored.get(slot)
+        if row is None:
+            row = models.Milestone(order_id=order.id, key=step.key, occurrence=step.occurrence)
+            session.add(row)
+        row.title = step.title
+        row.owner_role = step.owner
+        row.due = step.due
+        row.preferred_by = step.preferred_by
+        row.waiting_on = step.waiting_on
+        row.source = step.source
+        if row.state != "done" or step.state == "done":
+            row.state = step.state
+            row.done_on = step.done_on
+            rule = procedure(ctx, order.procedure_id).milestone(step.key)
+            completion = rule.completed_by if rule else step.key
+            row.done_by_id = done_by.get((completion, step.done_on)) if step.done_on else None
+        row.updated_at = now
+    for slot, row in stored.items():
+        # A step the timeline no longer holds (its condition stopped holding) is waived, never deleted.
+        if slot not in seen and row.state in ("open", "waiting"):
+            row.state = "waived"
+            row.updated_at = now
+    await session.flush()
+
+
+def audit(
+    session: AsyncSession,
+    ctx: Context,
+    actor: Actor,
+    action: str,
+    reference: str | None,
+    details: dict[str, Any],
+    outcome: str = "ok",
+) -> None:
+    session.add(
+        models.AuditEntry(
+            at=ctx.clock.now(), actor=actor.label, action=action, order_reference=reference, outcome=outcome,
+            details=details,
+        )
+    )  # fmt: skip
+
+
+async def open_order_counts(session: AsyncSession) -> dict[int, int]:
+    """Each IRO's number of open orders (person id → count)."""
+    rows = await session.execute(
+        select(models.Allocation.iro_id, func.count())
+        .join(models.Order)
+        .where(models.Allocation.active.is_(True), models.Order.status == "open")
+        .group_by(models.Allocation.iro_id)
+    )
+    return {iro_id: count for iro_id, count in rows.tuples()}

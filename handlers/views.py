@@ -1,0 +1,104 @@
+"""What the channels show of an order: plain values, no database objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context
+from storage import models
+
+
+def initials(name: str) -> str:
+    """'Jane Mary Smith' → 'J.M.S.': notifications name the child by initials only."""
+    return "".join(f"{part[0].upper()}." for part in name.replace("-", " ").split() if part)
+
+
+@dataclass(frozen=True)
+class StepView:
+    key: str
+    occurrence: int
+    title: str
+    owner: str
+    due: date | None
+    preferred_by: date | None
+    waiting_on: str | None
+    state: str
+    done_on: date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class OrderView:
+    reference: str
+    child_local_id: str
+    child_name: str
+    child_initials: str
+    order_type: str
+    made: date
+    commenced: date
+    last_day: date
+    procedure_id: str
+    status: str
+    ended_on: date | None
+    end_reason: str | None
+    court: str
+    other_orders: str
+    conditions: str
+    social_worker: str | None
+    iro: str | None
+    steps: tuple[StepView, ...]
+
+    def open_steps(self) -> list[StepView]:
+        return [s for s in self.steps if s.state in ("open", "waiting")]
+
+    def next_steps(self, count: int) -> list[StepView]:
+        return [s for s in self.open_steps() if s.due is not None][:count]
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(1 for s in self.steps if s.overdue)
+
+
+def step_view(row: models.Milestone, today: date) -> StepView:
+    overdue = row.state == "open" and row.due is not None and row.due < today
+    return StepView(row.key, row.occurrence, row.title, row.owner_role, row.due, row.preferred_by, row.waiting_on,
+                    row.state, row.done_on, overdue)  # fmt: skip
+
+
+def sorted_steps(rows: list[models.Milestone], today: date) -> tuple[StepView, ...]:
+    return tuple(
+        step_view(row, today)
+        for row in sorted(rows, key=lambda r: (r.due is None, r.due or date.max, r.key, r.occurrence))
+    )
+
+
+async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -> OrderView:
+    await session.refresh(order, ["milestones", "allocations", "child", "social_worker"])
+    active = next((a for a in order.allocations if a.active), None)
+    iro = None
+    if active is not None:
+        await session.refresh(active, ["iro"])
+        iro = active.iro.name
+    return OrderView(
+        reference=order.reference,
+        child_local_id=order.child.local_id,
+        child_name=order.child.name,
+        child_initials=initials(order.child.name),
+        order_type=order.order_type,
+        made=order.made,
+        commenced=order.commenced,
+        last_day=order.last_day,
+        procedure_id=order.procedure_id,
+        status=order.status,
+        ended_on=order.ended_on,
+        end_reason=order.end_reason,
+        court=order.court or "",
+        other_orders=order.other_orders or "",
+        conditions=order.conditions or "",
+        social_worker=order.social_worker.name if order.social_worker else None,
+        iro=iro,
+        steps=sorted_steps(list(order.milestones), ctx.today()),
+    )

@@ -1,0 +1,40 @@
+"""`sobot serve`: migrate, then run the web app and the clock until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from sobot.app import build_services, create_app
+from sobot.settings import Settings
+from storage import upgrade
+
+log = logging.getLogger("sobot")
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (or SIGINT/SIGTERM)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await upgrade(settings.database_url)
+    services = build_services(settings)
+    runner = web.AppRunner(create_app(services), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("sobot is listening on http://%s:%d (database %s)", settings.host, settings.port,
+             settings.database_url.split("://", 1)[0])  # fmt: skip
+    try:
+        await stop.wait()
+    finally:
+        log.info("sobot is stopping")
+        await runner.cleanup()
+
+
+def run(settings: Settings) -> None:
+    asyncio.run(serve(settings))

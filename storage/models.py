@@ -1,0 +1,248 @@
+"""The records: people, children, orders and everything that happens to them, as SQLAlchemy models."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    insert,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC instant on every backend (SQLite stores naive values, so they are tagged on the way out)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("instants must be aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    entra_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    team: Mapped[str | None] = mapped_column(String(200))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    manager: Mapped[Person | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Child(Base):
+    """A child: the council's ID, a name and a date of birth; no more personal data than that."""
+
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    order_type: Mapped[str] = mapped_column(String(32))
+    made: Mapped[date] = mapped_column(Date)
+    commenced: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    court: Mapped[str | None] = mapped_column(String(200))
+    other_orders: Mapped[str | None] = mapped_column(Text)
+    conditions: Mapped[str | None] = mapped_column(Text)
+    procedure_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    social_worker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    child: Mapped[Child] = relationship(lazy="raise")
+    social_worker: Mapped[Person | None] = relationship(lazy="raise")
+    extensions: Mapped[list[OrderExtension]] = relationship(
+        back_populates="order", lazy="raise", order_by="OrderExtension.id"
+    )
+    allocations: Mapped[list[Allocation]] = relationship(back_populates="order", lazy="raise", order_by="Allocation.id")
+    events: Mapped[list[Event]] = relationship(back_populates="order", lazy="raise", order_by="Event.id")
+    milestones: Mapped[list[Milestone]] = relationship(back_populates="order", lazy="raise", order_by="Milestone.id")
+
+
+class OrderExtension(Base):
+    __tablename__ = "order_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    previous_last_day: Mapped[date] = mapped_column(Date)
+    new_last_day: Mapped[date] = mapped_column(Date)
+    decided_on: Mapped[date] = mapped_column(Date)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[datetime]
+
+    order: Mapped[Order] = relationship(back_populates="extensions", lazy="raise")
+    recorded_by: Mapped[Person | None] = relationship(lazy="raise")
+
+
+class Allocation(Base):
+    """An IRO allocated to an order; a reallocation deactivates the one before and names whom it replaced."""
+
+    __tablename__ = "allocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    iro_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    allocated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    allocated_at: Mapped[datetime]
+    replaced_iro_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    order: Mapped[Order] = relationship(back_populates="allocations", lazy="raise")
+    iro: Mapped[Person] = relationship(foreign_keys=[iro_id], lazy="raise")
+    allocated_by: Mapped[Person | None] = relationship(foreign_keys=[allocated_by_id], lazy="raise")
+
+
+class Event(Base):
+    """Something the procedure knows happened to an order on a day (a meeting held, an outcome, a move)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[str | None] = mapped_column(String(64))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[datetime]
+    details: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[Order] = relationship(back_populates="events", lazy="raise")
+    recorded_by: Mapped[Person | None] = relationship(lazy="raise")
+
+
+class Milestone(Base):
+    """One occurrence of one step of an order's timeline, as the timeline last computed it."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        UniqueConstraint("order_id", "key", "occurrence", name="uq_milestones_order_key_occurrence"),
+        Index("ix_milestones_state_due", "state", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    occurrence: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    owner_role: Mapped[str] = mapped_column(String(64))
+    due: Mapped[date | None] = mapped_column(Date)
+    preferred_by: Mapped[date | None] = mapped_column(Date)
+    waiting_on: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    done_on: Mapped[date | None] = mapped_column(Date)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    source: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+    order: Mapped[Order] = relationship(back_populates="milestones", lazy="raise")
+
+
+class ReferenceCounter(Base):
+    """The last order number given in each year (SO-2026-0007 is the seventh of 2026)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log: every change and every refused attempt."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    order_reference: Mapped[str | None] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+async def next_order_number(session: AsyncSession, year: int) -> int:
+    """The next order number of `year`, unique however many sessions ask at once.
+
+    The UPDATE takes the row's lock until the caller's transaction ends, so concurrent callers queue.
+    """
+    for _ in range(3):
+        number = await session.scalar(
+            update(ReferenceCounter)
+            .where(ReferenceCounter.year == year)
+            .values(last=ReferenceCounter.last + 1)
+            .returning(ReferenceCounter.last)
+        )
+        if number is not None:
+            return int(number)
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(ReferenceCounter).values(year=year, last=1))
+            return 1
+        except IntegrityError:
+            continue  # another session made this year's row first: take a number from it
+    raise RuntimeError(f"could not take an order number for {year}")
+
+
+__all__ = [
+    "Allocation",
+    "AuditEntry",
+    "Base",
+    "Child",
+    "Event",
+    "Milestone",
+    "Order",
+    "OrderExtension",
+    "Person",
+    "ReferenceCounter",
+    "next_order_number",
+]

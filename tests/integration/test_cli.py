@@ -1,0 +1,148 @@
+"""The `sobot` command through a subprocess, as an administrator runs it: good input and bad."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+STAFF = """name,email,roles,team,manager_email,entra_id
+Tess Manager,tess.manager@example.gov.uk,team_manager,North,,
+Sam Worker,sam.worker@example.gov.uk,social_worker,North,tess.manager@example.gov.uk,
+Ian Reviewer,ian.reviewer@example.gov.uk,iro,IRO service,,
+"""
+
+
+def sobot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SOBOT_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "sobot.cli", *args], capture_output=True, text=True, env=environment, timeout=120
+    )
+
+
+def refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 2, one sentence on stderr naming what to fix, no traceback, nothing on stdout."""
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_timeline_json_has_exactly_the_documented_shape() -> None:
+    result = sobot("timeline", "--procedure", "wirral", "--made", "2026-03-03", "--json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert set(body) == {"procedure", "order", "milestones"}
+    assert body["procedure"] == "wirral"
+    assert body["order"] == {"made": "2026-03-03", "commenced": "2026-03-03", "last_day": "2027-03-02"}
+    keys = {"key", "occurrence", "title", "owner", "due", "preferred_by", "waiting_on", "reminders", "escalations",
+            "source"}  # fmt: skip
+    assert all(set(m) == keys for m in body["milestones"])
+    nine = next(m for m in body["milestones"] if m["key"] == "nine_month_review")
+    # Wirral §5.4: 3 Mar 2026 + 9 months = Thu 3 Dec 2026.
+    assert nine["due"] == "2026-12-03" and nine["owner"] == "iro"
+    assert nine["source"].startswith("000_7283e9811ab6176c.txt § 5.4")
+    assert nine["escalations"][0] == {"on": "2026-12-04", "to": "team_manager"}
+    waiting = next(m for m in body["milestones"] if m["key"] == "initial_review")
+    assert waiting["due"] is None and waiting["waiting_on"] == "first_cin_meeting"
+    assert waiting["reminders"] == [] and waiting["escalations"] == []
+
+
+def test_timeline_with_events_and_a_readable_table() -> None:
+    result = sobot("timeline", "--procedure", "wirral", "--made", "2026-03-03",
+                   "--event", "first_cin_meeting=2026-03-20", "--event", "outcome=2026-12-10:B")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "waiting on first_cin_meeting" not in result.stdout
+    assert "Thu 03 Dec 2026" in result.stdout
+    assert "last day 02 March 2027" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--procedure", "wirral", "--made", "2026-02-30"], ["'2026-02-30' is not a date", "YYYY-MM-DD"]),
+        (["--procedure", "atlantis", "--made", "2026-03-03"], ["no procedure called 'atlantis'", "camden", "wirral"]),
+        (["--procedure", "wirral", "--made", "2026-03-03", "--last-day", "2026-03-01"], ["before the order commenced"]),
+        (["--procedure", "wirral", "--made", "2026-03-03", "--type", "interim", "--last-day", "2029-03-03"],
+         ["three years", "02 March 2029"]),
+        (["--procedure", "wirral", "--made", "2026-03-03", "--event", "party=2026-04-01"], ["no event 'party'"]),
+        (["--procedure", "wirral", "--made", "2026-03-03", "--months", "x"], ["invalid int value"]),
+        (["--procedure", "bradford", "--made", "2026-03-03"], ["not for a supervision order"]),
+    ],
+)  # fmt: skip
+def test_timeline_bad_input(args: list[str], words: list[str]) -> None:
+    refused(sobot("timeline", *args), *words)
+
+
+def test_procedures_list_and_show() -> None:
+    listing = sobot("procedures")
+    assert listing.returncode == 0
+    for name in ("wirral", "camden", "leicestershire", "sussex", "bradford"):
+        assert name in listing.stdout
+    shown = sobot("procedures", "show", "camden")
+    assert shown.returncode == 0 and "Events it understands" in shown.stdout
+    refused(sobot("procedures", "show", "atlantis"), "wirral")
+
+
+def test_bad_settings_name_every_variable() -> None:
+    result = sobot("procedures", env={"SOBOT_PORT": "many", "SOBOT_CLOSURE_DAYS": '["2026-13-01"]'})
+    refused(result, "SOBOT_PORT", "SOBOT_CLOSURE_DAYS")
+
+
+def test_records_from_import_to_report(tmp_path: Path) -> None:
+    env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}"}
+    staff = tmp_path / "staff.csv"
+    staff.write_text(STAFF, encoding="utf-8")
+    result = sobot("people", "import", str(staff), env=env)
+    assert result.returncode == 0 and "3 added" in result.stdout, result.stderr
+    assert "0 added, 3 updated" in sobot("people", "import", str(staff), env=env).stdout
+
+    made = date.today() - timedelta(days=100)
+    created = sobot("orders", "new", "--child-id", "C77", "--child-name", "Amy Jones", "--made", made.isoformat(),
+                    "--procedure", "wirral", "--social-worker", "sam.worker@example.gov.uk", env=env)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    reference = f"SO-{date.today().year}-0001"
+    assert f"Saved {reference}" in created.stdout and "A.J." in created.stdout
+
+    refused(sobot("orders", "new", "--child-id", "C78", "--child-name", "Bo Jones", "--made", made.isoformat(),
+                  "--social-worker", "ghost@example.gov.uk", env=env), "ghost@example.gov.uk", "directory")  # fmt: skip
+    refused(sobot("allocate", reference, "Nobody", env=env), "The IROs are: Ian Reviewer")
+    assert sobot("allocate", reference, "Ian Reviewer", env=env).returncode == 0
+    cin = made + timedelta(days=14)
+    assert sobot("event", reference, "first_cin_meeting", cin.isoformat(), env=env).returncode == 0
+    refused(sobot("event", reference, "first_cin_meeting", "2026-02-31", env=env), "not a date")
+    refused(sobot("extend", reference, "--last-day", (made + timedelta(days=365 * 3 + 2)).isoformat(), env=env),
+            "three years")  # fmt: skip
+
+    overdue = sobot("orders", "list", "--overdue", "--json", env=env)
+    assert overdue.returncode == 0, overdue.stderr
+    rows = json.loads(overdue.stdout)
+    assert [r["reference"] for r in rows] == [reference] and rows[0]["overdue_count"] >= 1
+    assert rows[0]["iro"] == "Ian Reviewer" and rows[0]["child_initials"] == "A.J."
+
+    tracker = tmp_path / "tracker.csv"
+    assert sobot("report", "--csv", str(tracker), env=env).returncode == 0
+    with tracker.open(encoding="utf-8") as handle:
+        lines = list(csv.DictReader(handle))
+    assert len(lines) == 1
+    assert lines[0]["reference"] == reference and lines[0]["child_initials"] == "A.J."
+    assert lines[0]["iro"] == "Ian Reviewer" and lines[0]["social_worker"] == "Sam Worker"
+    assert "Amy" not in tracker.read_text(encoding="utf-8")
+
+    shown = sobot("orders", "show", reference.lower(), env=env)
+    assert shown.returncode == 0 and "IRO: Ian Reviewer" in shown.stdout
+    refused(sobot("orders", "show", "SO-2020-0099", env=env), "no order SO-2020-0099")
+
+
+def test_an_unreachable_database_gets_a_sentence_not_a_traceback() -> None:
+    result = sobot("orders", "list", env={"SOBOT_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/none"})
+    assert result.returncode == 1
+    assert "can't reach the records database" in result.stderr and "Traceback" not in result.stderr

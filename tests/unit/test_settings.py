@@ -1,0 +1,50 @@
+"""Settings: one typed object; every bad or unknown variable is named at once."""
+
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+
+from sobot.settings import SettingsError, load_settings
+
+
+def test_embedded_defaults() -> None:
+    settings = load_settings({})
+    assert settings.database_url == "sqlite+aiosqlite:///var/sobot.db"
+    assert (settings.host, settings.port, settings.procedure) == ("127.0.0.1", 3978, "wirral")
+    assert settings.working_hours_start == time(8, 30) and settings.closure_days == []
+
+
+def test_variables_are_parsed() -> None:
+    settings = load_settings(
+        {
+            "SOBOT_PORT": "8080",
+            "SOBOT_CLOSURE_DAYS": '["2026-12-24", "2026-12-31"]',
+            "SOBOT_DEADLINE_OVERRIDES": '{"wirral": {"initial_review": "first_cin_meeting + 15 working days"}}',
+            "OTHER": "ignored",
+        }
+    )
+    assert settings.port == 8080
+    assert settings.closure_days == [date(2026, 12, 24), date(2026, 12, 31)]
+    assert settings.deadline_overrides["wirral"]["initial_review"].endswith("15 working days")
+
+
+def test_every_problem_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"SOBOT_PORT": "abc", "SOBOT_DATABASE_URL": "mysql://x", "SOBOT_COLOUR": "blue",
+                       "SOBOT_TIMEZONE": "Mars/Olympus"})  # fmt: skip
+    message = str(refused.value)
+    for name in ("SOBOT_PORT", "SOBOT_DATABASE_URL", "SOBOT_COLOUR: there is no such setting", "SOBOT_TIMEZONE"):
+        assert name in message
+
+
+def test_a_settings_file_under_the_variables(tmp_path: Path) -> None:
+    file = tmp_path / "sobot.toml"
+    file.write_text('port = 4000\nprocedure = "camden"\n', encoding="utf-8")
+    settings = load_settings({"SOBOT_SETTINGS_FILE": str(file), "SOBOT_PORT": "5000"})
+    assert (settings.port, settings.procedure) == (5000, "camden")
+    with pytest.raises(SettingsError, match="SOBOT_SETTINGS_FILE"):
+        load_settings({"SOBOT_SETTINGS_FILE": str(tmp_path / "missing.toml")})
+    file.write_text("port = [", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings({"SOBOT_SETTINGS_FILE": str(file)})
