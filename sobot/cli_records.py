@@ -227,6 +227,8 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A line per job run every minute would bury what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         run(settings)
     except DatabaseUnavailable:
