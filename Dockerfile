@@ -1,0 +1,26 @@
+# sobot: a wheel built in one stage, installed into a slim runtime that runs as an unprivileged user.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY sobot ./sobot
+COPY bot ./bot
+COPY handlers ./handlers
+COPY scheduler ./scheduler
+COPY storage ./storage
+COPY mail ./mail
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --create-home --home-dir /home/sobot sobot
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER sobot
+WORKDIR /home/sobot
+ENV PYTHONUNBUFFERED=1 \
+    SOBOT_HOST=0.0.0.0 \
+    SOBOT_PORT=3978
+EXPOSE 3978
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3978/healthz', timeout=4)"
+# Migrations first, then the service (which also checks the schema on start).
+CMD ["sh", "-c", "sobot db upgrade && exec sobot serve"]
