@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from handlers import records
 from handlers.context import Actor, Context
@@ -196,8 +196,18 @@ async def get_order(ctx: Context, reference: str) -> OrderView:
         return await order_view(ctx, session, await records.order(session, reference))
 
 
-async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> OrderView:
-    """Allocate (or reallocate) the order's IRO, by name or email; the IRO must hold the iro role."""
+@dataclass(frozen=True)
+class Allocated:
+    order: OrderView
+    by: str
+    at: datetime
+    replaced: str | None
+
+
+async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> Allocated:
+    """Allocate (or reallocate) the order's IRO, by name or email; only the Safeguarding Unit may."""
+    refusal = "Only members of the Safeguarding Unit can allocate an IRO; ask them in their channel."
+    await records.require_role(ctx, actor, "safeguarding_unit", "order.allocate", reference, refusal)
     async with ctx.database.session() as session:
         order = await records.order(session, reference)
         if order.status != "open":
@@ -227,4 +237,5 @@ async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> 
         if current is not None:
             details["replaced"] = current.iro.email
         records.audit(session, ctx, actor, "order.allocate", reference, details)
-        return await order_view(ctx, session, order)
+        view = await order_view(ctx, session, order)
+        return Allocated(view, by.name if by else actor.label, now, current.iro.name if current else None)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Context
+from handlers.directory import PersonView
 from handlers.views import initials, sorted_steps
 from storage import models
 
@@ -75,3 +76,66 @@ async def order_summaries(
                 )
             )
         return summaries
+
+
+# Roles that oversee every order rather than their own.
+OVERSIGHT_ROLES = {"safeguarding_unit", "service_manager", "head_of_service", "legal", "senior_reviewing_officer"}
+
+
+@dataclass(frozen=True)
+class DueStep:
+    reference: str
+    child_initials: str
+    key: str
+    occurrence: int
+    title: str
+    owner: str
+    due: date
+    overdue: bool
+
+
+async def _orders_of(ctx: Context, person: PersonView) -> list[models.Order]:
+    """The open orders this person works on: as social worker, IRO, the social worker's manager, or overseer."""
+    query = (
+        select(models.Order)
+        .where(models.Order.status == "open")
+        .order_by(models.Order.reference)
+        .options(
+            selectinload(models.Order.child),
+            selectinload(models.Order.milestones),
+            selectinload(models.Order.social_worker),
+            selectinload(models.Order.allocations).selectinload(models.Allocation.iro),
+        )
+    )
+    async with ctx.database.session() as session:
+        orders = (await session.scalars(query)).all()
+    if OVERSIGHT_ROLES & set(person.roles):
+        return list(orders)
+    return [
+        o
+        for o in orders
+        if o.social_worker_id == person.id
+        or (o.social_worker is not None and o.social_worker.manager_id == person.id)
+        or any(a.active and a.iro_id == person.id for a in o.allocations)
+    ]
+
+
+async def my_orders(ctx: Context, person: PersonView) -> list[OrderSummary]:
+    mine = {o.reference for o in await _orders_of(ctx, person)}
+    return [s for s in await order_summaries(ctx) if s.reference in mine]
+
+
+async def due_steps(
+    ctx: Context, person: PersonView, *, until: date | None, overdue_only: bool = False
+) -> list[DueStep]:
+    """Open steps of this person's orders: overdue ones, and (unless `overdue_only`) those due by `until`."""
+    today = ctx.today()
+    found = []
+    for order in await _orders_of(ctx, person):
+        for step in sorted_steps(list(order.milestones), today):
+            if step.state != "open" or step.due is None:
+                continue
+            if step.overdue or (not overdue_only and until is not None and step.due <= until):
+                found.append(DueStep(order.reference, initials(order.child.name), step.key, step.occurrence,
+                                     step.title, step.owner, step.due, step.overdue))  # fmt: skip
+    return sorted(found, key=lambda s: (s.due, s.reference, s.key))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotFound
+from handlers.errors import InvalidInput, NotAllowed, NotFound
 from scheduler.procedures import Procedure
 from scheduler.timeline import OrderFacts, RecordedEvent, build_timeline
 from storage import models
@@ -196,3 +196,15 @@ async def open_order_counts(session: AsyncSession) -> dict[int, int]:
         .group_by(models.Allocation.iro_id)
     )
     return {iro_id: count for iro_id, count in rows.tuples()}
+
+
+async def require_role(ctx: Context, actor: Actor, role: str, action: str, reference: str | None, refusal: str) -> None:
+    """Refuse (and audit the attempt) unless the person asking holds `role`; channels like the CLI pass."""
+    if actor.email is None:
+        return
+    async with ctx.database.session() as session:
+        person = await session.scalar(select(models.Person).where(models.Person.email == actor.email.lower()))
+        if person is not None and person.active and role in person.roles:
+            return
+        audit(session, ctx, actor, action, reference, {"needs": role}, outcome="refused")
+    raise NotAllowed(refusal)

@@ -50,6 +50,8 @@ class OrderView:
     social_worker: str | None
     iro: str | None
     steps: tuple[StepView, ...]
+    social_worker_id: int | None = None
+    iro_id: int | None = None
 
     def open_steps(self) -> list[StepView]:
         return [s for s in self.steps if s.state in ("open", "waiting")]
@@ -101,4 +103,6 @@ async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -
         social_worker=order.social_worker.name if order.social_worker else None,
         iro=iro,
         steps=sorted_steps(list(order.milestones), ctx.today()),
+        social_worker_id=order.social_worker_id,
+        iro_id=active.iro_id if active else None,
     )

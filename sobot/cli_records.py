@@ -156,8 +156,9 @@ async def event(ctx: Context, args: argparse.Namespace) -> None:
 
 
 async def allocate(ctx: Context, args: argparse.Namespace) -> None:
-    view = await orders.allocate_iro(ctx, args.reference, args.person, CLI)
-    print(f"{view.iro} is now the IRO for {view.reference}.")
+    allocated = await orders.allocate_iro(ctx, args.reference, args.person, CLI)
+    replaced = f" (replacing {allocated.replaced})" if allocated.replaced else ""
+    print(f"{allocated.order.iro} is now the IRO for {allocated.order.reference}{replaced}.")
 
 
 async def extend(ctx: Context, args: argparse.Namespace) -> None:

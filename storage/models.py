@@ -210,6 +210,39 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class ConversationReference(Base):
+    """Where the bot can reach someone in Teams: a person's chat with it, or a channel, kept current."""
+
+    __tablename__ = "conversation_references"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # personal, channel or group
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(32), index=True)  # "allocations" for the unit's channel
+    service_url: Mapped[str] = mapped_column(String(500))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+    person: Mapped[Person | None] = relationship(lazy="raise")
+
+
+class AllocationCard(Base):
+    """The "Allocate an IRO" card posted for an order, so it can be updated in place and replied to."""
+
+    __tablename__ = "allocation_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    conversation_reference_id: Mapped[int] = mapped_column(ForeignKey("conversation_references.id"))
+    activity_id: Mapped[str] = mapped_column(String(200), index=True)
+    posted_at: Mapped[datetime]
+
+    order: Mapped[Order] = relationship(lazy="raise")
+    conversation: Mapped[ConversationReference] = relationship(lazy="raise")
+
+
 async def next_order_number(session: AsyncSession, year: int) -> int:
     """The next order number of `year`, unique however many sessions ask at once.
 
@@ -235,9 +268,11 @@ async def next_order_number(session: AsyncSession, year: int) -> int:
 
 __all__ = [
     "Allocation",
+    "AllocationCard",
     "AuditEntry",
     "Base",
     "Child",
+    "ConversationReference",
     "Event",
     "Milestone",
     "Order",

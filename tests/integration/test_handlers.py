@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from handlers import orders, people, queries
 from handlers.context import CLI, Actor, Context
-from handlers.errors import InvalidInput, NotFound
+from handlers.errors import InvalidInput, NotAllowed, NotFound
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import FixedClock
 from scheduler.procedures import load_builtin
@@ -124,8 +124,9 @@ async def test_outcome_values_and_conditional_steps(ctx: Context, clock: FixedCl
 async def test_allocation_and_reallocation(ctx: Context) -> None:
     ref = (await orders.create_order(ctx, new_order(), CLI)).reference
     unit = Actor("Una Unit", "una.unit@example.gov.uk")
-    view = await orders.allocate_iro(ctx, ref, "ian reviewer", unit)
-    assert view.iro == "Ian Reviewer"
+    allocated = await orders.allocate_iro(ctx, ref, "ian reviewer", unit)
+    view = allocated.order
+    assert (view.iro, allocated.by, allocated.replaced) == ("Ian Reviewer", "Una Unit", None)
     allocate = next(s for s in view.steps if s.key == "allocate_iro")
     assert (allocate.state, allocate.done_on) == ("done", date(2026, 3, 10))
     with pytest.raises(InvalidInput, match="already the IRO"):
@@ -136,8 +137,10 @@ async def test_allocation_and_reallocation(ctx: Context) -> None:
         await orders.allocate_iro(ctx, ref, "Sam Worker", unit)
     with pytest.raises(NotFound, match="The IROs are: Ian Reviewer, Ivy Reviewer"):
         await orders.allocate_iro(ctx, ref, "Nobody Atall", unit)
-    view = await orders.allocate_iro(ctx, ref, "ivy.reviewer@example.gov.uk", unit)
-    assert view.iro == "Ivy Reviewer"
+    allocated = await orders.allocate_iro(ctx, ref, "ivy.reviewer@example.gov.uk", unit)
+    assert (allocated.order.iro, allocated.replaced) == ("Ivy Reviewer", "Ian Reviewer")
+    with pytest.raises(NotAllowed, match="Only members of the Safeguarding Unit"):
+        await orders.allocate_iro(ctx, ref, "Ian Reviewer", Actor("Sam Worker", "sam.worker@example.gov.uk"))
     async with ctx.database.session() as session:
         rows = (await session.scalars(select(models.Allocation).order_by(models.Allocation.id))).all()
         assert [row.active for row in rows] == [False, True]
@@ -146,6 +149,7 @@ async def test_allocation_and_reallocation(ctx: Context) -> None:
         assert ian is not None and una is not None
         assert rows[1].replaced_iro_id == ian.id and rows[1].allocated_by_id == una.id
     assert ("order.allocate", ref, "ok") in await audit_actions(ctx.database)
+    assert ("order.allocate", ref, "refused") in await audit_actions(ctx.database)
 
 
 async def test_extension_moves_the_end_dated_steps_and_stops_at_three_years(ctx: Context) -> None:

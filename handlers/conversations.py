@@ -1,0 +1,150 @@
+"""Where the bot can reach people: stored conversation references, the unit's channel, allocation cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from handlers import records
+from handlers.context import Context
+from handlers.directory import PersonView
+from handlers.errors import NotAllowed
+from storage import models
+
+ALLOCATIONS = "allocations"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    conversation_id: str
+    kind: str
+    reference: dict[str, Any]
+
+
+def _view(row: models.ConversationReference) -> Conversation:
+    return Conversation(row.id, row.conversation_id, row.kind, dict(row.reference))
+
+
+async def remember(
+    ctx: Context,
+    *,
+    conversation_id: str,
+    kind: str,
+    service_url: str,
+    reference: dict[str, Any],
+    person: PersonView | None,
+) -> None:
+    """Keep the latest reference for this conversation (and, for a personal chat, its person)."""
+    async with ctx.database.session() as session:
+        row = await session.scalar(
+            select(models.ConversationReference).where(models.ConversationReference.conversation_id == conversation_id)
+        )
+        if row is None:
+            row = models.ConversationReference(conversation_id=conversation_id, kind=kind)
+            session.add(row)
+        row.service_url = service_url
+        row.reference = reference
+        row.stale = False
+        row.updated_at = ctx.clock.now()
+        if kind == "personal" and person is not None:
+            row.person_id = person.id
+
+
+async def use_for_allocations(ctx: Context, conversation_id: str, person: PersonView) -> None:
+    """Make this channel the unit's allocation channel; only a Safeguarding Unit member may."""
+    async with ctx.database.session() as session:
+        if not person.has("safeguarding_unit"):
+            records.audit(session, ctx, person.actor, "allocations.channel", None,
+                          {"conversation": conversation_id}, outcome="refused")  # fmt: skip
+        else:
+            row = await session.scalar(
+                select(models.ConversationReference).where(
+                    models.ConversationReference.conversation_id == conversation_id
+                )
+            )
+            if row is None:
+                raise LookupError(f"no stored reference for {conversation_id}")
+            previous = (
+                await session.scalars(
+                    select(models.ConversationReference).where(models.ConversationReference.purpose == ALLOCATIONS)
+                )
+            ).all()
+            for old in previous:
+                old.purpose = None
+            row.purpose = ALLOCATIONS
+            records.audit(session, ctx, person.actor, "allocations.channel", None, {"conversation": conversation_id})
+            return
+    raise NotAllowed("Only members of the Safeguarding Unit can choose the allocation channel.")
+
+
+async def allocation_channel(ctx: Context) -> Conversation | None:
+    async with ctx.database.session() as session:
+        row = await session.scalar(
+            select(models.ConversationReference).where(
+                models.ConversationReference.purpose == ALLOCATIONS, models.ConversationReference.stale.is_(False)
+            )
+        )
+        return _view(row) if row else None
+
+
+async def personal_conversation(ctx: Context, person_id: int) -> Conversation | None:
+    async with ctx.database.session() as session:
+        row = await session.scalar(
+            select(models.ConversationReference)
+            .where(
+                models.ConversationReference.person_id == person_id,
+                models.ConversationReference.kind == "personal",
+                models.ConversationReference.stale.is_(False),
+            )
+            .order_by(models.ConversationReference.updated_at.desc())
+        )
+        return _view(row) if row else None
+
+
+async def mark_stale(ctx: Context, conversation_id: str) -> None:
+    async with ctx.database.session() as session:
+        row = await session.scalar(
+            select(models.ConversationReference).where(models.ConversationReference.conversation_id == conversation_id)
+        )
+        if row is not None:
+            row.stale = True
+
+
+async def record_allocation_card(ctx: Context, reference: str, conversation: Conversation, activity_id: str) -> None:
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        session.add(models.AllocationCard(order_id=order.id, conversation_reference_id=conversation.id,
+                                          activity_id=activity_id, posted_at=ctx.clock.now()))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PostedCard:
+    reference: str
+    activity_id: str
+    conversation: Conversation
+
+
+async def allocation_cards(ctx: Context, reference: str) -> list[PostedCard]:
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        rows = (
+            await session.execute(
+                select(models.AllocationCard, models.ConversationReference)
+                .join(models.ConversationReference)
+                .where(models.AllocationCard.order_id == order.id)
+            )
+        ).tuples()
+        return [PostedCard(order.reference, card.activity_id, _view(conv)) for card, conv in rows]
+
+
+async def order_for_card(ctx: Context, activity_id: str) -> str | None:
+    """The order whose allocation card is this activity (a reply in its thread names it)."""
+    async with ctx.database.session() as session:
+        return await session.scalar(
+            select(models.Order.reference)
+            .join(models.AllocationCard, models.AllocationCard.order_id == models.Order.id)
+            .where(models.AllocationCard.activity_id == activity_id)
+        )

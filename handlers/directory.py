@@ -1,0 +1,70 @@
+"""Who someone is: matching a Teams or mail identity to the directory, and the IROs with their loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from handlers.context import Actor, Context
+from storage import models
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: int
+    name: str
+    email: str
+    roles: tuple[str, ...]
+    team: str | None
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.name, self.email)
+
+
+def person_view(person: models.Person) -> PersonView:
+    return PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
+
+
+async def identify(ctx: Context, entra_id: str | None, email: str | None) -> PersonView | None:
+    """The directory's person for this Entra object id, else this email; None for a stranger."""
+    async with ctx.database.session() as session:
+        person = None
+        if entra_id:
+            person = await session.scalar(select(models.Person).where(models.Person.entra_id == entra_id))
+        if person is None and email:
+            person = await session.scalar(select(models.Person).where(models.Person.email == email.strip().lower()))
+        if person is None or not person.active:
+            return None
+        if entra_id and person.entra_id is None:
+            # First sight in Teams: remember the object id so a changed email still matches.
+            person.entra_id = entra_id
+        return person_view(person)
+
+
+@dataclass(frozen=True)
+class IroLoad:
+    person: PersonView
+    open_orders: int
+
+
+async def iro_loads(ctx: Context) -> list[IroLoad]:
+    """Every active IRO with the number of open orders allocated to them, fewest first."""
+    async with ctx.database.session() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(models.Allocation.iro_id, func.count())
+                    .join(models.Order, models.Allocation.order_id == models.Order.id)
+                    .where(models.Allocation.active.is_(True), models.Order.status == "open")
+                    .group_by(models.Allocation.iro_id)
+                )
+            ).tuples()
+        )
+        people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
+        loads = [IroLoad(person_view(p), counts.get(p.id, 0)) for p in people if "iro" in p.roles]
+    return sorted(loads, key=lambda load: (load.open_orders, load.person.name))
