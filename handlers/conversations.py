@@ -130,13 +130,11 @@ class PostedCard:
 async def allocation_cards(ctx: Context, reference: str) -> list[PostedCard]:
     async with ctx.database.session() as session:
         order = await records.order(session, reference)
-        rows = (
-            await session.execute(
-                select(models.AllocationCard, models.ConversationReference)
-                .join(models.ConversationReference)
-                .where(models.AllocationCard.order_id == order.id)
-            )
-        ).tuples()
+        rows = await session.execute(
+            select(models.AllocationCard, models.ConversationReference)
+            .join(models.ConversationReference)
+            .where(models.AllocationCard.order_id == order.id)
+        )
         return [PostedCard(order.reference, card.activity_id, _view(conv)) for card, conv in rows]
 
 

@@ -55,16 +55,13 @@ class IroLoad:
 async def iro_loads(ctx: Context) -> list[IroLoad]:
     """Every active IRO with the number of open orders allocated to them, fewest first."""
     async with ctx.database.session() as session:
-        counts = dict(
-            (
-                await session.execute(
-                    select(models.Allocation.iro_id, func.count())
-                    .join(models.Order, models.Allocation.order_id == models.Order.id)
-                    .where(models.Allocation.active.is_(True), models.Order.status == "open")
-                    .group_by(models.Allocation.iro_id)
-                )
-            ).tuples()
+        rows = await session.execute(
+            select(models.Allocation.iro_id, func.count())
+            .join(models.Order, models.Allocation.order_id == models.Order.id)
+            .where(models.Allocation.active.is_(True), models.Order.status == "open")
+            .group_by(models.Allocation.iro_id)
         )
+        counts: dict[int, int] = {iro_id: count for iro_id, count in rows}
         people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
         loads = [IroLoad(person_view(p), counts.get(p.id, 0)) for p in people if "iro" in p.roles]
     return sorted(loads, key=lambda load: (load.open_orders, load.person.name))

@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -185,17 +185,6 @@ def audit(
             details=details,
         )
     )  # fmt: skip
-
-
-async def open_order_counts(session: AsyncSession) -> dict[int, int]:
-    """Each IRO's number of open orders (person id → count)."""
-    rows = await session.execute(
-        select(models.Allocation.iro_id, func.count())
-        .join(models.Order)
-        .where(models.Allocation.active.is_(True), models.Order.status == "open")
-        .group_by(models.Allocation.iro_id)
-    )
-    return {iro_id: count for iro_id, count in rows.tuples()}
 
 
 async def require_role(ctx: Context, actor: Actor, role: str, action: str, reference: str | None, refusal: str) -> None:

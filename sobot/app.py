@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 
+from bot.app import add_teams_endpoint, build_bot
 from handlers.context import Context
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import Clock, SystemClock
@@ -61,24 +63,27 @@ def build_services(settings: Settings, *, clock: Clock | None = None, database: 
     )
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 SERVICES = web.AppKey("services", Services)
 
 
-def create_app(services: Services, *, run_jobs: bool = True) -> web.Application:
-    """The aiohttp application: health and readiness now; the Teams endpoint joins it later."""
+def create_app(
+    services: Services,
+    *,
+    run_jobs: bool = True,
+    environ: Mapping[str, str] | None = None,
+    client_factory: ChannelServiceClientFactoryBase | None = None,
+) -> web.Application:
+    """The aiohttp application: health, readiness, and the Teams endpoint.
+
+    `environ` holds the Agents SDK's own variables (os.environ by default); `client_factory` replaces the
+    SDK's outbound connector client, for tests.
+    """
     app = web.Application()
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    bot = build_bot(services.context(), os.environ if environ is None else environ, client_factory=client_factory)
+    add_teams_endpoint(app, bot, services.settings.host)
 
     async def start_jobs(app: web.Application) -> None:
         jobs = Jobs(services.clock, services.settings.timezone)

@@ -1,0 +1,411 @@
+"""The Teams agent: turns activities into the project's requests, and answers with text and cards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, cast
+
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    AdaptiveCardInvokeValue,
+)
+from microsoft_agents.hosting.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+
+from bot import cards
+from bot.commands import HELP, Command, parse
+from bot.messenger import Messenger
+from handlers import conversations, orders, queries
+from handlers.context import Context
+from handlers.directory import PersonView, identify, iro_loads
+from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
+from handlers.ukdates import DateNotUnderstood, parse_uk_date
+from storage import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = "I can't reach the records just now, try again in a minute. Nothing was saved."
+STRANGER = "I don't know you yet: ask the Safeguarding Unit or your sobot administrator to add you to the directory."
+FIELD_OF = {"social_worker_email": "social_worker", "key": "procedure"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a turn answers: a line of text, a card, or both."""
+
+    text: str | None = None
+    card: cards.Card | None = None
+
+    def activity(self) -> Activity:
+        if self.card is not None:
+            return cast(Activity, MessageFactory.attachment(CardFactory.adaptive_card(self.card), text=self.text))
+        return MessageFactory.text(self.text or "")
+
+
+def _kind(activity: Activity) -> str:
+    conversation_type = (activity.conversation.conversation_type if activity.conversation else None) or "personal"
+    return (
+        "channel" if conversation_type == "channel" else ("group" if conversation_type == "groupChat" else "personal")
+    )
+
+
+def _thread_root(activity: Activity) -> str | None:
+    """The id of the post a channel reply belongs to (Teams puts it in the conversation id)."""
+    conversation_id = activity.conversation.id if activity.conversation else ""
+    if ";messageid=" in conversation_id:
+        return conversation_id.split(";messageid=", 1)[1]
+    return activity.reply_to_id
+
+
+def _channel_id(activity: Activity) -> str:
+    return (activity.conversation.id if activity.conversation else "").split(";messageid=", 1)[0]
+
+
+class SobotAgent(ActivityHandler):
+    """Each turn: remember where the person is, find who they are, do what they ask."""
+
+    def __init__(self, ctx: Context, messenger: Messenger) -> None:
+        self.ctx = ctx
+        self.messenger = messenger
+
+    async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        try:
+            await super().on_turn(turn_context)
+        except DatabaseUnavailable:
+            log.warning("database unavailable during a %s turn", turn_context.activity.type)
+            if turn_context.activity.type == ActivityTypes.invoke:
+                await self._invoke_reply(turn_context, cards.message(DATABASE_DOWN, attention=True))
+            else:
+                await turn_context.send_activity(DATABASE_DOWN)
+
+    async def _person(self, turn_context: TurnContext) -> PersonView | None:
+        """Who sent this, from the directory; the conversation is remembered either way."""
+        activity = turn_context.activity
+        sender = activity.from_property
+        entra_id = sender.aad_object_id if sender else None
+        person = await identify(self.ctx, entra_id, None) if entra_id else None
+        if person is None:
+            person = await identify(self.ctx, entra_id, await self._email(turn_context))
+        reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
+        await conversations.remember(
+            self.ctx,
+            conversation_id=_channel_id(activity),
+            kind=_kind(activity),
+            service_url=activity.service_url or "",
+            reference=reference,
+            person=person,
+        )
+        return person
+
+    async def _email(self, turn_context: TurnContext) -> str | None:
+        """The sender's email from Teams' member lookup, when the channel offers one."""
+        sender = turn_context.activity.from_property
+        if sender is None or not sender.id or turn_context.activity.conversation is None:
+            return None
+        try:
+            member = await self.messenger.member(turn_context, sender.id)
+        except Exception:  # the lookup is a convenience: an unanswered one leaves the Entra id to match
+            log.debug("member lookup failed", exc_info=True)
+            return None
+        return member
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        person = await self._person(turn_context)
+        added = turn_context.activity.members_added or []
+        recipient = turn_context.activity.recipient
+        if recipient and any(member.id == recipient.id for member in added):
+            greeting = (
+                f"Hello {person.name}. I keep Supervision Orders on time. Type help to see what I can do."
+                if person
+                else f"Hello. I keep Supervision Orders on time. {STRANGER}"
+            )
+            await turn_context.send_activity(greeting)
+
+    async def on_installation_update(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        await self._person(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        person = await self._person(turn_context)
+        if person is None:
+            await turn_context.send_activity(STRANGER)
+            return
+        activity = turn_context.activity
+        if isinstance(activity.value, dict) and activity.value.get("verb"):
+            reply = await self.card_action(turn_context, person, str(activity.value["verb"]), activity.value)
+        else:
+            reply = await self.command(turn_context, person, parse(activity.text or "", self.ctx.today()))
+        await turn_context.send_activity(reply.activity())
+
+    async def on_adaptive_card_invoke(  # type: ignore[override]
+        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
+    ) -> AdaptiveCardInvokeResponse:
+        person = await self._person(turn_context)
+        if person is None:
+            return _card_response(cards.message(STRANGER, attention=True))
+        action = invoke_value.action
+        data = dict(action.data or {}) if action else {}
+        reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)
+        return _card_response(reply.card or cards.message(reply.text or ""))
+
+    async def _invoke_reply(self, turn_context: TurnContext, card: cards.Card) -> None:
+        response = _card_response(card)
+        await turn_context.send_activity(
+            Activity(
+                type=ActivityTypes.invoke_response,
+                value={"status": 200, "body": response.model_dump(mode="json", by_alias=True, exclude_none=True)},
+            )
+        )
+
+    # Commands typed in chat ------------------------------------------------------------------
+
+    async def command(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        if command.problem:
+            return Reply(command.problem)
+        handler = self.COMMANDS.get(command.name)
+        if handler is None:
+            return self.help(command)
+        try:
+            return await handler(self, turn_context, person, command)
+        except RequestError as error:
+            return Reply(str(error))
+
+    def help(self, command: Command | None = None) -> Reply:
+        lines = [f"**{usage}**: {meaning}" for usage, meaning in HELP]
+        intro = ""
+        if command is not None and command.name == "unknown":
+            intro = f'I didn\'t understand "{command.text}".'
+            if command.suggestion:
+                intro += f" Did you mean **{command.suggestion}**?"
+            intro += " Here is what I can do:\n\n"
+        return Reply(intro + "\n\n".join(lines))
+
+    async def _help(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        return self.help(command)
+
+    async def _new_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        values = {"procedure": self.ctx.default_procedure, "social_worker": person.email}
+        return Reply(card=cards.new_order_form(self._procedure_choices(), values))
+
+    async def _my_orders(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        found = await queries.my_orders(self.ctx, person)
+        if not found:
+            return Reply("You have no open orders.")
+        return Reply(card=cards.orders_table("Your orders", found))
+
+    async def _order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        view = await orders.get_order(self.ctx, command.reference or "")
+        return Reply(card=cards.order_summary(view))
+
+    async def _due(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        today = self.ctx.today()
+        if command.days == 0:
+            until = today + timedelta(days=6 - today.weekday())
+            label = "this week"
+        else:
+            until = today + timedelta(days=command.days or 7)
+            label = f"in the next {command.days or 7} days"
+        steps = await queries.due_steps(self.ctx, person, until=until)
+        if not steps:
+            return Reply(f"Nothing is due {label} on your orders, and nothing is overdue.")
+        return Reply(card=cards.due_table(f"Due {label} (and overdue)", steps))
+
+    async def _overdue(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        steps = await queries.due_steps(self.ctx, person, until=None, overdue_only=True)
+        if not steps:
+            return Reply("Nothing is overdue on your orders.")
+        return Reply(card=cards.due_table("Overdue", steps))
+
+    async def _done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        view = await orders.get_order(self.ctx, command.reference or "")
+        key = self._step_key(view.procedure_id, command.text)
+        on = command.on or self.ctx.today()
+        updated = await orders.record_event(self.ctx, view.reference, key, on, person.actor)
+        return Reply(f"Recorded for {updated.reference}: {self._title(updated.procedure_id, key)} on {on:%d %B %Y}.",
+                     cards.order_summary(updated))  # fmt: skip
+
+    async def _event(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        return await self._done(turn_context, person, command)
+
+    async def _extend(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        assert command.on is not None
+        view = await orders.extend_order(self.ctx, command.reference or "", command.on, person.actor)
+        return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", cards.order_summary(view))
+
+    async def _allocate(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        reference = command.reference
+        if reference is None:
+            root = _thread_root(turn_context.activity)
+            reference = await conversations.order_for_card(self.ctx, root) if root else None
+        if reference is None:
+            return Reply("Say which order, e.g. allocate SO-2026-0007 to Jane Smith, or reply in its card's thread.")
+        return await self.allocate(person, reference, command.text)
+
+    async def _use_channel(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        if _kind(turn_context.activity) != "channel":
+            return Reply("Say this in the Safeguarding Unit's Teams channel, where the allocation cards should go.")
+        await conversations.use_for_allocations(self.ctx, _channel_id(turn_context.activity), person)
+        return Reply('This channel now gets an "Allocate an IRO" card for each new order.')
+
+    COMMANDS: Mapping[str, Callable[[SobotAgent, TurnContext, PersonView, Command], Awaitable[Reply]]] = {
+        "help": _help,
+        "new_order": _new_order,
+        "my_orders": _my_orders,
+        "order": _order,
+        "due": _due,
+        "overdue": _overdue,
+        "done": _done,
+        "event": _event,
+        "extend": _extend,
+        "allocate": _allocate,
+        "use_channel": _use_channel,
+    }
+
+    # Card buttons ----------------------------------------------------------------------------
+
+    async def card_action(
+        self, turn_context: TurnContext, person: PersonView, verb: str, data: dict[str, Any]
+    ) -> Reply:
+        try:
+            if verb == "order.submit":
+                return await self.submit_order(person, data)
+            if verb == "order.allocate":
+                return await self.allocate(person, str(data.get("reference", "")), str(data.get("iro", "")))
+            if verb in ("step.done", "step.done_on"):
+                return await self.step_done(person, data, on_a_date=verb == "step.done_on")
+            if verb in ("step.acknowledge", "step.snooze"):
+                return Reply("Thanks: noted. Reminders for this step carry on until it is recorded as done.")
+        except NotAllowed as error:
+            return Reply(str(error), cards.message(str(error), attention=True))
+        except RequestError as error:
+            return Reply(str(error), cards.message(str(error), attention=True))
+        return Reply("That button is not one I know; type help to see what I can do.")
+
+    async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
+        values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
+        errors: dict[str, str] = {}
+
+        def day_of(field: str, label: str) -> date | None:
+            if not values[field]:
+                return None
+            try:
+                return parse_uk_date(values[field])
+            except DateNotUnderstood as error:
+                errors[field] = f"{label}: {error}"
+                return None
+
+        made = day_of("made", "Date made")
+        dob = day_of("child_date_of_birth", "Date of birth")
+        commenced = day_of("commenced", "Commencement")
+        last_day = day_of("last_day", "Last day")
+        months: int | None = None
+        if values["months"]:
+            try:
+                months = int(float(values["months"]))
+            except ValueError:
+                errors["months"] = "Give the length as a number of months, e.g. 12."
+        for field in cards.REQUIRED:
+            if not values[field] and field not in errors:
+                errors[field] = "This is needed."
+        if last_day is not None and months == 12 and values["months"] in ("", "12"):
+            months = None
+        if errors or made is None:
+            return self._form_again(values, errors)
+        new = orders.NewOrder(
+            child_local_id=values["child_local_id"], child_name=values["child_name"], order_type=values["order_type"],
+            made=made, child_date_of_birth=dob, commenced=commenced, months=months if last_day is None else None,
+            last_day=last_day, court=values["court"], other_orders=values["other_orders"],
+            conditions=values["conditions"], procedure=values["procedure"] or None,
+            social_worker_email=values["social_worker"] or person.email, notes=values["notes"],
+        )  # fmt: skip
+        try:
+            view = await orders.create_order(self.ctx, new, person.actor)
+        except InvalidInput as error:
+            field = FIELD_OF.get(error.field or "", error.field or "")
+            return self._form_again(values, {field: str(error)} if field in values else {}, str(error))
+        except NotFound as error:
+            return self._form_again(values, {"social_worker": str(error)})
+        await self.ask_for_allocation(view)
+        return Reply(card=cards.order_summary(view, saved=True))
+
+    def _form_again(self, values: dict[str, str], errors: dict[str, str], problem: str | None = None) -> Reply:
+        summary = problem or "Some answers need changing: see the notes under them."
+        return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary))
+
+    async def ask_for_allocation(self, view: Any) -> None:
+        channel = await conversations.allocation_channel(self.ctx)
+        if channel is None:
+            log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
+            return
+        activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
+        if activity_id:
+            await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
+
+    async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
+        done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
+        view = done.order
+        updated = cards.allocated(view, done.by, done.at, done.replaced, await iro_loads(self.ctx))
+        for posted in await conversations.allocation_cards(self.ctx, view.reference):
+            await self.messenger.update(posted.conversation, posted.activity_id, updated)
+        await self.tell_allocation(view, done.replaced)
+        return Reply(f"{view.iro} is now the IRO for {view.reference}.", updated)
+
+    async def tell_allocation(self, view: Any, replaced: str | None) -> None:
+        note = f" (replacing {replaced})" if replaced else ""
+        for person_id, line in (
+            (view.social_worker_id, f"{view.iro} is the IRO for {view.reference} ({view.child_initials}){note}."),
+            (view.iro_id, f"You are now the IRO for {view.reference} ({view.child_initials}); "
+                          f"the social worker is {view.social_worker or 'not recorded'}."),
+        ):  # fmt: skip
+            if person_id is None:
+                continue
+            conversation = await conversations.personal_conversation(self.ctx, person_id)
+            if conversation is None:
+                log.info("%s: person %s has no Teams conversation to be told in", view.reference, person_id)
+                continue
+            await self.messenger.send(conversation, cards.order_summary(view), text=line)
+
+    async def step_done(self, person: PersonView, data: Mapping[str, Any], *, on_a_date: bool) -> Reply:
+        reference = str(data.get("reference", ""))
+        key = str(data.get("step", ""))
+        on = self.ctx.today()
+        if on_a_date:
+            try:
+                on = parse_uk_date(str(data.get("done_on") or ""))
+            except DateNotUnderstood as error:
+                return Reply(str(error), cards.message(f"{error} Pick the day it was done, then press Done on a date."))
+        view = await orders.record_event(self.ctx, reference, key, on, person.actor)
+        return Reply(f"Recorded as done on {on:%d %B %Y}.", cards.order_summary(view))
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    def _procedure_choices(self) -> list[tuple[str, str]]:
+        return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]
+
+    def _step_key(self, procedure_id: str, text: str) -> str:
+        """The procedure's step or event that `text` names: its key, or words of its title."""
+        procedure = self.ctx.procedures[procedure_id]
+        wanted = "_".join(text.lower().replace("-", " ").split())
+        known = procedure.event_keys()
+        if wanted in known:
+            return wanted
+        words = set(text.lower().split())
+        scored = sorted(
+            ((len(words & set(event.title.lower().replace("(", " ").split())) + len(words & set(key.split("_"))), key)
+             for key, event in known.items()),
+            reverse=True,
+        )  # fmt: skip
+        if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+            return scored[0][1]
+        raise InvalidInput(f"I can't tell which step {text!r} is. Its steps are: {', '.join(sorted(known))}.", "key")
+
+    def _title(self, procedure_id: str, key: str) -> str:
+        event = self.ctx.procedures[procedure_id].event_keys().get(key)
+        return event.title if event else key
+
+
+def _card_response(card: cards.Card) -> AdaptiveCardInvokeResponse:
+    return AdaptiveCardInvokeResponse(status_code=200, type="application/vnd.microsoft.card.adaptive", value=card)

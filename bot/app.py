@@ -1,0 +1,159 @@
+"""The Teams endpoint: POST /api/messages on the Agents SDK, with JWT checks whenever an app id is set."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from microsoft_agents.activity import load_configuration_from_env
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+from microsoft_agents.hosting.core import (
+    AgentAuthConfiguration,
+    AnonymousTokenProvider,
+    ChannelServiceClientFactoryBase,
+    ClaimsIdentity,
+    RestChannelServiceClientFactory,
+    TurnContext,
+)
+from pydantic import ValidationError
+
+from bot.agent import SobotAgent
+from bot.messenger import Messenger
+from handlers.context import Context
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID"
+SORRY = (
+    "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell the "
+    "Safeguarding Unit."
+)
+
+
+class LoopbackRefused(ValueError):
+    """Local mode (no app id) only listens on a loopback address."""
+
+
+class LocalConnections:
+    """Local mode's connections: no credentials, so every outbound call is anonymous."""
+
+    def __init__(self) -> None:
+        self._provider = AnonymousTokenProvider()
+        self._configuration = AgentAuthConfiguration(anonymous_allowed=True)
+
+    def get_connection(self, connection_name: str) -> AnonymousTokenProvider:
+        return self._provider
+
+    def get_default_connection(self) -> AnonymousTokenProvider:
+        return self._provider
+
+    def get_token_provider(self, claims_identity: ClaimsIdentity, service_url: str) -> AnonymousTokenProvider:
+        return self._provider
+
+    def get_token_provider_from_activity(self, *args: Any, **kwargs: Any) -> AnonymousTokenProvider:
+        return self._provider
+
+    def get_default_connection_configuration(self) -> AgentAuthConfiguration:
+        return self._configuration
+
+
+@dataclass
+class TeamsBot:
+    """The parts of the Teams channel, built once per app."""
+
+    adapter: CloudAdapter
+    agent: SobotAgent
+    messenger: Messenger
+    app_id: str | None
+    auth: AgentAuthConfiguration | None
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_bot(
+    ctx: Context,
+    environ: Mapping[str, str],
+    *,
+    client_factory: ChannelServiceClientFactoryBase | None = None,
+) -> TeamsBot:
+    """The adapter, agent and messenger; production credentials come from the SDK's own variables."""
+    app_id = environ.get(CLIENT_ID) or None
+    auth: AgentAuthConfiguration | None = None
+    if app_id:
+        connections = MsalConnectionManager(**load_configuration_from_env(dict(environ)))
+        auth = connections.get_default_connection_configuration()
+        auth.VALIDATE_ISSUER = True
+        auth.ANONYMOUS_ALLOWED = False
+        adapter = CloudAdapter(connection_manager=connections, channel_service_client_factory=client_factory)
+    else:
+        factory = client_factory or RestChannelServiceClientFactory(LocalConnections())
+        adapter = CloudAdapter(channel_service_client_factory=factory)
+    messenger = Messenger(adapter, app_id)
+    agent = SobotAgent(ctx, messenger)
+
+    async def on_turn_error(context: TurnContext, error: Exception) -> None:
+        log.error("turn failed: %s", type(error).__name__, exc_info=error)
+        await context.send_activity(SORRY)
+
+    adapter.on_turn_error = on_turn_error
+    return TeamsBot(adapter, agent, messenger, app_id, auth)
+
+
+BOT = web.AppKey("teams_bot", TeamsBot)
+
+
+def add_teams_endpoint(app: web.Application, bot: TeamsBot, host: str) -> None:
+    """Mount POST /api/messages; with an app id every request passes the SDK's JWT check."""
+    if bot.app_id is None and not is_loopback(host):
+        raise LoopbackRefused(
+            f"No Teams app id is set ({CLIENT_ID}), so sobot runs in local mode, which only listens on a loopback "
+            f"address, not {host!r}. Set the app's credentials, or SOBOT_HOST=127.0.0.1."
+        )
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if bot.app_id is None and not is_loopback(request.remote or ""):
+            return web.json_response({"error": "local mode accepts loopback callers only"}, status=403)
+        try:
+            response = await bot.adapter.process(request, bot.agent)
+        except ValidationError:
+            return web.json_response({"error": "the body is not a Bot Framework activity"}, status=400)
+        return response or web.Response(status=202)
+
+    if bot.app_id is not None:
+        if bot.auth is None:
+            raise RuntimeError("an app id is configured but no JWT configuration was built: refusing to serve")
+        app["agent_configuration"] = bot.auth
+        handler = jwt_authorization_decorator(messages)  # type: ignore[no-untyped-call]
+        app.router.add_post("/api/messages", handler)
+    else:
+        log.warning(
+            "Local mode: no Teams app id is set, so /api/messages accepts unauthenticated loopback callers only. "
+            "Set %s (and its secret and tenant) for production.",
+            CLIENT_ID,
+        )
+        app.router.add_post("/api/messages", messages)
+    app[BOT] = bot
+    _refuse_unprotected(app, bot)
+
+
+def _refuse_unprotected(app: web.Application, bot: TeamsBot) -> None:
+    """An app with an app id must guard its endpoint with the SDK's JWT check, or it does not start."""
+    if bot.app_id is None:
+        return
+    for route in app.router.routes():
+        endpoint = route.resource is not None and route.resource.canonical == "/api/messages" and route.method == "POST"
+        guarded = getattr(route.handler, "__wrapped__", None) is not None and "agent_configuration" in app
+        if endpoint and not guarded:
+            raise RuntimeError("an app id is configured but /api/messages is not behind the JWT check")

@@ -1,0 +1,229 @@
+"""The Adaptive Cards the bot shows: the new-order form, summaries, allocation, tables, reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.directory import IroLoad
+from handlers.queries import DueStep, OrderSummary
+from handlers.terms import TYPE_NAMES
+from handlers.views import OrderView
+
+Card = dict[str, Any]
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+LONDON = ZoneInfo("Europe/London")
+
+FORM_FIELDS: list[tuple[str, str, str]] = [
+    # (id, label, kind)
+    ("child_local_id", "Child's local ID", "text"),
+    ("child_name", "Child's name", "text"),
+    ("child_date_of_birth", "Date of birth", "date"),
+    ("order_type", "Order type", "type"),
+    ("made", "Date made", "date"),
+    ("commenced", "Commencement (if not the day made)", "date"),
+    ("months", "Length in months (default 12)", "number"),
+    ("last_day", "Or: last day set by the court", "date"),
+    ("court", "Court", "text"),
+    ("other_orders", "Other orders (e.g. Child Arrangements Order)", "text"),
+    ("conditions", "Conditions and directions", "multiline"),
+    ("procedure", "Procedure", "procedure"),
+    ("social_worker", "Social worker's email", "text"),
+    ("notes", "Notes", "multiline"),
+]
+REQUIRED = {"child_local_id", "child_name", "order_type", "made"}
+
+
+def card(*body: Any, actions: Sequence[Card] = ()) -> Card:
+    content: Card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": list(body)}
+    if actions:
+        content["actions"] = list(actions)
+    return content
+
+
+def text(value: str, **style: Any) -> Card:
+    return {"type": "TextBlock", "text": value, "wrap": True, **style}
+
+
+def heading(value: str) -> Card:
+    return text(value, size="Medium", weight="Bolder")
+
+
+def facts(pairs: Sequence[tuple[str, str]]) -> Card:
+    return {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in pairs]}
+
+
+def execute(title: str, verb: str, data: Mapping[str, Any] | None = None, **extra: Any) -> Card:
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": dict(data or {}), **extra}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Card:
+    def row(cells: Sequence[str], bold: bool = False) -> Card:
+        return {
+            "type": "TableRow",
+            "cells": [
+                {"type": "TableCell", "items": [text(cell, weight="Bolder" if bold else "Default")]} for cell in cells
+            ],
+        }
+
+    return {
+        "type": "Table",
+        "columns": [{"width": 1} for _ in headers],
+        "firstRowAsHeader": True,
+        "rows": [row(headers, bold=True), *(row(r) for r in rows)],
+    }
+
+
+def choice_set(field: str, label: str, value: str, choices: Sequence[tuple[str, str]]) -> Card:
+    return {
+        "type": "Input.ChoiceSet",
+        "id": field,
+        "label": label,
+        "value": value,
+        "choices": [{"title": title, "value": choice} for title, choice in choices],
+    }
+
+
+def day(value: date | None) -> str:
+    return f"{value:%a %d %b %Y}" if value else ""
+
+
+def new_order_form(
+    procedures: Sequence[tuple[str, str]],
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    problem: str | None = None,
+) -> Card:
+    """The form; with `errors` each message sits under its field and every value typed is kept."""
+    values = values or {}
+    errors = errors or {}
+    body: list[Card] = [heading("New Supervision Order"), text("Fields marked * are needed.", isSubtle=True)]
+    if problem:
+        body.append(text(problem, color="Attention", weight="Bolder"))
+    for field, label, kind in FORM_FIELDS:
+        shown = f"{label} *" if field in REQUIRED else label
+        value = values.get(field, "")
+        element: Card
+        if kind == "date":
+            element = {"type": "Input.Date", "id": field, "label": shown, "value": value}
+        elif kind == "number":
+            element = {"type": "Input.Number", "id": field, "label": shown, "min": 1, "max": 36, "value": value}
+        elif kind == "type":
+            choices = [
+                ("Supervision order", "supervision"),
+                ("Interim supervision order (s.38)", "interim_supervision"),
+            ]
+            element = choice_set(field, shown, value or "supervision", choices)
+        elif kind == "procedure":
+            element = choice_set(field, shown, value, [(title, pid) for pid, title in procedures])
+        else:
+            element = {"type": "Input.Text", "id": field, "label": shown, "value": value,
+                       "isMultiline": kind == "multiline"}  # fmt: skip
+        if field in REQUIRED:
+            element["isRequired"] = True
+            element["errorMessage"] = f"{label} is needed."
+        body.append(element)
+        if field in errors:
+            body.append(text(errors[field], color="Attention", size="Small", spacing="None"))
+    return card(*body, actions=[execute("Save the order", "order.submit")])
+
+
+def order_facts(view: OrderView) -> list[tuple[str, str]]:
+    return [
+        ("Reference", view.reference),
+        ("Child", view.child_initials),
+        ("Order", TYPE_NAMES[view.order_type]),
+        ("Made", day(view.made)),
+        ("Commenced", day(view.commenced)),
+        ("Last day", day(view.last_day)),
+        ("Procedure", view.procedure_id),
+        ("Social worker", view.social_worker or "not recorded"),
+        ("IRO", view.iro or "pending"),
+    ]
+
+
+def steps_table(view: OrderView, count: int | None = None) -> Card:
+    steps = view.next_steps(count) if count else [s for s in view.open_steps() if s.due is not None]
+    rows = [[day(s.due), s.title, s.owner.replace("_", " ")] for s in steps]
+    return table(["Due", "Step", "Owner"], rows) if rows else text("No dated steps are open.")
+
+
+def order_summary(view: OrderView, *, saved: bool = False) -> Card:
+    title = f"Saved {view.reference}" if saved else view.reference
+    body = [heading(title), facts(order_facts(view)), text("Next steps", weight="Bolder"), steps_table(view, 5)]
+    waiting = [s for s in view.open_steps() if s.due is None]
+    if waiting:
+        body.append(text("Waiting: " + "; ".join(f"{s.title} (after {s.waiting_on})" for s in waiting), isSubtle=True))
+    return card(*body)
+
+
+def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
+    buttons = [
+        execute(f"{load.person.name} ({load.open_orders} open)", "order.allocate",
+                {"reference": view.reference, "iro": load.person.email})
+        for load in iros
+    ]  # fmt: skip
+    body: list[Card] = [heading(f"Allocate an IRO: {view.reference}"), facts(order_facts(view)[:8])]
+    if not buttons:
+        body.append(
+            text("There are no IROs in the directory yet: ask an administrator to add them.", color="Attention")
+        )
+    else:
+        body.append(text("Choose the IRO, or reply in this thread: allocate Jane Smith", isSubtle=True))
+    return card(*body, {"type": "ActionSet", "actions": buttons} if buttons else text(""))
+
+
+def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros: Sequence[IroLoad]) -> Card:
+    local = at.astimezone(LONDON)
+    line = f"Allocated to {view.iro} by {by} at {local:%H:%M} on {local:%d %b %Y}"
+    if replaced:
+        line += f" (replacing {replaced})"
+    buttons = [
+        execute(f"Reallocate to {load.person.name} ({load.open_orders} open)", "order.allocate",
+                {"reference": view.reference, "iro": load.person.email})
+        for load in iros
+        if load.person.name != view.iro
+    ]  # fmt: skip
+    body = [heading(f"{view.reference}: IRO allocated"), text(line, color="Good"), facts(order_facts(view)[:8])]
+    if buttons:
+        body.append({"type": "ActionSet", "actions": buttons})
+    return card(*body)
+
+
+def orders_table(title: str, summaries: Sequence[OrderSummary]) -> Card:
+    rows = [
+        [s.reference, s.child_initials, day(s.last_day), s.iro or "pending",
+         f"{s.next_step or ''} {day(s.next_due)}", str(s.overdue_count)]
+        for s in summaries
+    ]  # fmt: skip
+    return card(heading(title), table(["Order", "Child", "Last day", "IRO", "Next step", "Overdue"], rows))
+
+
+def due_table(title: str, steps: Sequence[DueStep]) -> Card:
+    rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.reference, s.child_initials, s.title,
+             s.owner.replace("_", " ")] for s in steps]  # fmt: skip
+    return card(heading(title), table(["Due", "Order", "Child", "Step", "Owner"], rows))
+
+
+def reminder(reference: str, initials: str, title: str, key: str, occurrence: int, due: date, note: str) -> Card:
+    """A reminder or escalation about one step, with the buttons that act on it."""
+    data = {"reference": reference, "step": key, "occurrence": occurrence}
+    return card(
+        heading(f"{reference} ({initials}): {title}"),
+        text(f"Due {day(due)}. {note}"),
+        {"type": "Input.Date", "id": "done_on", "label": "Done on (for Done on a date)"},
+        actions=[
+            execute("Mark done", "step.done", data),
+            execute("Done on a date", "step.done_on", data),
+            execute("Acknowledge", "step.acknowledge", data),
+            {"type": "Action.ShowCard", "title": "Snooze", "card": card(text("Snooze for"), actions=[
+                execute(f"{n} working day{'s' if n > 1 else ''}", "step.snooze", {**data, "days": n}) for n in (1, 2, 5)
+            ])},
+        ],
+    )  # fmt: skip
+
+
+def message(value: str, *, attention: bool = False) -> Card:
+    return card(text(value, color="Attention" if attention else "Default"))

@@ -1,0 +1,130 @@
+"""What a chat line asks for: forgiving of case, extra words and small typos; never silent."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from handlers.ukdates import DateNotUnderstood, parse_uk_date
+
+REFERENCE = re.compile(r"\b((?:SO|ISO)-?\d{4}-?\d{1,6})\b", re.IGNORECASE)
+FILLER = {"please", "can", "you", "show", "me", "the", "what", "is", "whats", "list", "tell", "about", "for", "my"}
+
+HELP = [
+    ("new order", "record a new Supervision Order (a form)"),
+    ("my orders", "the orders you work on"),
+    ("order SO-2026-0007", "one order and its next steps"),
+    ("due [this week | next 30 days]", "steps due soon on your orders"),
+    ("overdue", "steps past their date on your orders"),
+    ("done SO-2026-0007 initial review [12/05/2026]", "record a step as done (today if no date)"),
+    ("event SO-2026-0007 first_cin_meeting 12/05/2026", "record an event of the procedure"),
+    ("allocate SO-2026-0007 to Jane Smith", "allocate an IRO (Safeguarding Unit)"),
+    ("extend SO-2026-0007 to 02/03/2028", "record the court's extension"),
+    ("use this channel for allocations", "in the unit's channel, once (Safeguarding Unit)"),
+]
+WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "event", "allocate", "extend", "use"]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    reference: str | None = None
+    text: str = ""
+    on: date | None = None
+    days: int | None = None
+    suggestion: str | None = None
+    problem: str | None = None
+
+
+def _strip_mentions(text: str) -> str:
+    return re.sub(r"<at>.*?</at>", " ", text, flags=re.IGNORECASE)
+
+
+DATE_LIKE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")
+
+
+def _trailing_date(words: list[str], today: date) -> tuple[list[str], date | None]:
+    """Split a trailing date (one to five words) off the end of a command; a bad one says why."""
+    for size in range(min(5, len(words)), 0, -1):
+        try:
+            return words[:-size], parse_uk_date(" ".join(words[-size:]), today)
+        except DateNotUnderstood:
+            continue
+    if words and DATE_LIKE.fullmatch(words[-1]):
+        parse_uk_date(words[-1], today)  # raises, saying what is wrong with it
+    return words, None
+
+
+def parse(text: str, today: date) -> Command:
+    """The command a chat line asks for; an unknown line gets `unknown` with the nearest command."""
+    line = " ".join(_strip_mentions(text).replace("’", "'").split())
+    lowered = line.lower().strip(" .!?")
+    reference_match = REFERENCE.search(line)
+    reference = reference_match.group(1) if reference_match else None
+    words = lowered.split()
+    if not words:
+        return Command("help")
+    first = words[0]
+    if first not in WORDS:
+        close = difflib.get_close_matches(first, WORDS, n=1, cutoff=0.75)
+        if close and len(first) > 2:
+            words[0] = first = close[0]
+    joined = " ".join(words)
+
+    if first in ("help", "?", "hi", "hello", "start") or joined in ("what can you do", "commands"):
+        return Command("help")
+    if joined.startswith(("new order", "new iso", "new supervision", "new interim")) or joined == "new":
+        return Command("new_order")
+    if "use this channel" in joined and "allocat" in joined:
+        return Command("use_channel")
+    if first == "overdue" or joined.endswith("overdue"):
+        return Command("overdue")
+    if first == "due":
+        days = 7
+        if match := re.search(r"next (\d+) days?", joined):
+            days = int(match.group(1))
+        elif "this week" in joined:
+            days = 0
+        return Command("due", days=days)
+    if first == "allocate":
+        after = line.split(None, 1)[1] if " " in line else ""
+        rest = " ".join(w for w in REFERENCE.sub(" ", after).split() if w.lower() not in ("to", "iro", "iro:"))
+        if not rest:
+            return Command(
+                "allocate", reference, problem="Say whom to allocate, e.g. allocate SO-2026-0007 to Jane Smith."
+            )
+        return Command("allocate", reference, text=rest)
+    if first in ("done", "event", "extend"):
+        body = [w for w in re.sub(REFERENCE, " ", lowered).split()[1:] if w not in ("to", "on", "as")]
+        try:
+            body, on = _trailing_date(body, today)
+        except DateNotUnderstood as error:
+            return Command(first, reference, problem=str(error))
+        if reference is None:
+            return Command(first, problem=f"Say which order, e.g. {_example(first)}.")
+        if first == "extend":
+            if on is None:
+                return Command(first, reference, problem=f"Say the new last day, e.g. {_example(first)}.")
+            return Command("extend", reference, on=on)
+        if not body:
+            return Command(first, reference, problem=f"Say which step, e.g. {_example(first)}.")
+        if first == "event" and on is None:
+            return Command(first, reference, problem=f"Say when it happened, e.g. {_example(first)}.")
+        return Command(first, reference, text=" ".join(body), on=on)
+    if first in ("order", "orders") and reference:
+        return Command("order", reference)
+    if reference and len(words) <= 3:
+        return Command("order", reference)
+    if first == "my" or joined in ("orders", "my orders", "show my orders", "list orders", "cases", "my cases"):
+        return Command("my_orders")
+    remaining = [w for w in words if w not in FILLER]
+    if remaining and remaining[0] in ("orders", "cases"):
+        return Command("my_orders")
+    nearest = difflib.get_close_matches(lowered, [usage for usage, _ in HELP], n=1, cutoff=0.5)
+    return Command("unknown", text=line, suggestion=nearest[0] if nearest else None)
+
+
+def _example(command: str) -> str:
+    return next(usage for usage, _ in HELP if usage.startswith(command))

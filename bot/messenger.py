@@ -1,0 +1,73 @@
+"""Sending to Teams outside a turn: proactive messages and card updates through stored references."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from microsoft_agents.activity import ConversationReference
+from microsoft_agents.hosting.core import (
+    CardFactory,
+    ChannelServiceAdapter,
+    ClaimsIdentity,
+    MessageFactory,
+    TurnContext,
+)
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
+
+from handlers.conversations import Conversation
+
+log = logging.getLogger(__name__)
+
+
+class Messenger:
+    """Reaches a stored conversation: with the bot's app id in production, anonymously in local mode."""
+
+    def __init__(self, adapter: ChannelServiceAdapter, app_id: str | None) -> None:
+        self.adapter = adapter
+        self.app_id = app_id
+
+    async def _continue(self, conversation: Conversation, work: Any) -> None:
+        reference = ConversationReference.model_validate(conversation.reference)
+        continuation = reference.get_continuation_activity()
+        if self.app_id:
+            await self.adapter.continue_conversation(self.app_id, continuation, work)
+        else:
+            await self.adapter.continue_conversation_with_claims(
+                ClaimsIdentity({}), continuation, work, audience="https://api.botframework.com"
+            )
+
+    async def send(self, conversation: Conversation, card: dict[str, Any], text: str | None = None) -> str | None:
+        """Post a card (and a line of text) to the conversation; the new activity's id."""
+        sent: list[str] = []
+
+        async def post(context: TurnContext) -> None:
+            response = await context.send_activity(
+                MessageFactory.attachment(CardFactory.adaptive_card(card), text=text)
+            )
+            if response is not None and response.id:
+                sent.append(response.id)
+
+        await self._continue(conversation, post)
+        return sent[0] if sent else None
+
+    async def update(self, conversation: Conversation, activity_id: str, card: dict[str, Any]) -> None:
+        """Replace a posted card in place, for everyone who sees it."""
+
+        async def replace(context: TurnContext) -> None:
+            activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+            activity.id = activity_id
+            await context.update_activity(activity)
+
+        await self._continue(conversation, replace)
+
+    async def member(self, turn_context: TurnContext, member_id: str) -> str | None:
+        """The email Teams holds for a member of this conversation, if it will say."""
+        client = turn_context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+        conversation = turn_context.activity.conversation
+        if client is None or conversation is None:
+            return None
+        member = await client.conversations.get_conversation_member(conversation.id.split(";")[0], member_id)
+        extra = member.model_dump(by_alias=True) if member is not None else {}
+        email = extra.get("email") or extra.get("userPrincipalName")
+        return str(email) if email else None

@@ -1,0 +1,253 @@
+"""Teams turns through the real Agents SDK pipeline, answering into a recording connector."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from handlers import people
+from handlers.context import CLI
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import FixedClock
+from scheduler.procedures import load_builtin
+from sobot.app import Services, create_app
+from sobot.settings import load_settings
+from storage import Database, models
+from tests.connector import RecordingConnector
+
+STAFF = """name,email,roles,team,manager_email,entra_id
+Tess Manager,tess.manager@example.gov.uk,team_manager,North,,entra-tess
+Sam Worker,sam.worker@example.gov.uk,social_worker,North,tess.manager@example.gov.uk,entra-sam
+Ian Reviewer,ian.reviewer@example.gov.uk,iro,IRO service,,entra-ian
+Ivy Reviewer,ivy.reviewer@example.gov.uk,iro,IRO service,,
+Una Unit,una.unit@example.gov.uk,safeguarding_unit,Safeguarding Unit,,entra-una
+"""
+CHANNEL = "19:unit-channel@thread.tacv2"
+_ids = itertools.count(1)
+
+
+class Teams:
+    """Sends activities as Teams would, and reads what the bot answered."""
+
+    def __init__(self, client: TestClient[Any, Any], connector: RecordingConnector, database: Database) -> None:
+        self.client = client
+        self.connector = connector
+        self.database = database
+
+    def activity(self, who: str, conversation: str | None = None, **fields: Any) -> dict[str, Any]:
+        channel = conversation is not None and conversation.startswith("19:")
+        return {
+            "id": f"incoming-{next(_ids)}",
+            "channelId": "msteams",
+            "serviceUrl": self.connector.url,
+            "from": {"id": f"29:{who}", "name": who, "aadObjectId": f"entra-{who}"},
+            "recipient": {"id": "28:sobot", "name": "sobot"},
+            "conversation": {"id": conversation or f"a:personal-{who}",
+                             "conversationType": "channel" if channel else "personal", "tenantId": "tenant"},
+            **fields,
+        }  # fmt: skip
+
+    async def say(self, who: str, text: str, conversation: str | None = None) -> list[dict[str, Any]]:
+        before = len(self.connector.sent)
+        response = await self.client.post("/api/messages", json=self.activity(who, conversation, type="message",
+                                                                               text=text))  # fmt: skip
+        assert response.status in (200, 202), await response.text()
+        return [s.body for s in self.connector.sent[before:]]
+
+    async def click(self, who: str, verb: str, data: dict[str, Any], conversation: str | None = None) -> dict[str, Any]:
+        value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
+        activity = self.activity(who, conversation, type="invoke", name="adaptiveCard/action", value=value)
+        response = await self.client.post("/api/messages", json=activity)
+        assert response.status == 200, await response.text()
+        body: dict[str, Any] = await response.json()
+        assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+        card: dict[str, Any] = body["value"]
+        return card
+
+
+def texts(card: dict[str, Any]) -> str:
+    """Every piece of text in a card, for asserting what a person would read."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("text", "title", "value", "label"):
+                if isinstance(node.get(key), str):
+                    found.append(node[key])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return "\n".join(found)
+
+
+def card_of(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    cards = [a["content"] for b in bodies for a in b.get("attachments") or []]
+    assert cards, bodies
+    return cards[-1]
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[RecordingConnector]:
+    recording = RecordingConnector()
+    recording.server = TestServer(recording.app())
+    await recording.server.start_server()
+    yield recording
+    await recording.server.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def teams(
+    database: Database, database_url: str, connector: RecordingConnector, clock: FixedClock
+) -> AsyncIterator[Teams]:
+    settings = load_settings({}, database_url=database_url)
+    services = Services(settings, clock, database, load_builtin(), WorkingCalendar())
+    await people.import_people(services.context(), STAFF, CLI)
+    client = TestClient(TestServer(create_app(services, run_jobs=False, environ={})))
+    await client.start_server()
+    yield Teams(client, connector, database)
+    await client.close()
+
+
+NEW_ORDER = {
+    "child_local_id": "C1001", "child_name": "Jane Mary Smith", "child_date_of_birth": "2019-06-01",
+    "order_type": "supervision", "made": "2026-03-03", "commenced": "", "months": "12", "last_day": "",
+    "court": "Liverpool Family Court", "other_orders": "", "conditions": "", "procedure": "wirral",
+    "social_worker": "sam.worker@example.gov.uk", "notes": "",
+}  # fmt: skip
+
+
+async def test_a_stranger_gets_one_friendly_sentence(teams: Teams) -> None:
+    replies = await teams.say("nobody", "new order")
+    assert len(replies) == 1
+    assert "ask the Safeguarding Unit" in replies[0]["text"] and not replies[0].get("attachments")
+
+
+async def test_help_and_an_unknown_command_are_never_silent(teams: Teams) -> None:
+    assert "new order" in (await teams.say("sam", "help"))[0]["text"]
+    unknown = (await teams.say("sam", "wibble wobble"))[0]["text"]
+    assert 'didn\'t understand "wibble wobble"' in unknown and "allocate SO-2026-0007 to Jane Smith" in unknown
+    typo = (await teams.say("sam", "alocate the thing"))[0]["text"]
+    assert "Say which order, e.g. allocate SO-2026-0007 to Jane Smith" in typo
+
+
+async def test_new_order_form_errors_then_summary(teams: Teams) -> None:
+    form = card_of(await teams.say("sam", "New Order please"))
+    assert any(e.get("id") == "made" for e in form["body"])
+    assert [e.get("value") for e in form["body"] if e.get("id") == "social_worker"] == ["sam.worker@example.gov.uk"]
+
+    again = await teams.click("sam", "order.submit", {**NEW_ORDER, "made": "31/02/2026"})
+    words = texts(again)
+    assert "February 2026 has no day 31" in words
+    # Every value typed comes back.
+    assert [e.get("value") for e in again["body"] if e.get("id") == "child_name"] == ["Jane Mary Smith"]
+    assert [e.get("value") for e in again["body"] if e.get("id") == "made"] == ["31/02/2026"]
+
+    later = await teams.click("sam", "order.submit", {**NEW_ORDER, "last_day": "2026-03-01", "months": ""})
+    assert "before the order commenced" in texts(later)
+
+    summary = await teams.click("sam", "order.submit", NEW_ORDER)
+    words = texts(summary)
+    assert "Saved SO-2026-0001" in words and "J.M.S." in words and "pending" in words
+    assert "Jane Mary Smith" not in words
+    assert "Thu 05 Mar 2026" in words  # Wirral §3.1: the unit told within 2 working days of Tue 3 Mar
+    async with teams.database.session() as session:
+        assert await session.scalar(select(models.Order.reference)) == "SO-2026-0001"
+
+
+async def test_allocation_in_the_units_channel(teams: Teams, connector: RecordingConnector) -> None:
+    refusal = await teams.say("sam", "use this channel for allocations", CHANNEL)
+    assert "Only members of the Safeguarding Unit" in refusal[0]["text"]
+    assert "now gets" in (await teams.say("una", "use this channel for allocations", CHANNEL))[0]["text"]
+    await teams.say("ian", "hello")  # the IRO and social worker have chatted with the bot before
+    await teams.say("sam", "hello")
+    connector.clear()
+
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    posted = connector.to(CHANNEL)
+    assert len(posted) == 1 and posted[0].card is not None
+    request = texts(posted[0].card)
+    assert "Allocate an IRO: SO-2026-0001" in request and "Ian Reviewer (0 open)" in request
+    card_id = posted[0].activity_id
+    connector.clear()
+
+    ian = {"reference": "SO-2026-0001", "iro": "ian.reviewer@example.gov.uk"}
+    refused = await teams.click("sam", "order.allocate", ian)
+    assert "Only members of the Safeguarding Unit" in texts(refused)
+    done = await teams.click("una", "order.allocate", ian, CHANNEL)
+    assert "Allocated to Ian Reviewer by Una Unit at 10:00 on 10 Mar 2026" in texts(done)
+    updates = [s for s in connector.sent if s.method == "PUT"]
+    assert [u.activity_id for u in updates] == [card_id]
+    assert updates[0].card is not None and "Allocated to Ian Reviewer" in texts(updates[0].card)
+    told = {s.conversation_id: s.text for s in connector.sent if s.method == "POST"}
+    assert "Ian Reviewer is the IRO for SO-2026-0001" in told["a:personal-sam"]
+    assert "You are now the IRO for SO-2026-0001" in told["a:personal-ian"]
+
+    connector.clear()
+    thread = await teams.say("una", "allocate Ivy Reviewer", f"{CHANNEL};messageid={card_id}")
+    assert "Ivy Reviewer is now the IRO for SO-2026-0001" in thread[-1]["text"]
+    update = next(s for s in connector.sent if s.method == "PUT")
+    assert update.card is not None and "(replacing Ian Reviewer)" in texts(update.card)
+
+    async with teams.database.session() as session:
+        outcomes = (await session.scalars(select(models.AuditEntry.outcome).where(
+            models.AuditEntry.action == "order.allocate"))).all()  # fmt: skip
+    assert sorted(outcomes) == ["ok", "ok", "refused"]
+
+
+async def test_everyday_commands(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    mine = card_of(await teams.say("sam", "my orders"))
+    assert "SO-2026-0001" in texts(mine)
+    assert "SO-2026-0001" in texts(card_of(await teams.say("sam", "order so-2026-1")))
+    overdue = card_of(await teams.say("sam", "overdue"))
+    assert "Tell the Safeguarding Unit of the order" in texts(overdue)  # due Thu 5 Mar, today Tue 10 Mar
+    due = card_of(await teams.say("sam", "due next 30 days"))
+    assert "First Child in Need meeting" in texts(due)  # due Tue 31 Mar
+    done = await teams.say("sam", "done SO-2026-0001 inform safeguarding unit 04/03/2026")
+    assert "Recorded for SO-2026-0001" in done[-1]["text"] and "04 March 2026" in done[-1]["text"]
+    bad = await teams.say("sam", "done SO-2026-0001 tea party")
+    assert "can't tell which step" in bad[-1]["text"]
+    extended = await teams.say("sam", "extend SO-2026-0001 to 31/02/2028")
+    assert "February 2028 has no day 31" in extended[-1]["text"]
+    too_long = await teams.say("sam", "extend SO-2026-0001 to 03/03/2029")
+    assert "three years" in too_long[-1]["text"]
+    assert "Nothing is overdue" in (await teams.say("ian", "overdue"))[-1]["text"]
+
+
+async def test_a_database_that_is_down_gets_a_polite_answer(connector: RecordingConnector, clock: FixedClock) -> None:
+    settings = load_settings({})
+    down = Database.from_url("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    services = Services(settings, clock, down, load_builtin(), WorkingCalendar())
+    client = TestClient(TestServer(create_app(services, run_jobs=False, environ={})))
+    await client.start_server()
+    try:
+        teams = Teams(client, connector, down)
+        replies = await teams.say("sam", "new order")
+        assert replies[-1]["text"] == "I can't reach the records just now, try again in a minute. Nothing was saved."
+        card = await teams.click("sam", "order.submit", NEW_ORDER)
+        assert "can't reach the records" in texts(card)
+    finally:
+        await client.close()
+        await down.dispose()
+
+
+async def test_a_body_that_is_not_an_activity_gets_400(teams: Teams) -> None:
+    response = await teams.client.post("/api/messages", json={"type": 5, "conversation": "x"})
+    assert response.status == 400
+    response = await teams.client.post("/api/messages", data=b"not json", headers={"Content-Type": "application/json"})
+    assert response.status == 400
