@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +135,10 @@ def add_teams_endpoint(app: web.Application, bot: TeamsBot, host: str) -> None:
     if bot.app_id is not None:
         if bot.auth is None:
             raise RuntimeError("an app id is configured but no JWT configuration was built: refusing to serve")
-        app["agent_configuration"] = bot.auth
+        with warnings.catch_warnings():
+            # The SDK's JWT middleware reads its configuration under this plain string key.
+            warnings.simplefilter("ignore", web.NotAppKeyWarning)
+            app["agent_configuration"] = bot.auth
         handler = jwt_authorization_decorator(messages)  # type: ignore[no-untyped-call]
         app.router.add_post("/api/messages", handler)
     else:

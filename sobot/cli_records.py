@@ -230,8 +230,12 @@ def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # A line per job run every minute would bury what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from bot.app import LoopbackRefused
+
     try:
         run(settings)
+    except LoopbackRefused as error:
+        _exit(str(error), 2)
     except DatabaseUnavailable:
         _exit("I can't reach the records database: check SOBOT_DATABASE_URL and that it is running.", UNAVAILABLE)
 

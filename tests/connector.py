@@ -8,6 +8,9 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from microsoft_agents.hosting.core import RestChannelServiceClientFactory
+
+from bot.app import LocalConnections
 
 
 @dataclass
@@ -78,3 +81,17 @@ class RecordingConnector:
 
     def clear(self) -> None:
         self.sent.clear()
+
+
+class TokenlessClients(RestChannelServiceClientFactory):
+    """Outbound clients with no token: Microsoft's identity service is out of reach in tests."""
+
+    def __init__(self) -> None:
+        super().__init__(LocalConnections())  # type: ignore[arg-type]
+
+    async def create_connector_client(self, context: Any, claims_identity: Any, service_url: str, audience: str,
+                                      scopes: Any = None, use_anonymous: bool = False) -> Any:  # fmt: skip
+        return await super().create_connector_client(context, claims_identity, service_url, audience, scopes, True)
+
+    async def create_user_token_client(self, context: Any, claims_identity: Any, use_anonymous: bool = False) -> Any:
+        return await super().create_user_token_client(context, claims_identity, True)

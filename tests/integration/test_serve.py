@@ -72,3 +72,11 @@ def test_serve_refuses_bad_settings_with_a_sentence() -> None:
     result = subprocess.run([sys.executable, "-m", "sobot.cli", "serve"], env=env, capture_output=True, text=True,
                             timeout=60)  # fmt: skip
     assert result.returncode == 2 and "SOBOT_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_local_mode_will_not_listen_beyond_loopback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBOT_", "CONNECTIONS__"))}
+    env.update({"SOBOT_HOST": "0.0.0.0", "SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}"})
+    result = subprocess.run([sys.executable, "-m", "sobot.cli", "serve"], env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 2 and "local mode" in result.stderr and "Traceback" not in result.stderr
