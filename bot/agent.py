@@ -19,7 +19,7 @@ from microsoft_agents.hosting.core import ActivityHandler, CardFactory, MessageF
 from bot import cards
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
-from handlers import conversations, orders, queries
+from handlers import conversations, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import PersonView, identify, iro_loads
 from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
@@ -276,8 +276,16 @@ class SobotAgent(ActivityHandler):
                 return await self.allocate(person, str(data.get("reference", "")), str(data.get("iro", "")))
             if verb in ("step.done", "step.done_on"):
                 return await self.step_done(person, data, on_a_date=verb == "step.done_on")
-            if verb in ("step.acknowledge", "step.snooze"):
-                return Reply("Thanks: noted. Reminders for this step carry on until it is recorded as done.")
+            if verb == "step.acknowledge":
+                ack = await reminders.acknowledge(self.ctx, *_step_of(data), person.actor)
+                line = f"Acknowledged: {ack.title} on {ack.reference}. Escalations to you for it stop."
+                return Reply(line, cards.message(line))
+            if verb == "step.snooze":
+                days = int(data.get("days") or 0)
+                quiet = await reminders.snooze(self.ctx, *_step_of(data), days, person.actor)
+                assert quiet.until is not None
+                line = f"Snoozed: {quiet.title} on {quiet.reference}, until {quiet.until:%a %d %b %Y}."
+                return Reply(line, cards.message(line))
         except NotAllowed as error:
             return Reply(str(error), cards.message(str(error), attention=True))
         except RequestError as error:
@@ -405,6 +413,13 @@ class SobotAgent(ActivityHandler):
     def _title(self, procedure_id: str, key: str) -> str:
         event = self.ctx.procedures[procedure_id].event_keys().get(key)
         return event.title if event else key
+
+
+def _step_of(data: Mapping[str, Any]) -> tuple[str, str, int]:
+    try:
+        return str(data["reference"]), str(data["step"]), int(data.get("occurrence") or 1)
+    except (KeyError, ValueError):
+        raise InvalidInput("That card is missing its order or step: open the order with `order REF`.") from None
 
 
 def _card_response(card: cards.Card) -> AdaptiveCardInvokeResponse:

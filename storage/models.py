@@ -243,6 +243,19 @@ class AllocationCard(Base):
     conversation: Mapped[ConversationReference] = relationship(lazy="raise")
 
 
+class StepResponse(Base):
+    """A person's answer to a reminder: acknowledged (their escalations stop) or snoozed until a day."""
+
+    __tablename__ = "step_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestones.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # acknowledged or snoozed
+    until: Mapped[date | None] = mapped_column(Date)
+    at: Mapped[datetime]
+
+
 async def next_order_number(session: AsyncSession, year: int) -> int:
     """The next order number of `year`, unique however many sessions ask at once.
 
@@ -279,5 +292,6 @@ __all__ = [
     "OrderExtension",
     "Person",
     "ReferenceCounter",
+    "StepResponse",
     "next_order_number",
 ]

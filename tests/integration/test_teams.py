@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -251,3 +251,35 @@ async def test_a_body_that_is_not_an_activity_gets_400(teams: Teams) -> None:
     assert response.status == 400
     response = await teams.client.post("/api/messages", data=b"not json", headers={"Content-Type": "application/json"})
     assert response.status == 400
+
+
+async def test_reminder_card_buttons(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    step = {"reference": "SO-2026-0001", "step": "inform_safeguarding_unit", "occurrence": 1}
+    bad = await teams.click("sam", "step.done_on", {**step, "done_on": "30/02/2026"})
+    assert "February 2026 has no day 30" in texts(bad)
+    done = await teams.click("sam", "step.done_on", {**step, "done_on": "2026-03-04"})
+    assert "SO-2026-0001" in texts(done)
+    again = await teams.click("sam", "step.done", step)
+    assert "already recorded as done on 04 March 2026" in texts(again)
+
+    case_summary = {"reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
+    acknowledged = await teams.click("tess", "step.acknowledge", case_summary)
+    assert "Acknowledged: Rewrite the case summary" in texts(acknowledged)
+    # Tue 10 Mar + 5 working days = Tue 17 Mar.
+    snoozed = await teams.click("sam", "step.snooze", {**case_summary, "days": 5})
+    assert "until Tue 17 Mar 2026" in texts(snoozed)
+    refused = await teams.click("sam", "step.snooze", {**case_summary, "days": 9})
+    assert "Snooze for 1, 2, 5 working days" in texts(refused)
+    async with teams.database.session() as session:
+        responses = (await session.scalars(select(models.StepResponse).order_by(models.StepResponse.id))).all()
+        assert [(r.kind, r.until) for r in responses] == [("acknowledged", None), ("snoozed", date(2026, 3, 17))]
+
+
+async def test_snooze_never_runs_past_the_last_day(teams: Teams, clock: FixedClock) -> None:
+    order = {**NEW_ORDER, "order_type": "interim_supervision", "months": "", "last_day": "2026-03-12",
+             "procedure": "bradford"}  # fmt: skip
+    assert "Saved SO-2026-0001" in texts(await teams.click("sam", "order.submit", order))
+    snoozed = await teams.click("sam", "step.snooze",
+                                {"reference": "SO-2026-0001", "step": "three_way_discussion", "days": 5})  # fmt: skip
+    assert "until Thu 12 Mar 2026" in texts(snoozed)  # the order's last day, not Tue 17 Mar

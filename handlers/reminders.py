@@ -1,0 +1,58 @@
+"""Answers to a reminder about a step: acknowledge it, or snooze it for some working days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from handlers import records
+from handlers.context import Actor, Context
+from handlers.errors import InvalidInput, NotFound
+from storage import models
+
+SNOOZE_DAYS = (1, 2, 5)
+
+
+@dataclass(frozen=True)
+class Response:
+    reference: str
+    title: str
+    kind: str
+    until: date | None
+
+
+async def _open_step(ctx: Context, reference: str, key: str, occurrence: int) -> tuple[models.Order, models.Milestone]:
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+    step = next((m for m in order.milestones if m.key == key and m.occurrence == occurrence), None)
+    if step is None:
+        raise NotFound(f"{order.reference} has no step {key} ({occurrence}).")
+    if step.state != "open":
+        raise InvalidInput(f"{step.title} on {order.reference} is {step.state}: there is nothing to answer.")
+    return order, step
+
+
+async def acknowledge(ctx: Context, reference: str, key: str, occurrence: int, actor: Actor) -> Response:
+    """Record that this person has seen the step: escalations to them for it stop."""
+    order, step = await _open_step(ctx, reference, key, occurrence)
+    async with ctx.database.session() as session:
+        person = await records.person_by_email(session, actor.email or "", "person")
+        session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="acknowledged",
+                                        at=ctx.clock.now()))  # fmt: skip
+        records.audit(session, ctx, actor, "step.acknowledge", order.reference, {"step": key, "occurrence": occurrence})
+    return Response(order.reference, step.title, "acknowledged", None)
+
+
+async def snooze(ctx: Context, reference: str, key: str, occurrence: int, days: int, actor: Actor) -> Response:
+    """Quiet this person's reminders for the step for 1, 2 or 5 working days, never past the order's last day."""
+    if days not in SNOOZE_DAYS:
+        raise InvalidInput(f"Snooze for {', '.join(map(str, SNOOZE_DAYS))} working days.", "days")
+    order, step = await _open_step(ctx, reference, key, occurrence)
+    until = min(ctx.calendar.add_working_days(ctx.today(), days), order.last_day)
+    async with ctx.database.session() as session:
+        person = await records.person_by_email(session, actor.email or "", "person")
+        session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="snoozed", until=until,
+                                        at=ctx.clock.now()))  # fmt: skip
+        records.audit(session, ctx, actor, "step.snooze", order.reference,
+                      {"step": key, "occurrence": occurrence, "until": until.isoformat()})  # fmt: skip
+    return Response(order.reference, step.title, "snoozed", until)
