@@ -59,7 +59,8 @@ def build(app_id: str, domain: str, developer: str, out: Path) -> Path:
         raise PackageError(f"{CLIENT_ID} must be the bot's Entra app (client) id, a GUID; got {app_id!r}.")
     if not DOMAIN.match(domain):
         raise PackageError(
-            f"SOBOT_BOT_DOMAIN must be the host name of the messaging endpoint, e.g. sobot.example.gov.uk; got {domain!r}."
+            "SOBOT_BOT_DOMAIN must be the host name of the messaging endpoint, e.g. sobot.example.gov.uk; "
+            f"got {domain!r}."
         )
     text = MANIFEST.read_text(encoding="utf-8")
     text = text.replace("${APP_ID}", app_id).replace("${BOT_DOMAIN}", domain)
