@@ -91,6 +91,9 @@ class SobotAgent(ActivityHandler):
         if person is None:
             person = await identify(self.ctx, entra_id, await self._email(turn_context))
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
+        # A channel is reached at its top level, not inside the thread this message happened to be in.
+        reference["conversation"]["id"] = _channel_id(activity)
+        reference.pop("activityId", None)
         await conversations.remember(
             self.ctx,
             conversation_id=_channel_id(activity),

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    bot_domain: str = Field("", description="The host name of the Teams messaging endpoint (for the app package).")
+    developer_name: str = Field("The council", description="The publisher named in the Teams app package.")
 
     @classmethod
     def settings_customise_sources(
