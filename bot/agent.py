@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 DATABASE_DOWN = "I can't reach the records just now, try again in a minute. Nothing was saved."
 STRANGER = "I don't know you yet: ask the Safeguarding Unit or your sobot administrator to add you to the directory."
+SORRY = (
+    "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell the "
+    "Safeguarding Unit."
+)
 FIELD_OF = {"social_worker_email": "social_worker", "key": "procedure"}
 
 
@@ -77,10 +81,17 @@ class SobotAgent(ActivityHandler):
             await super().on_turn(turn_context)
         except DatabaseUnavailable:
             log.warning("database unavailable during a %s turn", turn_context.activity.type)
-            if turn_context.activity.type == ActivityTypes.invoke:
-                await self._invoke_reply(turn_context, cards.message(DATABASE_DOWN, attention=True))
-            else:
-                await turn_context.send_activity(DATABASE_DOWN)
+            await self._apologise(turn_context, DATABASE_DOWN)
+        except Exception:
+            # Nothing was committed (each operation is one transaction); the person is told, never left waiting.
+            log.exception("a %s turn failed", turn_context.activity.type)
+            await self._apologise(turn_context, SORRY)
+
+    async def _apologise(self, turn_context: TurnContext, sentence: str) -> None:
+        if turn_context.activity.type == ActivityTypes.invoke:
+            await self._invoke_reply(turn_context, cards.message(sentence, attention=True))
+        else:
+            await turn_context.send_activity(sentence)
 
     async def _person(self, turn_context: TurnContext) -> PersonView | None:
         """Who sent this, from the directory; the conversation is remembered either way."""
@@ -93,7 +104,8 @@ class SobotAgent(ActivityHandler):
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
         # A channel is reached at its top level, not inside the thread this message happened to be in.
         reference["conversation"]["id"] = _channel_id(activity)
-        reference.pop("activityId", None)
+        for per_turn in ("activityId", "requestId"):
+            reference.pop(per_turn, None)
         await conversations.remember(
             self.ctx,
             conversation_id=_channel_id(activity),

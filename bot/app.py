@@ -23,17 +23,13 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
-from bot.agent import SobotAgent
+from bot.agent import SORRY, SobotAgent
 from bot.messenger import Messenger
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID"
-SORRY = (
-    "Something went wrong on my side and nothing was saved. Please try again; if it keeps happening, tell the "
-    "Safeguarding Unit."
-)
 
 
 class LoopbackRefused(ValueError):

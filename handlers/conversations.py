@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from handlers import records
 from handlers.context import Context
@@ -37,20 +39,31 @@ async def remember(
     reference: dict[str, Any],
     person: PersonView | None,
 ) -> None:
-    """Keep the latest reference for this conversation (and, for a personal chat, its person)."""
+    """Keep the latest reference for this conversation (and, for a personal chat, its person).
+
+    Most turns change nothing, so nothing is written; two first turns at once both land (an upsert).
+    """
+    person_id = person.id if kind == "personal" and person is not None else None
     async with ctx.database.session() as session:
         row = await session.scalar(
             select(models.ConversationReference).where(models.ConversationReference.conversation_id == conversation_id)
         )
-        if row is None:
-            row = models.ConversationReference(conversation_id=conversation_id, kind=kind)
-            session.add(row)
-        row.service_url = service_url
-        row.reference = reference
-        row.stale = False
-        row.updated_at = ctx.clock.now()
-        if kind == "personal" and person is not None:
-            row.person_id = person.id
+        if (
+            row is not None
+            and not row.stale
+            and row.reference == reference
+            and row.service_url == service_url
+            and (person_id is None or row.person_id == person_id)
+        ):
+            return
+        values = {"kind": kind, "service_url": service_url, "reference": reference, "stale": False,
+                  "updated_at": ctx.clock.now()}  # fmt: skip
+        if person_id is not None:
+            values["person_id"] = person_id
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(models.ConversationReference).values(conversation_id=conversation_id, **values)
+        await session.execute(statement.on_conflict_do_update(index_elements=["conversation_id"], set_=values))
 
 
 async def use_for_allocations(ctx: Context, conversation_id: str, person: PersonView) -> None:

@@ -81,6 +81,10 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor) -> OrderView:
             notes=new.notes.strip(),
             created_at=now,
             updated_at=now,
+            events=[],
+            milestones=[],
+            allocations=[],
+            extensions=[],
         )
         session.add(order)
         await session.flush()
@@ -130,11 +134,10 @@ async def record_event(
                     f"{rule.title} is already recorded as done on {done[0].done_on:%d %B %Y} for {reference}.", "key"
                 )
         person = await records.actor_person(session, actor)
-        event = models.Event(
-            order=order, kind=key, occurred_on=on, value=value, recorded_by=person, recorded_at=ctx.clock.now(),
-            details=details,
+        order.events.append(
+            models.Event(kind=key, occurred_on=on, value=value, recorded_by=person, recorded_at=ctx.clock.now(),
+                         details=details)
         )  # fmt: skip
-        session.add(event)
         await session.flush()
         await records.materialise(ctx, session, order)
         records.audit(session, ctx, actor, "event.record", reference,
@@ -152,9 +155,9 @@ async def extend_order(
             raise InvalidInput(f"{reference} has ended; an ended order cannot be extended.", "reference")
         extension(order.made, order.last_day, new_last_day)
         person = await records.actor_person(session, actor)
-        session.add(
+        order.extensions.append(
             models.OrderExtension(
-                order=order, previous_last_day=order.last_day, new_last_day=new_last_day,
+                previous_last_day=order.last_day, new_last_day=new_last_day,
                 decided_on=decided_on or ctx.today(), recorded_by=person, recorded_at=ctx.clock.now(),
             )
         )  # fmt: skip
@@ -220,16 +223,16 @@ async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> 
             current.active = False
         by = await records.actor_person(session, actor)
         now = ctx.clock.now()
-        session.add(
+        order.allocations.append(
             models.Allocation(
-                order=order, iro=person, allocated_by=by, allocated_at=now, active=True,
+                iro=person, allocated_by=by, allocated_at=now, active=True,
                 replaced_iro_id=current.iro_id if current else None,
             )
         )  # fmt: skip
         procedure = records.procedure(ctx, order.procedure_id)
         if "iro_allocated" in procedure.event_keys():
-            session.add(models.Event(order=order, kind="iro_allocated", occurred_on=ctx.today(), recorded_by=by,
-                                     recorded_at=now, details=f"allocated {person.email}"))  # fmt: skip
+            order.events.append(models.Event(kind="iro_allocated", occurred_on=ctx.today(), recorded_by=by,
+                                             recorded_at=now, details=f"allocated {person.email}"))  # fmt: skip
         order.updated_at = now
         await session.flush()
         await records.materialise(ctx, session, order)

@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -135,8 +135,11 @@ def recorded_events(order: models.Order) -> list[RecordedEvent]:
 
 
 async def materialise(ctx: Context, session: AsyncSession, order: models.Order) -> None:
-    """Bring the order's stored milestones in line with its timeline, keeping every step already done."""
-    await session.refresh(order, ["events", "milestones"])
+    """Bring the order's stored milestones in line with its timeline, keeping every step already done.
+
+    The caller keeps `order.events` current (appending what it records), so only what was never loaded is read.
+    """
+    await load(session, order, "events", "milestones")
     timeline = build_timeline(procedure(ctx, order.procedure_id), facts(order), recorded_events(order), ctx.calendar)
     stored = {(row.key, row.occurrence): row for row in order.milestones}
     done_by = {(e.kind, e.occurred_on): e.recorded_by_id for e in order.events}
@@ -148,7 +151,7 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
         row = stored.get(slot)
         if row is None:
             row = models.Milestone(order_id=order.id, key=step.key, occurrence=step.occurrence)
-            session.add(row)
+            order.milestones.append(row)
         row.title = step.title
         row.owner_role = step.owner
         row.due = step.due
@@ -168,6 +171,13 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
             row.state = "waived"
             row.updated_at = now
     await session.flush()
+
+
+async def load(session: AsyncSession, instance: object, *names: str) -> None:
+    """Read the named relationships of `instance` that are not loaded yet, and no others."""
+    missing = [name for name in names if name in inspect(instance).unloaded]
+    if missing:
+        await session.refresh(instance, missing)
 
 
 def audit(

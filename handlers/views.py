@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
+from handlers.records import load
 from storage import models
 
 
@@ -78,11 +79,11 @@ def sorted_steps(rows: list[models.Milestone], today: date) -> tuple[StepView, .
 
 
 async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -> OrderView:
-    await session.refresh(order, ["milestones", "allocations", "child", "social_worker"])
+    await load(session, order, "milestones", "allocations", "child", "social_worker")
     active = next((a for a in order.allocations if a.active), None)
     iro = None
     if active is not None:
-        await session.refresh(active, ["iro"])
+        await load(session, active, "iro")
         iro = active.iro.name
     return OrderView(
         reference=order.reference,

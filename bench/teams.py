@@ -1,0 +1,167 @@
+"""Teams turns under 50 concurrent callers on loopback: sobot's new-order submit beside a bare SDK echo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, TCPConnector, web
+
+CALLERS = 50
+TURNS = int(os.environ.get("BENCH_TURNS", "2000"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+LOGS: dict[int, collections.deque[str]] = {}
+
+
+def start(command: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[str]:
+    """Start a server and wait for its ready line; its later output is drained so it never blocks on a pipe."""
+    process = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    assert process.stdout is not None
+    log = LOGS.setdefault(process.pid, collections.deque(maxlen=200))
+    for line in process.stdout:
+        log.append(line)
+        if ready in line:
+            threading.Thread(target=lambda: log.extend(process.stdout or []), daemon=True).start()
+            return process
+    raise RuntimeError(f"{command[0]} exited before it was ready:\n{''.join(log)}")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+async def connector(port: int) -> web.AppRunner:
+    """A loopback connector that accepts the agents' replies."""
+    ids = itertools.count()
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"id": f"a{next(ids)}"})
+
+    app = web.Application()
+    app.router.add_post("/v3/conversations/{c}/activities", accept)
+    app.router.add_post("/v3/conversations/{c}/activities/{a}", accept)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+def activity(service_url: str, n: int, **fields: Any) -> dict[str, Any]:
+    return {"id": f"in-{n}", "channelId": "msteams", "serviceUrl": service_url,
+            "from": {"id": "29:bench", "name": "Bench Worker", "aadObjectId": "bench-social-worker"},
+            "recipient": {"id": "28:sobot"}, "conversation": {"id": "a:bench", "conversationType": "personal"},
+            **fields}  # fmt: skip
+
+
+def submit(service_url: str, n: int) -> dict[str, Any]:
+    data = {"child_local_id": f"B{n:06d}", "child_name": "Bench Child", "order_type": "supervision",
+            "made": "2026-03-03", "months": "12", "procedure": "wirral",
+            "social_worker": "bench.worker@example.gov.uk"}  # fmt: skip
+    value = {"action": {"type": "Action.Execute", "verb": "order.submit", "data": data}, "trigger": "manual"}
+    return activity(service_url, n, type="invoke", name="adaptiveCard/action", value=value)
+
+
+def echo(service_url: str, n: int) -> dict[str, Any]:
+    return activity(service_url, n, type="message", text=f"hello {n}")
+
+
+async def load(url: str, make: Any, service_url: str, expect: str) -> tuple[list[float], float]:
+    counter = itertools.count()
+    latencies: list[float] = []
+    async with ClientSession(connector=TCPConnector(limit=CALLERS)) as session:
+
+        async def caller() -> None:
+            while (n := next(counter)) < TURNS:
+                began = time.perf_counter()
+                async with session.post(url, json=make(service_url, n)) as response:
+                    body = await response.text()
+                    if response.status not in (200, 202) or expect not in body:
+                        raise RuntimeError(f"turn {n} failed: {response.status} {body[:200]}")
+                latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(CALLERS)))
+        return latencies, time.perf_counter() - began
+
+
+def report(name: str, latencies: list[float], elapsed: float) -> float:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+    rate = len(ordered) / elapsed
+    print(f"  {name:32} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   {rate:7.0f} turns/s   ({len(ordered)} turns)")
+    return rate
+
+
+async def run(database_url: str | None) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sobot-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBOT_", "CONNECTIONS__"))}
+    sobot_port, echo_port, connector_port = free_port(), free_port(), free_port()
+    env.update({"SOBOT_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+                "SOBOT_PORT": str(sobot_port), "SOBOT_LOG_LEVEL": "WARNING"})  # fmt: skip
+    staff = folder / "staff.csv"
+    staff.write_text("name,email,roles,team,manager_email,entra_id\n"
+                     "Bench Worker,bench.worker@example.gov.uk,social_worker,North,,bench-social-worker\n")  # fmt: skip
+    subprocess.run([sys.executable, "-m", "sobot.cli", "people", "import", str(staff)], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    service_url = f"http://127.0.0.1:{connector_port}/"
+    runner = await connector(connector_port)
+    sobot = start(
+        [sys.executable, "-m", "sobot.cli", "serve"], {**env, "SOBOT_LOG_LEVEL": "INFO"}, "sobot is listening"
+    )
+    baseline = start([sys.executable, "-m", "bench.echo_agent", str(echo_port)], env, "listening")
+    try:
+        await run_both(sobot_port, echo_port, service_url, env)
+    except RuntimeError:
+        print("".join(LOGS[sobot.pid])[-3000:])
+        raise
+    finally:
+        stop(sobot)
+        stop(baseline)
+        await runner.cleanup()
+
+
+async def run_both(sobot_port: int, echo_port: int, service_url: str, env: dict[str, str]) -> None:
+    if True:
+        print(f"teams: {CALLERS} concurrent callers, {TURNS} turns each run, loopback, "
+              f"database {env['SOBOT_DATABASE_URL'].split('://')[0]}")  # fmt: skip
+        # One short warm-up of each, so connection pools and imports are not measured.
+        await load(f"http://127.0.0.1:{echo_port}/api/messages", echo, service_url, "")
+        echo_rate = report("bare SDK echo turn", *await load(f"http://127.0.0.1:{echo_port}/api/messages", echo,
+                                                              service_url, ""))  # fmt: skip
+        submit_rate = report("sobot new-order submit turn", *await load(f"http://127.0.0.1:{sobot_port}/api/messages",
+                                                                         submit, service_url, "Saved SO-"))  # fmt: skip
+        print(f"  submit throughput is {submit_rate / echo_rate:.0%} of the echo's")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    asyncio.run(run(parser.parse_args().database_url))
+
+
+if __name__ == "__main__":
+    main()
