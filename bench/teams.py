@@ -125,8 +125,8 @@ async def run(database_url: str | None) -> None:
     staff = folder / "staff.csv"
     staff.write_text("name,email,roles,team,manager_email,entra_id\n"
                      "Bench Worker,bench.worker@example.gov.uk,social_worker,North,,bench-social-worker\n")  # fmt: skip
-    subprocess.run([sys.executable, "-m", "sobot.cli", "people", "import", str(staff)], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    command = [sys.executable, "-m", "sobot.cli", "people", "import", str(staff)]
+    await asyncio.to_thread(subprocess.run, command, env=env, check=True, capture_output=True)
     service_url = f"http://127.0.0.1:{connector_port}/"
     runner = await connector(connector_port)
     sobot = start(

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from scheduler.calendar import WorkingCalendar
-from scheduler.dates import add_months, whole_months_between
+from scheduler.dates import add_months, period_end, whole_months_between
 from scheduler.procedures import ORDER_ANCHORS, Condition, DateRule, MilestoneRule, Offset, Procedure
 
 State = Literal["waiting", "open", "done", "waived"]
@@ -75,6 +75,8 @@ class _History:
 
 def _shift(day: date, offset: Offset, calendar: WorkingCalendar, sign: int = 1) -> date:
     amount = offset.amount * sign
+    if offset.unit == "period_months":
+        return period_end(day, amount)
     if offset.unit == "months":
         return add_months(day, amount)
     if offset.unit == "weeks":
@@ -197,13 +199,15 @@ def _milestones_for_rule(
     order: OrderFacts,
     history: _History,
     calendar: WorkingCalendar,
+    claimed: set[str],
 ) -> list[Milestone]:
     evaluate = _Evaluator(order, history, calendar)
     done = history.all(rule.completed_by)
     occurrences = _occurrences(rule, evaluate, done)
     if not all(evaluate.holds(condition) for condition in rule.when):
-        # A step that no longer applies keeps only what was already done.
-        occurrences = occurrences[: len(done)]
+        # A step that no longer applies keeps only what it already had done, unless the event that did it
+        # completes another step that does apply (the one the event was recorded for).
+        occurrences = [] if rule.completed_by in claimed else occurrences[: len(done)]
     result = []
     for index, occurrence in enumerate(occurrences):
         number = index + 1
@@ -257,9 +261,11 @@ def build_timeline(
 ) -> list[Milestone]:
     """Every milestone of `order` under `procedure`: dated steps by due date, then those still waiting."""
     history = _History(events)
+    evaluate = _Evaluator(order, history, calendar)
+    claimed = {r.completed_by for r in procedure.milestones if all(evaluate.holds(c) for c in r.when)}
     milestones: list[Milestone] = []
     for rule in procedure.milestones:
-        milestones.extend(_milestones_for_rule(procedure, rule, order, history, calendar))
+        milestones.extend(_milestones_for_rule(procedure, rule, order, history, calendar, claimed))
     order_in_file = {rule.key: index for index, rule in enumerate(procedure.milestones)}
     return sorted(
         milestones,

@@ -28,7 +28,8 @@ ROLES = (
 ORDER_TYPES = ("supervision", "interim_supervision")
 ORDER_ANCHORS = ("made", "commenced", "last_day")
 
-Unit = Literal["days", "weeks", "months", "working_days"]
+# period_months: the last day of the period of N months beginning with the anchor ("end of N months from").
+Unit = Literal["days", "weeks", "months", "working_days", "period_months"]
 
 
 class ProcedureError(ValueError):
@@ -204,8 +205,12 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, f"must be an expression such as 'commenced + 9 months', not {value!r}")
         text = " ".join(value.strip().split())
-        head, _, rest = text.partition(" ")
         known = list(anchors)
+        if period := re.fullmatch(r"end of (\d+) months? from (\w+)", text):
+            if period.group(2) not in known:
+                raise self.fail(key, f"unknown anchor {period.group(2)!r} (known: {', '.join(known)})")
+            return DateRule(period.group(2), (Offset(int(period.group(1)), "period_months"),), text)
+        head, _, rest = text.partition(" ")
         if head not in known:
             raise self.fail(key, f"unknown anchor {head!r} (known: {', '.join(known)})")
         offsets: list[Offset] = []

@@ -152,7 +152,7 @@ async def test_a_new_user_records_an_order_and_the_unit_allocates_an_iro(playgro
 
     answer = await playground.execute(CONVERSATION, form.message_id, "order.submit", {**FORM, "made": "31/02/2026"})
     assert answer["type"] == "application/vnd.microsoft.card.adaptive"
-    assert "February 2026 has no day 31" in texts(answer["value"])
+    assert "February 2026 has 28 days" in texts(answer["value"])
     assert "Sam Taylor" in texts(answer["value"])  # what was typed is kept
 
     answer = await playground.execute(CONVERSATION, form.message_id, "order.submit", FORM)
