@@ -236,10 +236,11 @@ class SobotAgent(ActivityHandler):
 
     async def _done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         view = await orders.get_order(self.ctx, command.reference or "")
-        key = self._step_key(view.procedure_id, command.text)
+        key, value = self._step_and_value(view.procedure_id, command.text)
         on = command.on or self.ctx.today()
-        updated = await orders.record_event(self.ctx, view.reference, key, on, person.actor)
-        return Reply(f"Recorded for {updated.reference}: {self._title(updated.procedure_id, key)} on {on:%d %B %Y}.",
+        updated = await orders.record_event(self.ctx, view.reference, key, on, person.actor, value=value)
+        return Reply(f"Recorded for {updated.reference}: {self._title(updated.procedure_id, key)} on {on:%d %B %Y}"
+                     + (f" ({value})." if value else "."),
                      cards.order_summary(updated))  # fmt: skip
 
     async def _event(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
@@ -408,26 +409,41 @@ class SobotAgent(ActivityHandler):
     def _procedure_choices(self) -> list[tuple[str, str]]:
         return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]
 
-    def _step_key(self, procedure_id: str, text: str) -> str:
+    def _step_and_value(self, procedure_id: str, text: str) -> tuple[str, str | None]:
+        """The step or event `text` names, and the value it ends with when that event takes one ("outcome B")."""
+        words = text.split()
+        if len(words) > 1:
+            key = self._step_key(procedure_id, " ".join(words[:-1]), quiet=True)
+            event = self.ctx.procedures[procedure_id].event_keys().get(key or "")
+            value = next((v for v in (event.values if event else ()) if v.upper() == words[-1].upper()), None)
+            if key and value:
+                return key, value
+        return self._step_key(procedure_id, text) or "", None
+
+    def _step_key(self, procedure_id: str, text: str, *, quiet: bool = False) -> str | None:
         """The procedure's step or event that `text` names: its key, or words of its title."""
         procedure = self.ctx.procedures[procedure_id]
         wanted = "_".join(text.lower().replace("-", " ").split())
-        known = procedure.event_keys()
+        known: dict[str, str] = {key: event.title for key, event in procedure.event_keys().items()}
+        known.update({rule.key: rule.title for rule in procedure.milestones})
         if wanted in known:
             return wanted
         words = set(text.lower().split())
         scored = sorted(
-            ((len(words & set(event.title.lower().replace("(", " ").split())) + len(words & set(key.split("_"))), key)
-             for key, event in known.items()),
+            ((len(words & set(title.lower().replace("(", " ").split())) + len(words & set(key.split("_"))), key)
+             for key, title in known.items()),
             reverse=True,
         )  # fmt: skip
         if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
             return scored[0][1]
+        if quiet:
+            return None
         raise InvalidInput(f"I can't tell which step {text!r} is. Its steps are: {', '.join(sorted(known))}.", "key")
 
     def _title(self, procedure_id: str, key: str) -> str:
-        event = self.ctx.procedures[procedure_id].event_keys().get(key)
-        return event.title if event else key
+        procedure = self.ctx.procedures[procedure_id]
+        named = procedure.event_keys().get(key) or procedure.milestone(key)
+        return named.title if named else key
 
 
 def _step_of(data: Mapping[str, Any]) -> tuple[str, str, int]:

@@ -112,6 +112,9 @@ async def record_event(
         procedure = records.procedure(ctx, order.procedure_id)
         known = procedure.event_keys()
         key = key.strip().lower()
+        step = procedure.milestone(key)
+        if key not in known and step is not None:
+            key = step.completed_by  # a step done by another event, e.g. allocate_iro by iro_allocated
         if key not in known:
             steps = ", ".join(sorted(known))
             raise InvalidInput(f"The {procedure.id} procedure has no step or event {key!r}. It knows: {steps}.", "key")

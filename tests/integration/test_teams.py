@@ -283,3 +283,22 @@ async def test_snooze_never_runs_past_the_last_day(teams: Teams, clock: FixedClo
     snoozed = await teams.click("sam", "step.snooze",
                                 {"reference": "SO-2026-0001", "step": "three_way_discussion", "days": 5})  # fmt: skip
     assert "until Thu 12 Mar 2026" in texts(snoozed)  # the order's last day, not Tue 17 Mar
+
+
+async def test_steps_done_by_another_event_and_outcomes_with_values(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    # Wirral's allocate_iro is completed by the iro_allocated event: the card's Mark done still works.
+    done = await teams.click("una", "step.done", {"reference": "SO-2026-0001", "step": "allocate_iro", "occurrence": 1})
+    assert "Saved" not in texts(done) and "SO-2026-0001" in texts(done) and "no step or event" not in texts(done)
+    async with teams.database.session() as session:
+        kinds = (await session.scalars(select(models.Event.kind))).all()
+    assert "iro_allocated" in kinds
+    clock.set(datetime(2026, 12, 14, 10, 0, tzinfo=UTC))
+    await teams.say("ian", "hello")
+    reply = await teams.say("sam", "event SO-2026-0001 outcome B 10/12/2026")
+    assert "Recorded for SO-2026-0001" in reply[-1]["text"] and "(B)" in reply[-1]["text"]
+    async with teams.database.session() as session:
+        outcome = await session.scalar(select(models.Event).where(models.Event.kind == "outcome"))
+    assert outcome is not None and (outcome.value, outcome.occurred_on) == ("B", date(2026, 12, 10))
+    missing = await teams.say("sam", "event SO-2026-0001 outcome 11/12/2026")
+    assert "one of A, B" in missing[-1]["text"]
