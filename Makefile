@@ -35,6 +35,8 @@ test: lint $(PLAYGROUND)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.timeline
+	$(BIN)/python -m bench.teams
+	$(BIN)/python -m bench.teams --database-url $${SOBOT_BENCH_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/sobot_bench}
 
 # The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name:
 #   CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=<guid> SOBOT_BOT_DOMAIN=sobot.example.gov.uk make teams-package

@@ -97,6 +97,8 @@ def build_bot(
     else:
         factory = client_factory or RestChannelServiceClientFactory(LocalConnections())
         adapter = CloudAdapter(channel_service_client_factory=factory)
+        # Local mode has no app id by design; the SDK would warn of it on every turn.
+        logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
     messenger = Messenger(adapter, app_id)
     agent = SobotAgent(ctx, messenger)
 

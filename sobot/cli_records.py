@@ -228,8 +228,9 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # A line per job run every minute would bury what matters.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A line per job run, or per Teams turn, would bury what matters.
+    for chatty in ("apscheduler", "microsoft_agents"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     from bot.app import LoopbackRefused
 
     try:
