@@ -370,12 +370,24 @@ class SobotAgent(ActivityHandler):
 
     async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
         done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
-        view = done.order
-        updated = cards.allocated(view, done.by, done.at, done.replaced, await iro_loads(self.ctx))
-        for posted in await conversations.allocation_cards(self.ctx, view.reference):
+        await self.announce_allocation(done)
+        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
+        return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
+
+    async def announce_allocation(self, done: orders.Allocated) -> None:
+        """An allocation made elsewhere (by email): update the cards and tell the social worker and IRO."""
+        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
+        for posted in await conversations.allocation_cards(self.ctx, done.order.reference):
             await self.messenger.update(posted.conversation, posted.activity_id, updated)
-        await self.tell_allocation(view, done.replaced)
-        return Reply(f"{view.iro} is now the IRO for {view.reference}.", updated)
+        await self.tell_allocation(done.order, done.replaced)
+
+    async def tell_unit(self, note: str) -> None:
+        """A note for the Safeguarding Unit's channel, when it has one."""
+        channel = await conversations.allocation_channel(self.ctx)
+        if channel is None:
+            log.warning("no allocation channel to tell: %s", note)
+            return
+        await self.messenger.send(channel, cards.message(note, attention=True), text=note)
 
     async def tell_allocation(self, view: Any, replaced: str | None) -> None:
         note = f" (replacing {replaced})" if replaced else ""

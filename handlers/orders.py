@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from handlers import records
+from handlers import receipts, records
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput
+from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, extension, order_terms
 from handlers.views import OrderView, order_view
 from storage import models
+
+# The folder a handled message goes to; the mail channel names it, the receipt remembers it.
+PROCESSED = "Processed"
 
 END_REASONS = {
     "discharged": "discharged",
@@ -40,7 +44,7 @@ class NewOrder:
     notes: str = ""
 
 
-async def create_order(ctx: Context, new: NewOrder, actor: Actor) -> OrderView:
+async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None = None) -> OrderView:
     """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand."""
     if not new.child_local_id.strip():
         raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
@@ -94,6 +98,8 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor) -> OrderView:
             {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),
              "last_day": terms.last_day.isoformat()},
         )  # fmt: skip
+        if receipt is not None:
+            receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
         return await order_view(ctx, session, order)
 
 
@@ -210,7 +216,9 @@ class Allocated:
     replaced: str | None
 
 
-async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> Allocated:
+async def allocate_iro(
+    ctx: Context, reference: str, iro: str, actor: Actor, receipt: Receipt | None = None
+) -> Allocated:
     """Allocate (or reallocate) the order's IRO, by name or email; only the Safeguarding Unit may."""
     refusal = "Only members of the Safeguarding Unit can allocate an IRO; ask them in their channel."
     await records.require_role(ctx, actor, "safeguarding_unit", "order.allocate", reference, refusal)
@@ -243,5 +251,7 @@ async def allocate_iro(ctx: Context, reference: str, iro: str, actor: Actor) -> 
         if current is not None:
             details["replaced"] = current.iro.email
         records.audit(session, ctx, actor, "order.allocate", reference, details)
+        if receipt is not None:
+            receipts.add(session, ctx, receipt, "allocation", PROCESSED, order.reference)
         view = await order_view(ctx, session, order)
         return Allocated(view, by.name if by else actor.label, now, current.iro.name if current else None)

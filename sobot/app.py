@@ -11,8 +11,11 @@ from typing import Any
 from aiohttp import web
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 
-from bot.app import add_teams_endpoint, build_bot
+from bot.app import BOT, add_teams_endpoint, build_bot
 from handlers.context import Context
+from mail.backends import Mailbox
+from mail.backends.maildir import MaildirMailbox
+from mail.poller import Notices, Poller
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import Clock, SystemClock
 from scheduler.jobs import Jobs
@@ -45,6 +48,21 @@ class Services:
             default_procedure=self.settings.procedure,
             zone=self.settings.timezone,
         )
+
+
+def build_mailbox(settings: Settings) -> Mailbox | None:
+    """The mailbox the settings name; the maildir backend is the embedded default."""
+    if settings.mail_backend == "maildir":
+        return MaildirMailbox(settings.mailbox_dir, settings.unit_address)
+    if settings.mail_backend == "none":
+        return None
+    raise ValueError(f"SOBOT_MAIL_BACKEND: the {settings.mail_backend} backend is not available in this build")
+
+
+def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
+    settings = services.settings
+    return Poller(services.context(), mailbox, settings.unit_address, settings.allowed_sender_domains,
+                  notices or Notices())  # fmt: skip
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> Services:
@@ -94,6 +112,20 @@ def create_app(
             log.debug("dispatch tick: %d open steps due today or earlier", due)
 
         jobs.every("dispatch", services.settings.dispatch_interval_seconds, dispatch)
+        mailbox = build_mailbox(services.settings)
+        if mailbox is not None:
+            agent = app[BOT].agent
+            notices = Notices(order_created=agent.ask_for_allocation, allocated=agent.announce_allocation,
+                              unreadable=agent.tell_unit)  # fmt: skip
+            poller = build_poller(services, mailbox, notices)
+
+            async def poll() -> None:
+                report = await poller.poll_once()
+                if report.orders or report.allocations or report.needs_attention:
+                    log.info("mail: %d orders, %d allocations, %d to Needs attention", len(report.orders),
+                             len(report.allocations), report.needs_attention)  # fmt: skip
+
+            jobs.every("mail", services.settings.mail_poll_seconds, poll)
         jobs.start()
         services.jobs = jobs
 

@@ -212,6 +212,19 @@ async def report(ctx: Context, args: argparse.Namespace) -> None:
     print(f"Wrote {len(found)} orders to {path}.")
 
 
+async def mail_poll(ctx: Context, args: argparse.Namespace) -> None:
+    from sobot.app import build_mailbox, build_poller, build_services
+
+    settings = _settings()
+    mailbox = build_mailbox(settings)
+    if mailbox is None:
+        raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
+    services = build_services(settings, database=ctx.database)
+    report = await build_poller(services, mailbox).poll_once()
+    print(f"Read the mailbox: {len(report.orders)} new orders {report.orders or ''}, {len(report.allocations)} "
+          f"allocations, {report.replied} replies sent, {report.needs_attention} to Needs attention.")  # fmt: skip
+
+
 def db_upgrade(args: argparse.Namespace) -> None:
     from storage import upgrade
 
@@ -307,6 +320,12 @@ def add_commands(commands: Any) -> None:
     rep = commands.add_parser("report", help="the tracker of every order, as CSV")
     rep.add_argument("--csv", required=True, help="the file to write")
     rep.set_defaults(handler=_with_context(report))
+
+    mail_cmd = commands.add_parser("mail", help="the Safeguarding Unit's mailbox")
+    mail_actions = mail_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    poll = mail_actions.add_parser("poll", help="read the mailbox once and act on each new message")
+    poll.add_argument("--once", action="store_true", required=True, help="read once, then stop")
+    poll.set_defaults(handler=_with_context(mail_poll))
 
     db = commands.add_parser("db", help="the database schema")
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")

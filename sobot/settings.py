@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    mail_backend: str = Field("maildir", description="The unit's mailbox: maildir, imap, graph, ews, or none.")
+    mailbox_dir: Path = Field(Path("var/mailbox"), description="The Maildir of the maildir backend.")
+    unit_address: str = Field(
+        "safeguarding.unit@localhost",
+        description="The Safeguarding Unit's shared mailbox address (allocation requests).",
+    )
+    allowed_sender_domains: list[str] = Field(
+        default_factory=lambda: ["localhost"],
+        description='Mail is read only from these domains, as a JSON list, e.g. ["council.gov.uk"]; others go, '
+        "unanswered, to Needs attention.",
+    )
+    mail_poll_seconds: int = Field(60, ge=5, description="How often the mailbox is read.")
     bot_domain: str = Field("", description="The host name of the Teams messaging endpoint (for the app package).")
     developer_name: str = Field("The council", description="The publisher named in the Teams app package.")
 
@@ -73,6 +85,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("mail_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in {"maildir", "imap", "graph", "ews", "none"}:
+            raise ValueError("must be maildir, imap, graph, ews or none")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -256,6 +256,25 @@ class StepResponse(Base):
     at: Mapped[datetime]
 
 
+class ProcessedMail(Base):
+    """A message from the unit's mailbox already acted on, by Message-ID (mailbox ids change on a move).
+
+    `part` numbers the orders of a mail that holds several, so a re-handled mail skips those already made.
+    """
+
+    __tablename__ = "processed_mail"
+    __table_args__ = (UniqueConstraint("message_id", "part", name="uq_processed_mail_message_part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(500))
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(32))  # order, allocation, problems, needs_attention, ignored
+    folder: Mapped[str] = mapped_column(String(64))
+    order_reference: Mapped[str | None] = mapped_column(String(32))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    processed_at: Mapped[datetime]
+
+
 async def next_order_number(session: AsyncSession, year: int) -> int:
     """The next order number of `year`, unique however many sessions ask at once.
 
@@ -291,6 +310,7 @@ __all__ = [
     "Order",
     "OrderExtension",
     "Person",
+    "ProcessedMail",
     "ReferenceCounter",
     "StepResponse",
     "next_order_number",

@@ -146,3 +146,21 @@ def test_an_unreachable_database_gets_a_sentence_not_a_traceback() -> None:
     result = sobot("orders", "list", env={"SOBOT_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/none"})
     assert result.returncode == 1
     assert "can't reach the records database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_mail_poll_once_reads_the_maildir(tmp_path: Path) -> None:
+    env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}",
+           "SOBOT_MAILBOX_DIR": str(tmp_path / "mailbox"), "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]',
+           "SOBOT_UNIT_ADDRESS": "safeguarding.unit@example.gov.uk"}  # fmt: skip
+    staff = tmp_path / "staff.csv"
+    staff.write_text("name,email,roles\nTom Jones,tom.jones@example.gov.uk,social_worker\n", encoding="utf-8")
+    assert sobot("people", "import", str(staff), env=env).returncode == 0
+    first = sobot("mail", "poll", "--once", env=env)  # makes the Maildir and its folders
+    assert first.returncode == 0 and "0 new orders" in first.stdout, first.stderr
+    corpus = Path(__file__).parent.parent / "unit" / "mail_corpus" / "01_plain_template.eml"
+    (tmp_path / "mailbox" / "new" / "01.eml").write_bytes(corpus.read_bytes())
+    result = sobot("mail", "poll", "--once", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 new orders ['SO-" in result.stdout
+    assert len(list((tmp_path / "mailbox" / ".Processed" / "cur").iterdir())) == 1
+    assert len(list((tmp_path / "mailbox" / ".Sent" / "cur").iterdir())) == 1

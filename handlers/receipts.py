@@ -1,0 +1,48 @@
+"""What was already done with each message of the unit's mailbox, so a message is acted on once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context
+from storage import models
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One message (or one order of a message that holds several) being acted on."""
+
+    message_id: str
+    sender: str
+    part: int = 0
+
+
+def add(
+    session: AsyncSession, ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None
+) -> None:
+    """Record the receipt in the caller's transaction, so it commits with what the message caused."""
+    session.add(
+        models.ProcessedMail(
+            message_id=receipt.message_id, part=receipt.part, outcome=outcome, folder=folder,
+            order_reference=reference, sender=receipt.sender, processed_at=ctx.clock.now(),
+        )
+    )  # fmt: skip
+
+
+async def record(ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None = None) -> None:
+    async with ctx.database.session() as session:
+        add(session, ctx, receipt, outcome, folder, reference)
+
+
+async def done_parts(ctx: Context, message_id: str) -> dict[int, str]:
+    """Each part of this message already acted on, and the folder it was to go to."""
+    async with ctx.database.session() as session:
+        rows = await session.execute(
+            select(models.ProcessedMail.part, models.ProcessedMail.folder).where(
+                models.ProcessedMail.message_id == message_id
+            )
+        )
+        return {part: folder for part, folder in rows}

@@ -1,0 +1,94 @@
+"""The emails sobot writes: allocation requests, answers to the unit, and replies to bad notifications.
+
+Every one names the order by reference and the child by initials: never the full name or date of birth.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from handlers.directory import IroLoad
+from handlers.terms import TYPE_NAMES
+from handlers.views import OrderView
+from mail.backends import Outgoing
+from mail.template import NEW_ORDER_HELP
+
+
+def to_mime(message: Outgoing, sender: str) -> EmailMessage:
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = ", ".join(message.to)
+    mime["Subject"] = message.subject
+    mime["Date"] = formatdate(localtime=False, usegmt=True)
+    mime["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "sobot.local")
+    mime["Auto-Submitted"] = "auto-generated"  # so no well-behaved mailbox answers it with an auto-reply
+    if message.in_reply_to:
+        mime["In-Reply-To"] = _angled(message.in_reply_to)
+        mime["References"] = " ".join(_angled(i) for i in (*message.references, message.in_reply_to))
+    mime.set_content(message.text)
+    mime.add_alternative(message.html, subtype="html")
+    return mime
+
+
+def _angled(message_id: str) -> str:
+    """A Message-ID as headers carry it: <id@host>."""
+    return message_id if message_id.startswith("<") else f"<{message_id}>"
+
+
+def _html(paragraphs: Sequence[str], rows: Sequence[tuple[str, str]] = ()) -> str:
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    if rows:
+        cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        body += f"<table>{cells}</table>"
+    return f"<html><body>{body}</body></html>"
+
+
+def order_lines(view: OrderView) -> list[tuple[str, str]]:
+    return [
+        ("Reference", view.reference),
+        ("Child", view.child_initials),
+        ("Order", TYPE_NAMES[view.order_type]),
+        ("Made", f"{view.made:%d %B %Y}"),
+        ("Last day", f"{view.last_day:%d %B %Y}"),
+        ("Procedure", view.procedure_id),
+        ("Social worker", view.social_worker or "not recorded"),
+    ]
+
+
+def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: str) -> Outgoing:
+    rows = order_lines(view)
+    choices = [f"{load.person.name} ({load.open_orders} open orders)" for load in iros]
+    text = (
+        "A new order needs an IRO.\n\n"
+        + "\n".join(f"{k}: {v}" for k, v in rows)
+        + "\n\nReply to this email with the IRO's name (for example: Jane Smith) to allocate them.\n\nIROs:\n"
+        + "\n".join(f"  {c}" for c in choices or ["none in the directory yet"])
+    )  # fmt: skip
+    markup = _html(["A new order needs an IRO."], rows) + _html(
+        ["Reply to this email with the IRO's name (for example: Jane Smith) to allocate them.", "IROs:", *choices]
+    )
+    return Outgoing((unit_address,), f"[{view.reference}] Allocate an IRO", text, markup)
+
+
+def problems_reply(to: str, subject: str, message_id: str, problems: Sequence[str]) -> Outgoing:
+    intro = "Thank you. sobot could not record this as a new Supervision Order, so nothing was saved:"
+    ending = "Please send the details again in a new email, filled in like this:"
+    text = intro + "\n\n" + "\n".join(f"- {p}" for p in problems) + f"\n\n{ending}\n\n{NEW_ORDER_HELP}"
+    markup = _html([intro, *(f"• {p}" for p in problems), ending]) + f"<pre>{html.escape(NEW_ORDER_HELP)}</pre>"
+    return Outgoing((to,), _re(subject), text, markup, in_reply_to=message_id)
+
+
+def allocation_answer(to: str, subject: str, message_id: str, sentence: str, iros: Sequence[IroLoad]) -> Outgoing:
+    names = [f"{load.person.name} ({load.open_orders} open orders)" for load in iros]
+    text = sentence + (
+        "\n\nIROs:\n" + "\n".join(f"  {n}" for n in names) if names and "now the IRO" not in sentence else ""
+    )
+    markup = _html([sentence, *(names if "now the IRO" not in sentence else [])])
+    return Outgoing((to,), _re(subject), text, markup, in_reply_to=message_id)
+
+
+def _re(subject: str) -> str:
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"

@@ -1,0 +1,181 @@
+"""Reading the unit's mailbox: each message acted on once, moved only after what it caused is committed."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from handlers import orders, receipts
+from handlers.context import Actor, Context
+from handlers.directory import iro_loads
+from handlers.errors import NotAllowed, RequestError
+from handlers.receipts import Receipt
+from handlers.views import OrderView
+from mail import compose
+from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, RawMessage
+from mail.parsing import IncomingMail, OrderFields, parse_order_email, read_message
+
+log = logging.getLogger(__name__)
+
+ALLOCATION_SUBJECT = re.compile(r"\[(SO-\d{4}-\d{4,6})\]", re.IGNORECASE)
+IRO_LINE = re.compile(r"^\s*(?:allocate\s+(?:to\s+)?|iro\s*:\s*)?(?P<name>[^\n]+?)\s*[.!]?\s*$", re.IGNORECASE)
+
+
+@dataclass
+class Notices:
+    """What the other channel does when mail causes something: by default nothing (mail-only runs)."""
+
+    order_created: Callable[[OrderView], Awaitable[None]] | None = None
+    allocated: Callable[[orders.Allocated], Awaitable[None]] | None = None
+    unreadable: Callable[[str], Awaitable[None]] | None = None
+
+
+@dataclass
+class PollReport:
+    orders: list[str] = field(default_factory=list)
+    allocations: list[str] = field(default_factory=list)
+    replied: int = 0
+    needs_attention: int = 0
+    already_done: int = 0
+
+
+@dataclass
+class Poller:
+    ctx: Context
+    mailbox: Mailbox
+    unit_address: str
+    allowed_domains: Sequence[str]
+    notices: Notices = field(default_factory=Notices)
+
+    async def poll_once(self) -> PollReport:
+        """Act on every unread message; a mailbox that drops mid-poll leaves the rest for the next poll."""
+        report = PollReport()
+        for raw in await self.mailbox.new_messages():
+            await self._handle(raw, report)
+        return report
+
+    def _trusted(self, mail: IncomingMail) -> bool:
+        domain = mail.sender_email.rpartition("@")[2].lower()
+        return any(domain == d.lower().lstrip("@") for d in self.allowed_domains)
+
+    async def _handle(self, raw: RawMessage, report: PollReport) -> None:
+        mail = read_message(raw.mime)
+        done = await receipts.done_parts(self.ctx, mail.message_id)
+        if 0 in done:
+            # Acted on before a crash kept it from moving: finish the move, do nothing twice.
+            report.already_done += 1
+            await self._file(raw, done[0])
+            return
+        if not self._trusted(mail):
+            # Unknown senders get no answer (no backscatter) and their mail is left unread for a person.
+            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "untrusted", NEEDS_ATTENTION)
+            report.needs_attention += 1
+            await self.mailbox.move(raw, NEEDS_ATTENTION)
+            return
+        if mail.is_auto_reply:
+            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
+            await self._file(raw, PROCESSED)
+            return
+        subject_reference = ALLOCATION_SUBJECT.search(mail.subject)
+        if subject_reference and (mail.in_reply_to or mail.subject.lower().startswith("re")):
+            await self._allocation(raw, mail, subject_reference.group(1).upper(), report)
+            return
+        await self._new_orders(raw, mail, done, report)
+
+    async def _file(self, raw: RawMessage, folder: str) -> None:
+        # A move alone: marking it read first would leave, after a crash between the two, a read message in
+        # the inbox that no later poll picks up.
+        await self.mailbox.move(raw, folder)
+
+    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], report: PollReport) -> None:
+        result = parse_order_email(mail)
+        if result.kind == "auto_reply":
+            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
+            await self._file(raw, PROCESSED)
+            return
+        if result.kind == "not_an_order":
+            await self._needs_attention(raw, mail, report, f"a message from {mail.sender_email} that is not an order")
+            return
+        problems = list(result.problems)
+        if result.kind == "orders":
+            for number, fields in enumerate(result.orders, start=1):
+                if number in done:
+                    continue
+                try:
+                    view = await orders.create_order(
+                        self.ctx, _new_order(fields, mail), Actor(mail.sender_name or mail.sender_email,
+                                                                  mail.sender_email),
+                        Receipt(mail.message_id, mail.sender_email, number),
+                    )  # fmt: skip
+                except RequestError as error:
+                    label = f"Order {number} ({fields.child_name}): " if len(result.orders) > 1 else ""
+                    problems.append(f"{label}{error}")
+                    continue
+                report.orders.append(view.reference)
+                await self._ask_for_allocation(view)
+        if problems:
+            await self.mailbox.send(compose.problems_reply(mail.sender_email, mail.subject, mail.message_id, problems))
+            report.replied += 1
+            await self._needs_attention(raw, mail, report, f"an order email from {mail.sender_email} that needs fixing")
+            return
+        await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
+        await self._file(raw, PROCESSED)
+
+    async def _needs_attention(self, raw: RawMessage, mail: IncomingMail, report: PollReport, what: str) -> None:
+        await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "needs_attention", NEEDS_ATTENTION)
+        report.needs_attention += 1
+        await self._file(raw, NEEDS_ATTENTION)
+        if self.notices.unreadable is not None:
+            await self.notices.unreadable(f"The unit's mailbox has {what} (subject \"{mail.subject}\"): it is in "
+                                          f"{NEEDS_ATTENTION}.")  # fmt: skip
+
+    async def _ask_for_allocation(self, view: OrderView) -> None:
+        await self.mailbox.send(compose.allocation_request(view, await iro_loads(self.ctx), self.unit_address))
+        if self.notices.order_created is not None:
+            await self.notices.order_created(view)
+
+    async def _allocation(self, raw: RawMessage, mail: IncomingMail, reference: str, report: PollReport) -> None:
+        line = next((ln for ln in mail.new_text.splitlines() if ln.strip()), "")
+        match = IRO_LINE.match(line)
+        name = match.group("name") if match else ""
+        actor = Actor(mail.sender_name or mail.sender_email, mail.sender_email)
+        receipt = Receipt(mail.message_id, mail.sender_email)
+        try:
+            if not name:
+                raise RequestError("The reply did not name an IRO: reply with just their name, e.g. Jane Smith.")
+            allocated = await orders.allocate_iro(self.ctx, reference, name, actor, receipt)
+        except (RequestError, NotAllowed) as error:
+            answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
+                                               await iro_loads(self.ctx))  # fmt: skip
+            await self.mailbox.send(answer)
+            report.replied += 1
+            await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
+            await self._file(raw, PROCESSED)
+            return
+        report.allocations.append(reference)
+        sentence = f"{allocated.order.iro} is now the IRO for {reference}."
+        await self.mailbox.send(
+            compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, [])
+        )
+        await self._file(raw, PROCESSED)
+        if self.notices.allocated is not None:
+            await self.notices.allocated(allocated)
+
+
+def _new_order(fields: OrderFields, mail: IncomingMail) -> orders.NewOrder:
+    return orders.NewOrder(
+        child_local_id=fields.child_local_id,
+        child_name=fields.child_name,
+        order_type=fields.order_type,
+        made=fields.made,
+        child_date_of_birth=fields.child_date_of_birth,
+        commenced=fields.commenced,
+        months=fields.months,
+        last_day=fields.last_day,
+        court=fields.court,
+        other_orders=fields.other_orders,
+        conditions=fields.conditions,
+        social_worker_email=fields.social_worker_email or mail.sender_email,
+    )

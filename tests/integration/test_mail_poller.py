@@ -1,0 +1,189 @@
+"""The unit's mailbox on Maildir: orders and allocations by email, each acted on once, nothing dropped."""
+
+from __future__ import annotations
+
+import mailbox
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from handlers import people
+from handlers.context import CLI, Context
+from mail.backends import NEEDS_ATTENTION, PROCESSED, RawMessage
+from mail.backends.maildir import MaildirMailbox
+from mail.poller import Notices, Poller
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import FixedClock
+from scheduler.procedures import load_builtin
+from storage import Database, models
+
+CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
+STAFF = """name,email,roles,team,manager_email,entra_id
+Tom Jones,tom.jones@example.gov.uk,social_worker,North,,
+Priya Patel,priya.patel@example.gov.uk,safeguarding_unit,Safeguarding Unit,,
+Jane Smith,jane.smith@example.gov.uk,iro,IROs,,
+Omar Rahman,omar.rahman@example.gov.uk,iro,IROs,,
+"""
+UNIT = "safeguarding.unit@example.gov.uk"
+
+
+@pytest.fixture
+async def ctx(database: Database) -> Context:
+    context = Context(database, load_builtin(), WorkingCalendar(), FixedClock(datetime(2026, 3, 4, 9, tzinfo=UTC)),
+                      "wirral")  # fmt: skip
+    await people.import_people(context, STAFF, CLI)
+    return context
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> MaildirMailbox:
+    return MaildirMailbox(tmp_path / "mailbox", UNIT)
+
+
+def deliver(box: MaildirMailbox, name: str, **replace: str) -> None:
+    raw = (CORPUS / name).read_bytes()
+    for old, new in replace.items():
+        raw = raw.replace(old.encode(), new.encode())
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw))
+
+
+def poller(ctx: Context, box: MaildirMailbox, notices: Notices | None = None) -> Poller:
+    return Poller(ctx, box, UNIT, ["example.gov.uk"], notices or Notices())
+
+
+async def orders_count(ctx: Context) -> int:
+    async with ctx.database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(models.Order)) or 0)
+
+
+async def test_an_order_email_becomes_an_order_and_asks_for_an_iro(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    created = []
+
+    async def order_created(view) -> None:  # type: ignore[no-untyped-def]
+        created.append(view.reference)
+
+    report = await poller(ctx, box, Notices(order_created=order_created)).poll_once()
+    assert report.orders == ["SO-2026-0001"] and created == ["SO-2026-0001"]
+    assert len(box.folder(PROCESSED)) == 1 and await box.new_messages() == []
+    [request] = box.sent()
+    assert request["Subject"] == "[SO-2026-0001] Allocate an IRO" and request["To"] == UNIT
+    body = request.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "A.B." in text and "Jane Smith (0 open orders)" in text and "Omar Rahman (0 open orders)" in text
+    assert "Amy Brown" not in request.as_string() and "14/07/2015" not in request.as_string()
+    assert request.get_body(preferencelist=("html",)) is not None
+    # Polling again finds nothing new and makes nothing twice.
+    assert (await poller(ctx, box).poll_once()).orders == [] and await orders_count(ctx) == 1
+
+
+async def test_a_reply_from_the_unit_allocates_the_iro(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001"})
+    allocated = []
+
+    async def announce(done) -> None:  # type: ignore[no-untyped-def]
+        allocated.append((done.order.reference, done.order.iro, done.by))
+
+    report = await poller(ctx, box, Notices(allocated=announce)).poll_once()
+    assert report.allocations == ["SO-2026-0001"]
+    assert allocated == [("SO-2026-0001", "Jane Smith", "Priya Patel")]
+    answer = box.sent()[-1]
+    assert answer["Subject"] == "Re: [SO-2026-0001] Allocate an IRO"
+    assert answer["In-Reply-To"] == "<CAF3x9kT5replyPriyaJaneSmith0304@mail.gmail.com>"
+    assert "Jane Smith is now the IRO for SO-2026-0001" in str(answer.get_body(preferencelist=("plain",)))
+
+
+async def test_a_reply_from_outside_the_unit_or_naming_nobody_gets_an_answer(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001",
+            "priya.patel@example.gov.uk": "tom.jones@example.gov.uk"})  # fmt: skip
+    await poller(ctx, box).poll_once()
+    refused = str(box.sent()[-1].get_body(preferencelist=("plain",)))
+    assert "Only members of the Safeguarding Unit" in refused and "Omar Rahman (0 open orders)" in refused
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001",
+            "Jane Smith\n\nThanks": "Bob Nobody\n\nThanks", "PriyaJaneSmith": "PriyaBob"})  # fmt: skip
+    await poller(ctx, box).poll_once()
+    unknown = str(box.sent()[-1].get_body(preferencelist=("plain",)))
+    assert "There is no IRO called 'Bob Nobody'" in unknown
+    async with ctx.database.session() as session:
+        assert await session.scalar(select(func.count()).select_from(models.Allocation)) == 0
+
+
+async def test_a_bad_order_email_gets_a_reply_listing_the_problems(ctx: Context, box: MaildirMailbox) -> None:
+    notes: list[str] = []
+
+    async def unreadable(note: str) -> None:
+        notes.append(note)
+
+    deliver(box, "19_impossible_dates.eml")
+    report = await poller(ctx, box, Notices(unreadable=unreadable)).poll_once()
+    assert report.orders == [] and report.replied == 1 and len(box.folder(NEEDS_ATTENTION)) == 1
+    reply = box.sent()[-1]
+    text = str(reply.get_body(preferencelist=("plain",)))
+    assert "is not a date" in text and "Child ID:" in text  # the problem, and the template
+    assert reply["Subject"].startswith("Re: ") and notes and NEEDS_ATTENTION in notes[0]
+    assert await orders_count(ctx) == 0
+
+
+async def test_untrusted_senders_and_auto_replies_get_no_answer(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml", **{"tom.jones@example.gov.uk": "someone@elsewhere.example.com",
+            "20260303154210.1001": "untrusted.1"})  # fmt: skip
+    deliver(box, "25_auto_reply_auto_submitted.eml")
+    report = await poller(ctx, box).poll_once()
+    assert report.orders == [] and report.replied == 0 and box.sent() == []
+    [untrusted] = box.folder(NEEDS_ATTENTION)
+    assert b"someone@elsewhere.example.com" in untrusted
+    # Left unread for a person to look at.
+    assert "S" not in mailbox.MaildirMessage(untrusted).get_flags()
+    assert len(box.folder(PROCESSED)) == 1
+
+
+async def test_a_crash_between_commit_and_move_makes_no_second_order(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+
+    class CrashOnMove(MaildirMailbox):
+        async def move(self, message: RawMessage, folder: str) -> None:
+            raise ConnectionError("the mail server went away")
+
+    crashing = CrashOnMove(box.root, UNIT)
+    with pytest.raises(ConnectionError):
+        await poller(ctx, crashing).poll_once()
+    assert await orders_count(ctx) == 1
+    # The message is still in the inbox; the next poll files it without a second order.
+    report = await poller(ctx, box).poll_once()
+    assert report.already_done == 1 and report.orders == [] and await orders_count(ctx) == 1
+    assert len(box.folder(PROCESSED)) == 1
+
+
+async def test_the_mail_server_dropping_mid_poll_loses_nothing(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    deliver(box, "21_two_orders_siblings.eml")
+
+    class DropsAfterOne(MaildirMailbox):
+        reads = 0
+
+        async def new_messages(self) -> list[RawMessage]:
+            messages = await super().new_messages()
+            return messages[:1]  # the connection went before the rest were read
+
+    await poller(ctx, DropsAfterOne(box.root, UNIT)).poll_once()
+    assert len(await box.new_messages()) == 1
+    report = await poller(ctx, box).poll_once()
+    assert len(report.orders) == 2 and await orders_count(ctx) == 3
+
+
+def test_outgoing_mail_names_no_child(tmp_path: Path) -> None:
+    from mail.compose import problems_reply, to_mime
+
+    message = problems_reply("a@example.gov.uk", "New order", "<m@x>", ["Child ID is missing."])
+    assert message.in_reply_to == "<m@x>" and message.subject == "Re: New order"
+    parsed = message_from_bytes(to_mime(message, UNIT).as_bytes(), policy=policy.default)
+    assert parsed["Auto-Submitted"] == "auto-generated" and parsed["In-Reply-To"] == "<m@x>"
+    assert to_mime(problems_reply("a@example.gov.uk", "S", "m@x", ["x"]), UNIT)["In-Reply-To"] == "<m@x>"
