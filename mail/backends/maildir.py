@@ -19,6 +19,7 @@ class MaildirMailbox:
     def __init__(self, root: Path, address: str) -> None:
         self.root = root
         self.address = address
+        root.parent.mkdir(parents=True, exist_ok=True)
         self._inbox = mailbox.Maildir(root, create=True)
         for folder in (PROCESSED, NEEDS_ATTENTION, SENT):
             if folder not in self._inbox.list_folders():

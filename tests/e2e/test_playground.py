@@ -56,7 +56,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     folder = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBOT_", "CONNECTIONS__"))}
     port = free_port()
-    env.update({"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'sobot.db'}", "SOBOT_PORT": str(port)})
+    env.update({"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'sobot.db'}", "SOBOT_PORT": str(port),
+                "SOBOT_MAILBOX_DIR": str(folder / "mailbox")})  # fmt: skip
     staff = folder / "staff.csv"
     # The Playground's own users, by their Entra object ids: Alex (the current user) is a social worker and a
     # member of the Safeguarding Unit; Megan is an IRO.

@@ -44,7 +44,8 @@ def wait_until_listening(process: subprocess.Popen[str]) -> None:
 def service(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOBOT_")}
-    env.update({"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'sobot.db'}", "SOBOT_PORT": str(port)})
+    env.update({"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'sobot.db'}", "SOBOT_PORT": str(port),
+                "SOBOT_MAILBOX_DIR": str(tmp_path / "var" / "mailbox")})  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "sobot.cli", "serve"], env=env, text=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
