@@ -36,6 +36,7 @@ test: lint $(PLAYGROUND)
 bench: $(STAMP)
 	$(BIN)/python -m bench.timeline
 	$(BIN)/python -m bench.teams
+	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.teams --database-url $${SOBOT_BENCH_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/sobot_bench}
 
 # The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name:

@@ -1,0 +1,93 @@
+"""1,000 notification emails from a Maildir to committed orders, beside the stdlib parser on the same files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import mailbox
+import tempfile
+import time
+from datetime import UTC, datetime
+from email import policy
+from pathlib import Path
+
+from handlers import people
+from handlers.context import CLI, Context
+from mail.backends.maildir import MaildirMailbox
+from mail.poller import Poller
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import FixedClock
+from scheduler.procedures import load_builtin
+from storage import Database, upgrade
+
+EMAILS = 1000
+UNIT = "safeguarding.unit@example.gov.uk"
+
+
+def notification(n: int) -> bytes:
+    return f"""From: Tom Jones <tom.jones@example.gov.uk>
+To: Safeguarding Unit <{UNIT}>
+Subject: New supervision order - LCS-{n:06d}
+Date: Tue, 03 Mar 2026 15:42:10 +0000
+Message-ID: <bench.{n}@mail.example.gov.uk>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+Content-Transfer-Encoding: quoted-printable
+
+Hello,
+
+Child ID: LCS-{n:06d}
+Child name: Amy Brown
+Date of birth: 14/07/2015
+Order type: Supervision Order
+Date made: 3rd March 2026
+Length or Last day: 12 months
+Social worker: tom.jones@example.gov.uk
+Court: Family Court at Leeds
+Conditions: Mother to engage with the parenting programme.
+
+Thanks,
+Tom
+""".replace("\n", "\r\n").encode()
+
+
+async def run(database_url: str | None) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sobot-mail-bench-"))
+    url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    await upgrade(url)
+    database = Database.from_url(url)
+    ctx = Context(database, load_builtin(), WorkingCalendar(), FixedClock(datetime(2026, 3, 4, 9, tzinfo=UTC)),
+                  "wirral")  # fmt: skip
+    await people.import_people(ctx, "name,email,roles\nTom Jones,tom.jones@example.gov.uk,social_worker\n"
+                                    "Jane Smith,jane.smith@example.gov.uk,iro\n", CLI)  # fmt: skip
+    box = MaildirMailbox(folder / "mailbox", UNIT)
+    raw = [notification(n) for n in range(EMAILS)]
+    store = mailbox.Maildir(box.root)
+    for message in raw:
+        store.add(mailbox.MaildirMessage(message))
+
+    began = time.perf_counter()
+    for message in raw:
+        email.message_from_bytes(message, policy=policy.default).get_body(preferencelist=("plain",))
+    stdlib = time.perf_counter() - began
+
+    began = time.perf_counter()
+    report = await Poller(ctx, box, UNIT, ["example.gov.uk"]).poll_once()
+    elapsed = time.perf_counter() - began
+    await database.dispose()
+    assert len(report.orders) == EMAILS, report
+    print(f"mail: {EMAILS} notification emails, database {url.split('://')[0]}")
+    print(f"  stdlib parser alone            {EMAILS / stdlib:8,.0f} emails/s")
+    print(f"  Maildir to committed orders    {EMAILS / elapsed:8,.0f} emails/s   ({elapsed:.1f} s; each: parse, "
+          f"order and timeline, receipt, allocation request sent, filed)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    asyncio.run(run(parser.parse_args().database_url))
+
+
+if __name__ == "__main__":
+    main()
