@@ -302,3 +302,30 @@ async def test_steps_done_by_another_event_and_outcomes_with_values(teams: Teams
     assert outcome is not None and (outcome.value, outcome.occurred_on) == ("B", date(2026, 12, 10))
     missing = await teams.say("sam", "event SO-2026-0001 outcome 11/12/2026")
     assert "one of A, B" in missing[-1]["text"]
+
+
+async def test_install_greets_and_remembers_the_conversation(teams: Teams, connector: RecordingConnector) -> None:
+    added = teams.activity("sam", type="conversationUpdate", membersAdded=[{"id": "28:sobot"}])
+    response = await teams.client.post("/api/messages", json=added)
+    assert response.status in (200, 202)
+    assert "Hello Sam Worker" in connector.sent[-1].text
+    async with teams.database.session() as session:
+        stored = await session.scalar(
+            select(models.ConversationReference).where(models.ConversationReference.conversation_id == "a:personal-sam")
+        )
+    assert stored is not None and stored.kind == "personal" and stored.person_id is not None
+    assert stored.reference["serviceUrl"] == connector.url and "activityId" not in stored.reference
+
+
+async def test_a_user_without_an_entra_id_in_the_directory_is_matched_by_email(
+    teams: Teams, connector: RecordingConnector
+) -> None:
+    # Ivy has no Entra object id in the directory: Teams' member lookup gives her email.
+    ivy_email = "ivy.reviewer@example.gov.uk"
+    connector.members["29:ivy"] = {"id": "29:ivy", "name": "Ivy Reviewer", "email": ivy_email,
+                                   "userPrincipalName": ivy_email, "aadObjectId": "entra-ivy"}  # fmt: skip
+    replies = await teams.say("ivy", "my orders")
+    assert replies[-1]["text"] == "You have no open orders."
+    async with teams.database.session() as session:
+        ivy = await session.scalar(select(models.Person).where(models.Person.email == "ivy.reviewer@example.gov.uk"))
+    assert ivy is not None and ivy.entra_id == "entra-ivy"  # remembered for next time
