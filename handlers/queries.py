@@ -5,13 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Context
 from handlers.directory import PersonView
 from handlers.views import initials, sorted_steps
 from storage import models
+
+
+def _orders_with_people() -> Select[models.Order]:
+    """Orders with what their summaries show: the child, the steps, the social worker and the IROs."""
+    return select(models.Order).options(
+        selectinload(models.Order.child),
+        selectinload(models.Order.social_worker),
+        selectinload(models.Order.milestones),
+        selectinload(models.Order.allocations).selectinload(models.Allocation.iro),
+    )
 
 
 @dataclass(frozen=True)
@@ -37,16 +47,7 @@ async def order_summaries(
 ) -> list[OrderSummary]:
     """Every order (open ones unless `include_ended`), by reference; `overdue_only` keeps those with a late step."""
     today = ctx.today()
-    query = (
-        select(models.Order)
-        .order_by(models.Order.reference)
-        .options(
-            selectinload(models.Order.child),
-            selectinload(models.Order.social_worker),
-            selectinload(models.Order.milestones),
-            selectinload(models.Order.allocations).selectinload(models.Allocation.iro),
-        )
-    )
+    query = _orders_with_people().order_by(models.Order.reference)
     if not include_ended:
         query = query.where(models.Order.status == "open")
     async with ctx.database.session() as session:
@@ -96,17 +97,7 @@ class DueStep:
 
 async def _orders_of(ctx: Context, person: PersonView) -> list[models.Order]:
     """The open orders this person works on: as social worker, IRO, the social worker's manager, or overseer."""
-    query = (
-        select(models.Order)
-        .where(models.Order.status == "open")
-        .order_by(models.Order.reference)
-        .options(
-            selectinload(models.Order.child),
-            selectinload(models.Order.milestones),
-            selectinload(models.Order.social_worker),
-            selectinload(models.Order.allocations).selectinload(models.Allocation.iro),
-        )
-    )
+    query = _orders_with_people().where(models.Order.status == "open").order_by(models.Order.reference)
     async with ctx.database.session() as session:
         orders = (await session.scalars(query)).all()
     if OVERSIGHT_ROLES & set(person.roles):

@@ -11,11 +11,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.cards import texts
 from tests.e2e.playground import Playground
 
 HERE = Path(__file__).parent
@@ -112,22 +112,6 @@ async def playground(playground_port: int) -> AsyncIterator[Playground]:
         await client.open()
         yield client
         await client.close()
-
-
-def texts(card: dict[str, Any] | None) -> str:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            found.extend(node[k] for k in ("text", "title", "value") if isinstance(node.get(k), str))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return "\n".join(found)
 
 
 FORM = {

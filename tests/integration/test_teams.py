@@ -19,6 +19,7 @@ from scheduler.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database, models
+from tests.cards import texts
 from tests.connector import RecordingConnector
 
 STAFF = """name,email,roles,team,manager_email,entra_id
@@ -69,25 +70,6 @@ class Teams:
         assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
         card: dict[str, Any] = body["value"]
         return card
-
-
-def texts(card: dict[str, Any]) -> str:
-    """Every piece of text in a card, for asserting what a person would read."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("text", "title", "value", "label"):
-                if isinstance(node.get(key), str):
-                    found.append(node[key])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return "\n".join(found)
 
 
 def card_of(bodies: list[dict[str, Any]]) -> dict[str, Any]:
