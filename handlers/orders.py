@@ -134,7 +134,7 @@ async def record_event(
             value = match
         elif value:
             raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
-        records.check_event_date(ctx, order, on)
+        records.check_event_date(ctx, on)
         rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
         if rule is not None and rule.repeat is None:
             done = [r for r in order.milestones if r.key == rule.key and r.state == "done"]

@@ -121,7 +121,7 @@ async def actor_person(session: AsyncSession, actor: Actor) -> models.Person | N
     return found
 
 
-def check_event_date(ctx: Context, order: models.Order, on: date) -> None:
+def check_event_date(ctx: Context, on: date) -> None:
     if on > ctx.today():
         raise InvalidInput(f"{on:%d %B %Y} is in the future: record what has happened, on the day it happened.", "on")
 

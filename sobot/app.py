@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
@@ -37,7 +36,6 @@ class Services:
     procedures: Mapping[str, Procedure]
     calendar: WorkingCalendar
     jobs: Jobs | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def context(self) -> Context:
         return Context(

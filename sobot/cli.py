@@ -26,16 +26,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(BAD_INPUT, f"sobot: {message}. Try `{self.prog} --help`.\n")
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str, status: int = BAD_INPUT) -> NoReturn:
+    """One sentence on stderr and an exit status: 2 for bad input, never a traceback."""
     print(f"sobot: {message}", file=sys.stderr)
-    raise SystemExit(BAD_INPUT)
+    raise SystemExit(status)
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except SettingsError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _procedures(settings: Settings) -> dict[str, Procedure]:
@@ -43,12 +44,12 @@ def _procedures(settings: Settings) -> dict[str, Procedure]:
         extra = [settings.procedures_dir] if settings.procedures_dir else []
         return load_builtin(settings.deadline_overrides, extra)
     except (ProcedureError, UnknownProcedure) as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _procedure(procedures: dict[str, Procedure], name: str) -> Procedure:
     if name not in procedures:
-        _fail(f"There is no procedure called {name!r}. The procedures are: {', '.join(sorted(procedures))}.")
+        fail(f"There is no procedure called {name!r}. The procedures are: {', '.join(sorted(procedures))}.")
     return procedures[name]
 
 
@@ -139,7 +140,7 @@ def timeline_table(procedure: Procedure, order: OrderFacts, milestones: Sequence
 
 
 def cmd_timeline(args: argparse.Namespace) -> None:
-    settings = _settings()
+    settings = settings_or_exit()
     procedure = _procedure(_procedures(settings), args.procedure)
     made = parse_iso_date(args.made, "--made")
     terms = order_terms(
@@ -162,12 +163,12 @@ def cmd_timeline(args: argparse.Namespace) -> None:
 
 
 def cmd_procedures(args: argparse.Namespace) -> None:
-    procedures = _procedures(_settings())
+    procedures = _procedures(settings_or_exit())
     if args.action is None:
         print(format_table(["id", "title"], [[p.id, p.title] for p in procedures.values()]))
         return
     if args.action != "show" or not args.id:
-        _fail("Use `sobot procedures` to list them or `sobot procedures show ID` for one.")
+        fail("Use `sobot procedures` to list them or `sobot procedures show ID` for one.")
     procedure = _procedure(procedures, args.id)
     print(f"{procedure.title} ({procedure.authority})\nDocument: {procedure.document}\n")
     rows = []
@@ -219,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args.handler(args)
     except RequestError as error:
-        _fail(str(error))
+        fail(str(error))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

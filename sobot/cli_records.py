@@ -7,34 +7,21 @@ import asyncio
 import csv
 import json
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from handlers import orders, people, queries
 from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
-from sobot.settings import Settings, SettingsError, load_settings
+from sobot.cli import fail, format_table, settings_or_exit
 from storage import DatabaseUnavailable
 
 UNAVAILABLE = 1
-
-
-def _exit(message: str, status: int) -> NoReturn:
-    print(f"sobot: {message}", file=sys.stderr)
-    raise SystemExit(status)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        _exit(str(error), 2)
 
 
 def _with_context(
@@ -46,7 +33,7 @@ def _with_context(
         from sobot.app import build_services
         from storage import upgrade
 
-        settings = _settings()
+        settings = settings_or_exit()
 
         async def main() -> None:
             services = build_services(settings)
@@ -59,7 +46,7 @@ def _with_context(
         try:
             asyncio.run(main())
         except DatabaseUnavailable:
-            _exit(
+            fail(
                 "I can't reach the records database: check SOBOT_DATABASE_URL and that the database is running, "
                 "then try again.",
                 UNAVAILABLE,
@@ -73,8 +60,6 @@ def _day(text: str | None, what: str) -> date | None:
 
 
 def print_order(view: OrderView) -> None:
-    from sobot.cli import format_table
-
     print(f"{view.reference}  {view.child_initials} (child ID {view.child_local_id})  {TYPE_NAMES[view.order_type]}")
     print(f"Made {view.made:%d %B %Y}, commenced {view.commenced:%d %B %Y}, last day {view.last_day:%d %B %Y}")
     print(f"Procedure {view.procedure_id}; status {view.status}"
@@ -127,8 +112,6 @@ def _json_default(value: Any) -> str:
 
 
 async def orders_list(ctx: Context, args: argparse.Namespace) -> None:
-    from sobot.cli import format_table
-
     found = await queries.order_summaries(ctx, overdue_only=args.overdue, include_ended=args.all)
     if args.json:
         print(json.dumps([asdict(s) for s in found], default=_json_default, indent=2))
@@ -215,7 +198,7 @@ async def report(ctx: Context, args: argparse.Namespace) -> None:
 async def mail_poll(ctx: Context, args: argparse.Namespace) -> None:
     from sobot.app import build_mailbox, build_poller, build_services
 
-    settings = _settings()
+    settings = settings_or_exit()
     mailbox = build_mailbox(settings)
     if mailbox is None:
         raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
@@ -228,18 +211,18 @@ async def mail_poll(ctx: Context, args: argparse.Namespace) -> None:
 def db_upgrade(args: argparse.Namespace) -> None:
     from storage import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         asyncio.run(upgrade(settings.database_url))
     except DatabaseUnavailable:
-        _exit("I can't reach the records database: check SOBOT_DATABASE_URL and that it is running.", UNAVAILABLE)
+        fail("I can't reach the records database: check SOBOT_DATABASE_URL and that it is running.", UNAVAILABLE)
     print("The database schema is up to date.")
 
 
 def serve(args: argparse.Namespace) -> None:
     from sobot.serve import run
 
-    settings = _settings()
+    settings = settings_or_exit()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # A line per job run, or per Teams turn, would bury what matters.
     for chatty in ("apscheduler", "microsoft_agents"):
@@ -249,9 +232,9 @@ def serve(args: argparse.Namespace) -> None:
     try:
         run(settings)
     except LoopbackRefused as error:
-        _exit(str(error), 2)
+        fail(str(error), 2)
     except DatabaseUnavailable:
-        _exit("I can't reach the records database: check SOBOT_DATABASE_URL and that it is running.", UNAVAILABLE)
+        fail("I can't reach the records database: check SOBOT_DATABASE_URL and that it is running.", UNAVAILABLE)
 
 
 def add_commands(commands: Any) -> None:
