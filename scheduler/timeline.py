@@ -177,13 +177,14 @@ def _occurrences(rule: MilestoneRule, evaluate: _Evaluator, done: list[RecordedE
     return found
 
 
-def _reminders(rule: MilestoneRule, due: date, known_from: date, calendar: WorkingCalendar) -> tuple[date, ...]:
+def reminder_days(rule: MilestoneRule, due: date, known_from: date, calendar: WorkingCalendar) -> tuple[date, ...]:
+    """The days a step due on `due` is reminded of, none before it could be known."""
     days = {calendar.on_or_before(_shift(due, offset, calendar, sign=-1)) for offset in rule.reminders}
     # A reminder before the step could be known (before the order, or its anchor event) is no use to anyone.
     return tuple(sorted(day for day in days if day >= known_from or day == due))
 
 
-def _escalations(rule: MilestoneRule, due: date, calendar: WorkingCalendar) -> tuple[Escalation, ...]:
+def escalation_days(rule: MilestoneRule, due: date, calendar: WorkingCalendar) -> tuple[Escalation, ...]:
     return tuple(
         Escalation(calendar.on_or_after(_shift(due, step.after, calendar)), step.to) for step in rule.escalation
     )
@@ -242,8 +243,8 @@ def _milestones_for_rule(
                 due=due,
                 preferred_by=preferred,
                 waiting_on=occurrence.waiting_on if due is None else None,
-                reminders=_reminders(rule, due, known_from, calendar) if due else (),
-                escalations=_escalations(rule, due, calendar) if due else (),
+                reminders=reminder_days(rule, due, known_from, calendar) if due else (),
+                escalations=escalation_days(rule, due, calendar) if due else (),
                 source=_source(procedure, rule),
                 state=state,
                 done_on=completion.on if completion else None,

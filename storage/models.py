@@ -275,6 +275,26 @@ class ProcessedMail(Base):
     processed_at: Mapped[datetime]
 
 
+class Notification(Base):
+    """The outbox: every notification is a row before it is sent, keyed so it is never queued twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_state_not_before", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("milestones.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # reminder or escalation
+    role: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # queued, sent or failed
+    not_before: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
 async def next_order_number(session: AsyncSession, year: int) -> int:
     """The next order number of `year`, unique however many sessions ask at once.
 
@@ -307,6 +327,7 @@ __all__ = [
     "ConversationReference",
     "Event",
     "Milestone",
+    "Notification",
     "Order",
     "OrderExtension",
     "Person",

@@ -29,7 +29,7 @@ async def add_order(database: Database, reference: str = "SO-2026-0001") -> int:
 async def test_migrations_are_idempotent(database_url: str, database: Database) -> None:
     await upgrade(database_url)
     async with database.session() as session:
-        assert await session.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+        assert await session.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
 
 
 async def test_records_round_trip_with_relationships(database: Database) -> None:

@@ -1,0 +1,59 @@
+"""The outbox's planner on SQLite and PostgreSQL: each due notice queued once, for working hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+
+from handlers import orders, people
+from handlers.context import CLI, Context
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import FixedClock
+from scheduler.notices import WorkingHours
+from scheduler.outbox import Planner
+from scheduler.procedures import load_builtin
+from storage import Database, models
+
+STAFF = "name,email,roles\nSam Worker,sam.worker@example.gov.uk,social_worker\n"
+
+
+async def queued(database: Database) -> list[tuple[str, str]]:
+    async with database.session() as session:
+        rows = (await session.scalars(select(models.Notification).order_by(models.Notification.dedupe_key))).all()
+        return [(row.dedupe_key, row.not_before.isoformat()) for row in rows]
+
+
+async def test_due_notices_are_queued_once_for_the_next_opening(database: Database) -> None:
+    clock = FixedClock(datetime(2026, 3, 5, 7, 0, tzinfo=UTC))  # Thu 5 Mar 2026, before working hours
+    ctx = Context(database, load_builtin(), WorkingCalendar(), clock, "wirral")
+    await people.import_people(ctx, STAFF, CLI)
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", date(2026, 3, 3),
+                                                   social_worker_email="sam.worker@example.gov.uk"), CLI)  # fmt: skip
+    planner = Planner(database, ctx.procedures, ctx.calendar, WorkingHours(ctx.calendar), clock)
+
+    # Made Tue 3 Mar. On Thu 5 Mar: the unit must be told today (reminder of the day); the case summary
+    # (due Tue 17 Mar) was first reminded on 3 Mar, ten working days before. Allocation's first reminder
+    # is Fri 6 Mar: not yet. Both wait for 08:30 London (GMT: 08:30 UTC).
+    assert await planner.plan() == 2
+    assert await queued(database) == [
+        ("SO-2026-0001:case_summary:1:reminder:social_worker:2026-03-03", "2026-03-05T08:30:00+00:00"),
+        ("SO-2026-0001:inform_safeguarding_unit:1:reminder:social_worker:2026-03-05", "2026-03-05T08:30:00+00:00"),
+    ]
+    assert await planner.plan() == 0  # planned again: nothing twice
+
+    # Wed 11 Mar 09:00: telling the unit is overdue (team manager since Fri 6 Mar); allocating the IRO was
+    # due Tue 10 Mar (its reminder of the day) and escalates to the team manager today.
+    clock.set(datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
+    assert await planner.plan() == 3
+    keys = [key for key, _ in await queued(database)]
+    assert "SO-2026-0001:inform_safeguarding_unit:1:escalation:team_manager:2026-03-06" in keys
+    assert "SO-2026-0001:allocate_iro:1:reminder:safeguarding_unit:2026-03-10" in keys
+    assert "SO-2026-0001:allocate_iro:1:escalation:team_manager:2026-03-11" in keys
+
+    # Done steps call for nothing more, even as their chain would move on.
+    await orders.record_event(ctx, "SO-2026-0001", "inform_safeguarding_unit", date(2026, 3, 11), CLI)
+    clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))  # the service manager's day for that step
+    before = set(keys)
+    await planner.plan()
+    assert not any("inform_safeguarding_unit" in key for key, _ in await queued(database) if key not in before)
