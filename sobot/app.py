@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
@@ -18,10 +19,11 @@ from mail.poller import Notices, Poller
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import Clock, SystemClock
 from scheduler.jobs import Jobs
+from scheduler.notices import WorkingHours
+from scheduler.outbox import Planner
 from scheduler.procedures import Procedure, load_builtin
 from sobot.settings import Settings
 from storage import Database, DatabaseUnavailable
-from storage.queries import count_due_steps
 
 log = logging.getLogger("sobot")
 
@@ -103,11 +105,16 @@ def create_app(
 
     async def start_jobs(app: web.Application) -> None:
         jobs = Jobs(services.clock, services.settings.timezone)
-        context = services.context()
+
+        settings = services.settings
+        hours = WorkingHours(services.calendar, settings.working_hours_start, settings.working_hours_end,
+                             ZoneInfo(settings.timezone))  # fmt: skip
+        planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock)
 
         async def dispatch() -> None:
-            due = await count_due_steps(context.database, context.today())
-            log.debug("dispatch tick: %d open steps due today or earlier", due)
+            queued = await planner.plan()
+            if queued:
+                log.info("outbox: %d notifications queued", queued)
 
         jobs.every("dispatch", services.settings.dispatch_interval_seconds, dispatch)
         mailbox = build_mailbox(services.settings)
