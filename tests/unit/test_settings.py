@@ -48,3 +48,16 @@ def test_a_settings_file_under_the_variables(tmp_path: Path) -> None:
     file.write_text("port = [", encoding="utf-8")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings({"SOBOT_SETTINGS_FILE": str(file)})
+
+
+def test_the_settings_reference_is_generated_from_the_model() -> None:
+    from sobot.settings_reference import DOCUMENT, render
+
+    document = DOCUMENT.read_text(encoding="utf-8")
+    assert document == render(), "docs/settings.md is out of date: run python -m sobot.settings_reference"
+    for name in (
+        "SOBOT_DATABASE_URL",
+        "SOBOT_ALLOWED_SENDER_DOMAINS",
+        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID",
+    ):
+        assert f"`{name}`" in document
