@@ -22,7 +22,7 @@ from scheduler.jobs import Jobs
 from scheduler.notices import WorkingHours
 from scheduler.outbox import Planner
 from scheduler.procedures import Procedure, load_builtin
-from sobot.settings import Settings
+from sobot.settings import Settings, SettingsError
 from storage import Database, DatabaseUnavailable
 
 log = logging.getLogger("sobot")
@@ -37,6 +37,7 @@ class Services:
     database: Database
     procedures: Mapping[str, Procedure]
     calendar: WorkingCalendar
+    mailbox: Mailbox | None = None
     jobs: Jobs | None = None
 
     def context(self) -> Context:
@@ -56,7 +57,27 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
         return MaildirMailbox(settings.mailbox_dir, settings.unit_address)
     if settings.mail_backend == "none":
         return None
-    raise ValueError(f"SOBOT_MAIL_BACKEND: the {settings.mail_backend} backend is not available in this build")
+    if settings.mail_backend == "graph":
+        from mail.backends.graph import GraphMailbox, client_credentials
+
+        missing = [n for n in ("graph_mailbox", "graph_tenant_id", "graph_client_id") if not getattr(settings, n)]
+        if missing or not settings.graph_client_secret.get_secret_value():
+            raise SettingsError("The graph mail backend needs SOBOT_GRAPH_MAILBOX, SOBOT_GRAPH_TENANT_ID, "
+                             "SOBOT_GRAPH_CLIENT_ID and SOBOT_GRAPH_CLIENT_SECRET.")  # fmt: skip
+        token = client_credentials(settings.graph_tenant_id, settings.graph_client_id,
+                                   settings.graph_client_secret.get_secret_value())  # fmt: skip
+        return GraphMailbox(settings.graph_mailbox, token, address=settings.unit_address)
+    if settings.mail_backend == "ews":
+        from mail.backends.ews import EwsMailbox
+
+        if not (settings.ews_endpoint and settings.ews_username and settings.ews_password.get_secret_value()):
+            raise SettingsError(
+                "The ews mail backend needs SOBOT_EWS_ENDPOINT, SOBOT_EWS_USERNAME and SOBOT_EWS_PASSWORD."
+            )
+        return EwsMailbox(settings.unit_address, service_endpoint=settings.ews_endpoint,
+                          username=settings.ews_username, password=settings.ews_password.get_secret_value(),
+                          auth_type=settings.ews_auth_type, build=settings.ews_build)  # fmt: skip
+    raise SettingsError(f"SOBOT_MAIL_BACKEND: the {settings.mail_backend} backend is not available in this build.")
 
 
 def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
@@ -69,7 +90,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, database: 
     extra = [settings.procedures_dir] if settings.procedures_dir else []
     procedures = load_builtin(settings.deadline_overrides, extra)
     if settings.procedure not in procedures:
-        raise ValueError(
+        raise SettingsError(
             f"SOBOT_PROCEDURE: there is no procedure {settings.procedure!r} (there are: {', '.join(procedures)})"
         )
     return Services(
@@ -78,6 +99,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, database: 
         database=database or Database.from_url(settings.database_url),
         procedures=procedures,
         calendar=WorkingCalendar(settings.closure_days),
+        mailbox=build_mailbox(settings),
     )
 
 
@@ -117,7 +139,7 @@ def create_app(
                 log.info("outbox: %d notifications queued", queued)
 
         jobs.every("dispatch", services.settings.dispatch_interval_seconds, dispatch)
-        mailbox = build_mailbox(services.settings)
+        mailbox = services.mailbox
         if mailbox is not None:
             agent = app[BOT].agent
             notices = Notices(order_created=agent.ask_for_allocation, allocated=agent.announce_allocation,

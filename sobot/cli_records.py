@@ -19,6 +19,7 @@ from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
 from sobot.cli import fail, format_table, settings_or_exit
+from sobot.settings import SettingsError
 from storage import DatabaseUnavailable
 
 UNAVAILABLE = 1
@@ -45,6 +46,8 @@ def _with_context(
 
         try:
             asyncio.run(main())
+        except SettingsError as error:
+            fail(str(error), 2)
         except DatabaseUnavailable:
             fail(
                 "I can't reach the records database: check SOBOT_DATABASE_URL and that the database is running, "
@@ -196,14 +199,12 @@ async def report(ctx: Context, args: argparse.Namespace) -> None:
 
 
 async def mail_poll(ctx: Context, args: argparse.Namespace) -> None:
-    from sobot.app import build_mailbox, build_poller, build_services
+    from sobot.app import build_poller, build_services
 
-    settings = settings_or_exit()
-    mailbox = build_mailbox(settings)
-    if mailbox is None:
+    services = build_services(settings_or_exit(), database=ctx.database)
+    if services.mailbox is None:
         raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
-    services = build_services(settings, database=ctx.database)
-    report = await build_poller(services, mailbox).poll_once()
+    report = await build_poller(services, services.mailbox).poll_once()
     print(f"Read the mailbox: {len(report.orders)} new orders {report.orders or ''}, {len(report.allocations)} "
           f"allocations, {report.replied} replies sent, {report.needs_attention} to Needs attention.")  # fmt: skip
 
@@ -231,7 +232,7 @@ def serve(args: argparse.Namespace) -> None:
 
     try:
         run(settings)
-    except LoopbackRefused as error:
+    except (LoopbackRefused, SettingsError) as error:
         fail(str(error), 2)
     except DatabaseUnavailable:
         fail("I can't reach the records database: check SOBOT_DATABASE_URL and that it is running.", UNAVAILABLE)

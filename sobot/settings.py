@@ -9,7 +9,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -63,6 +63,19 @@ class Settings(BaseSettings):
         "unanswered, to Needs attention.",
     )
     mail_poll_seconds: int = Field(60, ge=5, description="How often the mailbox is read.")
+    graph_mailbox: str = Field("", description="graph backend: the unit mailbox's user principal name or object id.")
+    graph_tenant_id: str = Field("", description="graph backend: the Entra tenant id.")
+    graph_client_id: str = Field(
+        "", description="graph backend: the app registration with Mail.ReadWrite and Mail.Send."
+    )
+    graph_client_secret: SecretStr = Field(SecretStr(""), description="graph backend: that app's client secret.")
+    ews_endpoint: str = Field("", description="ews backend: https://HOST/EWS/Exchange.asmx of on-premises Exchange.")
+    ews_username: str = Field("", description="ews backend: the account that opens the unit's mailbox.")
+    ews_password: SecretStr = Field(SecretStr(""), description="ews backend: its password.")
+    ews_auth_type: str = Field("NTLM", description="ews backend: NTLM or basic.")
+    ews_build: str = Field(
+        "15.1", description="ews backend: the server's version, 15.1 (Exchange 2016) or 15.2 (2019)."
+    )
     bot_domain: str = Field("", description="The host name of the Teams messaging endpoint (for the app package).")
     developer_name: str = Field("The council", description="The publisher named in the Teams app package.")
 

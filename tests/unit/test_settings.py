@@ -61,3 +61,22 @@ def test_the_settings_reference_is_generated_from_the_model() -> None:
         "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID",
     ):
         assert f"`{name}`" in document
+
+
+def test_each_mail_backend_is_built_from_its_settings(tmp_path: Path) -> None:
+    from mail.backends.ews import EwsMailbox
+    from mail.backends.graph import GraphMailbox
+    from mail.backends.maildir import MaildirMailbox
+    from sobot.app import build_mailbox
+
+    assert isinstance(build_mailbox(load_settings({}, mailbox_dir=tmp_path / "box")), MaildirMailbox)
+    assert build_mailbox(load_settings({"SOBOT_MAIL_BACKEND": "none"})) is None
+    secret = "graph-secret-Zq81"
+    graph = load_settings({"SOBOT_MAIL_BACKEND": "graph", "SOBOT_GRAPH_MAILBOX": "unit@council.example",
+                           "SOBOT_GRAPH_TENANT_ID": "t", "SOBOT_GRAPH_CLIENT_ID": "c",
+                           "SOBOT_GRAPH_CLIENT_SECRET": secret})  # fmt: skip
+    assert isinstance(build_mailbox(graph), GraphMailbox)
+    assert secret not in repr(graph) and secret not in str(graph)  # settings print without their secrets
+    ews = load_settings({"SOBOT_MAIL_BACKEND": "ews", "SOBOT_EWS_USERNAME": "svc", "SOBOT_EWS_PASSWORD": "p",
+                         "SOBOT_EWS_ENDPOINT": "https://mail.council.example/EWS/Exchange.asmx"})  # fmt: skip
+    assert isinstance(build_mailbox(ews), EwsMailbox)
