@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PLAYGROUND := tests/e2e/node_modules/.bin/agentsplayground
 PLAYGROUND_PORT ?= 56150
 
-.PHONY: run test lint bench install teams-package playground clean
+.PHONY: run test lint bench install teams-package playground system-deps clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 $(PLAYGROUND): tests/e2e/package.json tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $(PLAYGROUND)
+
+# Debian packages the integration tests use: a real Dovecot IMAP server (tests/integration/test_mail_imap.py).
+system-deps:
+	apt-get update && apt-get install -y --no-install-recommends dovecot-imapd dovecot-lmtpd
 
 run: $(STAMP)
 	mkdir -p var

@@ -57,6 +57,26 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
         return MaildirMailbox(settings.mailbox_dir, settings.unit_address)
     if settings.mail_backend == "none":
         return None
+    if settings.mail_backend == "imap":
+        from mail.backends.imap import ImapMailbox
+
+        if not (settings.imap_host and settings.imap_username and settings.imap_password.get_secret_value()
+                and settings.smtp_host):  # fmt: skip
+            raise SettingsError(
+                "The imap mail backend needs SOBOT_IMAP_HOST, SOBOT_IMAP_USERNAME, SOBOT_IMAP_PASSWORD and "
+                "SOBOT_SMTP_HOST."
+            )
+        try:
+            return ImapMailbox(
+                host=settings.imap_host, port=settings.imap_port, security=settings.imap_security,
+                username=settings.imap_username, password=settings.imap_password.get_secret_value(),
+                address=settings.unit_address, smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
+                smtp_security=settings.smtp_security,
+                smtp_username=settings.smtp_username or None,
+                smtp_password=settings.smtp_password.get_secret_value() or None,
+            )  # fmt: skip
+        except ValueError as error:
+            raise SettingsError(f"The imap mail backend's settings cannot be used: {error}") from None
     if settings.mail_backend == "graph":
         from mail.backends.graph import GraphMailbox, client_credentials
 

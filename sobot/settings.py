@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -63,6 +63,20 @@ class Settings(BaseSettings):
         "unanswered, to Needs attention.",
     )
     mail_poll_seconds: int = Field(60, ge=5, description="How often the mailbox is read.")
+    imap_host: str = Field("", description="imap backend: the IMAP server.")
+    imap_port: int | None = Field(None, description="imap backend: its port (default 993 for tls, 143 otherwise).")
+    imap_security: Literal["tls", "starttls", "none"] = Field(
+        "tls", description="imap backend: tls, starttls, or none (loopback only)."
+    )
+    imap_username: str = Field("", description="imap backend: the account that opens the unit's mailbox.")
+    imap_password: SecretStr = Field(SecretStr(""), description="imap backend: its password.")
+    smtp_host: str = Field("", description="imap backend: the SMTP server mail is sent through.")
+    smtp_port: int | None = Field(None, description="imap backend: its port (default 465 for tls, 587 starttls).")
+    smtp_security: Literal["tls", "starttls", "none"] = Field(
+        "starttls", description="imap backend: tls, starttls, or none (loopback only)."
+    )
+    smtp_username: str = Field("", description="imap backend: the SMTP login, if the server wants one.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="imap backend: its password.")
     graph_mailbox: str = Field("", description="graph backend: the unit mailbox's user principal name or object id.")
     graph_tenant_id: str = Field("", description="graph backend: the Entra tenant id.")
     graph_client_id: str = Field(

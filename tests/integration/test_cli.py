@@ -168,7 +168,12 @@ def test_mail_poll_once_reads_the_maildir(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("backend", "words"),
-    [("graph", "SOBOT_GRAPH_CLIENT_SECRET"), ("ews", "SOBOT_EWS_PASSWORD"), ("carrier-pigeon", "SOBOT_MAIL_BACKEND")],
+    [
+        ("graph", "SOBOT_GRAPH_CLIENT_SECRET"),
+        ("ews", "SOBOT_EWS_PASSWORD"),
+        ("imap", "SOBOT_SMTP_HOST"),
+        ("carrier-pigeon", "SOBOT_MAIL_BACKEND"),
+    ],
 )
 def test_a_mail_backend_missing_its_settings_is_named(tmp_path: Path, backend: str, words: str) -> None:
     env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}", "SOBOT_MAIL_BACKEND": backend}

@@ -66,6 +66,7 @@ def test_the_settings_reference_is_generated_from_the_model() -> None:
 def test_each_mail_backend_is_built_from_its_settings(tmp_path: Path) -> None:
     from mail.backends.ews import EwsMailbox
     from mail.backends.graph import GraphMailbox
+    from mail.backends.imap import ImapMailbox
     from mail.backends.maildir import MaildirMailbox
     from sobot.app import build_mailbox
 
@@ -80,3 +81,7 @@ def test_each_mail_backend_is_built_from_its_settings(tmp_path: Path) -> None:
     ews = load_settings({"SOBOT_MAIL_BACKEND": "ews", "SOBOT_EWS_USERNAME": "svc", "SOBOT_EWS_PASSWORD": "p",
                          "SOBOT_EWS_ENDPOINT": "https://mail.council.example/EWS/Exchange.asmx"})  # fmt: skip
     assert isinstance(build_mailbox(ews), EwsMailbox)
+    imap = load_settings({"SOBOT_MAIL_BACKEND": "imap", "SOBOT_IMAP_HOST": "imap.council.example",
+                          "SOBOT_IMAP_USERNAME": "unit", "SOBOT_IMAP_PASSWORD": "p",
+                          "SOBOT_SMTP_HOST": "smtp.council.example"})  # fmt: skip
+    assert isinstance(build_mailbox(imap), ImapMailbox)
