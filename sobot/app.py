@@ -60,20 +60,33 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
     if settings.mail_backend == "imap":
         from mail.backends.imap import ImapMailbox
 
-        if not (settings.imap_host and settings.imap_username and settings.imap_password.get_secret_value()
-                and settings.smtp_host):  # fmt: skip
-            raise SettingsError(
-                "The imap mail backend needs SOBOT_IMAP_HOST, SOBOT_IMAP_USERNAME, SOBOT_IMAP_PASSWORD and "
-                "SOBOT_SMTP_HOST."
-            )
+        missing = [f"SOBOT_{name.upper()}" for name in ("imap_host", "imap_username", "smtp_host")
+                   if not getattr(settings, name)]  # fmt: skip
+        oauth = ("graph_tenant_id", "graph_client_id")
+        if settings.imap_auth == "xoauth2":
+            missing += [f"SOBOT_{name.upper()}" for name in oauth if not getattr(settings, name)]
+            missing += [] if settings.graph_client_secret.get_secret_value() else ["SOBOT_GRAPH_CLIENT_SECRET"]
+        elif not settings.imap_password.get_secret_value():
+            missing.append("SOBOT_IMAP_PASSWORD (or SOBOT_IMAP_AUTH=xoauth2)")
+        if missing:
+            raise SettingsError(f"The imap mail backend needs {', '.join(missing)}.")
+        token = None
+        if settings.imap_auth == "xoauth2":
+            from mail.backends.graph import client_credentials
+
+            # Exchange Online's IMAP and SMTP take the app-only token of an app granted access to the mailbox.
+            token = client_credentials(settings.graph_tenant_id, settings.graph_client_id,
+                                       settings.graph_client_secret.get_secret_value(),
+                                       scope="https://outlook.office365.com/.default")  # fmt: skip
         try:
             return ImapMailbox(
                 host=settings.imap_host, port=settings.imap_port, security=settings.imap_security,
-                username=settings.imap_username, password=settings.imap_password.get_secret_value(),
-                address=settings.unit_address, smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
-                smtp_security=settings.smtp_security,
-                smtp_username=settings.smtp_username or None,
+                username=settings.imap_username, password=settings.imap_password.get_secret_value() or None,
+                token=token, address=settings.unit_address, smtp_host=settings.smtp_host,
+                smtp_port=settings.smtp_port, smtp_security=settings.smtp_security,
+                smtp_username=settings.smtp_username or (settings.imap_username if token else None),
                 smtp_password=settings.smtp_password.get_secret_value() or None,
+                smtp_token=token if not settings.smtp_password.get_secret_value() else None,
             )  # fmt: skip
         except ValueError as error:
             raise SettingsError(f"The imap mail backend's settings cannot be used: {error}") from None

@@ -69,7 +69,12 @@ class Settings(BaseSettings):
         "tls", description="imap backend: tls, starttls, or none (loopback only)."
     )
     imap_username: str = Field("", description="imap backend: the account that opens the unit's mailbox.")
-    imap_password: SecretStr = Field(SecretStr(""), description="imap backend: its password.")
+    imap_password: SecretStr = Field(SecretStr(""), description="imap backend: its password (for password login).")
+    imap_auth: Literal["password", "xoauth2"] = Field(
+        "password",
+        description="imap backend: password, or xoauth2 for Exchange Online (an app-only token from the "
+        "SOBOT_GRAPH_TENANT_ID, SOBOT_GRAPH_CLIENT_ID and SOBOT_GRAPH_CLIENT_SECRET app, for IMAP and SMTP).",
+    )
     smtp_host: str = Field("", description="imap backend: the SMTP server mail is sent through.")
     smtp_port: int | None = Field(None, description="imap backend: its port (default 465 for tls, 587 starttls).")
     smtp_security: Literal["tls", "starttls", "none"] = Field(

@@ -51,6 +51,7 @@ def client_credentials(
     *,
     authority_host: str = "https://login.microsoftonline.com",
     http_client: Any = None,
+    scope: str = GRAPH_SCOPE,
 ) -> TokenProvider:
     """An app-only token provider (client credentials) for the app registration given `Mail.ReadWrite` and
     `Mail.Send` application permissions. msal caches the token and renews it when it nears expiry.
@@ -74,10 +75,10 @@ def client_credentials(
                         http_client=http_client,
                     )
                 )
-            result = made[0].acquire_token_for_client(scopes=[GRAPH_SCOPE])
+            result = made[0].acquire_token_for_client(scopes=[scope])
         if "access_token" not in result:
             raise PermissionError(
-                f"Microsoft Entra refused a Graph token for app {client_id} in tenant {tenant_id}: "
+                f"Microsoft Entra refused a token ({scope}) for app {client_id} in tenant {tenant_id}: "
                 f"{result.get('error')}: {result.get('error_description')}"
             )
         return str(result["access_token"])

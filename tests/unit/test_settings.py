@@ -85,3 +85,8 @@ def test_each_mail_backend_is_built_from_its_settings(tmp_path: Path) -> None:
                           "SOBOT_IMAP_USERNAME": "unit", "SOBOT_IMAP_PASSWORD": "p",
                           "SOBOT_SMTP_HOST": "smtp.council.example"})  # fmt: skip
     assert isinstance(build_mailbox(imap), ImapMailbox)
+    exchange_online = load_settings({"SOBOT_MAIL_BACKEND": "imap", "SOBOT_IMAP_HOST": "outlook.office365.com",
+                                     "SOBOT_IMAP_USERNAME": "unit@council.example", "SOBOT_IMAP_AUTH": "xoauth2",
+                                     "SOBOT_SMTP_HOST": "smtp.office365.com", "SOBOT_GRAPH_TENANT_ID": "t",
+                                     "SOBOT_GRAPH_CLIENT_ID": "c", "SOBOT_GRAPH_CLIENT_SECRET": "s"})  # fmt: skip
+    assert isinstance(build_mailbox(exchange_online), ImapMailbox)
