@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import mailbox
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -311,3 +313,36 @@ async def test_a_user_without_an_entra_id_in_the_directory_is_matched_by_email(
     async with teams.database.session() as session:
         ivy = await session.scalar(select(models.Person).where(models.Person.email == "ivy.reviewer@example.gov.uk"))
     assert ivy is not None and ivy.entra_id == "entra-ivy"  # remembered for next time
+
+
+async def test_an_allocation_by_email_updates_the_teams_card_and_tells_both(
+    teams: Teams, connector: RecordingConnector, tmp_path: Path
+) -> None:
+    from bot.app import BOT
+    from mail.backends.maildir import MaildirMailbox
+    from mail.poller import Notices, Poller
+
+    await teams.say("una", "use this channel for allocations", CHANNEL)
+    await teams.say("ian", "hello")
+    await teams.say("sam", "hello")
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    card_id = connector.to(CHANNEL)[-1].activity_id
+    connector.clear()
+
+    agent = teams.client.app[BOT].agent
+    box = MaildirMailbox(tmp_path / "mailbox", "safeguarding.unit@example.gov.uk")
+    reply = Path(__file__).parent.parent / "unit" / "mail_corpus" / "23_reply_chain_allocation_gmail_quoted.eml"
+    raw = reply.read_bytes().replace(b"SO-2026-0007", b"SO-2026-0001").replace(b"priya.patel@", b"una.unit@")
+    raw = raw.replace(b"Jane Smith\n\nThanks", b"Ian Reviewer\n\nThanks")
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw))
+    poller = Poller(agent.ctx, box, "safeguarding.unit@example.gov.uk", ["example.gov.uk"],
+                    Notices(allocated=agent.announce_allocation))  # fmt: skip
+    report = await poller.poll_once()
+
+    assert report.allocations == ["SO-2026-0001"]
+    update = next(s for s in connector.sent if s.method == "PUT")
+    assert update.activity_id == card_id and update.card is not None
+    assert "Allocated to Ian Reviewer by Una Unit" in texts(update.card)
+    told = {s.conversation_id: s.text for s in connector.sent if s.method == "POST"}
+    assert "Ian Reviewer is the IRO for SO-2026-0001" in told["a:personal-sam"]
+    assert "You are now the IRO for SO-2026-0001" in told["a:personal-ian"]
