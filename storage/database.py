@@ -1,4 +1,4 @@
-"""Connections to the records: one engine and session factory per database, and a clear "it is down"."""
+"""Connections to the records: one engine and session factory per database, and one clear "it is down"."""
 
 from __future__ import annotations
 
@@ -8,32 +8,77 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# How long a SQLite writer waits for another to finish before giving up with "database is locked".
+SQLITE_BUSY_SECONDS = 30
 
 
 class DatabaseUnavailable(Exception):
-    """The database cannot be reached; nothing was written."""
+    """The database cannot be reached, or the connection to it was lost; nothing of the transaction was committed."""
 
 
-def _connection_failure(error: BaseException) -> bool:
-    if isinstance(error, OSError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    name = type(error).__name__
-    return name in {"CannotConnectNowError", "ConnectionDoesNotExistError", "InvalidCatalogNameError",
-                    "TooManyConnectionsError", "PostgresConnectionError"}  # fmt: skip
-
-
-def sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+def _sqlite_file(database_url: str) -> Path | None:
+    """The file behind a SQLite URL; None for PostgreSQL or an in-memory SQLite."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    return Path(parsed.database)
+    return Path(url.database)
+
+
+def engine_for(database_url: str) -> AsyncEngine:
+    """The engine for a database URL, as the service and the migrations both use it.
+
+    A PostgreSQL URL may end in `?search_path=SCHEMA` to keep the records in that schema (asyncpg reads its own
+    URLs the same way). Any failure to connect, and a connection lost mid-transaction, raise DatabaseUnavailable.
+    """
+    url = make_url(database_url)
+    options: dict[str, Any] = {}
+    path = _sqlite_file(database_url)
+    if url.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
+    else:
+        # A server restart leaves dead connections in the pool; test each before handing it out.
+        options["pool_pre_ping"] = True
+        if "search_path" in url.query:
+            search_path = url.normalized_query["search_path"][-1]
+            url = url.difference_update_query(["search_path"])
+            options["connect_args"] = {"server_settings": {"search_path": search_path}}
+    engine = create_async_engine(url, **options)
+    where = url.render_as_string(hide_password=True)
+
+    def connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+        # Refused, unknown host, wrong password, no such database, a file that cannot be opened: to every caller
+        # these mean the same thing, and the drivers raise a different type for each.
+        try:
+            if path is not None:
+                # A fresh install has no var/ yet.
+                path.parent.mkdir(parents=True, exist_ok=True)
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            raise DatabaseUnavailable(f"cannot connect to {where}: {error}") from error
+
+    def lost(context: ExceptionContext) -> None:
+        # A failed pre-ping is not lost work: the pool throws that connection away and connects afresh.
+        if context.is_disconnect and not context.is_pre_ping:
+            raise DatabaseUnavailable(f"lost the connection to {where}: {context.original_exception}")
+
+    event.listen(engine.sync_engine, "do_connect", connect)
+    event.listen(engine.sync_engine, "handle_error", lost)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless asked, on every connection.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Readers no longer wait for a writer (the service reads while the clock writes).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
 
 
 class Database:
@@ -44,48 +89,20 @@ class Database:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: Any) -> Database:
-        path = sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            engine_options.setdefault("connect_args", {"timeout": 30})
-        else:
-            engine_options.setdefault("pool_pre_ping", True)
-        engine = create_async_engine(url, **engine_options)
-        if path is not None:
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return cls(engine)
+    def from_url(cls, database_url: str) -> Database:
+        return cls(engine_for(database_url))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A transaction: committed when the block ends, rolled back on any error."""
-        try:
-            async with self._sessions() as session, session.begin():
-                yield session
-        except DatabaseUnavailable:
-            raise
-        except Exception as error:
-            if _connection_failure(error):
-                raise DatabaseUnavailable(str(error)) from error
-            raise
+        """One transaction: committed when the block ends, rolled back on any error."""
+        async with self._sessions() as session, session.begin():
+            yield session
 
     async def ping(self) -> bool:
-        try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:
-            if _connection_failure(error):
-                raise DatabaseUnavailable(str(error)) from error
-            raise
-        return True
+        """Whether the database answers (for /readyz); DatabaseUnavailable when it cannot be reached."""
+        async with self.engine.connect() as connection:
+            answer: int | None = await connection.scalar(text("SELECT 1"))
+        return answer == 1
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()

@@ -1,38 +1,37 @@
-"""Schema migrations, applied programmatically (`sobot db upgrade`, and on `sobot serve` start)."""
+"""Schema migrations, applied from code (`sobot db upgrade`, and on every start): no alembic.ini needed."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-from storage.database import DatabaseUnavailable, _connection_failure, sqlite_path
-
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic keeps the running migration in module globals: one at a time per process.
+_one_at_a_time = threading.Lock()
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    # ConfigParser interpolation would read a % in a password as a placeholder.
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    # Handed over as an attribute, not an option: ConfigParser would read a % in a password as a placeholder.
+    config.attributes["database_url"] = database_url
     return config
 
 
-def _upgrade(database_url: str) -> None:
-    path = sqlite_path(database_url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(database_url), "head")
-
-
 async def upgrade(database_url: str) -> None:
-    """Bring the schema up to date; Alembic runs its own event loop, so it runs in a worker thread."""
-    try:
-        await asyncio.to_thread(_upgrade, database_url)
-    except Exception as error:
-        if _connection_failure(error):
-            raise DatabaseUnavailable(str(error)) from error
-        raise
+    """Bring the schema up to date; a no-op when it is. DatabaseUnavailable when the database cannot be reached.
+
+    Alembic runs the async engine on an event loop of its own, so it runs in a worker thread: this works from
+    inside a running loop.
+    """
+    await asyncio.to_thread(_upgrade, database_url)
+
+
+def _upgrade(database_url: str) -> None:
+    with _one_at_a_time:
+        command.upgrade(alembic_config(database_url), "head")

@@ -19,11 +19,12 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     insert,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -50,6 +51,8 @@ class Base(DeclarativeBase):
 
 
 class Person(Base):
+    """Someone in the council's directory: their roles, team and manager decide what they see and are sent."""
+
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +68,11 @@ class Person(Base):
 
     manager: Mapped[Person | None] = relationship(remote_side=[id], lazy="raise")
 
+    @validates("email")
+    def _lower_case(self, _key: str, email: str) -> str:
+        # Teams, mail and the people file spell an address as they like; one spelling keeps it unique.
+        return email.lower()
+
 
 class Child(Base):
     """A child: the council's ID, a name and a date of birth; no more personal data than that."""
@@ -78,6 +86,8 @@ class Child(Base):
 
 
 class Order(Base):
+    """A Supervision Order (or interim one) of the court, and the procedure its timeline follows."""
+
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -110,6 +120,8 @@ class Order(Base):
 
 
 class OrderExtension(Base):
+    """The court's decision to extend an order: its last day before and after."""
+
     __tablename__ = "order_extensions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +140,16 @@ class Allocation(Base):
     """An IRO allocated to an order; a reallocation deactivates the one before and names whom it replaced."""
 
     __tablename__ = "allocations"
+    __table_args__ = (
+        # Two unit members allocating at once must not leave an order with two IROs.
+        Index(
+            "uq_allocations_one_active_per_order",
+            "order_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

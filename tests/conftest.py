@@ -1,4 +1,4 @@
-"""Fixtures every layer shares: a fresh, migrated database per test, on SQLite and on PostgreSQL."""
+"""Fixtures every layer shares: an empty, migrated database per test, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -20,98 +21,96 @@ from storage import Database, upgrade
 POSTGRES_URL = os.environ.get("SOBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
 
-
-def _dsn(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
+T = TypeVar("T")
 
 
-async def _admin(url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(_dsn(url), timeout=5)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def run_apart(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run a coroutine to completion on its own loop: session fixtures may be built inside a running one."""
+def run_apart(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on a loop of its own: fixtures may be set up while a test's loop is running."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, work()).result()
+        return pool.submit(asyncio.run, work()).result()
 
 
-class PostgresTemplate:
-    """A migrated database made once per run; each test gets a copy of it, dropped afterwards."""
+class PostgresSchema:
+    """One schema for the whole run, migrated once and emptied before each test; dropped at the end."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.run = uuid.uuid4().hex[:8]
-        self.template = f"sobot_template_{self.run}"
-        self.made: list[str] = []
+        self.name = f"sobot_test_{uuid.uuid4().hex[:12]}"
+        server = make_url(url)
+        self.url = server.update_query_dict({"search_path": self.name}).render_as_string(hide_password=False)
+        self.dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    def url_for(self, database: str) -> str:
-        return make_url(self.url).set(database=database).render_as_string(hide_password=False)
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        connection = await asyncpg.connect(self.dsn, timeout=5, server_settings={"search_path": self.name})
+        try:
+            # A test that left a transaction open would otherwise make this wait for ever.
+            await connection.execute("SET lock_timeout = '10s'")
+            async with connection.transaction():
+                yield connection
+        finally:
+            await connection.close()
 
-    def start(self) -> None:
-        run_apart(lambda: _admin(self.url, f'CREATE DATABASE "{self.template}"'))
-        self.made.append(self.template)
-        run_apart(lambda: upgrade(self.url_for(self.template)))
+    async def create(self) -> None:
+        async with self.transaction() as connection:
+            await connection.execute(f"CREATE SCHEMA {self.name}")
 
-    async def copy(self) -> str:
-        name = f"sobot_test_{self.run}_{uuid.uuid4().hex[:8]}"
-        await _admin(self.url, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        return name
+    async def empty(self) -> None:
+        async with self.transaction() as connection:
+            tables = await connection.fetchval(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables"
+                " WHERE schemaname = $1 AND tablename <> 'alembic_version'",
+                self.name,
+            )
+            # The audit log refuses TRUNCATE too; its owner may lift that, and does so only here.
+            await connection.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            await connection.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
 
-    async def drop(self, name: str) -> None:
-        await _admin(self.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def finish(self) -> None:
-        for name in self.made:
-            run_apart(lambda name=name: self.drop(name))  # type: ignore[misc]
+    async def drop(self) -> None:
+        async with self.transaction() as connection:
+            await connection.execute(f"DROP SCHEMA IF EXISTS {self.name} CASCADE")
 
 
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[PostgresTemplate]:
-    template = PostgresTemplate(POSTGRES_URL)
+def postgres_schema() -> Iterator[PostgresSchema]:
+    schema = PostgresSchema(POSTGRES_URL)
     try:
-        template.start()
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        reason = f"PostgreSQL is not reachable at {_dsn(POSTGRES_URL)} ({error}); set SOBOT_TEST_POSTGRES_URL"
+        run_apart(schema.create)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        where = make_url(POSTGRES_URL).render_as_string(hide_password=True)
         if IN_CI:
-            pytest.fail(f"{reason}. CI requires PostgreSQL for the storage and scheduler tests.")
-        pytest.skip(reason)
-    yield template
-    template.finish()
+            pytest.fail(f"PostgreSQL is required in CI (CI=true) but is not reachable at {where}: {error}")
+        pytest.skip(f"PostgreSQL not reachable at {where} ({error}); set SOBOT_TEST_POSTGRES_URL")
+    try:
+        run_apart(lambda: upgrade(schema.url))
+        yield schema
+    finally:
+        run_apart(schema.drop)
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run; each test gets a copy."""
     path = tmp_path_factory.mktemp("template") / "sobot.db"
     run_apart(lambda: upgrade(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, migrated database's URL: a SQLite file, or a PostgreSQL database copied from the template."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database: a SQLite file of this test's own, or the run's PostgreSQL schema."""
     if request.param == "sqlite":
         path = tmp_path / "sobot.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    template: PostgresTemplate = request.getfixturevalue("postgres_template")
-    name = await template.copy()
-    try:
-        yield template.url_for(name)
-    finally:
-        await template.drop(name)
+        return f"sqlite+aiosqlite:///{path}"
+    schema: PostgresSchema = request.getfixturevalue("postgres_schema")
+    run_apart(schema.empty)
+    return schema.url
 
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
+    """The records at `database_url`, migrated and empty."""
     db = Database.from_url(database_url)
     try:
         yield db

@@ -1,18 +1,37 @@
-"""Storage on SQLite and PostgreSQL: migrations, constraints, the append-only audit log, references."""
+"""Storage on SQLite and PostgreSQL: migrations, relationships, constraints, the append-only audit log, references."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import delete, inspect, select, text, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError, StatementError
+from sqlalchemy.orm import selectinload
 
 from storage import Database, DatabaseUnavailable, models, upgrade
+from storage.migrate import alembic_config
 from storage.queries import count_due_steps
 
 NOW = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"  # port 1 refuses at once
+
+
+def person(name: str, email: str, *roles: str, **more: Any) -> models.Person:
+    return models.Person(name=name, email=email, roles=list(roles), created_at=NOW, updated_at=NOW, **more)
+
+
+def milestone(order_id: int, key: str, occurrence: int = 1, **more: Any) -> models.Milestone:
+    fields: dict[str, Any] = {"title": key, "owner_role": "iro", "state": "open", "source": "s", "updated_at": NOW}
+    return models.Milestone(order_id=order_id, key=key, occurrence=occurrence, **(fields | more))
 
 
 async def add_order(database: Database, reference: str = "SO-2026-0001") -> int:
@@ -26,79 +45,174 @@ async def add_order(database: Database, reference: str = "SO-2026-0001") -> int:
         return order.id
 
 
-async def test_migrations_are_idempotent(database_url: str, database: Database) -> None:
+async def tables(database: Database) -> set[str]:
+    async with database.engine.connect() as connection:
+        return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def test_the_schema_is_at_the_newest_migration_and_upgrading_again_changes_nothing(
+    database_url: str, database: Database
+) -> None:
+    before = await tables(database)
     await upgrade(database_url)
+    await upgrade(database_url)
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     async with database.session() as session:
-        assert await session.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
+        assert await session.scalar(text("SELECT version_num FROM alembic_version")) == head
+    assert await tables(database) == before
+    assert {"people", "children", "orders", "order_extensions", "allocations", "events", "milestones",
+            "reference_counters", "audit_log"} <= before  # fmt: skip
 
 
-async def test_records_round_trip_with_relationships(database: Database) -> None:
+async def test_the_migrations_make_what_the_models_describe(database: Database) -> None:
+    def differences(connection: Connection) -> list[Any]:
+        return compare_metadata(MigrationContext.configure(connection), models.Base.metadata)
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_every_record_round_trips_with_its_relationships(database: Database) -> None:
     order_id = await add_order(database)
     async with database.session() as session:
-        iro = models.Person(name="Ian Reviewer", email="ian@example.gov.uk", roles=["iro"], created_at=NOW,
-                            updated_at=NOW)  # fmt: skip
-        session.add(iro)
+        manager = person("Tina Manager", "tina@example.gov.uk", "team_manager", team="North")
+        worker = person("Sam Worker", "sam@example.gov.uk", "social_worker", team="North", manager=manager,
+                        entra_id="5f1c0a5e-0000-4000-8000-000000000001")  # fmt: skip
+        iro = person("Ian Reviewer", "ian@example.gov.uk", "iro")
+        unit = person("Sue Unit", "sue@example.gov.uk", "safeguarding_unit")
+        session.add_all([manager, worker, iro, unit])
         await session.flush()
-        session.add(models.Allocation(order_id=order_id, iro_id=iro.id, allocated_at=NOW, active=True))
-        session.add(models.Event(order_id=order_id, kind="first_cin_meeting", occurred_on=date(2026, 3, 20),
-                                 recorded_at=NOW))  # fmt: skip
-        session.add(models.Milestone(order_id=order_id, key="nine_month_review", occurrence=1, title="Review",
-                                     owner_role="iro", due=date(2026, 12, 3), state="open", source="x § 5.4",
-                                     updated_at=NOW))  # fmt: skip
-    async with database.session() as session:
-        from sqlalchemy.orm import selectinload
+        order = await session.get(models.Order, order_id)
+        assert order is not None
+        order.social_worker_id = worker.id
+        session.add_all([
+            models.OrderExtension(order_id=order_id, previous_last_day=date(2027, 3, 2),
+                                  new_last_day=date(2028, 3, 2), decided_on=date(2027, 2, 1),
+                                  recorded_by_id=worker.id, recorded_at=NOW),
+            models.Allocation(order_id=order_id, iro_id=iro.id, allocated_by_id=unit.id, allocated_at=NOW,
+                              active=True),
+            models.Event(order_id=order_id, kind="outcome", occurred_on=date(2026, 12, 10), value="B",
+                         recorded_by_id=iro.id, recorded_at=NOW, details="insufficient evidence"),
+            milestone(order_id, "nine_month_review", due=date(2026, 12, 3), preferred_by=date(2026, 11, 26),
+                      title="Nine-month review", source="Wirral § 5.4"),
+            milestone(order_id, "minutes", state="waiting", waiting_on="nine_month_review"),
+            models.AuditEntry(at=NOW, actor="sam@example.gov.uk", action="order.create",
+                              order_reference="SO-2026-0001", outcome="ok", details={"made": "2026-03-03"}),
+        ])  # fmt: skip
 
+    async with database.session() as session:
         order = await session.scalar(
             select(models.Order).options(
+                selectinload(models.Order.child),
+                selectinload(models.Order.social_worker).selectinload(models.Person.manager),
+                selectinload(models.Order.extensions),
                 selectinload(models.Order.allocations).selectinload(models.Allocation.iro),
+                selectinload(models.Order.allocations).selectinload(models.Allocation.allocated_by),
                 selectinload(models.Order.events),
                 selectinload(models.Order.milestones),
-                selectinload(models.Order.child),
             )
         )
         assert order is not None
-        assert order.allocations[0].iro.roles == ["iro"]
-        assert order.events[0].occurred_on == date(2026, 3, 20)
-        assert order.milestones[0].due == date(2026, 12, 3)
-        assert order.child.date_of_birth == date(2019, 6, 1)
-        # Instants come back aware, in UTC, whatever the backend stores.
-        assert order.created_at == NOW and order.created_at.tzinfo is not None
-        assert order.created_at.utcoffset() == timedelta(0)
+        assert (order.child.local_id, order.child.date_of_birth) == ("C-SO-2026-0001", date(2019, 6, 1))
+        assert order.social_worker is not None and order.social_worker.manager is not None
+        assert (order.social_worker.name, order.social_worker.manager.roles) == ("Sam Worker", ["team_manager"])
+        assert [(e.previous_last_day, e.new_last_day) for e in order.extensions] == [
+            (date(2027, 3, 2), date(2028, 3, 2))
+        ]
+        [allocation] = order.allocations
+        assert allocation.active and allocation.iro.name == "Ian Reviewer"
+        assert allocation.allocated_by is not None and allocation.allocated_by.roles == ["safeguarding_unit"]
+        assert [(e.kind, e.value, e.details) for e in order.events] == [("outcome", "B", "insufficient evidence")]
+        assert [(m.key, m.state, m.due, m.waiting_on) for m in order.milestones] == [
+            ("nine_month_review", "open", date(2026, 12, 3), None),
+            ("minutes", "waiting", None, "nine_month_review"),
+        ]
+        entry = await session.scalar(select(models.AuditEntry))
+        assert entry is not None and entry.details == {"made": "2026-03-03"}
+    async with database.session() as session:
+        bare = await session.scalar(select(models.Order))
+        assert bare is not None
+        # Nothing loads by accident: an async lazy load would fail somewhere far from its cause.
+        with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+            _ = bare.milestones
 
 
-async def test_an_aware_instant_in_another_zone_is_stored_as_utc(database: Database) -> None:
+async def test_instants_come_back_aware_in_utc(database: Database) -> None:
     summer = datetime(2026, 7, 1, 9, 0, tzinfo=timezone(timedelta(hours=1)))
     async with database.session() as session:
         session.add(models.AuditEntry(at=summer, actor="cli", action="test", outcome="ok", details={}))
     async with database.session() as session:
         entry = await session.scalar(select(models.AuditEntry))
-        assert entry is not None and entry.at == datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+        assert entry is not None
+        assert entry.at == datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+        assert entry.at.tzinfo is not None and entry.at.utcoffset() == timedelta(0)
+    with pytest.raises(StatementError, match="aware"):
+        async with database.session() as session:
+            session.add(models.AuditEntry(at=datetime(2026, 7, 1, 9, 0), actor="cli", action="test", outcome="ok",
+                                          details={}))  # fmt: skip
 
 
-async def test_unique_constraints(database: Database) -> None:
+async def test_emails_are_kept_in_lower_case_and_belong_to_one_person(database: Database) -> None:
+    async with database.session() as session:
+        session.add(person("Sam Worker", "Sam.Worker@Council.gov.uk"))
+    async with database.session() as session:
+        assert await session.scalar(select(models.Person.email)) == "sam.worker@council.gov.uk"
+    with pytest.raises(IntegrityError):
+        async with database.session() as session:
+            session.add(person("Samantha Worker", "sam.worker@council.GOV.UK"))
+
+
+async def test_a_step_has_one_row_per_occurrence(database: Database) -> None:
     order_id = await add_order(database)
+    async with database.session() as session:
+        session.add_all([milestone(order_id, "review", 1), milestone(order_id, "review", 2)])
     with pytest.raises(IntegrityError):
         async with database.session() as session:
-            for _ in range(2):
-                session.add(models.Milestone(order_id=order_id, key="review", occurrence=1, title="Review",
-                                             owner_role="iro", state="open", source="s", updated_at=NOW))  # fmt: skip
+            session.add(milestone(order_id, "review", 2))
+
+
+async def test_an_order_has_one_active_iro_at_a_time(database: Database) -> None:
+    order_id = await add_order(database)
+    async with database.session() as session:
+        first, second = person("Ian Reviewer", "ian@example.gov.uk", "iro"), person("Ivy", "ivy@example.gov.uk")
+        session.add_all([first, second])
+        await session.flush()
+        session.add(models.Allocation(order_id=order_id, iro_id=first.id, allocated_at=NOW, active=True))
     with pytest.raises(IntegrityError):
         async with database.session() as session:
-            for name in ("A", "B"):
-                session.add(models.Person(name=name, email="same@example.gov.uk", roles=[], created_at=NOW,
-                                          updated_at=NOW))  # fmt: skip
+            session.add(models.Allocation(order_id=order_id, iro_id=second.id, allocated_at=NOW, active=True))
+    # A reallocation ends the first and starts the second in one transaction.
+    async with database.session() as session:
+        current = await session.scalar(select(models.Allocation))
+        assert current is not None
+        current.active = False
+        session.add(models.Allocation(order_id=order_id, iro_id=second.id, allocated_at=NOW, active=True,
+                                      replaced_iro_id=first.id))  # fmt: skip
+    async with database.session() as session:
+        rows = (await session.execute(select(models.Allocation.iro_id, models.Allocation.active))).all()
+        assert sorted(rows) == sorted([(first.id, False), (second.id, True)])
+
+
+async def test_foreign_keys_are_enforced(database: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with database.session() as session:
+            session.add(models.Order(reference="SO-2026-0009", child_id=999, order_type="supervision",
+                                     made=date(2026, 3, 3), commenced=date(2026, 3, 3), last_day=date(2027, 3, 2),
+                                     procedure_id="wirral", status="open", created_at=NOW,
+                                     updated_at=NOW))  # fmt: skip
 
 
 async def test_the_audit_log_refuses_change_and_removal(database: Database) -> None:
     async with database.session() as session:
         session.add(models.AuditEntry(at=NOW, actor="cli", action="order.create", order_reference="SO-2026-0001",
                                       outcome="ok", details={"made": "2026-03-03"}))  # fmt: skip
-    with pytest.raises(DBAPIError, match="append-only"):
-        async with database.session() as session:
-            await session.execute(update(models.AuditEntry).values(actor="someone else"))
-    with pytest.raises(DBAPIError, match="append-only"):
-        async with database.session() as session:
-            await session.execute(delete(models.AuditEntry))
+    refusals = [update(models.AuditEntry).values(actor="someone else"), delete(models.AuditEntry)]
+    if database.engine.dialect.name == "postgresql":
+        refusals.append(text("TRUNCATE audit_log"))
+    for statement in refusals:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with database.session() as session:
+                await session.execute(statement)
     async with database.session() as session:
         entries = (await session.scalars(select(models.AuditEntry))).all()
         assert [(e.actor, e.details) for e in entries] == [("cli", {"made": "2026-03-03"})]
@@ -108,31 +222,42 @@ async def test_order_numbers_count_up_per_year(database: Database) -> None:
     async with database.session() as session:
         numbers = [await models.next_order_number(session, 2026) for _ in range(3)]
         numbers.append(await models.next_order_number(session, 2027))
-    assert numbers == [1, 2, 3, 1]
+    async with database.session() as session:
+        numbers.append(await models.next_order_number(session, 2026))
+    assert numbers == [1, 2, 3, 1, 4]
 
 
 async def test_concurrent_callers_never_share_an_order_number(database: Database) -> None:
     async def take() -> int:
         async with database.session() as session:
-            return await models.next_order_number(session, 2026)
+            number = await models.next_order_number(session, 2026)
+            await asyncio.sleep(0)  # let the others queue behind this transaction
+            return number
 
     numbers = await asyncio.gather(*(take() for _ in range(20)))
     assert sorted(numbers) == list(range(1, 21))
+
+
+async def test_a_number_taken_in_a_transaction_that_fails_is_given_again(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.session() as session:
+            assert await models.next_order_number(session, 2026) == 1
+            raise RuntimeError("the order was refused")
+    async with database.session() as session:
+        assert await models.next_order_number(session, 2026) == 1
 
 
 async def test_due_steps_are_counted_for_open_orders_only(database: Database) -> None:
     order_id = await add_order(database)
     ended_id = await add_order(database, "SO-2026-0002")
     async with database.session() as session:
-        for oid, key, due, state in [
-            (order_id, "a", date(2026, 3, 5), "open"),
-            (order_id, "b", date(2026, 3, 6), "open"),
-            (order_id, "c", date(2026, 3, 9), "open"),  # not due yet
-            (order_id, "d", date(2026, 3, 4), "done"),
-            (ended_id, "a", date(2026, 3, 4), "open"),
-        ]:
-            session.add(models.Milestone(order_id=oid, key=key, occurrence=1, title=key, owner_role="iro", due=due,
-                                         state=state, source="s", updated_at=NOW))  # fmt: skip
+        session.add_all([
+            milestone(order_id, "a", due=date(2026, 3, 5)),
+            milestone(order_id, "b", due=date(2026, 3, 6)),
+            milestone(order_id, "c", due=date(2026, 3, 9)),  # not due yet
+            milestone(order_id, "d", due=date(2026, 3, 4), state="done"),
+            milestone(ended_id, "a", due=date(2026, 3, 4)),
+        ])  # fmt: skip
         ended = await session.get(models.Order, ended_id)
         assert ended is not None
         ended.status = "ended"
@@ -140,9 +265,9 @@ async def test_due_steps_are_counted_for_open_orders_only(database: Database) ->
 
 
 async def test_an_unreachable_database_is_reported_as_unavailable() -> None:
-    database = Database.from_url("postgresql+asyncpg://postgres@127.0.0.1:1/nothing")
+    database = Database.from_url(UNREACHABLE)
     try:
-        with pytest.raises(DatabaseUnavailable):
+        with pytest.raises(DatabaseUnavailable, match="127.0.0.1:1"):
             await database.ping()
         with pytest.raises(DatabaseUnavailable):
             async with database.session() as session:
@@ -150,4 +275,78 @@ async def test_an_unreachable_database_is_reported_as_unavailable() -> None:
     finally:
         await database.dispose()
     with pytest.raises(DatabaseUnavailable):
-        await upgrade("postgresql+asyncpg://postgres@127.0.0.1:1/nothing")
+        await upgrade(UNREACHABLE)
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_is_reported_as_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "var").write_text("a file where the folder should be")
+    database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/var/sobot.db")
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await database.ping()
+    finally:
+        await database.dispose()
+
+
+async def test_a_fresh_install_gets_its_folder_and_schema(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/var/sobot.db"
+    await upgrade(url)
+    database = Database.from_url(url)
+    try:
+        assert await database.ping()
+        assert "orders" in await tables(database)
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_database_the_server_does_not_have_is_reported_as_unavailable(database_url: str) -> None:
+    database = Database.from_url(make_url(database_url).set(database="sobot_no_such_database").render_as_string(False))
+    try:
+        with pytest.raises(DatabaseUnavailable, match="sobot_no_such_database"):
+            await database.ping()
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_lost_mid_transaction_is_reported_and_the_next_one_works(database: Database) -> None:
+    with pytest.raises(DatabaseUnavailable, match="lost the connection"):
+        async with database.session() as session:
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            async with database.session() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await session.execute(text("SELECT 1"))
+    assert await database.ping()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_records_live_in_the_schema_the_url_names(database_url: str, database: Database) -> None:
+    schema = make_url(database_url).query["search_path"]
+    async with database.session() as session:
+        assert await session.scalar(text("SELECT current_schema()")) == schema
+        assert await session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"{schema}.orders"})
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
+    server = make_url(database_url)
+    schema = f"{server.query['search_path']}_fresh"
+    fresh = server.update_query_dict({"search_path": schema}).render_as_string(False)
+    admin = Database.from_url(server.difference_update_query(["search_path"]).render_as_string(False))
+    replica = "import asyncio, sys, storage; asyncio.run(storage.upgrade(sys.argv[1]))"
+    try:
+        async with admin.session() as session:
+            await session.execute(text(f"CREATE SCHEMA {schema}"))
+        replicas = [await asyncio.create_subprocess_exec(sys.executable, "-c", replica, fresh) for _ in range(2)]
+        assert [await r.wait() for r in replicas] == [0, 0]
+        async with admin.session() as session:
+            assert await session.scalar(text(f"SELECT count(*) FROM {schema}.alembic_version")) == 1
+    finally:
+        async with admin.session() as session:
+            await session.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await admin.dispose()

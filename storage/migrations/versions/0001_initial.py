@@ -118,6 +118,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('allocations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_allocations_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('uq_allocations_one_active_per_order', ['order_id'], unique=True,
+                              sqlite_where=sa.text('active'), postgresql_where=sa.text('active'))
 
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -194,6 +196,7 @@ def downgrade() -> None:
 
     op.drop_table('events')
     with op.batch_alter_table('allocations', schema=None) as batch_op:
+        batch_op.drop_index('uq_allocations_one_active_per_order')
         batch_op.drop_index(batch_op.f('ix_allocations_order_id'))
 
     op.drop_table('allocations')
