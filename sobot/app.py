@@ -22,6 +22,7 @@ from scheduler.jobs import Jobs
 from scheduler.notices import WorkingHours
 from scheduler.outbox import Planner
 from scheduler.procedures import Procedure, load_builtin
+from sobot.metrics import Metrics
 from sobot.settings import Settings, SettingsError
 from storage import Database, DatabaseUnavailable
 
@@ -137,6 +138,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, database: 
 
 
 SERVICES = web.AppKey("services", Services)
+METRICS = web.AppKey("metrics", Metrics)
 
 
 def create_app(
@@ -151,10 +153,13 @@ def create_app(
     `environ` holds the Agents SDK's own variables (os.environ by default); `client_factory` replaces the
     SDK's outbound connector client, for tests.
     """
-    app = web.Application()
+    metrics = Metrics()
+    app = web.Application(middlewares=[metrics.count_turns])
     app[SERVICES] = services
+    app[METRICS] = metrics
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
     bot = build_bot(services.context(), os.environ if environ is None else environ, client_factory=client_factory)
     add_teams_endpoint(app, bot, services.settings.host)
 
@@ -167,7 +172,8 @@ def create_app(
         planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock)
 
         async def dispatch() -> None:
-            queued = await planner.plan()
+            with metrics.dispatch_seconds.time():
+                queued = await planner.plan()
             if queued:
                 log.info("outbox: %d notifications queued", queued)
 
@@ -198,6 +204,14 @@ def create_app(
         app.on_startup.append(start_jobs)
     app.on_cleanup.append(stop)
     return app
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    metrics = request.app[METRICS]
+    last_poll = services.jobs.last_run.get("mail") if services.jobs else None
+    await metrics.refresh(services.database, services.clock, last_poll)
+    return metrics.exposition()
 
 
 async def healthz(request: web.Request) -> web.Response:
