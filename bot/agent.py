@@ -385,7 +385,7 @@ class SobotAgent(ActivityHandler):
         """A note for the Safeguarding Unit's channel, when it has one."""
         channel = await conversations.allocation_channel(self.ctx)
         if channel is None:
-            log.warning("no allocation channel to tell: %s", note)
+            log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
             return
         await self.messenger.send(channel, cards.message(note, attention=True), text=note)
 

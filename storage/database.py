@@ -46,7 +46,8 @@ def engine_for(database_url: str) -> AsyncEngine:
             search_path = url.normalized_query["search_path"][-1]
             url = url.difference_update_query(["search_path"])
             options["connect_args"] = {"server_settings": {"search_path": search_path}}
-    engine = create_async_engine(url, **options)
+    # Errors carry the statement but not its values (names, dates of birth), so logs hold no personal data.
+    engine = create_async_engine(url, hide_parameters=True, **options)
     where = url.render_as_string(hide_password=True)
 
     def connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:

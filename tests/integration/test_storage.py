@@ -350,3 +350,12 @@ async def test_replicas_starting_together_migrate_once(database_url: str) -> Non
         async with admin.session() as session:
             await session.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         await admin.dispose()
+
+
+async def test_database_errors_carry_no_personal_data(database: Database) -> None:
+    async with database.session() as session:
+        session.add(models.Child(local_id="C-PRIV", name="Amelia Quinton-Smythe"))
+    with pytest.raises(IntegrityError) as refused:
+        async with database.session() as session:
+            session.add(models.Child(local_id="C-PRIV", name="Amelia Quinton-Smythe", date_of_birth=date(2019, 6, 1)))
+    assert "Amelia" not in str(refused.value) and "2019-06-01" not in str(refused.value)
