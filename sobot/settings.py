@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    legal_address: str = Field(
+        "", description="Legal (case progression): the address told when a step is Legal's, e.g. Camden's decisions."
+    )
     mail_backend: str = Field("maildir", description="The unit's mailbox: maildir, imap, graph, ews, or none.")
     mailbox_dir: Path = Field(Path("var/mailbox"), description="The Maildir of the maildir backend.")
     unit_address: str = Field(
