@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
 
 import pytest
 
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Outgoing, RawMessage
 from mail.backends.ews import EwsMailbox, EwsUnreachable
+from tests.fakes import notification as shared_notification
 from tests.fakes.ews import FakeEws, serve_ews
 
 UNIT = "safeguarding@council.example"
@@ -18,13 +18,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def notification(number: int) -> bytes:
-    mime = EmailMessage()
-    mime["From"] = "worker@council.example"
-    mime["To"] = UNIT
-    mime["Subject"] = f"New Supervision Order {number}"
-    mime["Message-ID"] = f"<order-{number}@council.example>"
-    mime.set_content(f"Child ID: C{number:04d}\nOrder type: Supervision Order\n£ café\n")
-    return mime.as_bytes()
+    return shared_notification(number, UNIT)
 
 
 @pytest.fixture

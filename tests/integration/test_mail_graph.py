@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
 from types import SimpleNamespace
 
 import pytest
 
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Outgoing, RawMessage
 from mail.backends.graph import GraphMailbox, GraphUnreachable, client_credentials
+from tests.fakes import notification as shared_notification
 from tests.fakes.graph import FakeGraph, serve_graph
 
 UNIT = "safeguarding@council.example"
@@ -19,13 +19,7 @@ TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOi.fake.token"
 
 
 def notification(number: int) -> bytes:
-    mime = EmailMessage()
-    mime["From"] = "worker@council.example"
-    mime["To"] = UNIT
-    mime["Subject"] = f"New Supervision Order {number}"
-    mime["Message-ID"] = f"<order-{number}@council.example>"
-    mime.set_content(f"Child ID: C{number:04d}\nOrder type: Supervision Order\n£ café\n")
-    return mime.as_bytes()
+    return shared_notification(number, UNIT)
 
 
 class Recorder:
