@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import csv
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
@@ -19,6 +18,7 @@ from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
 from sobot.cli import fail, format_table, settings_or_exit
+from sobot.logs import configure as configure_logs
 from sobot.settings import SettingsError
 from storage import DatabaseUnavailable
 
@@ -224,10 +224,7 @@ def serve(args: argparse.Namespace) -> None:
     from sobot.serve import run
 
     settings = settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # A line per job run, or per Teams turn, would bury what matters.
-    for chatty in ("apscheduler", "microsoft_agents"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logs(settings.log_level, settings.log_format)
     from bot.app import LoopbackRefused
 
     try:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one JSON object a line (time, level, logger, message, reference)."
+    )
     legal_address: str = Field(
         "", description="Legal (case progression): the address told when a step is Legal's, e.g. Camden's decisions."
     )

@@ -81,3 +81,23 @@ def test_local_mode_will_not_listen_beyond_loopback(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "sobot.cli", "serve"], env=env, capture_output=True, text=True,
                             timeout=60)  # fmt: skip
     assert result.returncode == 2 and "local mode" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_can_log_json_lines(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBOT_", "CONNECTIONS__"))}
+    env.update({"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}", "SOBOT_PORT": str(port),
+                "SOBOT_MAILBOX_DIR": str(tmp_path / "mailbox"), "SOBOT_LOG_FORMAT": "json"})  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "sobot.cli", "serve"], env=env, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert process.stderr is not None
+        lines = []
+        for raw in process.stderr:
+            lines.append(json.loads(raw))  # every line is one JSON object
+            if "sobot is listening" in lines[-1]["message"]:
+                break
+        assert lines[-1]["level"] == "INFO" and lines[-1]["logger"] == "sobot"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
