@@ -243,9 +243,6 @@ class SobotAgent(ActivityHandler):
                      + (f" ({value})." if value else "."),
                      cards.order_summary(updated))  # fmt: skip
 
-    async def _event(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        return await self._done(turn_context, person, command)
-
     async def _extend(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         assert command.on is not None
         view = await orders.extend_order(self.ctx, command.reference or "", command.on, person.actor)
@@ -274,7 +271,7 @@ class SobotAgent(ActivityHandler):
         "due": _due,
         "overdue": _overdue,
         "done": _done,
-        "event": _event,
+        "event": _done,  # an event is recorded as a step is: by its key or title, with its date
         "extend": _extend,
         "allocate": _allocate,
         "use_channel": _use_channel,
@@ -370,16 +367,16 @@ class SobotAgent(ActivityHandler):
 
     async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
         done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
-        await self.announce_allocation(done)
-        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
+        updated = await self.announce_allocation(done)
         return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
 
-    async def announce_allocation(self, done: orders.Allocated) -> None:
-        """An allocation made elsewhere (by email): update the cards and tell the social worker and IRO."""
+    async def announce_allocation(self, done: orders.Allocated) -> cards.Card:
+        """Update the posted cards and tell the social worker and IRO, whichever channel allocated; the new card."""
         updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
         for posted in await conversations.allocation_cards(self.ctx, done.order.reference):
             await self.messenger.update(posted.conversation, posted.activity_id, updated)
         await self.tell_allocation(done.order, done.replaced)
+        return updated
 
     async def tell_unit(self, note: str) -> None:
         """A note for the Safeguarding Unit's channel, when it has one."""

@@ -28,7 +28,7 @@ class Notices:
     """What the other channel does when mail causes something: by default nothing (mail-only runs)."""
 
     order_created: Callable[[OrderView], Awaitable[None]] | None = None
-    allocated: Callable[[orders.Allocated], Awaitable[None]] | None = None
+    allocated: Callable[[orders.Allocated], Awaitable[object]] | None = None
     unreadable: Callable[[str], Awaitable[None]] | None = None
 
 
