@@ -28,14 +28,29 @@ class Messenger:
         self.app_id = app_id
 
     async def _continue(self, conversation: Conversation, work: Any) -> None:
+        """Run `work` in the conversation; its failure is raised here, to the caller that can retry it.
+
+        Left to the adapter, a failure would go to the turn-error handler, which answers a user's turn
+        with an apology: outside a turn there is nobody to apologise to, and the sender must know.
+        """
         reference = ConversationReference.model_validate(conversation.reference)
         continuation = reference.get_continuation_activity()
+        failures: list[Exception] = []
+
+        async def guarded(context: TurnContext) -> None:
+            try:
+                await work(context)
+            except Exception as error:
+                failures.append(error)
+
         if self.app_id:
-            await self.adapter.continue_conversation(self.app_id, continuation, work)
+            await self.adapter.continue_conversation(self.app_id, continuation, guarded)
         else:
             await self.adapter.continue_conversation_with_claims(
-                ClaimsIdentity({}), continuation, work, audience="https://api.botframework.com"
+                ClaimsIdentity({}), continuation, guarded, audience="https://api.botframework.com"
             )
+        if failures:
+            raise failures[0]
 
     async def send(self, conversation: Conversation, card: dict[str, Any], text: str | None = None) -> str | None:
         """Post a card (and a line of text) to the conversation; the new activity's id."""

@@ -130,3 +130,47 @@ async def due_steps(
                 found.append(DueStep(order.reference, initials(order.child.name), step.key, step.occurrence,
                                      step.title, step.owner, step.due, step.overdue))  # fmt: skip
     return sorted(found, key=lambda s: (s.due, s.reference, s.key))
+
+
+# Who gets a morning digest, and of which orders: managers of their team's, IROs of their own.
+DIGEST_ROLES = ("team_manager", "service_manager", "head_of_service", "iro")
+
+
+def _in_digest(person: models.Person, order: models.Order) -> bool:
+    social_worker = order.social_worker
+    roles = set(person.roles)
+    if "iro" in roles and any(a.active and a.iro_id == person.id for a in order.allocations):
+        return True
+    if social_worker is None:
+        return bool(roles & {"service_manager", "head_of_service"}) and not person.team
+    same_team = bool(person.team) and social_worker.team == person.team
+    if "team_manager" in roles and (social_worker.manager_id == person.id or same_team):
+        return True
+    return bool(roles & {"service_manager", "head_of_service"}) and (same_team or not person.team)
+
+
+async def digests(ctx: Context, until: date) -> dict[int, list[DueStep]]:
+    """Each digest reader's overdue steps and those due by `until`, by person id; nobody with nothing to read."""
+    today = ctx.today()
+    async with ctx.database.session() as session:
+        readers = [
+            p for p in (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
+            if set(p.roles) & set(DIGEST_ROLES)
+        ]  # fmt: skip
+        if not readers:
+            return {}
+        orders = (await session.scalars(_orders_with_people().where(models.Order.status == "open"))).all()
+    found: dict[int, list[DueStep]] = {}
+    for order in orders:
+        steps = [
+            DueStep(order.reference, initials(order.child.name), s.key, s.occurrence, s.title, s.owner, s.due,
+                    s.overdue)
+            for s in sorted_steps(list(order.milestones), today)
+            if s.state == "open" and s.due is not None and (s.overdue or s.due <= until)
+        ]  # fmt: skip
+        if not steps:
+            continue
+        for person in readers:
+            if _in_digest(person, order):
+                found.setdefault(person.id, []).extend(steps)
+    return {pid: sorted(steps, key=lambda s: (s.due, s.reference, s.key)) for pid, steps in found.items()}

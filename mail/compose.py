@@ -15,6 +15,7 @@ from handlers.terms import TYPE_NAMES
 from handlers.views import OrderView
 from mail.backends import Outgoing
 from mail.template import NEW_ORDER_HELP
+from scheduler.dispatch import Message
 
 
 def to_mime(message: Outgoing, sender: str) -> EmailMessage:
@@ -92,3 +93,14 @@ def allocation_answer(to: str, subject: str, message_id: str, sentence: str, iro
 
 def _re(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+def notification(to: str, message: Message) -> Outgoing:
+    """A reminder, escalation, digest or note to the unit, by email: the same words as the Teams card."""
+    subject = message.subject if message.reference else f"sobot: {message.subject}"
+    if message.digest:
+        rows = [(f"{line.due:%d %b %Y}" + (" (overdue)" if line.overdue else ""),
+                 f"{line.reference} ({line.initials}): {line.title} [{line.owner.replace('_', ' ')}]")
+                for line in message.digest]  # fmt: skip
+        return Outgoing((to,), subject, message.text, _html([message.headline], rows))
+    return Outgoing((to,), subject, message.text, _html([message.headline, *message.lines]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -23,7 +23,7 @@ class Jobs:
         self._scheduler = AsyncIOScheduler(timezone=timezone)
         self.last_run: dict[str, datetime] = {}
 
-    def every(self, name: str, seconds: int, job: Job) -> None:
+    def _guarded(self, name: str, job: Job) -> Job:
         async def run() -> None:
             try:
                 await job()
@@ -33,8 +33,17 @@ class Jobs:
             else:
                 self.last_run[name] = self._clock.now()
 
-        self._scheduler.add_job(run, "interval", seconds=seconds, id=name, name=name, max_instances=1,
-                                coalesce=True, next_run_time=self._clock.now())  # fmt: skip
+        return run
+
+    def every(self, name: str, seconds: int, job: Job) -> None:
+        self._scheduler.add_job(self._guarded(name, job), "interval", seconds=seconds, id=name, name=name,
+                                max_instances=1, coalesce=True, next_run_time=self._clock.now())  # fmt: skip
+
+    def daily(self, name: str, at: time, job: Job) -> None:
+        """Each working-week morning at `at` (the job itself skips bank holidays and closure days)."""
+        self._scheduler.add_job(self._guarded(name, job), "cron", day_of_week="mon-fri", hour=at.hour,
+                                minute=at.minute, id=name, name=name, max_instances=1, coalesce=True,
+                                misfire_grace_time=3600)  # fmt: skip
 
     def start(self) -> None:
         self._scheduler.start()

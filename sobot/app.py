@@ -12,16 +12,20 @@ from aiohttp import web
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 
 from bot.app import BOT, add_teams_endpoint, build_bot
+from bot.notify import TeamsChannel
 from handlers.context import Context
 from mail.backends import Mailbox
 from mail.backends.maildir import MaildirMailbox
 from mail.poller import Notices, Poller
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import Clock, SystemClock
+from scheduler.digest import Digest
+from scheduler.dispatch import Channels, Dispatcher
 from scheduler.jobs import Jobs
 from scheduler.notices import WorkingHours
 from scheduler.outbox import Planner
 from scheduler.procedures import Procedure, load_builtin
+from sobot.delivery import Delivery
 from sobot.metrics import Metrics
 from sobot.settings import Settings, SettingsError
 from storage import Database, DatabaseUnavailable
@@ -114,6 +118,13 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
     raise SettingsError(f"SOBOT_MAIL_BACKEND: the {settings.mail_backend} backend is not available in this build.")
 
 
+def build_dispatcher(services: Services, hours: WorkingHours, channels: Channels) -> Dispatcher:
+    settings = services.settings
+    return Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
+                      attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,
+                      timeout=settings.notify_timeout_seconds)  # fmt: skip
+
+
 def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
     settings = services.settings
     return Poller(services.context(), mailbox, settings.unit_address, settings.allowed_sender_domains,
@@ -169,15 +180,26 @@ def create_app(
         settings = services.settings
         hours = WorkingHours(services.calendar, settings.working_hours_start, settings.working_hours_end,
                              ZoneInfo(settings.timezone))  # fmt: skip
-        planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock)
+        planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
+                          settings.legal_address or None)  # fmt: skip
+        digest = Digest(services.context(), hours, settings.digest_time)
+        dispatcher = build_dispatcher(services, hours, Delivery(TeamsChannel(app[BOT].messenger), services.mailbox))
 
         async def dispatch() -> None:
             with metrics.dispatch_seconds.time():
-                queued = await planner.plan()
-            if queued:
-                log.info("outbox: %d notifications queued", queued)
+                queued = await planner.plan() + await digest.plan()
+                report = await dispatcher.tick()
+            metrics.record_dispatch(queued, report)
+            if queued or report.sent or report.failed or report.retried:
+                log.info("outbox: %d queued, %d sent, %d to retry, %d failed", queued + report.queued,
+                         sum(report.sent.values()), report.retried, report.failed)  # fmt: skip
 
-        jobs.every("dispatch", services.settings.dispatch_interval_seconds, dispatch)
+        async def morning() -> None:
+            if await digest.plan():
+                await dispatch()
+
+        jobs.every("dispatch", settings.dispatch_interval_seconds, dispatch)
+        jobs.daily("digest", settings.digest_time, morning)
         mailbox = services.mailbox
         if mailbox is not None:
             agent = app[BOT].agent

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from sqlalchemy import func, select
 
 from scheduler.clock import Clock
+from scheduler.dispatch import Report
 from storage import Database, DatabaseUnavailable, models
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,6 +32,14 @@ class Metrics:
                                    registry=self.registry)  # fmt: skip
         self.mailbox_lag = Gauge("sobot_mailbox_lag_seconds", "Seconds since the mailbox was last read successfully.",
                                  registry=self.registry)  # fmt: skip
+        self.queued = Counter("sobot_notifications_queued", "Notifications queued by this process.",
+                              registry=self.registry)  # fmt: skip
+        self.sent = Counter("sobot_notifications_sent", "Notifications delivered, by channel.", ["channel"],
+                            registry=self.registry)  # fmt: skip
+        self.failed = Counter("sobot_notifications_failed", "Notifications given up on after their last try.",
+                              registry=self.registry)  # fmt: skip
+        self.retried = Counter("sobot_notifications_retried", "Sends that failed and will be tried again.",
+                               registry=self.registry)  # fmt: skip
         self.database_up = Gauge("sobot_database_up", "1 when the database answered the last scrape.",
                                  registry=self.registry)  # fmt: skip
 
@@ -40,6 +49,13 @@ class Metrics:
         if request.path == "/api/messages":
             self.turns.labels(status=str(response.status)).inc()
         return response
+
+    def record_dispatch(self, queued: int, report: Report) -> None:
+        self.queued.inc(queued + report.queued)
+        for channel, count in report.sent.items():
+            self.sent.labels(channel=channel).inc(count)
+        self.failed.inc(report.failed)
+        self.retried.inc(report.retried)
 
     async def refresh(self, database: Database, clock: Clock, last_mail_poll: datetime | None) -> None:
         """Read the outbox's figures now; a database that is down shows as down, not as an error."""
@@ -62,7 +78,7 @@ class Metrics:
             self.database_up.set(0)
             return
         self.database_up.set(1)
-        for state in ("queued", "sent", "failed"):
+        for state in ("queued", "claimed", "sending", "sent", "failed", "cancelled", "superseded", "unconfirmed"):
             self.notifications.labels(state=state).set(counts.get(state, 0))
         if isinstance(oldest, datetime):
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)

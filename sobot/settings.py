@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     working_hours_start: time = Field(time(8, 30), description="When notifications may start each working day.")
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
+    digest_time: time = Field(time(8, 30), description="When each working morning's digest goes to managers and IROs.")
+    notify_attempts: int = Field(6, ge=1, le=20, description="Tries of one notification before it is failed.")
+    notify_backoff_seconds: float = Field(
+        30.0, gt=0, description="Wait before a notification's first retry; doubled each try, with jitter."
+    )
+    notify_timeout_seconds: float = Field(20.0, gt=0, description="How long one Teams or email send may take.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one JSON object a line (time, level, logger, message, reference)."

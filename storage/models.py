@@ -205,6 +205,9 @@ class Milestone(Base):
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     source: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
+    # The next day a reminder or escalation may fall: the outbox's planner reads only the steps whose day has
+    # come. A new row, and a row whose due date or state changes (a database trigger), start at NOTIFY_NOW.
+    notify_on: Mapped[date] = mapped_column(Date, server_default=text("'1970-01-01'"), index=True)
 
     order: Mapped[Order] = relationship(back_populates="milestones", lazy="raise")
 
@@ -305,14 +308,21 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("milestones.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # reminder or escalation
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    milestone_id: Mapped[int | None] = mapped_column(ForeignKey("milestones.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reminder, escalation, digest, nobody, failed or unconfirmed
     role: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))  # queued, sent or failed
+    # Whom it is for: a person of the directory, an address (Legal's), or the Safeguarding Unit itself.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    address: Mapped[str | None] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16))  # see scheduler/dispatch.py: queued … sent, failed, cancelled
     not_before: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(16))  # teams or email, once sent
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what a digest or a note to the unit says
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,9 @@ class RecordingConnector:
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     fail_with: int | None = None
+    # Answers for the next posts, in turn: an HTTP status (with headers), or "hang" (never answer).
+    script: deque[tuple[int, dict[str, str]] | str] = field(default_factory=deque)
+    hung: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: TestServer | None = None
 
@@ -56,9 +61,21 @@ class RecordingConnector:
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         return app
 
+    def answer(self, *answers: int | tuple[int, dict[str, str]] | str) -> None:
+        """Queue answers for the next posts: 429, (429, {"Retry-After": "7"}), 500, "hang"."""
+        self.script.extend(a if isinstance(a, tuple | str) else (a, {}) for a in answers)
+
     async def _post(self, request: web.Request) -> web.Response:
         if self.fail_with:
             return web.json_response({"error": {"code": "Forbidden"}}, status=self.fail_with)
+        if self.script:
+            answer = self.script.popleft()
+            if answer == "hang":
+                self.hung += 1
+                await asyncio.Event().wait()  # until the client gives up and the server closes
+            assert isinstance(answer, tuple)
+            status, headers = answer
+            return web.json_response({"error": {"code": str(status)}}, status=status, headers=headers)
         body = await request.json()
         activity_id = f"activity-{next(self._ids)}"
         self.sent.append(Sent("POST", request.match_info["conversation"], activity_id, body))

@@ -37,19 +37,26 @@ async def test_due_notices_are_queued_once_for_the_next_opening(database: Databa
     # is Fri 6 Mar: not yet. Both wait for 08:30 London (GMT: 08:30 UTC).
     assert await planner.plan() == 2
     assert await queued(database) == [
-        ("SO-2026-0001:case_summary:1:reminder:social_worker:2026-03-03", "2026-03-05T08:30:00+00:00"),
-        ("SO-2026-0001:inform_safeguarding_unit:1:reminder:social_worker:2026-03-05", "2026-03-05T08:30:00+00:00"),
+        ("SO-2026-0001:case_summary:1:reminder:social_worker:2026-03-03:p1", "2026-03-05T08:30:00+00:00"),
+        ("SO-2026-0001:inform_safeguarding_unit:1:reminder:social_worker:2026-03-05:p1", "2026-03-05T08:30:00+00:00"),
     ]
     assert await planner.plan() == 0  # planned again: nothing twice
+    # Each step waits for its next notice day: the case summary's next reminder is two working days before
+    # it is due (Fri 13 Mar); the allocation's first is Fri 6 Mar.
+    async with database.session() as session:
+        next_days = dict((await session.execute(select(models.Milestone.key, models.Milestone.notify_on))).all())
+    assert next_days["case_summary"] == date(2026, 3, 13)
+    assert next_days["allocate_iro"] == date(2026, 3, 6)
 
     # Wed 11 Mar 09:00: telling the unit is overdue (team manager since Fri 6 Mar); allocating the IRO was
     # due Tue 10 Mar (its reminder of the day) and escalates to the team manager today.
     clock.set(datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
     assert await planner.plan() == 3
     keys = [key for key, _ in await queued(database)]
-    assert "SO-2026-0001:inform_safeguarding_unit:1:escalation:team_manager:2026-03-06" in keys
-    assert "SO-2026-0001:allocate_iro:1:reminder:safeguarding_unit:2026-03-10" in keys
-    assert "SO-2026-0001:allocate_iro:1:escalation:team_manager:2026-03-11" in keys
+    # Nobody is the team manager here: each escalation to them becomes a note to the unit.
+    assert "SO-2026-0001:inform_safeguarding_unit:1:escalation:team_manager:2026-03-06:nobody" in keys
+    assert "SO-2026-0001:allocate_iro:1:reminder:safeguarding_unit:2026-03-10:unit" in keys
+    assert "SO-2026-0001:allocate_iro:1:escalation:team_manager:2026-03-11:nobody" in keys
 
     # Done steps call for nothing more, even as their chain would move on.
     await orders.record_event(ctx, "SO-2026-0001", "inform_safeguarding_unit", date(2026, 3, 11), CLI)
@@ -57,3 +64,34 @@ async def test_due_notices_are_queued_once_for_the_next_opening(database: Databa
     before = set(keys)
     await planner.plan()
     assert not any("inform_safeguarding_unit" in key for key, _ in await queued(database) if key not in before)
+
+
+async def test_a_changed_step_is_planned_again_at_once(database: Database) -> None:
+    """The database resets a step's next notice day when its due date or state changes, however it changed."""
+    clock = FixedClock(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    ctx = Context(database, load_builtin(), WorkingCalendar(), clock, "wirral")
+    await people.import_people(ctx, STAFF, CLI)
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", date(2026, 3, 3),
+                                                   social_worker_email="sam.worker@example.gov.uk"), CLI)  # fmt: skip
+    planner = Planner(database, ctx.procedures, ctx.calendar, WorkingHours(ctx.calendar), clock)
+    await planner.plan()
+
+    async def notify_on(key: str) -> date:
+        async with database.session() as session:
+            found = await session.scalar(select(models.Milestone.notify_on).where(models.Milestone.key == key))
+            assert found is not None
+            return found
+
+    assert await notify_on("case_summary") > date(2026, 3, 5)
+    async with database.session() as session:
+        step = await session.scalar(select(models.Milestone).where(models.Milestone.key == "case_summary"))
+        assert step is not None
+        step.due = date(2026, 3, 6)
+    assert await notify_on("case_summary") == date(1970, 1, 1)
+    await planner.plan()  # due tomorrow now: looked at again today, its next notice day is its due date
+    assert await notify_on("case_summary") == date(2026, 3, 6)
+    async with database.session() as session:
+        step = await session.scalar(select(models.Milestone).where(models.Milestone.key == "case_summary"))
+        assert step is not None
+        step.title = "a new title"  # neither due date nor state: left alone
+    assert await notify_on("case_summary") == date(2026, 3, 6)

@@ -1,0 +1,59 @@
+"""Reminders, escalations, digests and notes to the unit, sent to Teams proactively from the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from bot import cards
+from bot.messenger import Messenger
+from handlers.conversations import Conversation
+from scheduler.dispatch import Message, Transient, Unreachable
+
+
+def notification_card(message: Message) -> cards.Card:
+    """The card for one notification: a step's reminder or escalation carries the buttons that answer it."""
+    if message.kind in ("reminder", "escalation") and message.reference and message.step and message.due:
+        note = " ".join(message.lines[:-1])  # the last line tells email readers how to answer: cards have buttons
+        headline = message.headline if message.kind == "escalation" else ""
+        return cards.reminder(message.reference, message.initials or "", message.title or message.step,
+                              message.step, message.occurrence, message.due, f"{headline} {note}".strip())  # fmt: skip
+    if message.kind == "digest":
+        rows = [[cards.day(line.due) + (" (overdue)" if line.overdue else ""), line.reference, line.initials,
+                 line.title, line.owner.replace("_", " ")] for line in message.digest]  # fmt: skip
+        return cards.card(
+            cards.heading(message.headline), cards.table(["Due", "Order", "Child", "Step", "Owner"], rows)
+        )
+    return cards.message(message.headline, attention=message.kind in ("nobody", "failed", "unconfirmed"))
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds; an HTTP date is taken as a minute)."""
+    value = (headers or {}).get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return 60.0
+
+
+class TeamsChannel:
+    """Sends a notification through a stored conversation reference, translating the connector's answers."""
+
+    def __init__(self, messenger: Messenger) -> None:
+        self.messenger = messenger
+
+    async def send(self, reference: dict[str, Any], message: Message) -> None:
+        conversation = Conversation(0, str((reference.get("conversation") or {}).get("id", "")), "", reference)
+        try:
+            await self.messenger.send(conversation, notification_card(message), text=message.headline)
+        except aiohttp.ClientResponseError as error:
+            if error.status in (403, 404):
+                raise Unreachable(f"Teams answered {error.status}") from None
+            if error.status == 429:
+                raise Transient("Teams answered 429 (too many requests)", retry_after(error.headers)) from None
+            raise Transient(f"Teams answered {error.status}") from None
+        except (aiohttp.ClientError, OSError) as error:
+            raise Transient(f"Teams could not be reached ({type(error).__name__})") from None

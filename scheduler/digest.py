@@ -1,0 +1,42 @@
+"""The morning digest: on each working morning, each manager's and IRO's overdue and soon-due steps, queued once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from handlers.context import Context
+from handlers.queries import digests
+from scheduler.notices import WorkingHours
+from scheduler.outbox import Planned, queue
+
+LOOKAHEAD_WORKING_DAYS = 10
+
+
+@dataclass(frozen=True)
+class Digest:
+    ctx: Context
+    hours: WorkingHours
+    at: time = time(8, 30)
+    # After this hour a missed morning's digest is not sent late: it would be no morning summary.
+    until: time = time(12, 0)
+
+    def due(self, now: datetime) -> bool:
+        local = now.astimezone(self.hours.zone)
+        return self.hours.calendar.is_working_day(local.date()) and self.at <= local.time() < self.until
+
+    async def plan(self) -> int:
+        """Queue today's digests, once each (by person and day); nothing for someone with nothing to read."""
+        now = self.ctx.clock.now()
+        if not self.due(now):
+            return 0
+        today = now.astimezone(self.hours.zone).date()
+        until = self.hours.calendar.add_working_days(today, LOOKAHEAD_WORKING_DAYS)
+        planned = [
+            Planned(f"digest:{person_id}:{today.isoformat()}", None, None, "digest", "digest", person_id, None,
+                    {"steps": [{"due": s.due.isoformat(), "reference": s.reference, "initials": s.child_initials,
+                                "title": s.title, "owner": s.owner, "overdue": s.overdue} for s in steps]})
+            for person_id, steps in (await digests(self.ctx, until)).items()
+        ]  # fmt: skip
+        async with self.ctx.database.session() as session:
+            return len(await queue(session, planned, self.hours.next_opening(now), now))

@@ -1,0 +1,512 @@
+"""The outbox's dispatcher: claims what is due, sends each row once by Teams or email, retries, tells the unit.
+
+A row's life:
+
+    queued ──claim──▶ claimed ──▶ sending ──▶ sent
+      ▲                  │            ├──▶ queued again (a retry, after a back-off or Retry-After)
+      └── lease expired ─┘            ├──▶ failed (the last try; the unit is told)
+                                      └──▶ unconfirmed (the process stopped mid-send; the unit is told)
+    queued or claimed ──▶ cancelled (step done, acknowledged, order ended) or superseded (a newer notice)
+
+Rows are claimed a batch at a time with one UPDATE (… FOR UPDATE SKIP LOCKED on PostgreSQL), each claim
+leased to this dispatcher, so several `sobot serve` processes share the work and never take the same row.
+A row is marked `sending` in the database before it goes out and `sent` after. A dispatcher that dies
+after claiming leaves rows whose lease runs out and which another claims: nothing is lost. One that dies
+after sending leaves them `sending`: they are never sent again (nothing twice), and the Safeguarding Unit
+is told they may not have arrived, so even the instant between the mark and the send is not silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from random import Random
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from handlers.views import initials
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import Clock
+from scheduler.notices import WorkingHours
+from scheduler.outbox import UNIT, Planned, opening_after, queue
+from storage import Database, models
+
+log = logging.getLogger(__name__)
+
+STEP_KINDS = ("reminder", "escalation", "nobody")
+
+
+class Transient(Exception):
+    """A send that may work later: a timeout, a 5xx, a 429 (with the seconds it asked us to wait)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Unreachable(Exception):
+    """Teams says the bot cannot reach this conversation any more (403 or 404: removed or blocked)."""
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    due: date
+    reference: str
+    initials: str
+    title: str
+    owner: str
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one notification says, whatever carries it: the reference and the child's initials, never more."""
+
+    kind: str
+    headline: str
+    lines: tuple[str, ...] = ()
+    reference: str | None = None
+    initials: str | None = None
+    step: str | None = None
+    occurrence: int = 1
+    title: str | None = None
+    due: date | None = None
+    digest: tuple[DigestLine, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return self.headline if len(self.headline) <= 120 else self.headline[:117] + "…"
+
+    @property
+    def text(self) -> str:
+        return "\n".join((self.headline, *self.lines))
+
+
+class Channels(Protocol):
+    """How a message reaches someone. Both raise Transient for what may work later; teams() raises
+    Unreachable when the conversation is gone; anything else is treated as transient."""
+
+    async def teams(self, reference: dict[str, Any], message: Message) -> None: ...
+
+    async def email(self, to: str, message: Message) -> None: ...
+
+    @property
+    def has_email(self) -> bool: ...
+
+
+@dataclass
+class Report:
+    sent: Counter[str] = field(default_factory=Counter)  # by channel
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    unconfirmed: int = 0
+    queued: int = 0
+
+
+@dataclass
+class _Row:
+    """A claimed row with what sending it needs, read in one go."""
+
+    note: models.Notification
+    reference: str | None
+    child: str | None
+    order_open: bool
+    step: models.Milestone | None
+    person: models.Person | None
+    owner_name: str | None
+    teams: tuple[int, dict[str, Any]] | None = None
+    acknowledged: bool = False
+    snoozed_until: date | None = None
+
+
+@dataclass
+class Dispatcher:
+    database: Database
+    channels: Channels
+    hours: WorkingHours
+    clock: Clock
+    unit_address: str | None = None
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    batch: int = 200
+    concurrency: int = 8
+    attempts: int = 6
+    backoff: float = 30.0  # seconds before the first retry; doubled each time, with jitter
+    backoff_cap: float = 3600.0
+    timeout: float = 20.0
+    lease: timedelta = timedelta(minutes=2)
+    random: Random = field(default_factory=Random)
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.hours.calendar
+
+    async def tick(self) -> Report:
+        """Recover abandoned claims, then send everything due now, batch by batch."""
+        report = Report()
+        await self.recover(report)
+        if not self.hours.is_open(self.clock.now()):
+            return report
+        while True:
+            claimed = await self.claim()
+            if claimed:
+                await self.deliver(claimed, report)
+            if len(claimed) < self.batch:
+                return report
+
+    async def claim(self, limit: int | None = None) -> list[int]:
+        """Lease up to `limit` due rows to this dispatcher, in one statement; their ids."""
+        now = self.clock.now()
+        table = models.Notification
+        due = (
+            select(table.id)
+            .where(table.state == "queued", table.not_before <= now)
+            .order_by(table.not_before, table.id)
+            .limit(limit or self.batch)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.database.session() as session:
+            ids = await session.scalars(
+                update(table)
+                .where(table.id.in_(due.scalar_subquery()))
+                .values(state="claimed", claimed_by=self.name, lease_until=now + self.lease)
+                .returning(table.id)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted(ids.all())
+
+    async def recover(self, report: Report) -> None:
+        """Rows whose lease ran out: unsent claims go back to the queue; rows caught mid-send are reported."""
+        now = self.clock.now()
+        table = models.Notification
+        async with self.database.session() as session:
+            await session.execute(
+                update(table)
+                .where(table.state == "claimed", table.lease_until < now)
+                .values(state="queued", claimed_by=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            lost = (
+                await session.scalars(
+                    update(table)
+                    .where(table.state == "sending", table.lease_until < now)
+                    .values(state="unconfirmed", last_error="the sender stopped while sending it; not sent again")
+                    .returning(table.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            if lost:
+                report.unconfirmed += len(lost)
+                log.error("outbox: %d notifications may not have been delivered (stopped mid-send)", len(lost))
+                await self._tell_unit(session, list(lost), "unconfirmed", now, report)
+
+    async def deliver(self, ids: Sequence[int], report: Report) -> None:
+        rows = await self._read(ids)
+        today = self.clock.now().astimezone(self.hours.zone).date()
+        ready = []
+        settled: list[dict[str, Any]] = []
+        for row in rows:
+            verdict = self._verdict(row, today)
+            if verdict is None:
+                ready.append(row)
+            elif isinstance(verdict, datetime):
+                report.deferred += 1
+                settled.append(self._outcome(row, "queued", not_before=verdict))
+            else:
+                report.cancelled += 1
+                settled.append(self._outcome(row, "cancelled", error=verdict))
+        await self._settle(settled)
+        for start in range(0, len(ready), self.concurrency):
+            chunk = await self._mark_sending(ready[start : start + self.concurrency])
+            outcomes = await asyncio.gather(*(self._send(row, today) for row in chunk))
+            await self._finish(chunk, outcomes, report)
+
+    # Reading ---------------------------------------------------------------------------------
+
+    async def _read(self, ids: Sequence[int]) -> list[_Row]:
+        table = models.Notification
+        social_worker = aliased(models.Person)
+        async with self.database.session() as session:
+            result = await session.execute(
+                select(table, models.Order.reference, models.Order.status, models.Child.name, models.Milestone,
+                       models.Person, social_worker.name)
+                .outerjoin(models.Order, table.order_id == models.Order.id)
+                .outerjoin(models.Child, models.Order.child_id == models.Child.id)
+                .outerjoin(models.Milestone, table.milestone_id == models.Milestone.id)
+                .outerjoin(models.Person, table.person_id == models.Person.id)
+                .outerjoin(social_worker, models.Order.social_worker_id == social_worker.id)
+                .where(table.id.in_(ids), table.claimed_by == self.name, table.state == "claimed")
+                .order_by(table.id)
+            )  # fmt: skip
+            rows = [
+                _Row(note, reference, child, status == "open", step, person,
+                     owner if step is not None and step.owner_role == "social_worker" else None)
+                for note, reference, status, child, step, person, owner in result
+            ]  # fmt: skip
+            people = {r.person.id for r in rows if r.person is not None}
+            references: dict[int, tuple[int, dict[str, Any]]] = {}
+            if people:
+                found = await session.scalars(
+                    select(models.ConversationReference)
+                    .where(models.ConversationReference.person_id.in_(people),
+                           models.ConversationReference.kind == "personal",
+                           models.ConversationReference.stale.is_(False))
+                    .order_by(models.ConversationReference.updated_at)
+                )  # fmt: skip
+                references = {c.person_id: (c.id, dict(c.reference)) for c in found if c.person_id is not None}
+            channel = None
+            if any(r.note.person_id is None and r.note.address is None for r in rows):
+                unit = await session.scalar(
+                    select(models.ConversationReference).where(
+                        models.ConversationReference.purpose == "allocations",
+                        models.ConversationReference.stale.is_(False),
+                    )
+                )
+                channel = (unit.id, dict(unit.reference)) if unit is not None else None
+            steps = {r.note.milestone_id for r in rows if r.note.milestone_id is not None}
+            answers = (
+                (
+                    await session.scalars(
+                        select(models.StepResponse).where(models.StepResponse.milestone_id.in_(steps))
+                    )
+                ).all()
+                if steps
+                else []
+            )
+        for row in rows:
+            note = row.note
+            if note.person_id is not None:
+                row.teams = references.get(note.person_id)
+            elif note.address is None:
+                row.teams = channel
+            mine = [a for a in answers if a.milestone_id == note.milestone_id and a.person_id == note.person_id]
+            row.acknowledged = any(a.kind == "acknowledged" for a in mine)
+            row.snoozed_until = max((a.until for a in mine if a.kind == "snoozed" and a.until), default=None)
+        return rows
+
+    def _verdict(self, row: _Row, today: date) -> datetime | str | None:
+        """None to send now; a later instant to wait for (a snooze); or why it is no longer wanted."""
+        note = row.note
+        if note.kind not in STEP_KINDS:
+            return None
+        if not row.order_open:
+            return "the order is no longer open"
+        if row.step is None or row.step.state != "open":
+            return "the step is no longer open"
+        if note.person_id is not None and row.person is not None and not row.person.active:
+            return "the person has left the directory"
+        if row.acknowledged:
+            return "acknowledged by the person"
+        if row.snoozed_until is not None and row.snoozed_until >= today:
+            return opening_after(self.hours, row.snoozed_until)
+        return None
+
+    # Sending ---------------------------------------------------------------------------------
+
+    async def _mark_sending(self, rows: list[_Row]) -> list[_Row]:
+        """Mark these rows as being sent now; only those still leased to this dispatcher come back."""
+        if not rows:
+            return []
+        table = models.Notification
+        async with self.database.session() as session:
+            still = set(
+                (
+                    await session.scalars(
+                        update(table)
+                        .where(
+                            table.id.in_([r.note.id for r in rows]),
+                            table.claimed_by == self.name,
+                            table.state == "claimed",
+                        )
+                        .values(state="sending", lease_until=self.clock.now() + self.lease)
+                        .returning(table.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
+            )
+        return [r for r in rows if r.note.id in still]
+
+    async def _send(self, row: _Row, today: date) -> tuple[str, str | None, float | None]:
+        """("teams" | "email", None, None) when sent; ("retry" | "failed", why, retry_after) when not."""
+        message = self.message(row, today)
+        note = row.note
+        address = note.address or (row.person.email if row.person is not None else self.unit_address)
+        try:
+            if row.teams is not None:
+                try:
+                    await asyncio.wait_for(self.channels.teams(row.teams[1], message), self.timeout)
+                    return "teams", None, None
+                except Unreachable:
+                    await self._mark_stale(row.teams[0])
+                    log.warning("notification %s: Teams can no longer reach the conversation; trying email", note.id)
+            if not address or not self.channels.has_email:
+                return "failed", "no way to reach them: no Teams conversation and no email", None
+            await asyncio.wait_for(self.channels.email(address, message), self.timeout)
+            return "email", None, None
+        except Transient as error:
+            return "retry", str(error), error.retry_after
+        except TimeoutError:
+            return "retry", f"no answer within {self.timeout:g} s", None
+        except Exception as error:  # a channel's own failure: try again later, the reason without personal data
+            return "retry", type(error).__name__, None
+
+    async def _mark_stale(self, reference_id: int) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(models.ConversationReference)
+                .where(models.ConversationReference.id == reference_id)
+                .values(stale=True)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _finish(self, rows: list[_Row], outcomes: list[tuple[str, str | None, float | None]],
+                      report: Report) -> None:  # fmt: skip
+        now = self.clock.now()
+        settled = []
+        failed = []
+        for row, (result, error, retry_after) in zip(rows, outcomes, strict=True):
+            tries = row.note.attempts + 1
+            if result in ("teams", "email"):
+                report.sent[result] += 1
+                settled.append(self._outcome(row, "sent", channel=result, sent_at=now, attempts=tries))
+            elif result == "retry" and tries < self.attempts:
+                report.retried += 1
+                wait = retry_after if retry_after is not None else self._backoff(tries)
+                later = self.hours.next_opening(now + timedelta(seconds=wait))
+                settled.append(self._outcome(row, "queued", error=error, attempts=tries, not_before=later))
+                log.warning("notification %s: try %d failed (%s); next in %.0f s", row.note.id, tries, error, wait)
+            else:
+                report.failed += 1
+                failed.append(row.note.id)
+                settled.append(self._outcome(row, "failed", error=error, attempts=tries))
+                log.error("notification %s failed after %d tries: %s", row.note.id, tries, error)
+        await self._settle(settled)
+        if failed:
+            async with self.database.session() as session:
+                await self._tell_unit(session, failed, "failed", now, report)
+
+    def _backoff(self, tries: int) -> float:
+        ceiling = min(self.backoff * 2 ** (tries - 1), self.backoff_cap)
+        return float(ceiling / 2 + self.random.uniform(0, ceiling / 2))
+
+    def _outcome(self, row: _Row, state: str, *, channel: str | None = None, sent_at: datetime | None = None,
+                 attempts: int | None = None, not_before: datetime | None = None,
+                 error: str | None = None) -> dict[str, Any]:  # fmt: skip
+        note = row.note
+        return {"nid": note.id, "state": state, "channel": channel, "sent_at": sent_at,
+                "attempts": note.attempts if attempts is None else attempts,
+                "not_before": not_before or note.not_before, "last_error": error}  # fmt: skip
+
+    async def _settle(self, outcomes: list[dict[str, Any]]) -> None:
+        if not outcomes:
+            return
+        table = cast(Table, models.Notification.__table__)
+        async with self.database.session() as session:
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("nid"), table.c.claimed_by == self.name)
+                .values(state=bindparam("state"), channel=bindparam("channel"), sent_at=bindparam("sent_at"),
+                        attempts=bindparam("attempts"), not_before=bindparam("not_before"),
+                        last_error=bindparam("last_error"), claimed_by=None, lease_until=None),
+                outcomes,
+            )  # fmt: skip
+
+    async def _tell_unit(self, session: AsyncSession, ids: list[int], kind: str, now: datetime,
+                         report: Report) -> None:  # fmt: skip
+        """A note to the Safeguarding Unit about rows that failed or may not have arrived (not about its own)."""
+        table = models.Notification
+        rows = (await session.scalars(select(table).where(table.id.in_(ids)))).all()
+        notes = []
+        for row in rows:
+            if row.person_id is None and row.address is None:
+                # The unit itself could not be reached: the log and the audit are what is left.
+                session.add(models.AuditEntry(at=now, actor="system", action=f"notify.{kind}",
+                                              order_reference=None, outcome="refused",
+                                              details={"notification": row.id, "kind": row.kind}))  # fmt: skip
+                continue
+            notes.append(Planned(f"{kind}:{row.id}", row.order_id, row.milestone_id, kind, UNIT, None, None,
+                                 {"notification": row.id, "kind": row.kind, "role": row.role,
+                                  "person_id": row.person_id, "address": row.address,
+                                  "error": row.last_error or "", "attempts": row.attempts}))  # fmt: skip
+        report.queued += len(await queue(session, notes, self.hours.next_opening(now), now))
+
+    # Words -----------------------------------------------------------------------------------
+
+    def message(self, row: _Row, today: date) -> Message:
+        note = row.note
+        child = initials(row.child) if row.child else None
+        label = f"{row.reference} ({child})" if row.reference else "An order"
+        step = row.step
+        if note.kind == "digest":
+            return digest_message(note.payload)
+        if step is None or step.due is None:
+            return Message(note.kind, self._about(note.kind, label, note.payload), reference=row.reference,
+                           initials=child)  # fmt: skip
+        due = f"{step.due:%A} {step.due.day} {step.due:%B %Y}"
+        days = self.calendar.working_days_between(today, step.due)
+        base = Message(note.kind, "", (), row.reference, child, step.key, step.occurrence, step.title, step.due)
+        owner = step.owner_role.replace("_", " ") + (f" ({row.owner_name})" if row.owner_name else "")
+        if note.kind == "reminder":
+            when = "today" if days == 0 else f"in {days} working day{'s' if days != 1 else ''}"
+            if days < 0:
+                when = f"{-days} working day{'s' if days != -1 else ''} ago"
+            return replace(base, headline=f"{label}: {step.title} is due {due} ({when}).",
+                           lines=(f"Source: {step.source}.", HOW_TO_ANSWER))  # fmt: skip
+        if note.kind == "escalation":
+            late = max(-days, 0)
+            plural = "s" if late != 1 else ""
+            return replace(
+                base,
+                headline=f"Overdue: {label}: {step.title} was due {due}, {late} working day{plural} ago.",
+                lines=(f"It is for the {owner}. You are told as the {note.role.replace('_', ' ')}.",
+                 f"Source: {step.source}.", HOW_TO_ANSWER),
+            )  # fmt: skip
+        return replace(base, headline=self._about(note.kind, label, note.payload, step))
+
+    def _about(self, kind: str, label: str, payload: dict[str, Any], step: models.Milestone | None = None) -> str:
+        title = f"“{step.title}”" if step is not None else "a step"
+        if kind == "nobody":
+            role = str(payload.get("role", "")).replace("_", " ")
+            return (f"{label}: a {payload.get('kind', 'notice')} about {title} is due but nobody is the {role} "
+                    f"for this order. Add them to the directory (sobot people import), or pass it on.")  # fmt: skip
+        who = "the Safeguarding Unit" if payload.get("person_id") is None else "the person it was for"
+        if payload.get("address"):
+            who = str(payload["address"])
+        about = f"a {payload.get('kind', 'notification')} to the {str(payload.get('role', '')).replace('_', ' ')}"
+        if kind == "failed":
+            return (f"{label}: {about} about {title} could not be delivered after {payload.get('attempts')} tries "
+                    f"({payload.get('error')}). Please make sure {who} knows.")  # fmt: skip
+        return (f"{label}: {about} about {title} may not have been delivered: sobot stopped while sending it. "
+                f"Please check that {who} knows.")  # fmt: skip
+
+
+HOW_TO_ANSWER = "Answer with the buttons in Teams, or type “done REFERENCE STEP” to the sobot bot."
+
+
+def digest_message(payload: dict[str, Any]) -> Message:
+    lines = tuple(
+        DigestLine(date.fromisoformat(str(item["due"])), str(item["reference"]), str(item["initials"]),
+                   str(item["title"]), str(item["owner"]), bool(item["overdue"]))
+        for item in payload.get("steps", [])
+    )  # fmt: skip
+    overdue = sum(1 for line in lines if line.overdue)
+    soon = len(lines) - overdue
+    plural = "s" if overdue != 1 else ""
+    headline = f"Good morning: {overdue} step{plural} overdue, {soon} due in the next 10 working days."
+    text = tuple(
+        f"{'OVERDUE ' if line.overdue else ''}{line.due:%d %b %Y}  {line.reference} ({line.initials})  "
+        f"{line.title}  [{line.owner.replace('_', ' ')}]"
+        for line in lines
+    )  # fmt: skip
+    return Message("digest", headline, text, digest=lines)

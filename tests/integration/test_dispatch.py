@@ -1,0 +1,243 @@
+"""The outbox's dispatcher on SQLite and PostgreSQL: each notification sent once, by the right channel,
+retried when the channel says so, and never lost when a dispatcher dies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from random import Random
+
+import pytest
+from sqlalchemy import select
+
+from handlers import orders
+from handlers.context import CLI, Actor
+from handlers.reminders import acknowledge, snooze
+from scheduler.dispatch import Message
+from storage import Database, models
+from tests.outbox_rig import UNIT_ADDRESS, Rig, rig, sent_to
+
+MADE = date(2026, 3, 3)  # a Tuesday
+
+
+@pytest.fixture
+async def r(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
+    # Thursday 5 March 2026, 09:00 London (GMT): two days after the order was made.
+    async with rig(database, database_url, tmp_path / "mail", datetime(2026, 3, 5, 9, 0, tzinfo=UTC)) as made:
+        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", MADE,
+                                                            child_date_of_birth=date(2019, 6, 1),
+                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+        yield made
+
+
+async def test_a_reminder_goes_by_teams_where_the_bot_can_reach_them_and_by_email_otherwise(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    report = await r.tick()
+    # On Thu 5 Mar the social worker is reminded to tell the unit (due today) and of the case summary.
+    posts = sent_to(r.connector.sent, chat)
+    assert report.sent == {"teams": 2}
+    steps = sorted(p.card["actions"][0]["data"]["step"] for p in posts if p.card)
+    assert steps == ["case_summary", "inform_safeguarding_unit"]
+    assert all(p.card and p.card["body"][0]["text"].startswith("SO-2026-0001 (J.M.S.): ") for p in posts)
+    assert all(p.card and [a["title"] for a in p.card["actions"]][:3] == ["Mark done", "Done on a date", "Acknowledge"]
+               for p in posts)  # fmt: skip
+    assert r.emails() == []
+    assert await r.tick() == type(report)()  # the same day again: nothing twice
+
+    # Monday 9 Mar: the unit was not told; its escalation goes to the team manager, who has no Teams chat.
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    await r.tick()
+    mails = [m for m in r.emails() if m["To"] != UNIT_ADDRESS]  # the unit hears of allocating the IRO
+    assert [m["To"] for m in mails] == ["tess@example.gov.uk"]
+    assert mails[0]["Subject"].startswith("Overdue: SO-2026-0001 (J.M.S.): Tell the Safeguarding Unit of the order")
+    assert "You are told as the team manager" in mails[0].get_body(("plain",)).get_content()
+    rows = {(row.kind, row.role, row.channel) for row in await r.rows() if row.state == "sent"}
+    assert ("escalation", "team_manager", "email") in rows
+
+
+async def test_nothing_goes_out_at_night_or_at_the_weekend(r: Rig) -> None:
+    await r.in_teams("sam@example.gov.uk")
+    r.clock.set(datetime(2026, 3, 5, 7, 0, tzinfo=UTC))  # 07:00: before working hours
+    report = await r.tick()
+    assert not report.sent and r.connector.sent == []
+    assert {row.not_before for row in await r.rows()} == {datetime(2026, 3, 5, 8, 30, tzinfo=UTC)}
+    r.clock.set(datetime(2026, 3, 5, 8, 30, tzinfo=UTC))
+    assert (await r.tick()).sent == {"teams": 2}
+    r.clock.set(datetime(2026, 3, 7, 10, 0, tzinfo=UTC))  # Saturday
+    assert not (await r.tick()).sent
+
+
+async def test_a_role_with_nobody_in_it_tells_the_unit_and_is_audited_once(r: Rig) -> None:
+    async with r.database.session() as session:
+        manager = await session.scalar(select(models.Person).where(models.Person.email == "tess@example.gov.uk"))
+        assert manager is not None
+        manager.active = False
+    channel = await r.unit_channel()
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))  # the team manager's escalation day
+    await r.tick()
+    await r.tick()
+    notes = [s.text for s in sent_to(r.connector.sent, channel)]
+    assert any("nobody is the team manager for this order" in n for n in notes), notes
+    async with r.database.session() as session:
+        audits = await session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == "notify.nobody"))
+        assert [a.details["role"] for a in audits.all()] == ["team_manager"]
+
+
+async def test_a_teams_chat_the_bot_was_removed_from_falls_back_to_email(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    r.connector.answer(403, 404)
+    report = await r.tick()
+    assert report.sent == {"email": 2}
+    assert [m["To"] for m in r.emails()] == ["sam@example.gov.uk"] * 2
+    async with r.database.session() as session:
+        stored = await session.scalar(
+            select(models.ConversationReference).where(models.ConversationReference.conversation_id == chat)
+        )
+        assert stored is not None and stored.stale
+
+
+async def test_429_is_retried_after_the_time_teams_asks_for(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    r.connector.answer((429, {"Retry-After": "120"}), (429, {"Retry-After": "120"}))
+    report = await r.tick()
+    assert report.retried == 2 and not report.sent
+    rows = [row for row in await r.rows() if row.state == "queued"]
+    assert {row.not_before for row in rows} == {datetime(2026, 3, 5, 9, 2, tzinfo=UTC)}
+    assert {row.attempts for row in rows} == {1}
+    r.clock.advance(timedelta(seconds=119))
+    assert not (await r.tick()).sent  # not before Teams said
+    r.clock.advance(timedelta(seconds=1))
+    assert (await r.tick()).sent == {"teams": 2}
+    assert len(sent_to(r.connector.sent, chat)) == 2
+
+
+async def test_500s_back_off_then_fail_and_the_unit_is_told(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    channel = await r.unit_channel()
+    r.connector.answer(*([500] * 6))
+    dispatcher = r.dispatcher(attempts=3, backoff=60, random=Random(7))
+    waits = []
+    for _ in range(3):
+        before = r.clock.now()
+        report = await r.tick(dispatcher)
+        queued = [row for row in await r.rows() if row.state == "queued" and row.kind == "reminder"]
+        if queued:
+            waits.append((min(row.not_before for row in queued) - before).total_seconds())
+            r.clock.set(max(row.not_before for row in queued))
+    # Exponential back-off with jitter: within [half, all] of 60 s, then of 120 s.
+    assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120, waits
+    assert report.failed == 2
+    failed = [row for row in await r.rows() if row.kind == "reminder"]
+    assert {(row.state, row.attempts) for row in failed} == {("failed", 3)}
+    assert all("Teams answered 500" in (row.last_error or "") for row in failed)
+    assert sent_to(r.connector.sent, chat) == []
+    await r.tick(dispatcher)
+    notes = [s.text for s in sent_to(r.connector.sent, channel)]
+    assert len(notes) == 2 and all("could not be delivered after 3 tries" in n for n in notes), notes
+
+
+async def test_a_connector_that_never_answers_is_timed_out_and_retried(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    r.connector.answer("hang")
+    report = await r.tick(r.dispatcher(timeout=0.5, concurrency=1))
+    assert r.connector.hung == 1
+    assert report.retried == 1 and report.sent == {"teams": 1}
+    row = next(row for row in await r.rows() if row.state == "queued")
+    assert row.last_error == "no answer within 0.5 s"
+    r.clock.set(row.not_before)
+    assert (await r.tick()).sent == {"teams": 1}
+    assert len(sent_to(r.connector.sent, chat)) == 2
+
+
+async def test_done_acknowledge_and_snooze_stop_what_they_should(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    assert len(sent_to(r.connector.sent, chat)) == 2
+    # Sam snoozes the case summary for 2 working days (to Mon 9 Mar) and acknowledges telling the unit.
+    await snooze(r.ctx, "SO-2026-0001", "case_summary", 1, 2, sam)
+    await acknowledge(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", 1, sam)
+    # Fri 6 Mar: the allocation reminder is the unit's; Sam hears nothing.
+    r.clock.set(datetime(2026, 3, 6, 9, 0, tzinfo=UTC))
+    r.connector.clear()
+    await r.tick()
+    assert sent_to(r.connector.sent, chat) == []
+    # Mon 9 Mar: the escalation about telling the unit goes to the manager (acknowledging stops Sam's own
+    # notices only); the case summary is still snoozed today.
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert sent_to(r.connector.sent, chat) == []
+    assert "tess@example.gov.uk" in [m["To"] for m in r.emails()]
+    # The case summary is done: its reminder of Fri 13 Mar (two working days before) never comes.
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    await orders.record_event(r.ctx, "SO-2026-0001", "case_summary", date(2026, 3, 10), CLI)
+    await r.tick()
+    assert not any("case summary" in s.text for s in sent_to(r.connector.sent, chat))
+
+
+async def test_a_snoozed_reminder_comes_back_after_the_snooze(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await snooze(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", 1, 1, sam)  # until Fri 6 Mar
+    report = await r.tick()
+    assert report.deferred == 1 and report.sent == {"teams": 1}
+    row = next(row for row in await r.rows() if row.state == "queued")
+    assert row.not_before == datetime(2026, 3, 9, 8, 30, tzinfo=UTC)  # the first opening after the snooze
+    r.clock.set(datetime(2026, 3, 9, 8, 30, tzinfo=UTC))
+    await r.tick()
+    assert sum("Tell the Safeguarding Unit" in s.text for s in sent_to(r.connector.sent, chat)) == 1
+
+
+async def test_a_dispatcher_killed_after_claiming_loses_nothing(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    await r.planner.plan()
+    dead = r.dispatcher()
+    assert len(await dead.claim()) == 2  # ... and the process dies before sending anything
+    other = r.dispatcher()
+    assert not (await other.tick()).sent  # the claims are leased: not taken while the lease runs
+    r.clock.advance(dead.lease + timedelta(seconds=1))
+    assert (await other.tick()).sent == {"teams": 2}
+    texts = [s.text for s in sent_to(r.connector.sent, chat)]
+    assert len(texts) == len(set(texts)) == 2
+
+
+class Killed(BaseException):
+    """The process dying: nothing in the dispatcher catches it."""
+
+
+async def test_a_dispatcher_killed_after_sending_sends_nothing_twice_and_says_so(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    channel = await r.unit_channel()
+    teams = r.channels.teams
+
+    async def send_then_die(reference: dict[str, object], message: Message) -> None:
+        await teams(reference, message)
+        raise Killed
+
+    dying = r.dispatcher(concurrency=1)
+    r.channels.teams = send_then_die  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        await r.tick(dying)
+    r.channels.teams = teams  # type: ignore[method-assign]
+    assert len(sent_to(r.connector.sent, chat)) == 1
+    r.clock.advance(dying.lease + timedelta(seconds=1))
+    report = await r.tick()
+    assert report.unconfirmed == 1
+    # The one caught mid-send is not sent again; the other, still only claimed, goes now.
+    texts = [s.text for s in sent_to(r.connector.sent, chat)]
+    assert len(texts) == len(set(texts)) == 2
+    states = sorted(row.state for row in await r.rows() if row.kind == "reminder")
+    assert states == ["sent", "unconfirmed"]
+    note = [s.text for s in sent_to(r.connector.sent, channel)]
+    assert len(note) == 1 and "may not have been delivered" in note[0]
+
+
+async def test_the_unit_and_legal_are_reached_as_the_unit_and_by_address(r: Rig) -> None:
+    r.clock.set(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))  # allocation of the IRO is due (the unit's step)
+    await r.tick()
+    assert UNIT_ADDRESS in [m["To"] for m in r.emails()]  # no unit channel yet: its mailbox
+    channel = await r.unit_channel()
+    r.clock.set(datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert not sent_to(r.connector.sent, channel)  # the unit's reminder was sent yesterday; escalations go up

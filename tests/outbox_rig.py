@@ -1,0 +1,151 @@
+"""A rig for the outbox: a directory, a moved clock, the real planner and dispatcher, Teams through the SDK
+to a recording connector, and email into a real Maildir."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from bot.app import BOT
+from bot.notify import TeamsChannel
+from handlers import conversations, people
+from handlers.context import CLI, Context
+from handlers.directory import PersonView, identify
+from mail.backends.maildir import MaildirMailbox
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import FixedClock
+from scheduler.digest import Digest
+from scheduler.dispatch import Dispatcher, Report
+from scheduler.notices import WorkingHours
+from scheduler.outbox import Planner
+from scheduler.procedures import load_builtin
+from sobot.app import Services, create_app
+from sobot.delivery import Delivery
+from sobot.settings import load_settings
+from storage import Database, models
+from tests.connector import RecordingConnector, Sent, TokenlessClients
+
+STAFF = """name,email,roles,team,manager_email
+Tess Manager,tess@example.gov.uk,team_manager,North,
+Sam Worker,sam@example.gov.uk,social_worker,North,tess@example.gov.uk
+Ian Reviewer,ian@example.gov.uk,iro,IROs,
+Una Unit,una@example.gov.uk,safeguarding_unit,Safeguarding,
+Nell North,nell@example.gov.uk,service_manager,North,
+Hope Head,hope@example.gov.uk,head_of_service,North,
+Lena Legal,lena@example.gov.uk,legal,Legal,
+"""
+UNIT_ADDRESS = "safeguarding.unit@example.gov.uk"
+
+
+@dataclass
+class Delivered:
+    """One notification as its recipient saw it: by Teams (a conversation) or by email (an address)."""
+
+    channel: str
+    to: str
+    text: str
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class Rig:
+    database: Database
+    clock: FixedClock
+    ctx: Context
+    connector: RecordingConnector
+    mailbox: MaildirMailbox
+    planner: Planner
+    digest: Digest
+    channels: Delivery
+    hours: WorkingHours
+
+    def dispatcher(self, **options: Any) -> Dispatcher:
+        options.setdefault("timeout", 5.0)
+        return Dispatcher(self.database, self.channels, self.hours, self.clock, UNIT_ADDRESS, **options)
+
+    async def tick(self, dispatcher: Dispatcher | None = None, *, digest: bool = False) -> Report:
+        """One turn of the dispatch job (the morning digest only when asked: most tests are about steps)."""
+        await self.planner.plan()
+        if digest:
+            await self.digest.plan()
+        return await (dispatcher or self.dispatcher()).tick()
+
+    async def person(self, email: str) -> PersonView:
+        found = await identify(self.ctx, None, email)
+        assert found is not None
+        return found
+
+    async def in_teams(self, email: str) -> str:
+        """Give this person a personal chat with the bot, as installing the app does; its conversation id."""
+        person = await self.person(email)
+        conversation_id = f"a:personal-{person.id}"
+        await conversations.remember(self.ctx, conversation_id=conversation_id, kind="personal",
+                                     service_url=self.connector.url, reference=_reference(self.connector.url,
+                                     conversation_id, f"29:{person.id}"), person=person)  # fmt: skip
+        return conversation_id
+
+    async def unit_channel(self) -> str:
+        conversation_id = "19:unit@thread.tacv2"
+        unit = await self.person("una@example.gov.uk")
+        await conversations.remember(self.ctx, conversation_id=conversation_id, kind="channel",
+                                     service_url=self.connector.url,
+                                     reference=_reference(self.connector.url, conversation_id, "29:una"),
+                                     person=unit)  # fmt: skip
+        await conversations.use_for_allocations(self.ctx, conversation_id, unit)
+        return conversation_id
+
+    def emails(self) -> list[EmailMessage]:
+        return self.mailbox.sent()
+
+    def delivered(self) -> list[Delivered]:
+        """Everything that reached anyone, in order per channel: Teams posts, then emails."""
+        found = [Delivered("teams", s.conversation_id, s.text, s.body) for s in self.connector.sent
+                 if s.method == "POST"]  # fmt: skip
+        for mail in self.emails():
+            body = mail.get_body(("plain",))
+            found.append(Delivered("email", str(mail["To"]), body.get_content() if body else "", None))
+        return found
+
+    async def rows(self) -> list[models.Notification]:
+        async with self.database.session() as session:
+            return list((await session.scalars(select(models.Notification).order_by(models.Notification.id))).all())
+
+
+def _reference(service_url: str, conversation_id: str, user: str) -> dict[str, Any]:
+    return {"serviceUrl": service_url, "channelId": "msteams", "conversation": {"id": conversation_id},
+            "bot": {"id": "28:sobot", "name": "sobot"}, "user": {"id": user}}  # fmt: skip
+
+
+def sent_to(sent: list[Sent], conversation_id: str) -> list[Sent]:
+    return [s for s in sent if s.conversation_id == conversation_id and s.method == "POST"]
+
+
+@asynccontextmanager
+async def rig(database: Database, database_url: str, maildir: Path, at: datetime, staff: str = STAFF,
+              procedure: str = "wirral") -> AsyncIterator[Rig]:  # fmt: skip
+    connector = RecordingConnector()
+    connector.server = TestServer(connector.app())
+    await connector.server.start_server()
+    clock = FixedClock(at)
+    settings = load_settings({}, database_url=database_url, procedure=procedure)
+    calendar = WorkingCalendar()
+    services = Services(settings, clock, database, load_builtin(), calendar)
+    app = create_app(services, run_jobs=False, environ={}, client_factory=TokenlessClients())
+    hours = WorkingHours(calendar)
+    ctx = services.context()
+    mailbox = MaildirMailbox(maildir, UNIT_ADDRESS)
+    await people.import_people(ctx, staff, CLI)
+    channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox)
+    planner = Planner(database, ctx.procedures, calendar, hours, clock, "legal.cases@example.gov.uk")
+    try:
+        yield Rig(database, clock, ctx, connector, mailbox, planner, Digest(ctx, hours), channels, hours)
+    finally:
+        await connector.server.close()
