@@ -3,7 +3,11 @@ retried when the channel says so, and never lost when a dispatcher dies."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from random import Random
@@ -241,3 +245,57 @@ async def test_the_unit_and_legal_are_reached_as_the_unit_and_by_address(r: Rig)
     r.clock.set(datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
     await r.tick()
     assert not sent_to(r.connector.sent, channel)  # the unit's reminder was sent yesterday; escalations go up
+
+
+async def test_two_dispatchers_on_one_database_never_send_one_notification_twice(r: Rig, database_url: str) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    for number in range(2, 41):
+        await orders.create_order(r.ctx, orders.NewOrder(f"C{number}", "Ann Other", "supervision", MADE,
+                                                         social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+    await r.planner.plan()
+    second = Database.from_url(database_url)  # another process's engine and connections
+    try:
+        one = r.dispatcher(batch=7, concurrency=3)
+        other = replace(one, database=second, name="other", random=Random(2))
+        reports = await asyncio.gather(one.tick(), other.tick())
+    finally:
+        await second.dispose()
+    rows = await r.rows()
+    assert {row.state for row in rows} == {"sent"} and len(rows) == 80
+    shares = [sum(report.sent.values()) for report in reports]
+    assert sum(shares) == 80 and min(shares) > 0  # both took work, neither took the other's
+    posts = sent_to(r.connector.sent, chat)
+    texts = Counter(p.text for p in posts)
+    assert len(posts) == 80 and max(texts.values()) == 1
+
+
+async def test_the_morning_digest_goes_once_to_those_with_something_to_read(r: Rig) -> None:
+    chat = await r.in_teams("tess@example.gov.uk")
+    # Tue 17 Mar, 08:30: the order's first steps are overdue; the case summary is due today.
+    r.clock.set(datetime(2026, 3, 17, 8, 30, tzinfo=UTC))
+    await r.tick(digest=True)
+    digests = [p for p in sent_to(r.connector.sent, chat) if p.text.startswith("Good morning")]
+    assert len(digests) == 1
+    card = digests[0].card
+    assert card is not None and "overdue" in card["body"][0]["text"]
+    assert "SO-2026-0001" in json.dumps(card) and "Jane" not in json.dumps(card)
+    readers = sorted(m["To"] for m in r.emails() if m["Subject"].startswith("sobot: Good morning"))
+    # Nell (service manager) and Hope (Head of Service) of the North team by email; Ian, the IRO, has no
+    # order allocated yet, and Lena (Legal) is not a digest reader: nothing for them.
+    assert readers == ["hope@example.gov.uk", "nell@example.gov.uk"]
+    r.clock.set(datetime(2026, 3, 17, 11, 0, tzinfo=UTC))
+    await r.tick(digest=True)
+    assert len([p for p in sent_to(r.connector.sent, chat) if p.text.startswith("Good morning")]) == 1
+    # Saturday: no digest; Good Friday (a bank holiday): none either.
+    for day in (datetime(2026, 3, 21, 9, 0, tzinfo=UTC), datetime(2026, 4, 3, 8, 45, tzinfo=UTC)):
+        r.clock.set(day)
+        r.connector.clear()
+        await r.tick(digest=True)
+        assert not [p for p in sent_to(r.connector.sent, chat) if p.text.startswith("Good morning")]
+
+
+async def test_a_quiet_morning_sends_no_digest(r: Rig) -> None:
+    await orders.end_order(r.ctx, "SO-2026-0001", "discharged", date(2026, 3, 5), CLI)
+    r.clock.set(datetime(2026, 3, 17, 8, 30, tzinfo=UTC))
+    report = await r.tick(digest=True)
+    assert not report.sent and r.emails() == [] and r.connector.sent == []
