@@ -11,6 +11,8 @@ from scheduler.notices import WorkingHours
 from scheduler.outbox import Planned, queue
 
 LOOKAHEAD_WORKING_DAYS = 10
+# A digest longer than this lists the most pressing and says how many more: `overdue` in Teams shows all.
+LINES = 40
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Digest:
         planned = [
             Planned(f"digest:{person_id}:{today.isoformat()}", None, None, "digest", "digest", person_id, None,
                     {"steps": [{"due": s.due.isoformat(), "reference": s.reference, "initials": s.child_initials,
-                                "title": s.title, "owner": s.owner, "overdue": s.overdue} for s in steps]})
+                                "title": s.title, "owner": s.owner, "overdue": s.overdue} for s in steps[:LINES]],
+                     "overdue": sum(1 for s in steps if s.overdue), "total": len(steps)})
             for person_id, steps in (await digests(self.ctx, until)).items()
         ]  # fmt: skip
         async with self.ctx.database.session() as session:

@@ -500,8 +500,8 @@ def digest_message(payload: dict[str, Any]) -> Message:
                    str(item["title"]), str(item["owner"]), bool(item["overdue"]))
         for item in payload.get("steps", [])
     )  # fmt: skip
-    overdue = sum(1 for line in lines if line.overdue)
-    soon = len(lines) - overdue
+    overdue = int(payload.get("overdue", sum(1 for line in lines if line.overdue)))
+    soon = int(payload.get("total", len(lines))) - overdue
     plural = "s" if overdue != 1 else ""
     headline = f"Good morning: {overdue} step{plural} overdue, {soon} due in the next 10 working days."
     text = tuple(
@@ -509,4 +509,7 @@ def digest_message(payload: dict[str, Any]) -> Message:
         f"{line.title}  [{line.owner.replace('_', ' ')}]"
         for line in lines
     )  # fmt: skip
+    more = overdue + soon - len(lines)
+    if more > 0:
+        text += (f"… and {more} more: type “overdue” or “due” to the sobot bot in Teams for the whole list.",)
     return Message("digest", headline, text, digest=lines)

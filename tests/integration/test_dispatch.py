@@ -299,3 +299,19 @@ async def test_a_quiet_morning_sends_no_digest(r: Rig) -> None:
     r.clock.set(datetime(2026, 3, 17, 8, 30, tzinfo=UTC))
     report = await r.tick(digest=True)
     assert not report.sent and r.emails() == [] and r.connector.sent == []
+
+
+async def test_a_long_digest_lists_the_most_pressing_and_says_how_many_more(r: Rig) -> None:
+    for number in range(2, 16):
+        await orders.create_order(r.ctx, orders.NewOrder(f"C{number}", "Ann Other", "supervision", MADE,
+                                                         social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+    r.clock.set(datetime(2026, 3, 17, 8, 30, tzinfo=UTC))
+    await r.tick(digest=True)
+    mail = next(m for m in r.emails() if m["To"] == "tess@example.gov.uk")
+    text = mail.get_body(("plain",)).get_content()
+    lines = [line for line in text.splitlines() if "SO-2026-" in line]
+    assert len(lines) == 40
+    assert "… and 20 more: type “overdue” or “due”" in text  # 15 orders, four steps each in the window
+    # Each order: telling the unit (5 Mar) and allocating the IRO (10 Mar) overdue; the case summary (today)
+    # and the first CIN meeting (31 Mar, ten working days ahead) due.
+    assert "Good morning: 30 steps overdue, 30 due in the next 10 working days." in text
