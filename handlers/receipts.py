@@ -46,3 +46,47 @@ async def done_parts(ctx: Context, message_id: str) -> dict[int, str]:
             )
         )
         return {part: folder for part, folder in rows}
+
+
+def _asked_key(reference: str) -> str:
+    return f"allocation:{reference}"
+
+
+async def unasked(ctx: Context, message_id: str) -> list[str]:
+    """Orders this message made whose allocation request never went out (a crash or a mail server between)."""
+    async with ctx.database.session() as session:
+        made = (
+            await session.scalars(
+                select(models.ProcessedMail.order_reference).where(
+                    models.ProcessedMail.message_id == message_id,
+                    models.ProcessedMail.part > 0,
+                    models.ProcessedMail.order_reference.is_not(None),
+                )
+            )
+        ).all()
+        if not made:
+            return []
+        asked = set(
+            (
+                await session.scalars(
+                    select(models.Notification.dedupe_key).where(
+                        models.Notification.dedupe_key.in_([_asked_key(r) for r in made if r])
+                    )
+                )
+            ).all()
+        )
+    return [r for r in made if r and _asked_key(r) not in asked]
+
+
+async def mark_asked(ctx: Context, reference: str, address: str) -> None:
+    """Record, in the outbox, that the unit's mailbox was asked to allocate an IRO for this order."""
+    now = ctx.clock.now()
+    async with ctx.database.session() as session:
+        order_id = await session.scalar(select(models.Order.id).where(models.Order.reference == reference))
+        session.add(
+            models.Notification(
+                dedupe_key=_asked_key(reference), order_id=order_id, kind="allocation", role="safeguarding_unit",
+                address=address, state="sent", channel="email", not_before=now, attempts=1, created_at=now,
+                sent_at=now, payload={},
+            )
+        )  # fmt: skip

@@ -99,6 +99,9 @@ class Poller:
             await self._needs_attention(raw, mail, report, f"a message from {mail.sender_email} that is not an order")
             return
         problems = list(result.problems)
+        for reference in await receipts.unasked(self.ctx, mail.message_id):
+            # Saved by an earlier poll that stopped before the unit was asked: ask now, once.
+            await self._ask_for_allocation(await orders.get_order(self.ctx, reference))
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
@@ -133,6 +136,7 @@ class Poller:
 
     async def _ask_for_allocation(self, view: OrderView) -> None:
         await self.mailbox.send(compose.allocation_request(view, await iro_loads(self.ctx), self.unit_address))
+        await receipts.mark_asked(self.ctx, view.reference, self.unit_address)
         if self.notices.order_created is not None:
             await self.notices.order_created(view)
 
