@@ -93,13 +93,14 @@ def build_bot(
         auth = connections.get_default_connection_configuration()
         auth.VALIDATE_ISSUER = True
         auth.ANONYMOUS_ALLOWED = False
-        adapter = CloudAdapter(connection_manager=connections, channel_service_client_factory=client_factory)
+        factory = client_factory or RestChannelServiceClientFactory(connections)
+        adapter = CloudAdapter(connection_manager=connections, channel_service_client_factory=factory)
     else:
         factory = client_factory or RestChannelServiceClientFactory(LocalConnections())
         adapter = CloudAdapter(channel_service_client_factory=factory)
         # Local mode has no app id by design; the SDK would warn of it on every turn.
         logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
-    messenger = Messenger(adapter, app_id)
+    messenger = Messenger(adapter, app_id, factory)
     agent = SobotAgent(ctx, messenger)
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:

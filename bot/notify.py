@@ -8,7 +8,6 @@ import aiohttp
 
 from bot import cards
 from bot.messenger import Messenger
-from handlers.conversations import Conversation
 from scheduler.dispatch import Message, Transient, Unreachable
 
 
@@ -46,9 +45,8 @@ class TeamsChannel:
         self.messenger = messenger
 
     async def send(self, reference: dict[str, Any], message: Message) -> None:
-        conversation = Conversation(0, str((reference.get("conversation") or {}).get("id", "")), "", reference)
         try:
-            await self.messenger.send(conversation, notification_card(message), text=message.headline)
+            await self.messenger.post(reference, notification_card(message), text=message.headline)
         except aiohttp.ClientResponseError as error:
             if error.status in (403, 404):
                 raise Unreachable(f"Teams answered {error.status}") from None

@@ -35,13 +35,13 @@ def choose(
     def of(person: models.Person | None) -> list[Recipient]:
         return [Recipient(person.name, person.email, person.id)] if person is not None and person.active else []
 
-    holders = [p for p in people if p.active and role in p.roles]
     if role == "social_worker":
         return of(social_worker)
     if role == "team_manager":
         return of(manager)
     if role == "iro":
         return of(iro)
+    holders = [p for p in people if p.active and role in p.roles]
     if role == "legal":
         found = [Recipient(p.name, p.email, p.id) for p in holders]
         return found or ([Recipient("Legal", legal_address)] if legal_address else [])

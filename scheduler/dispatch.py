@@ -140,7 +140,7 @@ class Dispatcher:
     unit_address: str | None = None
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     batch: int = 200
-    concurrency: int = 8
+    concurrency: int = 32  # sends in flight at once; each batch of them is marked and settled in one go
     attempts: int = 6
     backoff: float = 30.0  # seconds before the first retry; doubled each time, with jitter
     backoff_cap: float = 3600.0

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from handlers.recipients import Recipient, choose
 from scheduler.calendar import WorkingCalendar
@@ -136,11 +137,15 @@ class _People:
         self.session = session
         self.legal_address = legal_address
         self._people: dict[int, models.Person] | None = None
+        self._holders: dict[str, list[models.Person]] = {}
         self._iros: dict[int, int] = {}
 
     async def _load(self) -> dict[int, models.Person]:
         if self._people is None:
             self._people = {p.id: p for p in (await self.session.scalars(select(models.Person))).all()}
+            for person in self._people.values():
+                for role in person.roles:
+                    self._holders.setdefault(role, []).append(person)
         return self._people
 
     async def _iro(self, order_id: int) -> int | None:
@@ -161,7 +166,8 @@ class _People:
         manager = people.get(social_worker.manager_id) if social_worker and social_worker.manager_id else None
         iro_id = await self._iro(step.order_id) if notice.role == "iro" else None
         iro = people.get(iro_id) if iro_id else None
-        found = choose(notice.role, social_worker, manager, iro, list(people.values()), self.legal_address)
+        holders = self._holders.get(notice.role, [])
+        found = choose(notice.role, social_worker, manager, iro, holders, self.legal_address)
         if not found:
             # Nobody holds the role for this order: the unit is told, and the audit says so.
             note = {"role": notice.role, "kind": notice.kind, "on": notice.on.isoformat()}
@@ -192,24 +198,26 @@ async def queue(session: AsyncSession, planned: Sequence[Planned], not_before: d
     ).all()
     ids = [row.id for row in inserted]
     new = {row.dedupe_key for row in inserted}
-    table = models.Notification
-    for p in planned:
-        if p.dedupe_key in new and p.milestone_id is not None and p.kind in ("reminder", "escalation"):
-            await session.execute(
-                update(table)
-                .where(table.milestone_id == p.milestone_id, table.kind == p.kind, table.state == "queued",
-                       table.dedupe_key != p.dedupe_key, _same_recipient(p))
-                .values(state="superseded", last_error="a newer notice about this step replaced it")
-            )  # fmt: skip
+    steps = {p.milestone_id for p in planned if p.dedupe_key in new and p.milestone_id is not None
+             and p.kind in ("reminder", "escalation")}  # fmt: skip
+    if steps:
+        # One statement for the batch: a queued row of the same step, kind and recipient as a newer one goes.
+        older = models.Notification
+        newer = aliased(models.Notification)
+        await session.execute(
+            update(older)
+            .where(
+                older.state == "queued", older.milestone_id.in_(steps),
+                exists().where(
+                    newer.id.in_(ids), newer.milestone_id == older.milestone_id, newer.kind == older.kind,
+                    newer.id > older.id, newer.person_id.is_not_distinct_from(older.person_id),
+                    newer.address.is_not_distinct_from(older.address),
+                ),
+            )
+            .values(state="superseded", last_error="a newer notice about this step replaced it")
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
     return ids
-
-
-def _same_recipient(p: Planned) -> Any:
-    table = models.Notification
-    return and_(
-        table.person_id == p.person_id if p.person_id is not None else table.person_id.is_(None),
-        table.address == p.address if p.address is not None else table.address.is_(None),
-    )
 
 
 async def _audit_nobody(

@@ -122,7 +122,7 @@ def build_dispatcher(services: Services, hours: WorkingHours, channels: Channels
     settings = services.settings
     return Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
                       attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,
-                      timeout=settings.notify_timeout_seconds)  # fmt: skip
+                      timeout=settings.notify_timeout_seconds, concurrency=settings.notify_concurrency)  # fmt: skip
 
 
 def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
@@ -220,6 +220,7 @@ def create_app(
     async def stop(app: web.Application) -> None:
         if services.jobs is not None:
             services.jobs.shutdown()
+        await app[BOT].messenger.close()
         await services.database.dispose()
 
     if run_jobs:

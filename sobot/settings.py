@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Wait before a notification's first retry; doubled each try, with jitter."
     )
     notify_timeout_seconds: float = Field(20.0, gt=0, description="How long one Teams or email send may take.")
+    notify_concurrency: int = Field(
+        32, ge=1, le=256, description="Notifications sent at once; Teams answers a bot that sends too fast with 429."
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one JSON object a line (time, level, logger, message, reference)."

@@ -95,3 +95,27 @@ async def test_a_changed_step_is_planned_again_at_once(database: Database) -> No
         assert step is not None
         step.title = "a new title"  # neither due date nor state: left alone
     assert await notify_on("case_summary") == date(2026, 3, 6)
+
+
+async def test_after_downtime_a_newer_notice_replaces_one_still_waiting(database: Database) -> None:
+    clock = FixedClock(datetime(2026, 3, 13, 19, 0, tzinfo=UTC))  # Fri 13 Mar, after hours
+    ctx = Context(database, load_builtin(), WorkingCalendar(), clock, "wirral")
+    await people.import_people(ctx, STAFF, CLI)
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", date(2026, 3, 3),
+                                                   social_worker_email="sam.worker@example.gov.uk"), CLI)  # fmt: skip
+    planner = Planner(database, ctx.procedures, ctx.calendar, WorkingHours(ctx.calendar), clock)
+    await planner.plan()  # the case summary's reminder of today waits for Monday's opening ...
+    clock.set(datetime(2026, 3, 17, 9, 0, tzinfo=UTC))  # ... which nothing sent: the service was down
+    await planner.plan()
+    async with database.session() as session:
+        rows = (
+            await session.execute(
+                select(models.Notification.dedupe_key, models.Notification.state)
+                .where(models.Notification.dedupe_key.like("%case_summary:1:reminder%"))
+                .order_by(models.Notification.id)
+            )
+        ).all()
+    assert [(key.split(":")[5], state) for key, state in rows] == [
+        ("2026-03-13", "superseded"),
+        ("2026-03-17", "queued"),
+    ]
