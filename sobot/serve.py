@@ -13,14 +13,24 @@ from sobot.settings import Settings
 from storage import upgrade
 
 log = logging.getLogger("sobot")
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Requests in flight and the jobs get this long to finish when sobot is told to stop.
+STOP_SECONDS = 20
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or SIGINT/SIGTERM)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+
+    def first_signal() -> None:
+        # The first signal stops sobot in order; a second one, while it stops, ends the process at once.
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+        stop.set()
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, first_signal)
     await upgrade(settings.database_url)
     services = build_services(settings)
     runner = web.AppRunner(create_app(services), access_log=None)
@@ -33,7 +43,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
     finally:
         log.info("sobot is stopping")
-        await runner.cleanup()
+        try:
+            await asyncio.wait_for(runner.cleanup(), STOP_SECONDS)
+        except TimeoutError:
+            log.error("sobot did not stop within %d s; stopping anyway", STOP_SECONDS)
 
 
 def run(settings: Settings) -> None:
