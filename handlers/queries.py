@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased, selectinload
 
 from handlers.context import Context
@@ -43,13 +43,16 @@ class OrderSummary:
 
 
 async def order_summaries(
-    ctx: Context, *, overdue_only: bool = False, include_ended: bool = False
+    ctx: Context, *, overdue_only: bool = False, include_ended: bool = False, of: PersonView | None = None
 ) -> list[OrderSummary]:
-    """Every order (open ones unless `include_ended`), by reference; `overdue_only` keeps those with a late step."""
+    """Every order (open ones unless `include_ended`; only `of` this person's when given), by reference;
+    `overdue_only` keeps those with a late step."""
     today = ctx.today()
     query = _orders_with_people().order_by(models.Order.reference)
     if not include_ended:
         query = query.where(models.Order.status == "open")
+    if of is not None:
+        query = query.where(_works_on(of))
     async with ctx.database.session() as session:
         orders = (await session.scalars(query)).all()
         summaries = []
@@ -95,40 +98,45 @@ class DueStep:
     overdue: bool
 
 
-async def _orders_of(ctx: Context, person: PersonView) -> list[models.Order]:
-    """The open orders this person works on: as social worker, IRO, the social worker's manager, or overseer."""
-    query = _orders_with_people().where(models.Order.status == "open").order_by(models.Order.reference)
-    async with ctx.database.session() as session:
-        orders = (await session.scalars(query)).all()
+def _works_on(person: PersonView) -> ColumnElement[bool]:
+    """The orders this person works on, as SQL: as social worker, IRO, the social worker's manager, or overseer."""
     if OVERSIGHT_ROLES & set(person.roles):
-        return list(orders)
-    return [
-        o
-        for o in orders
-        if o.social_worker_id == person.id
-        or (o.social_worker is not None and o.social_worker.manager_id == person.id)
-        or any(a.active and a.iro_id == person.id for a in o.allocations)
-    ]
+        return true()
+    return or_(
+        models.Order.social_worker_id == person.id,
+        models.Order.social_worker_id.in_(select(models.Person.id).where(models.Person.manager_id == person.id)),
+        exists().where(models.Allocation.order_id == models.Order.id, models.Allocation.active.is_(True),
+                       models.Allocation.iro_id == person.id),
+    )  # fmt: skip
 
 
 async def my_orders(ctx: Context, person: PersonView) -> list[OrderSummary]:
-    mine = {o.reference for o in await _orders_of(ctx, person)}
-    return [s for s in await order_summaries(ctx) if s.reference in mine]
+    return await order_summaries(ctx, of=person)
 
 
 async def due_steps(
     ctx: Context, person: PersonView, *, until: date | None, overdue_only: bool = False
 ) -> list[DueStep]:
-    """Open steps of this person's orders: overdue ones, and (unless `overdue_only`) those due by `until`."""
+    """Open steps of this person's orders: overdue ones, and (unless `overdue_only`) those due by `until`.
+
+    Read as rows of the steps in range (an index range on state and due date), never whole orders.
+    """
     today = ctx.today()
-    found = []
-    for order in await _orders_of(ctx, person):
-        for step in sorted_steps(list(order.milestones), today):
-            if step.state != "open" or step.due is None:
-                continue
-            if step.overdue or (not overdue_only and until is not None and step.due <= until):
-                found.append(DueStep(order.reference, initials(order.child.name), step.key, step.occurrence,
-                                     step.title, step.owner, step.due, step.overdue))  # fmt: skip
+    last = today - timedelta(days=1) if overdue_only or until is None else max(until, today - timedelta(days=1))
+    async with ctx.database.session() as session:
+        rows = await session.execute(
+            select(models.Milestone.key, models.Milestone.occurrence, models.Milestone.title,
+                   models.Milestone.owner_role, models.Milestone.due, models.Order.reference, models.Child.name)
+            .join(models.Order, models.Milestone.order_id == models.Order.id)
+            .join(models.Child, models.Order.child_id == models.Child.id)
+            .where(models.Milestone.state == "open", models.Milestone.due <= last, models.Order.status == "open",
+                   _works_on(person))
+        )  # fmt: skip
+        found = [
+            DueStep(reference, initials(child), key, occurrence, title, owner, due, due < today)
+            for key, occurrence, title, owner, due, reference, child in rows
+            if due is not None
+        ]
     return sorted(found, key=lambda s: (s.due, s.reference, s.key))
 
 
