@@ -109,10 +109,21 @@ class Report:
     sent: Counter[str] = field(default_factory=Counter)  # by channel
     retried: int = 0
     failed: int = 0
+    failed_by: Counter[str] = field(default_factory=Counter)  # by the channel last tried
     cancelled: int = 0
     deferred: int = 0
     unconfirmed: int = 0
     queued: int = 0
+
+
+@dataclass(frozen=True)
+class _Result:
+    """How one send went: sent (by which channel), to retry, or failed; the reason, without personal data."""
+
+    result: str
+    channel: str
+    error: str | None = None
+    retry_after: float | None = None
 
 
 @dataclass
@@ -337,29 +348,30 @@ class Dispatcher:
             )
         return [r for r in rows if r.note.id in still]
 
-    async def _send(self, row: _Row, today: date) -> tuple[str, str | None, float | None]:
-        """("teams" | "email", None, None) when sent; ("retry" | "failed", why, retry_after) when not."""
+    async def _send(self, row: _Row, today: date) -> _Result:
         message = self.message(row, today)
         note = row.note
         address = note.address or (row.person.email if row.person is not None else self.unit_address)
+        channel = "teams"
         try:
             if row.teams is not None:
                 try:
                     await asyncio.wait_for(self.channels.teams(row.teams[1], message), self.timeout)
-                    return "teams", None, None
+                    return _Result("sent", "teams")
                 except Unreachable:
                     await self._mark_stale(row.teams[0])
                     log.warning("notification %s: Teams can no longer reach the conversation; trying email", note.id)
+            channel = "email"
             if not address or not self.channels.has_email:
-                return "failed", "no way to reach them: no Teams conversation and no email", None
+                return _Result("failed", "none", "no way to reach them: no Teams conversation and no email")
             await asyncio.wait_for(self.channels.email(address, message), self.timeout)
-            return "email", None, None
+            return _Result("sent", "email")
         except Transient as error:
-            return "retry", str(error), error.retry_after
+            return _Result("retry", channel, str(error), error.retry_after)
         except TimeoutError:
-            return "retry", f"no answer within {self.timeout:g} s", None
+            return _Result("retry", channel, f"no answer within {self.timeout:g} s")
         except Exception as error:  # a channel's own failure: try again later, the reason without personal data
-            return "retry", type(error).__name__, None
+            return _Result("retry", channel, type(error).__name__)
 
     async def _mark_stale(self, reference_id: int) -> None:
         async with self.database.session() as session:
@@ -370,26 +382,27 @@ class Dispatcher:
                 .execution_options(synchronize_session=False)
             )
 
-    async def _finish(self, rows: list[_Row], outcomes: list[tuple[str, str | None, float | None]],
-                      report: Report) -> None:  # fmt: skip
+    async def _finish(self, rows: list[_Row], outcomes: list[_Result], report: Report) -> None:
         now = self.clock.now()
         settled = []
         failed = []
-        for row, (result, error, retry_after) in zip(rows, outcomes, strict=True):
+        for row, outcome in zip(rows, outcomes, strict=True):
             tries = row.note.attempts + 1
-            if result in ("teams", "email"):
-                report.sent[result] += 1
-                settled.append(self._outcome(row, "sent", channel=result, sent_at=now, attempts=tries))
-            elif result == "retry" and tries < self.attempts:
+            error = outcome.error
+            if outcome.result == "sent":
+                report.sent[outcome.channel] += 1
+                settled.append(self._outcome(row, "sent", channel=outcome.channel, sent_at=now, attempts=tries))
+            elif outcome.result == "retry" and tries < self.attempts:
                 report.retried += 1
-                wait = retry_after if retry_after is not None else self._backoff(tries)
+                wait = outcome.retry_after if outcome.retry_after is not None else self._backoff(tries)
                 later = self.hours.next_opening(now + timedelta(seconds=wait))
                 settled.append(self._outcome(row, "queued", error=error, attempts=tries, not_before=later))
                 log.warning("notification %s: try %d failed (%s); next in %.0f s", row.note.id, tries, error, wait)
             else:
                 report.failed += 1
+                report.failed_by[outcome.channel] += 1
                 failed.append(row.note.id)
-                settled.append(self._outcome(row, "failed", error=error, attempts=tries))
+                settled.append(self._outcome(row, "failed", channel=outcome.channel, error=error, attempts=tries))
                 log.error("notification %s failed after %d tries: %s", row.note.id, tries, error)
         await self._settle(settled)
         if failed:

@@ -36,8 +36,8 @@ class Metrics:
                               registry=self.registry)  # fmt: skip
         self.sent = Counter("sobot_notifications_sent", "Notifications delivered, by channel.", ["channel"],
                             registry=self.registry)  # fmt: skip
-        self.failed = Counter("sobot_notifications_failed", "Notifications given up on after their last try.",
-                              registry=self.registry)  # fmt: skip
+        self.failed = Counter("sobot_notifications_failed", "Notifications given up on after their last try, by "
+                              "the channel last tried.", ["channel"], registry=self.registry)  # fmt: skip
         self.retried = Counter("sobot_notifications_retried", "Sends that failed and will be tried again.",
                                registry=self.registry)  # fmt: skip
         self.database_up = Gauge("sobot_database_up", "1 when the database answered the last scrape.",
@@ -54,7 +54,8 @@ class Metrics:
         self.queued.inc(queued + report.queued)
         for channel, count in report.sent.items():
             self.sent.labels(channel=channel).inc(count)
-        self.failed.inc(report.failed)
+        for channel, count in report.failed_by.items():
+            self.failed.labels(channel=channel).inc(count)
         self.retried.inc(report.retried)
 
     async def refresh(self, database: Database, clock: Clock, last_mail_poll: datetime | None) -> None:

@@ -133,7 +133,8 @@ async def test_500s_back_off_then_fail_and_the_unit_is_told(r: Rig) -> None:
     assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120, waits
     assert report.failed == 2
     failed = [row for row in await r.rows() if row.kind == "reminder"]
-    assert {(row.state, row.attempts) for row in failed} == {("failed", 3)}
+    assert {(row.state, row.attempts, row.channel) for row in failed} == {("failed", 3, "teams")}
+    assert report.failed_by == {"teams": 2}
     assert all("Teams answered 500" in (row.last_error or "") for row in failed)
     assert sent_to(r.connector.sent, chat) == []
     await r.tick(dispatcher)

@@ -62,3 +62,22 @@ async def test_metrics_say_when_the_database_is_down() -> None:
     finally:
         await client.close()
         await down.dispose()
+
+
+def test_dispatch_figures_are_counted_by_channel() -> None:
+    from collections import Counter
+
+    from scheduler.dispatch import Report
+    from sobot.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.record_dispatch(3, Report(sent=Counter(teams=2, email=1), retried=1, failed=1,
+                                      failed_by=Counter(email=1), queued=1))  # fmt: skip
+    page = metrics.exposition().body
+    assert isinstance(page, bytes)
+    text = page.decode()
+    assert 'sobot_notifications_sent_total{channel="teams"} 2.0' in text
+    assert 'sobot_notifications_sent_total{channel="email"} 1.0' in text
+    assert 'sobot_notifications_failed_total{channel="email"} 1.0' in text
+    assert "sobot_notifications_queued_total 4.0" in text
+    assert "sobot_notifications_retried_total 1.0" in text
