@@ -394,7 +394,8 @@ class Dispatcher:
                 settled.append(self._outcome(row, "sent", channel=outcome.channel, sent_at=now, attempts=tries))
             elif outcome.result == "retry" and tries < self.attempts:
                 report.retried += 1
-                wait = outcome.retry_after if outcome.retry_after is not None else self._backoff(tries)
+                # Retry-After is honoured as asked, but never as "now": that would spin within one tick.
+                wait = max(outcome.retry_after, 1.0) if outcome.retry_after is not None else self._backoff(tries)
                 later = self.hours.next_opening(now + timedelta(seconds=wait))
                 settled.append(self._outcome(row, "queued", error=error, attempts=tries, not_before=later))
                 log.warning("notification %s: try %d failed (%s); next in %.0f s", row.note.id, tries, error, wait)
