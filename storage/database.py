@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -95,9 +96,15 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back on any error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One transaction: committed when the block ends, rolled back on any error.
+
+        A pool with no connection free within its wait is, to the caller, a database it cannot reach now.
+        """
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except PoolTimeout as error:
+            raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
 
     async def ping(self) -> bool:
         """Whether the database answers (for /readyz); DatabaseUnavailable when it cannot be reached."""

@@ -359,3 +359,22 @@ async def test_database_errors_carry_no_personal_data(database: Database) -> Non
         async with database.session() as session:
             session.add(models.Child(local_id="C-PRIV", name="Amelia Quinton-Smythe", date_of_birth=date(2019, 6, 1)))
     assert "Amelia" not in str(refused.value) and "2019-06-01" not in str(refused.value)
+
+
+async def test_a_pool_with_no_connection_free_is_a_database_unavailable(database_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from storage import DatabaseUnavailable
+    from storage.database import Database
+
+    url = database_url.split("?")[0]
+    busy = Database(create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2))
+    try:
+        async with busy.session() as holding:
+            await holding.execute(text("SELECT 1"))
+            with pytest.raises(DatabaseUnavailable, match="no database connection came free in time"):
+                async with busy.session() as waiting:
+                    await waiting.execute(text("SELECT 1"))
+    finally:
+        await busy.dispose()
