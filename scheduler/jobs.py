@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,9 +24,14 @@ class Jobs:
         self._clock = clock
         self._scheduler = AsyncIOScheduler(timezone=timezone)
         self.last_run: dict[str, datetime] = {}
+        self._running: set[asyncio.Task[Any]] = set()
 
     def _guarded(self, name: str, job: Job) -> Job:
         async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
             try:
                 await job()
             except Exception:
@@ -51,6 +58,21 @@ class Jobs:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Start no more jobs; let those running finish within `grace` seconds, then cancel them.
+
+        Called before the database closes, so a tick stopped halfway rolls back on a connection still open.
+        """
+        self.shutdown()
+        if not self._running:
+            return
+        _, late = await asyncio.wait(set(self._running), timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("%d jobs were still running after %g s and were cancelled", len(late), grace)
+            await asyncio.wait(late, timeout=grace)
 
     @property
     def running(self) -> bool:

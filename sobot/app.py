@@ -219,7 +219,7 @@ def create_app(
 
     async def stop(app: web.Application) -> None:
         if services.jobs is not None:
-            services.jobs.shutdown()
+            await services.jobs.stop()
         await app[BOT].messenger.close()
         await services.database.dispose()
 
