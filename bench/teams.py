@@ -22,6 +22,9 @@ from aiohttp import ClientSession, TCPConnector, web
 
 CALLERS = 50
 TURNS = int(os.environ.get("BENCH_TURNS", "2000"))
+# Turns before each measured run; the warm-up's orders are for children the measured run never names.
+WARM_UP = 200
+WARM_UP_FIRST = 1_000_000
 
 
 def free_port() -> int:
@@ -88,13 +91,16 @@ def echo(service_url: str, n: int) -> dict[str, Any]:
     return activity(service_url, n, type="message", text=f"hello {n}")
 
 
-async def load(url: str, make: Any, service_url: str, expect: str) -> tuple[list[float], float]:
-    counter = itertools.count()
+async def load(
+    url: str, make: Any, service_url: str, expect: str, turns: int = TURNS, first: int = 0
+) -> tuple[list[float], float]:
+    """`turns` turns from CALLERS callers at once, numbered from `first`; each turn's latency and the elapsed time."""
+    counter = itertools.count(first)
     latencies: list[float] = []
     async with ClientSession(connector=TCPConnector(limit=CALLERS)) as session:
 
         async def caller() -> None:
-            while (n := next(counter)) < TURNS:
+            while (n := next(counter)) < first + turns:
                 began = time.perf_counter()
                 async with session.post(url, json=make(service_url, n)) as response:
                     body = await response.text()
@@ -107,13 +113,34 @@ async def load(url: str, make: Any, service_url: str, expect: str) -> tuple[list
         return latencies, time.perf_counter() - began
 
 
-def report(name: str, latencies: list[float], elapsed: float) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system, all threads) a process has used; None where /proc cannot say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(name: str, latencies: list[float], elapsed: float, cpu: float | None) -> float:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
     rate = len(ordered) / elapsed
-    print(f"  {name:32} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   {rate:7.0f} turns/s   ({len(ordered)} turns)")
+    per_turn = f"{cpu / len(ordered) * 1000:5.2f} ms" if cpu is not None else "    ?"
+    print(f"  {name:32} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   {rate:7.0f} turns/s   "
+          f"server CPU {per_turn}/turn   ({len(ordered)} turns)")  # fmt: skip
     return rate
+
+
+async def measure(name: str, server: subprocess.Popen[str], url: str, make: Any, service_url: str,
+                  expect: str) -> float:  # fmt: skip
+    """Warm the server up (connection pools, statement caches, imports), then measure TURNS turns."""
+    await load(url, make, service_url, expect, turns=WARM_UP, first=WARM_UP_FIRST)
+    before = cpu_seconds(server.pid)
+    latencies, elapsed = await load(url, make, service_url, expect)
+    after = cpu_seconds(server.pid)
+    return report(name, latencies, elapsed, after - before if after is not None and before is not None else None)
 
 
 async def run(database_url: str | None) -> None:
@@ -135,7 +162,13 @@ async def run(database_url: str | None) -> None:
     )
     baseline = start([sys.executable, "-m", "bench.echo_agent", str(echo_port)], env, "listening")
     try:
-        await run_both(sobot_port, echo_port, service_url, env)
+        print(f"teams: {CALLERS} concurrent callers, {TURNS} turns each run, loopback, "
+              f"database {env['SOBOT_DATABASE_URL'].split('://')[0]}")  # fmt: skip
+        echo_rate = await measure("bare SDK echo turn", baseline, f"http://127.0.0.1:{echo_port}/api/messages", echo,
+                                  service_url, "")  # fmt: skip
+        submit_rate = await measure("sobot new-order submit turn", sobot, f"http://127.0.0.1:{sobot_port}/api/messages",
+                                    submit, service_url, "Saved SO-")  # fmt: skip
+        print(f"  submit throughput is {submit_rate / echo_rate:.0%} of the echo's")
     except RuntimeError:
         print("".join(LOGS[sobot.pid])[-3000:])
         raise
@@ -143,19 +176,6 @@ async def run(database_url: str | None) -> None:
         stop(sobot)
         stop(baseline)
         await runner.cleanup()
-
-
-async def run_both(sobot_port: int, echo_port: int, service_url: str, env: dict[str, str]) -> None:
-    if True:
-        print(f"teams: {CALLERS} concurrent callers, {TURNS} turns each run, loopback, "
-              f"database {env['SOBOT_DATABASE_URL'].split('://')[0]}")  # fmt: skip
-        # One short warm-up of each, so connection pools and imports are not measured.
-        await load(f"http://127.0.0.1:{echo_port}/api/messages", echo, service_url, "")
-        echo_rate = report("bare SDK echo turn", *await load(f"http://127.0.0.1:{echo_port}/api/messages", echo,
-                                                              service_url, ""))  # fmt: skip
-        submit_rate = report("sobot new-order submit turn", *await load(f"http://127.0.0.1:{sobot_port}/api/messages",
-                                                                         submit, service_url, "Saved SO-"))  # fmt: skip
-        print(f"  submit throughput is {submit_rate / echo_rate:.0%} of the echo's")
 
 
 def main() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -16,6 +17,13 @@ from handlers.errors import NotAllowed
 from storage import models
 
 ALLOCATIONS = "allocations"
+CONVERSATIONS = records.table(models.ConversationReference)
+_STORED = select(
+    CONVERSATIONS.c.person_id, CONVERSATIONS.c.stale, CONVERSATIONS.c.reference, CONVERSATIONS.c.service_url
+).where(CONVERSATIONS.c.conversation_id == bindparam("wanted"))
+_ALLOCATION_CHANNEL = select(
+    CONVERSATIONS.c.id, CONVERSATIONS.c.conversation_id, CONVERSATIONS.c.kind, CONVERSATIONS.c.reference
+).where(CONVERSATIONS.c.purpose == ALLOCATIONS, CONVERSATIONS.c.stale.is_(False))
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,50 @@ def _view(row: models.ConversationReference) -> Conversation:
     return Conversation(row.id, row.conversation_id, row.kind, dict(row.reference))
 
 
+@dataclass(frozen=True)
+class _Stored:
+    reference: dict[str, Any]
+    service_url: str
+    person_id: int | None  # None: whichever person the row holds
+    at: datetime
+
+
+class RecentReferences:
+    """What this process last found or stored for each conversation, so an unchanged reference is not read again
+    on every turn.
+
+    An entry is trusted for `ttl`: a change another process makes to a stored reference (marking it stale, say)
+    is put right by the first turn after that at the latest. A change this process makes forgets the entry.
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(minutes=5), limit: int = 10_000) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._stored: dict[str, _Stored] = {}
+
+    def unchanged(
+        self, conversation_id: str, reference: dict[str, Any], service_url: str, person_id: int | None, now: datetime
+    ) -> bool:
+        known = self._stored.get(conversation_id)
+        return (
+            known is not None
+            and timedelta(0) <= now - known.at < self.ttl
+            and known.service_url == service_url
+            and (person_id is None or known.person_id == person_id)
+            and known.reference == reference
+        )
+
+    def keep(
+        self, conversation_id: str, reference: dict[str, Any], service_url: str, person_id: int | None, now: datetime
+    ) -> None:
+        if len(self._stored) >= self.limit and conversation_id not in self._stored:
+            self._stored.clear()
+        self._stored[conversation_id] = _Stored(reference, service_url, person_id, now)
+
+    def forget(self, conversation_id: str) -> None:
+        self._stored.pop(conversation_id, None)
+
+
 async def remember(
     ctx: Context,
     *,
@@ -38,32 +90,37 @@ async def remember(
     service_url: str,
     reference: dict[str, Any],
     person: PersonView | None,
+    recent: RecentReferences | None = None,
 ) -> None:
     """Keep the latest reference for this conversation (and, for a personal chat, its person).
 
-    Most turns change nothing, so nothing is written; two first turns at once both land (an upsert).
+    Most turns change nothing, so nothing is written, and with `recent` nothing is read either; two first turns
+    at once both land (an upsert).
     """
     person_id = person.id if kind == "personal" and person is not None else None
+    now = ctx.clock.now()
+    if recent is not None and recent.unchanged(conversation_id, reference, service_url, person_id, now):
+        return
     async with ctx.database.session() as session:
-        row = await session.scalar(
-            select(models.ConversationReference).where(models.ConversationReference.conversation_id == conversation_id)
-        )
-        if (
+        row = (await session.execute(_STORED, {"wanted": conversation_id})).first()
+        stored_person = person_id if person_id is not None else (row.person_id if row is not None else None)
+        if not (
             row is not None
             and not row.stale
             and row.reference == reference
             and row.service_url == service_url
             and (person_id is None or row.person_id == person_id)
         ):
-            return
-        values = {"kind": kind, "service_url": service_url, "reference": reference, "stale": False,
-                  "updated_at": ctx.clock.now()}  # fmt: skip
-        if person_id is not None:
-            values["person_id"] = person_id
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(models.ConversationReference).values(conversation_id=conversation_id, **values)
-        await session.execute(statement.on_conflict_do_update(index_elements=["conversation_id"], set_=values))
+            values = {"kind": kind, "service_url": service_url, "reference": reference, "stale": False,
+                      "updated_at": ctx.clock.now()}  # fmt: skip
+            if person_id is not None:
+                values["person_id"] = person_id
+            dialect = session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(models.ConversationReference).values(conversation_id=conversation_id, **values)
+            await session.execute(statement.on_conflict_do_update(index_elements=["conversation_id"], set_=values))
+    if recent is not None:
+        recent.keep(conversation_id, reference, service_url, stored_person, now)
 
 
 async def use_for_allocations(ctx: Context, conversation_id: str, person: PersonView) -> None:
@@ -95,12 +152,8 @@ async def use_for_allocations(ctx: Context, conversation_id: str, person: Person
 
 async def allocation_channel(ctx: Context) -> Conversation | None:
     async with ctx.database.session() as session:
-        row = await session.scalar(
-            select(models.ConversationReference).where(
-                models.ConversationReference.purpose == ALLOCATIONS, models.ConversationReference.stale.is_(False)
-            )
-        )
-        return _view(row) if row else None
+        row = (await session.execute(_ALLOCATION_CHANNEL)).first()
+        return Conversation(row.id, row.conversation_id, row.kind, dict(row.reference)) if row else None
 
 
 async def personal_conversation(ctx: Context, person_id: int) -> Conversation | None:
@@ -117,13 +170,15 @@ async def personal_conversation(ctx: Context, person_id: int) -> Conversation | 
         return _view(row) if row else None
 
 
-async def mark_stale(ctx: Context, conversation_id: str) -> None:
+async def mark_stale(ctx: Context, conversation_id: str, recent: RecentReferences | None = None) -> None:
     async with ctx.database.session() as session:
         row = await session.scalar(
             select(models.ConversationReference).where(models.ConversationReference.conversation_id == conversation_id)
         )
         if row is not None:
             row.stale = True
+    if recent is not None:
+        recent.forget(conversation_id)
 
 
 async def record_allocation_card(ctx: Context, reference: str, conversation: Conversation, activity_id: str) -> None:

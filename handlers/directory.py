@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
 from handlers.context import Actor, Context
+from handlers.records import PEOPLE
 from storage import models
 
 
@@ -30,20 +31,27 @@ def person_view(person: models.Person) -> PersonView:
     return PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
 
 
+# Every turn asks this, so the statements are built once and read only the columns a PersonView needs.
+_COLUMNS = (PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.email, PEOPLE.c.roles, PEOPLE.c.team, PEOPLE.c.active,
+            PEOPLE.c.entra_id)  # fmt: skip
+_BY_ENTRA_ID = select(*_COLUMNS).where(PEOPLE.c.entra_id == bindparam("wanted"))
+_BY_EMAIL = select(*_COLUMNS).where(PEOPLE.c.email == bindparam("wanted"))
+
+
 async def identify(ctx: Context, entra_id: str | None, email: str | None) -> PersonView | None:
     """The directory's person for this Entra object id, else this email; None for a stranger."""
     async with ctx.database.session() as session:
         person = None
         if entra_id:
-            person = await session.scalar(select(models.Person).where(models.Person.entra_id == entra_id))
+            person = (await session.execute(_BY_ENTRA_ID, {"wanted": entra_id})).first()
         if person is None and email:
-            person = await session.scalar(select(models.Person).where(models.Person.email == email.strip().lower()))
+            person = (await session.execute(_BY_EMAIL, {"wanted": email.strip().lower()})).first()
         if person is None or not person.active:
             return None
         if entra_id and person.entra_id is None:
             # First sight in Teams: remember the object id so a changed email still matches.
-            person.entra_id = entra_id
-        return person_view(person)
+            await session.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(entra_id=entra_id))
+        return PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
 
 
 @dataclass(frozen=True)

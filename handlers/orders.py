@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from handlers import receipts, records
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput
 from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, extension, order_terms
-from handlers.views import OrderView, order_view
+from handlers.views import OrderView, initials, order_view, ordered, planned_step_view
+from scheduler.timeline import OrderFacts
 from storage import models
 
 # The folder a handled message goes to; the mail channel names it, the receipt remembers it.
@@ -60,47 +62,46 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Recei
             f"not a {TYPE_NAMES[terms.order_type]}: choose another procedure.",
             "procedure",
         )
+    facts = OrderFacts(terms.order_type, terms.made, terms.commenced, terms.last_day)
+    # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
+    timeline = records.first_timeline(ctx, procedure, facts)
     async with ctx.database.session() as session:
         social_worker = None
         if new.social_worker_email:
-            social_worker = await records.person_by_email(session, new.social_worker_email, "social worker")
+            social_worker = await records.named_by_email(session, new.social_worker_email, "social worker")
         child = await records.child(
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
         )
         reference = await records.next_reference(session, ctx.today().year)
         now = ctx.clock.now()
-        order = models.Order(
-            reference=reference,
-            child=child,
-            order_type=terms.order_type,
-            made=terms.made,
-            commenced=terms.commenced,
-            last_day=terms.last_day,
-            court=new.court.strip(),
-            other_orders=new.other_orders.strip(),
-            conditions=new.conditions.strip(),
-            procedure_id=procedure.id,
-            status="open",
-            social_worker=social_worker,
-            notes=new.notes.strip(),
-            created_at=now,
-            updated_at=now,
-            events=[],
-            milestones=[],
-            allocations=[],
-            extensions=[],
-        )
-        session.add(order)
-        await session.flush()
-        await records.materialise(ctx, session, order)
-        records.audit(
+        saved: dict[str, Any] = {
+            "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,
+            "commenced": terms.commenced, "last_day": terms.last_day, "court": new.court.strip(),
+            "other_orders": new.other_orders.strip(), "conditions": new.conditions.strip(),
+            "procedure_id": procedure.id, "status": "open", "ended_on": None, "end_reason": None,
+            "social_worker_id": social_worker.id if social_worker else None, "notes": new.notes.strip(),
+            "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        order_id: int = await session.scalar(records.NEW_ORDER, saved)
+        await records.add_milestones(session, order_id, timeline, ctx.clock.now())
+        await records.audit_now(
             session, ctx, actor, "order.create", reference,
             {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),
              "last_day": terms.last_day.isoformat()},
         )  # fmt: skip
         if receipt is not None:
             receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
-        return await order_view(ctx, session, order)
+    # The order as just written, without reading it back.
+    today = ctx.today()
+    return OrderView(
+        reference=reference, child_local_id=new.child_local_id.strip(), child_name=child.name,
+        child_initials=initials(child.name), order_type=terms.order_type, made=terms.made, commenced=terms.commenced,
+        last_day=terms.last_day, procedure_id=procedure.id, status="open", ended_on=None, end_reason=None,
+        court=saved["court"], other_orders=saved["other_orders"], conditions=saved["conditions"],
+        social_worker=social_worker.name if social_worker else None, iro=None,
+        steps=ordered(planned_step_view(step, today) for step in timeline),
+        social_worker_id=social_worker.id if social_worker else None, iro_id=None,
+    )  # fmt: skip
 
 
 async def record_event(

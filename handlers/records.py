@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput, NotAllowed, NotFound
 from scheduler.procedures import Procedure
+from scheduler.timeline import Milestone as PlannedStep
 from scheduler.timeline import OrderFacts, RecordedEvent, build_timeline
 from storage import models
 
 REFERENCE = re.compile(r"^(?:SO|ISO)-?(\d{4})-?(\d{1,6})$", re.IGNORECASE)
+
+
+def table(model: type[models.Base]) -> Table:
+    """The Core table behind a model, for statements that need no ORM objects."""
+    found = model.__table__
+    assert isinstance(found, Table)
+    return found
+
+
+CHILDREN = table(models.Child)
+PEOPLE = table(models.Person)
+ORDERS = table(models.Order)
+MILESTONES = table(models.Milestone)
+AUDIT_LOG = table(models.AuditEntry)
+
+# Built once: each call only binds its values, so SQLAlchemy finds the compiled form in its cache at once.
+CHILD_BY_LOCAL_ID = select(CHILDREN.c.id, CHILDREN.c.name, CHILDREN.c.date_of_birth).where(
+    CHILDREN.c.local_id == bindparam("wanted")
+)
+NEW_CHILD = insert(CHILDREN).returning(CHILDREN.c.id)
+PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active).where(PEOPLE.c.email == bindparam("wanted"))
+NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
+NEW_MILESTONES = insert(MILESTONES)
+NEW_AUDIT_ENTRY = insert(AUDIT_LOG)
+COUNTERS = table(models.ReferenceCounter)
+TAKE_NUMBER = (
+    update(COUNTERS)
+    .where(COUNTERS.c.year == bindparam("wanted"))
+    .values(last=COUNTERS.c.last + 1)
+    .returning(COUNTERS.c.last)
+)
 
 
 def procedure(ctx: Context, procedure_id: str) -> Procedure:
@@ -58,17 +92,30 @@ async def order(session: AsyncSession, reference: str) -> models.Order:
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:
-    number = await models.next_order_number(session, year)
+    # The year's row exists but for the first order of a year: take its next number with one plain UPDATE, and
+    # leave making the row (and the race to make it) to storage.
+    number = await session.scalar(TAKE_NUMBER, {"wanted": year})
+    if number is None:
+        number = await models.next_order_number(session, year)
     return f"SO-{year}-{number:04d}"
 
 
-async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> models.Child:
+@dataclass(frozen=True)
+class Named:
+    """A stored row's id and the name it is recorded under."""
+
+    id: int
+    name: str
+
+
+async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Named:
     """The child with this local ID, created on first sight; a different name or birthday is refused."""
-    found = await session.scalar(select(models.Child).where(models.Child.local_id == local_id))
+    found = (await session.execute(CHILD_BY_LOCAL_ID, {"wanted": local_id})).first()
     if found is None:
-        found = models.Child(local_id=local_id, name=name, date_of_birth=date_of_birth)
-        session.add(found)
-        return found
+        created: int = await session.scalar(
+            NEW_CHILD, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
+        )
+        return Named(created, name)
     if found.name.casefold() != name.casefold():
         raise InvalidInput(
             f"Child ID {local_id} is already recorded with another name: check the ID and the name.", "child_local_id"
@@ -78,18 +125,30 @@ async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: 
             f"Child ID {local_id} is already recorded with another date of birth: check it.", "child_date_of_birth"
         )
     if date_of_birth and found.date_of_birth is None:
-        found.date_of_birth = date_of_birth
-    return found
+        await session.execute(update(CHILDREN).where(CHILDREN.c.id == found.id).values(date_of_birth=date_of_birth))
+    return Named(found.id, found.name)
+
+
+def _not_in_directory(email: str, what: str) -> NotFound:
+    return NotFound(
+        f"There is no {what} with the email {email.strip()} in the directory: check it, or ask an "
+        "administrator to add them (sobot people import)."
+    )
 
 
 async def person_by_email(session: AsyncSession, email: str, what: str = "person") -> models.Person:
     found = await session.scalar(select(models.Person).where(models.Person.email == email.strip().lower()))
     if found is None or not found.active:
-        raise NotFound(
-            f"There is no {what} with the email {email.strip()} in the directory: check it, or ask an "
-            "administrator to add them (sobot people import)."
-        )
+        raise _not_in_directory(email, what)
     return found
+
+
+async def named_by_email(session: AsyncSession, email: str, what: str = "person") -> Named:
+    """The active person with this email, as an id and a name: what an order needs of its social worker."""
+    found = (await session.execute(PERSON_BY_EMAIL, {"wanted": email.strip().lower()})).first()
+    if found is None or not found.active:
+        raise _not_in_directory(email, what)
+    return Named(found.id, found.name)
 
 
 async def iro(session: AsyncSession, name_or_email: str) -> models.Person:
@@ -173,6 +232,27 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
     await session.flush()
 
 
+def first_timeline(ctx: Context, procedure: Procedure, facts: OrderFacts) -> list[PlannedStep]:
+    """A new order's timeline: nothing has been recorded yet."""
+    return build_timeline(procedure, facts, [], ctx.calendar)
+
+
+async def add_milestones(session: AsyncSession, order_id: int, timeline: Sequence[PlannedStep], now: datetime) -> None:
+    """Store a new order's timeline as `materialise` would: one row per step, in the timeline's order, in one go.
+
+    Nothing is recorded yet, so no step was done by anyone.
+    """
+    if not timeline:
+        return
+    rows = [
+        {"order_id": order_id, "key": step.key, "occurrence": step.occurrence, "title": step.title,
+         "owner_role": step.owner, "due": step.due, "preferred_by": step.preferred_by, "waiting_on": step.waiting_on,
+         "source": step.source, "state": step.state, "done_on": step.done_on, "done_by_id": None, "updated_at": now}
+        for step in timeline
+    ]  # fmt: skip
+    await session.execute(NEW_MILESTONES, rows)
+
+
 async def load(session: AsyncSession, instance: object, *names: str) -> None:
     """Read the named relationships of `instance` that are not loaded yet, and no others."""
     missing = [name for name in names if name in inspect(instance).unloaded]
@@ -189,12 +269,27 @@ def audit(
     details: dict[str, Any],
     outcome: str = "ok",
 ) -> None:
-    session.add(
-        models.AuditEntry(
-            at=ctx.clock.now(), actor=actor.label, action=action, order_reference=reference, outcome=outcome,
-            details=details,
-        )
-    )  # fmt: skip
+    session.add(models.AuditEntry(**audit_values(ctx, actor, action, reference, details, outcome)))
+
+
+def audit_values(
+    ctx: Context, actor: Actor, action: str, reference: str | None, details: dict[str, Any], outcome: str = "ok"
+) -> dict[str, Any]:
+    """One audit line's columns; `audit` adds it to the session, `audit_now` writes it at once."""
+    return {"at": ctx.clock.now(), "actor": actor.label, "action": action, "order_reference": reference,
+            "outcome": outcome, "details": details}  # fmt: skip
+
+
+async def audit_now(
+    session: AsyncSession,
+    ctx: Context,
+    actor: Actor,
+    action: str,
+    reference: str | None,
+    details: dict[str, Any],
+    outcome: str = "ok",
+) -> None:
+    await session.execute(NEW_AUDIT_ENTRY, audit_values(ctx, actor, action, reference, details, outcome))
 
 
 async def require_role(ctx: Context, actor: Actor, role: str, action: str, reference: str | None, refusal: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.records import load
+from scheduler.timeline import Milestone as PlannedStep
 from storage import models
 
 
@@ -71,11 +73,20 @@ def step_view(row: models.Milestone, today: date) -> StepView:
                     row.state, row.done_on, overdue)  # fmt: skip
 
 
+def planned_step_view(step: PlannedStep, today: date) -> StepView:
+    """A step of a timeline as its stored row will show it (see records.add_milestones)."""
+    overdue = step.state == "open" and step.due is not None and step.due < today
+    return StepView(step.key, step.occurrence, step.title, step.owner, step.due, step.preferred_by, step.waiting_on,
+                    step.state, step.done_on, overdue)  # fmt: skip
+
+
+def ordered(steps: Iterable[StepView]) -> tuple[StepView, ...]:
+    """By due date (undated last), then key and occurrence: the order every channel shows steps in."""
+    return tuple(sorted(steps, key=lambda s: (s.due is None, s.due or date.max, s.key, s.occurrence)))
+
+
 def sorted_steps(rows: list[models.Milestone], today: date) -> tuple[StepView, ...]:
-    return tuple(
-        step_view(row, today)
-        for row in sorted(rows, key=lambda r: (r.due is None, r.due or date.max, r.key, r.occurrence))
-    )
+    return ordered(step_view(row, today) for row in rows)
 
 
 async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -> OrderView:

@@ -1,0 +1,128 @@
+"""A new order is written with bulk statements: its rows are those the ORM keeps, its view the one read back."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from handlers import conversations, orders, people, records
+from handlers.context import CLI, Actor, Context
+from handlers.directory import identify
+from handlers.receipts import Receipt
+from scheduler.calendar import WorkingCalendar
+from scheduler.clock import FixedClock
+from scheduler.procedures import load_builtin
+from storage import Database, models
+
+STAFF = """name,email,roles,team,manager_email,entra_id
+Sam Worker,sam.worker@example.gov.uk,social_worker,North,,entra-sam
+"""
+SAM = Actor("Sam Worker", "sam.worker@example.gov.uk")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def ctx(database: Database, clock: FixedClock) -> Context:
+    context = Context(database, load_builtin(), WorkingCalendar(), clock, default_procedure="wirral")
+    await people.import_people(context, STAFF, CLI)
+    return context
+
+
+def columns(row: object, table: Any) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in table.columns}
+
+
+@pytest.mark.parametrize(
+    ("procedure", "order_type", "made"),
+    [
+        ("wirral", "supervision", date(2026, 3, 3)),
+        ("camden", "interim_supervision", date(2026, 2, 1)),
+        ("sussex", "supervision", date(2025, 5, 31)),
+        ("leicestershire", "supervision", date(2026, 1, 5)),
+        ("bradford", "interim_supervision", date(2026, 1, 5)),
+    ],
+)
+async def test_a_new_orders_rows_are_what_materialise_keeps(
+    ctx: Context, database: Database, procedure: str, order_type: str, made: date
+) -> None:
+    new = orders.NewOrder(child_local_id=" C1 ", child_name=" Jane Mary Smith ", order_type=order_type, made=made,
+                          procedure=procedure, social_worker_email="Sam.Worker@example.gov.uk", court=" Court ",
+                          notes=" a note ")  # fmt: skip
+    view = await orders.create_order(ctx, new, SAM, Receipt("<one@example.gov.uk>", "sam.worker@example.gov.uk"))
+
+    assert view == await orders.get_order(ctx, view.reference)
+    assert view.steps and view.social_worker == "Sam Worker" and view.child_initials == "J.M.S."
+    async with database.session() as session:
+        order = await records.order(session, view.reference)
+        stored = [columns(row, records.MILESTONES) for row in order.milestones]
+        assert [(row["key"], row["occurrence"]) for row in stored] == [
+            (step.key, step.occurrence)
+            for step in records.first_timeline(ctx, ctx.procedures[procedure], records.facts(order))
+        ]
+        assert (order.court, order.notes, order.status, order.child.local_id) == ("Court", "a note", "open", "C1")
+        # The ORM's own bookkeeping finds nothing to change, and nothing to add.
+        await records.materialise(ctx, session, order)
+        assert not session.new and not any(session.is_modified(row) for row in order.milestones)
+        assert [columns(row, records.MILESTONES) for row in order.milestones] == stored
+        audit = await session.scalar(select(models.AuditEntry).where(models.AuditEntry.action == "order.create"))
+        receipt = await session.scalar(select(models.ProcessedMail))
+    assert audit is not None and (audit.actor, audit.order_reference, audit.at) == (SAM.label, view.reference,
+                                                                                     ctx.clock.now())  # fmt: skip
+    assert audit.details == {"procedure": procedure, "order_type": order_type, "made": made.isoformat(),
+                             "last_day": view.last_day.isoformat()}  # fmt: skip
+    assert receipt is not None and receipt.order_reference == view.reference
+
+
+async def test_a_known_child_keeps_its_recorded_name_and_gains_a_birthday(ctx: Context, database: Database) -> None:
+    first = await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", date(2026, 3, 3)), CLI)
+    again = orders.NewOrder("C1", "JANE SMITH", "supervision", date(2026, 3, 4), child_date_of_birth=date(2019, 6, 1))
+    second = await orders.create_order(ctx, again, CLI)
+
+    assert (first.reference, second.reference) == ("SO-2026-0001", "SO-2026-0002")
+    assert second.child_name == "Jane Smith" and second == await orders.get_order(ctx, second.reference)
+    async with database.session() as session:
+        children = (await session.scalars(select(models.Child))).all()
+    assert [(c.local_id, c.name, c.date_of_birth) for c in children] == [("C1", "Jane Smith", date(2019, 6, 1))]
+
+
+async def test_an_unchanged_conversation_is_not_read_again_until_its_entry_expires(
+    ctx: Context, database: Database, clock: FixedClock
+) -> None:
+    sam = await identify(ctx, "entra-sam", None)
+    recent = conversations.RecentReferences(ttl=timedelta(minutes=5))
+    reference = {"conversation": {"id": "a:sam"}, "serviceUrl": "https://smba.example/"}
+
+    async def remember(url: str = "https://smba.example/") -> None:
+        await conversations.remember(ctx, conversation_id="a:sam", kind="personal", service_url=url,
+                                     reference=reference, person=sam, recent=recent)  # fmt: skip
+
+    async def stale() -> bool:
+        async with database.session() as session:
+            row = await session.scalar(select(models.ConversationReference))
+            assert row is not None
+            return row.stale
+
+    await remember()
+    await conversations.mark_stale(ctx, "a:sam")  # as another process would: this one's entry stands
+    await remember()
+    assert await stale()
+    clock.advance(timedelta(minutes=5))
+    await remember()
+    assert not await stale()
+
+    await conversations.mark_stale(ctx, "a:sam", recent)  # this process: its entry is forgotten at once
+    await remember()
+    assert not await stale()
+
+    await remember("https://smba.elsewhere.example/")  # a changed reference is always written
+    async with database.session() as session:
+        assert await session.scalar(select(models.ConversationReference.service_url)) == (
+            "https://smba.elsewhere.example/"
+        )
