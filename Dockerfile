@@ -13,14 +13,17 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /home/sobot sobot
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# Only the wheels built above: the runtime stage installs nothing it was not given.
+RUN pip install --no-cache-dir --no-index --find-links=/wheels sobot && rm -rf /wheels
 USER sobot
 WORKDIR /home/sobot
+# var/ holds the embedded SQLite file and Maildir; made here so a volume mounted on it belongs to sobot.
+RUN mkdir -p var
 ENV PYTHONUNBUFFERED=1 \
     SOBOT_HOST=0.0.0.0 \
     SOBOT_PORT=3978
 EXPOSE 3978
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3978/healthz', timeout=4)"
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('SOBOT_PORT', '3978') + '/healthz', timeout=4)"
 # Migrations first, then the service (which also checks the schema on start).
 CMD ["sh", "-c", "sobot db upgrade && exec sobot serve"]

@@ -8,18 +8,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
+from aiohttp import ClientError
 from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
     AdaptiveCardInvokeResponse,
     AdaptiveCardInvokeValue,
+    InvokeResponse,
 )
 from microsoft_agents.hosting.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
 
 from bot import cards
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
-from handlers import conversations, orders, queries, reminders
+from handlers import access, conversations, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import PersonView, identify, iro_loads
 from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
@@ -35,6 +37,8 @@ SORRY = (
     "Safeguarding Unit."
 )
 FIELD_OF = {"social_worker_email": "social_worker", "key": "procedure"}
+# Teams' connector not answering within the client's timeout, or refusing what was sent.
+TEAMS_UNREACHABLE = (TimeoutError, ClientError)
 
 
 @dataclass(frozen=True)
@@ -75,13 +79,29 @@ class SobotAgent(ActivityHandler):
     def __init__(self, ctx: Context, messenger: Messenger) -> None:
         self.ctx = ctx
         self.messenger = messenger
+        # Every turn would otherwise read the sender's stored conversation reference to find it unchanged.
+        self.recent = conversations.RecentReferences()
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        activity = turn_context.activity
+        if activity.conversation is None or activity.recipient is None or activity.from_property is None:
+            # Teams always sends all three; without them there is nobody to answer and nowhere to answer them.
+            log.warning("a %s activity without its conversation, sender or recipient was ignored", activity.type)
+            if activity.type == ActivityTypes.invoke:
+                # An invoke is answered in the HTTP response; the SDK would otherwise say 501 for want of one.
+                turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity(
+                    type=ActivityTypes.invoke_response, value={"status": 400}
+                )
+            return
         try:
             await super().on_turn(turn_context)
         except DatabaseUnavailable:
             log.warning("database unavailable during a %s turn", turn_context.activity.type)
             await self._apologise(turn_context, DATABASE_DOWN)
+        except TEAMS_UNREACHABLE as error:
+            # The answer could not reach Teams. What the turn did stands, so "nothing was saved" would be untrue;
+            # and an apology would wait as long again for the same connector.
+            log.warning("a %s turn's answer did not reach Teams: %s", turn_context.activity.type, type(error).__name__)
         except Exception:
             # Nothing was committed (each operation is one transaction); the person is told, never left waiting.
             log.exception("a %s turn failed", turn_context.activity.type)
@@ -113,6 +133,7 @@ class SobotAgent(ActivityHandler):
             service_url=activity.service_url or "",
             reference=reference,
             person=person,
+            recent=self.recent,
         )
         return person
 
@@ -145,23 +166,40 @@ class SobotAgent(ActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         person = await self._person(turn_context)
+        activity = turn_context.activity
         if person is None:
+            verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
+            await access.refuse_stranger(self.ctx, _sender(activity), str(verb or "message"))
             await turn_context.send_activity(STRANGER)
             return
-        activity = turn_context.activity
         if isinstance(activity.value, dict) and activity.value.get("verb"):
             reply = await self.card_action(turn_context, person, str(activity.value["verb"]), activity.value)
         else:
             reply = await self.command(turn_context, person, parse(activity.text or "", self.ctx.today()))
         await turn_context.send_activity(reply.activity())
 
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:  # type: ignore[override]
+        activity = turn_context.activity
+        action = activity.value.get("action") if isinstance(activity.value, dict) else None
+        if (
+            activity.name != "adaptiveCard/action"
+            or not isinstance(action, dict)
+            or action.get("type") != "Action.Execute"
+        ):
+            # sobot's cards only use Action.Execute. The SDK refuses the rest with a body it cannot send (a 500).
+            return InvokeResponse(status=400, body={"error": "sobot answers Action.Execute from its own cards only"})
+        return await super().on_invoke_activity(turn_context)
+
     async def on_adaptive_card_invoke(  # type: ignore[override]
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
     ) -> AdaptiveCardInvokeResponse:
         person = await self._person(turn_context)
-        if person is None:
-            return _card_response(cards.message(STRANGER, attention=True))
         action = invoke_value.action
+        if person is None:
+            await access.refuse_stranger(
+                self.ctx, _sender(turn_context.activity), (action.verb if action else "") or ""
+            )
+            return _card_response(cards.message(STRANGER, attention=True))
         data = dict(action.data or {}) if action else {}
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)
         return _card_response(reply.card or cards.message(reply.text or ""))
@@ -212,6 +250,7 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.orders_table("Your orders", found))
 
     async def _order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        await access.require_linked(self.ctx, person, command.reference or "", "order.view")
         view = await orders.get_order(self.ctx, command.reference or "")
         return Reply(card=cards.order_summary(view))
 
@@ -235,6 +274,7 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.due_table("Overdue", steps))
 
     async def _done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        await access.require_linked(self.ctx, person, command.reference or "", "event.record")
         view = await orders.get_order(self.ctx, command.reference or "")
         key, value = self._step_and_value(view.procedure_id, command.text)
         on = command.on or self.ctx.today()
@@ -245,6 +285,7 @@ class SobotAgent(ActivityHandler):
 
     async def _extend(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         assert command.on is not None
+        await access.require_linked(self.ctx, person, command.reference or "", "order.extend")
         view = await orders.extend_order(self.ctx, command.reference or "", command.on, person.actor)
         return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", cards.order_summary(view))
 
@@ -290,12 +331,16 @@ class SobotAgent(ActivityHandler):
             if verb in ("step.done", "step.done_on"):
                 return await self.step_done(person, data, on_a_date=verb == "step.done_on")
             if verb == "step.acknowledge":
-                ack = await reminders.acknowledge(self.ctx, *_step_of(data), person.actor)
+                step = _step_of(data)
+                await access.require_linked(self.ctx, person, step[0], verb)
+                ack = await reminders.acknowledge(self.ctx, *step, person.actor)
                 line = f"Acknowledged: {ack.title} on {ack.reference}. Escalations to you for it stop."
                 return Reply(line, cards.message(line))
             if verb == "step.snooze":
                 days = int(data.get("days") or 0)
-                quiet = await reminders.snooze(self.ctx, *_step_of(data), days, person.actor)
+                step = _step_of(data)
+                await access.require_linked(self.ctx, person, step[0], verb)
+                quiet = await reminders.snooze(self.ctx, *step, days, person.actor)
                 assert quiet.until is not None
                 line = f"Snoozed: {quiet.title} on {quiet.reference}, until {quiet.until:%a %d %b %Y}."
                 return Reply(line, cards.message(line))
@@ -357,13 +402,17 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary))
 
     async def ask_for_allocation(self, view: Any) -> None:
-        channel = await conversations.allocation_channel(self.ctx)
-        if channel is None:
-            log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
-            return
-        activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
-        if activity_id:
-            await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
+        # The order is already saved: whatever fails here, the turn or poll that saved it must still say so.
+        try:
+            channel = await conversations.allocation_channel(self.ctx)
+            if channel is None:
+                log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
+                return
+            activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
+            if activity_id:
+                await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
+        except (DatabaseUnavailable, *TEAMS_UNREACHABLE) as error:
+            log.warning("%s: the unit was not asked in Teams (%s)", view.reference, type(error).__name__)
 
     async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
         done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
@@ -404,6 +453,7 @@ class SobotAgent(ActivityHandler):
     async def step_done(self, person: PersonView, data: Mapping[str, Any], *, on_a_date: bool) -> Reply:
         reference = str(data.get("reference", ""))
         key = str(data.get("step", ""))
+        await access.require_linked(self.ctx, person, reference, "event.record")
         on = self.ctx.today()
         if on_a_date:
             try:
@@ -453,6 +503,12 @@ class SobotAgent(ActivityHandler):
         procedure = self.ctx.procedures[procedure_id]
         named = procedure.event_keys().get(key) or procedure.milestone(key)
         return named.title if named else key
+
+
+def _sender(activity: Activity) -> str:
+    """Who an unknown caller says they are, for the audit log: their Teams id and Entra object id."""
+    sender = activity.from_property
+    return f"teams:{sender.id if sender else '?'} entra:{(sender.aad_object_id if sender else None) or '?'}"
 
 
 def _step_of(data: Mapping[str, Any]) -> tuple[str, str, int]:

@@ -1,0 +1,54 @@
+"""Who may see or change one order: the people its procedure would tell, and the roles that oversee every order."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers import records
+from handlers.context import Actor, Context
+from handlers.directory import PersonView
+from handlers.errors import NotAllowed
+from handlers.queries import OVERSIGHT_ROLES
+from handlers.recipients import choose
+from scheduler.procedures import Procedure
+from storage import models
+
+
+def procedure_roles(procedure: Procedure) -> set[str]:
+    """Every role the procedure gives a step of an order: owners, first and last owners, escalations."""
+    roles = {"social_worker", "team_manager", "iro"}
+    for rule in procedure.milestones:
+        roles.update(role for role in (rule.owner, rule.owner_first, rule.owner_last) if role)
+        roles.update(step.to for step in rule.escalation)
+    return roles
+
+
+async def require_linked(ctx: Context, person: PersonView, reference: str, action: str) -> None:
+    """Refuse (and audit the attempt) unless `person` oversees every order or is one the order's procedure tells."""
+    if OVERSIGHT_ROLES & set(person.roles):
+        return
+    async with ctx.database.session() as session:
+        order = await records.order(session, reference)
+        social_worker = order.social_worker
+        manager = None
+        if social_worker is not None and social_worker.manager_id is not None:
+            manager = await session.get(models.Person, social_worker.manager_id)
+        iro = next((a.iro for a in order.allocations if a.active), None)
+        people = list((await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all())
+        roles = procedure_roles(records.procedure(ctx, order.procedure_id)) & set(person.roles)
+        for role in roles:
+            if any(found.person_id == person.id for found in choose(role, social_worker, manager, iro, people, None)):
+                return
+        records.audit(session, ctx, person.actor, action, order.reference, {"needs": "linked to the order"},
+                      outcome="refused")  # fmt: skip
+        reference = order.reference
+    raise NotAllowed(
+        f"You are not linked to {reference}: only its social worker, their manager, its IRO, the people its "
+        "procedure names and the Safeguarding Unit can see or change it."
+    )
+
+
+async def refuse_stranger(ctx: Context, who: str, attempt: str) -> None:
+    """Audit an attempt by someone not in the directory (they are told whom to ask; nothing else happens)."""
+    async with ctx.database.session() as session:
+        records.audit(session, ctx, Actor(who), "directory.stranger", None, {"attempt": attempt}, outcome="refused")
