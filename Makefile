@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.teams
 	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.teams --database-url $${SOBOT_BENCH_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/sobot_bench}
+	$(BIN)/python -m bench.reminders
+	$(BIN)/python -m bench.load
 
 # The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name:
 #   CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=<guid> SOBOT_BOT_DOMAIN=sobot.example.gov.uk make teams-package
