@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
+from bot.agent import SobotAgent
 from bot.app import BOT
 from bot.notify import TeamsChannel
 from handlers import conversations, people
@@ -66,6 +67,9 @@ class Rig:
     digest: Digest
     channels: Delivery
     hours: WorkingHours
+    agent: SobotAgent
+    # Activity ids of what the bot posted outside the outbox (allocation cards and notices).
+    announced: set[str] = field(default_factory=set)
 
     def dispatcher(self, **options: Any) -> Dispatcher:
         options.setdefault("timeout", 5.0)
@@ -105,10 +109,10 @@ class Rig:
     def emails(self) -> list[EmailMessage]:
         return self.mailbox.sent()
 
-    def delivered(self) -> list[Delivered]:
-        """Everything that reached anyone, in order per channel: Teams posts, then emails."""
+    def delivered(self, *, everything: bool = False) -> list[Delivered]:
+        """What the outbox delivered (or, with `everything`, all the bot sent): Teams posts, then emails."""
         found = [Delivered("teams", s.conversation_id, s.text, s.body) for s in self.connector.sent
-                 if s.method == "POST"]  # fmt: skip
+                 if everything or (s.method == "POST" and s.activity_id not in self.announced)]  # fmt: skip
         for mail in self.emails():
             body = mail.get_body(("plain",))
             found.append(Delivered("email", str(mail["To"]), body.get_content() if body else "", None))
@@ -146,6 +150,7 @@ async def rig(database: Database, database_url: str, maildir: Path, at: datetime
     channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox)
     planner = Planner(database, ctx.procedures, calendar, hours, clock, "legal.cases@example.gov.uk")
     try:
-        yield Rig(database, clock, ctx, connector, mailbox, planner, Digest(ctx, hours), channels, hours)
+        yield Rig(database, clock, ctx, connector, mailbox, planner, Digest(ctx, hours), channels, hours,
+                  app[BOT].agent)  # fmt: skip
     finally:
         await connector.server.close()
