@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -241,7 +242,7 @@ class SobotAgent(ActivityHandler):
 
     async def _new_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         values = {"procedure": self.ctx.default_procedure, "social_worker": person.email}
-        return Reply(card=cards.new_order_form(self._procedure_choices(), values))
+        return Reply(card=cards.new_order_form(self._procedure_choices(), values, form=uuid.uuid4().hex))
 
     async def _my_orders(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         found = await queries.my_orders(self.ctx, person)
@@ -353,6 +354,12 @@ class SobotAgent(ActivityHandler):
     async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
         values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
         errors: dict[str, str] = {}
+        form = str(data.get("form") or "")[:64] or None
+        if form is not None:
+            already = await orders.order_for_form(self.ctx, form)
+            if already is not None:
+                # This form was saved before (pressed twice, or Teams sent it again): the same answer, no new order.
+                return Reply(card=cards.order_summary(already, saved=True))
 
         def day_of(field: str, label: str) -> date | None:
             if not values[field]:
@@ -379,27 +386,31 @@ class SobotAgent(ActivityHandler):
         if last_day is not None and months == 12 and values["months"] in ("", "12"):
             months = None
         if errors or made is None:
-            return self._form_again(values, errors)
+            return self._form_again(values, errors, form=form)
         new = orders.NewOrder(
             child_local_id=values["child_local_id"], child_name=values["child_name"], order_type=values["order_type"],
             made=made, child_date_of_birth=dob, commenced=commenced, months=months if last_day is None else None,
             last_day=last_day, court=values["court"], other_orders=values["other_orders"],
             conditions=values["conditions"], procedure=values["procedure"] or None,
-            social_worker_email=values["social_worker"] or person.email, notes=values["notes"],
+            social_worker_email=values["social_worker"] or person.email, notes=values["notes"], form_id=form,
         )  # fmt: skip
         try:
             view = await orders.create_order(self.ctx, new, person.actor)
+        except orders.AlreadySaved as saved:
+            return Reply(card=cards.order_summary(saved.view, saved=True))
         except InvalidInput as error:
             field = FIELD_OF.get(error.field or "", error.field or "")
-            return self._form_again(values, {field: str(error)} if field in values else {}, str(error))
+            return self._form_again(values, {field: str(error)} if field in values else {}, str(error), form)
         except NotFound as error:
-            return self._form_again(values, {"social_worker": str(error)})
+            return self._form_again(values, {"social_worker": str(error)}, form=form)
         await self.ask_for_allocation(view)
         return Reply(card=cards.order_summary(view, saved=True))
 
-    def _form_again(self, values: dict[str, str], errors: dict[str, str], problem: str | None = None) -> Reply:
+    def _form_again(
+        self, values: dict[str, str], errors: dict[str, str], problem: str | None = None, form: str | None = None
+    ) -> Reply:
         summary = problem or "Some answers need changing: see the notes under them."
-        return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary))
+        return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary, form))
 
     async def ask_for_allocation(self, view: Any) -> None:
         # The order is already saved: whatever fails here, the turn or poll that saved it must still say so.

@@ -95,8 +95,12 @@ def new_order_form(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     problem: str | None = None,
+    form: str | None = None,
 ) -> Card:
-    """The form; with `errors` each message sits under its field and every value typed is kept."""
+    """The form; with `errors` each message sits under its field and every value typed is kept.
+
+    `form` names this form, so that saving it twice (a double press, or Teams sending it again) saves once.
+    """
     values = values or {}
     errors = errors or {}
     body: list[Card] = [heading("New Supervision Order"), text("Fields marked * are needed.", isSubtle=True)]
@@ -127,7 +131,7 @@ def new_order_form(
         body.append(element)
         if field in errors:
             body.append(text(errors[field], color="Attention", size="Small", spacing="None"))
-    return card(*body, actions=[execute("Save the order", "order.submit")])
+    return card(*body, actions=[execute("Save the order", "order.submit", {"form": form} if form else None)])
 
 
 def order_facts(view: OrderView) -> list[tuple[str, str]]:

@@ -6,13 +6,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
 from handlers import receipts, records
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput
 from handlers.receipts import Receipt
-from handlers.terms import TYPE_NAMES, extension, order_terms
+from handlers.terms import TYPE_NAMES, OrderTerms, extension, order_terms
 from handlers.views import OrderView, initials, order_view, ordered, planned_step_view
-from scheduler.timeline import OrderFacts
+from scheduler.procedures import Procedure
+from scheduler.timeline import Milestone, OrderFacts
 from storage import models
 
 # The folder a handled message goes to; the mail channel names it, the receipt remembers it.
@@ -44,6 +48,22 @@ class NewOrder:
     procedure: str | None = None
     social_worker_email: str | None = None
     notes: str = ""
+    form_id: str | None = None  # the Teams form it came from, so saving that form twice saves once
+
+
+class AlreadySaved(Exception):
+    """This form was saved already, by another press a moment ago: its order, unchanged."""
+
+    def __init__(self, view: OrderView) -> None:
+        super().__init__(view.reference)
+        self.view = view
+
+
+async def order_for_form(ctx: Context, form_id: str) -> OrderView | None:
+    """The order saved from this Teams form, if one was."""
+    async with ctx.database.session() as session:
+        reference = await session.scalar(select(models.Order.reference).where(models.Order.form_id == form_id))
+    return await get_order(ctx, reference) if reference else None
 
 
 async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None = None) -> OrderView:
@@ -65,6 +85,18 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Recei
     facts = OrderFacts(terms.order_type, terms.made, terms.commenced, terms.last_day)
     # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
     timeline = records.first_timeline(ctx, procedure, facts)
+    try:
+        return await _save(ctx, new, actor, receipt, terms, procedure, timeline)
+    except IntegrityError:
+        # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
+        already = await order_for_form(ctx, new.form_id) if new.form_id else None
+        if already is None:
+            raise
+        raise AlreadySaved(already) from None
+
+
+async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,
+                procedure: Procedure, timeline: list[Milestone]) -> OrderView:  # fmt: skip
     async with ctx.database.session() as session:
         social_worker = None
         if new.social_worker_email:
@@ -80,7 +112,7 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Recei
             "other_orders": new.other_orders.strip(), "conditions": new.conditions.strip(),
             "procedure_id": procedure.id, "status": "open", "ended_on": None, "end_reason": None,
             "social_worker_id": social_worker.id if social_worker else None, "notes": new.notes.strip(),
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "form_id": new.form_id,
         }  # fmt: skip
         order_id: int = await session.scalar(records.NEW_ORDER, saved)
         await records.add_milestones(session, order_id, timeline, ctx.clock.now())

@@ -106,6 +106,8 @@ class Order(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     social_worker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     notes: Mapped[str | None] = mapped_column(Text)
+    # The Teams form it was saved from: pressing Save again on the same form finds this order, not a new one.
+    form_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import mailbox
 from collections.abc import AsyncIterator
@@ -151,6 +152,31 @@ async def test_new_order_form_errors_then_summary(teams: Teams) -> None:
     assert "Thu 05 Mar 2026" in words  # Wirral §3.1: the unit told within 2 working days of Tue 3 Mar
     async with teams.database.session() as session:
         assert await session.scalar(select(models.Order.reference)) == "SO-2026-0001"
+
+
+async def test_one_form_saved_twice_saves_one_order(teams: Teams) -> None:
+    """A double press, or Teams sending the submit again after its own timeout, must not make two orders."""
+    form = card_of(await teams.say("sam", "new order"))
+    submit = form["actions"][0]
+    assert submit["verb"] == "order.submit" and len(submit["data"]["form"]) == 32
+    data = {**NEW_ORDER, **submit["data"]}
+    first, second = await asyncio.gather(
+        teams.click("sam", "order.submit", data), teams.click("sam", "order.submit", data)
+    )
+    third = await teams.click("sam", "order.submit", data)
+    assert all("Saved SO-2026-0001" in texts(card) for card in (first, second, third))
+    # A form with a problem keeps its name, so fixing and saving it is still the one order.
+    retry = await teams.click("sam", "order.submit", {**data, "made": "31/02/2026"})
+    assert "Saved SO-2026-0001" in texts(retry)
+    another = card_of(await teams.say("sam", "new order"))["actions"][0]["data"]
+    assert another["form"] != submit["data"]["form"]
+    assert "Saved SO-2026-0002" in texts(await teams.click("sam", "order.submit", {**NEW_ORDER, **another}))
+    async with teams.database.session() as session:
+        references = (await session.scalars(select(models.Order.reference).order_by(models.Order.id))).all()
+        created = (
+            await session.scalars(select(models.AuditEntry.id).where(models.AuditEntry.action == "order.create"))
+        ).all()
+    assert references == ["SO-2026-0001", "SO-2026-0002"] and len(created) == 2
 
 
 async def test_allocation_in_the_units_channel(teams: Teams, connector: RecordingConnector) -> None:
