@@ -378,3 +378,51 @@ async def test_a_pool_with_no_connection_free_is_a_database_unavailable(database
                     await waiting.execute(text("SELECT 1"))
     finally:
         await busy.dispose()
+
+
+async def test_upgrading_a_sqlite_file_that_holds_orders_keeps_them(tmp_path: Path) -> None:
+    """The later migrations copy tables on SQLite (batch mode): an authority's records must survive them."""
+    import asyncio
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.database import Database
+    from storage.migrate import alembic_config, upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}"
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0005")
+    old = Database.from_url(url)
+    try:
+        async with old.session() as session:
+            for statement in (
+                "INSERT INTO children (id, local_id, name) VALUES (1, 'C1', 'Ann Other')",
+                "INSERT INTO orders (id, reference, child_id, order_type, made, commenced, last_day, procedure_id,"
+                " status, created_at, updated_at) VALUES (1, 'SO-2026-0001', 1, 'supervision', '2026-03-03',"
+                " '2026-03-03', '2027-03-02', 'wirral', 'open', '2026-03-03 10:00:00', '2026-03-03 10:00:00')",
+                "INSERT INTO milestones (id, order_id, key, occurrence, title, owner_role, due, state, source,"
+                " updated_at) VALUES (1, 1, 'case_summary', 1, 'Case summary', 'social_worker', '2026-03-17', 'open',"
+                " 'wirral §3', '2026-03-03 10:00:00')",
+                "INSERT INTO notifications (dedupe_key, order_id, milestone_id, kind, role, state, not_before,"
+                " attempts, created_at) VALUES ('k', 1, 1, 'reminder', 'social_worker', 'queued',"
+                " '2026-03-05 08:30:00', 0, '2026-03-03 10:00:00')",
+            ):
+                await session.execute(text(statement))
+    finally:
+        await old.dispose()
+    await upgrade(url)
+    new = Database.from_url(url)
+    try:
+        async with new.session() as session:
+            order = (await session.execute(text("SELECT reference, form_id FROM orders"))).all()
+            step = (await session.execute(text("SELECT key, notify_on FROM milestones"))).all()
+            note = (await session.execute(text("SELECT dedupe_key, person_id, payload FROM notifications"))).all()
+            version = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    finally:
+        await new.dispose()
+    assert order == [("SO-2026-0001", None)]
+    assert step == [("case_summary", "1970-01-01")]
+    assert note == [("k", None, "{}")]
+    from alembic.script import ScriptDirectory
+
+    assert version == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
