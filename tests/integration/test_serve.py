@@ -40,6 +40,19 @@ def wait_until_listening(process: subprocess.Popen[str]) -> None:
     raise AssertionError("sobot serve exited before listening:\n" + "".join(seen))
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """Stop it as a service manager would; one that will not stop is killed, so no test leaves it running."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+
+
 @pytest.fixture
 def service(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
@@ -52,9 +65,7 @@ def service(tmp_path: Path):  # type: ignore[no-untyped-def]
         wait_until_listening(process)
         yield f"http://127.0.0.1:{port}", process, tmp_path
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+        stop(process)
 
 
 def test_serve_answers_health_and_readiness_and_stops_cleanly(service) -> None:  # type: ignore[no-untyped-def]
@@ -99,5 +110,4 @@ def test_serve_can_log_json_lines(tmp_path: Path) -> None:
                 break
         assert lines[-1]["level"] == "INFO" and lines[-1]["logger"] == "sobot"
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        stop(process)
