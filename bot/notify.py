@@ -29,7 +29,7 @@ def notification_card(message: Message) -> cards.Card:
 
 def retry_after(headers: Any) -> float | None:
     """Seconds from a Retry-After header (delta-seconds; an HTTP date is taken as a minute)."""
-    value = (headers or {}).get("Retry-After") if headers is not None else None
+    value = (headers or {}).get("Retry-After")
     if not value:
         return None
     try:

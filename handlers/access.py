@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from handlers import records
 from handlers.context import Actor, Context
 from handlers.directory import PersonView
 from handlers.errors import NotAllowed
 from handlers.queries import OVERSIGHT_ROLES
-from handlers.recipients import choose
+from handlers.recipients import circle
 from scheduler.procedures import Procedure
-from storage import models
 
 
 def procedure_roles(procedure: Procedure) -> set[str]:
@@ -29,15 +26,10 @@ async def require_linked(ctx: Context, person: PersonView, reference: str, actio
         return
     async with ctx.database.session() as session:
         order = await records.order(session, reference)
-        social_worker = order.social_worker
-        manager = None
-        if social_worker is not None and social_worker.manager_id is not None:
-            manager = await session.get(models.Person, social_worker.manager_id)
-        iro = next((a.iro for a in order.allocations if a.active), None)
-        people = list((await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all())
         roles = procedure_roles(records.procedure(ctx, order.procedure_id)) & set(person.roles)
+        around = await circle(session, order, roles)
         for role in roles:
-            if any(found.person_id == person.id for found in choose(role, social_worker, manager, iro, people, None)):
+            if any(found.person_id == person.id for found in around.choose(role)):
                 return
         records.audit(session, ctx, person.actor, action, order.reference, {"needs": "linked to the order"},
                       outcome="refused")  # fmt: skip

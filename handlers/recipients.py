@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import records
 from handlers.context import SYSTEM, Context
@@ -51,17 +52,39 @@ def choose(
     return [Recipient(p.name, p.email, p.id) for p in sorted(holders, key=lambda p: p.name)]
 
 
+@dataclass(frozen=True)
+class Circle:
+    """The people around one order that `choose` picks from."""
+
+    social_worker: models.Person | None
+    manager: models.Person | None
+    iro: models.Person | None
+    people: list[models.Person]
+
+    def choose(self, role: str, legal_address: str | None = None) -> list[Recipient]:
+        return choose(role, self.social_worker, self.manager, self.iro, self.people, legal_address)
+
+
+# The roles `choose` answers from the order itself; any other needs the directory's holders of it.
+ORDER_ROLES = {"social_worker", "team_manager", "iro"}
+
+
+async def circle(session: AsyncSession, order: models.Order, roles: set[str]) -> Circle:
+    """The order's social worker, their manager, its IRO, and (when `roles` asks for more) the directory."""
+    social_worker = order.social_worker
+    manager = None
+    if social_worker is not None and social_worker.manager_id is not None:
+        manager = await session.get(models.Person, social_worker.manager_id)
+    iro = next((a.iro for a in order.allocations if a.active), None)
+    people = list((await session.scalars(select(models.Person))).all()) if roles - ORDER_ROLES else []
+    return Circle(social_worker, manager, iro, people)
+
+
 async def recipients(ctx: Context, reference: str, role: str, legal_address: str | None = None) -> list[Recipient]:
     """The people to tell for `role` on this order; an empty answer is audited, so nobody is skipped in silence."""
     async with ctx.database.session() as session:
         order = await records.order(session, reference)
-        social_worker = order.social_worker
-        manager = None
-        if social_worker is not None and social_worker.manager_id is not None:
-            manager = await session.get(models.Person, social_worker.manager_id)
-        iro = next((a.iro for a in order.allocations if a.active), None)
-        people = list((await session.scalars(select(models.Person))).all())
-        found = choose(role, social_worker, manager, iro, people, legal_address)
+        found = (await circle(session, order, {role})).choose(role, legal_address)
         if not found:
             records.audit(session, ctx, SYSTEM, "notify.nobody", order.reference, {"role": role})
         return found

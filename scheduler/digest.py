@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 
 from handlers.context import Context
 from handlers.queries import digests
@@ -15,13 +15,15 @@ LOOKAHEAD_WORKING_DAYS = 10
 LINES = 40
 
 
-@dataclass(frozen=True)
+@dataclass
 class Digest:
     ctx: Context
     hours: WorkingHours
     at: time = time(8, 30)
     # After this hour a missed morning's digest is not sent late: it would be no morning summary.
     until: time = time(12, 0)
+    # The day this process last planned: the dispatch tick asks every minute all morning, the work is once a day.
+    _planned_on: date | None = field(default=None, init=False, repr=False)
 
     def due(self, now: datetime) -> bool:
         local = now.astimezone(self.hours.zone)
@@ -33,6 +35,8 @@ class Digest:
         if not self.due(now):
             return 0
         today = now.astimezone(self.hours.zone).date()
+        if self._planned_on == today:
+            return 0
         until = self.hours.calendar.add_working_days(today, LOOKAHEAD_WORKING_DAYS)
         planned = [
             Planned(f"digest:{person_id}:{today.isoformat()}", None, None, "digest", "digest", person_id, None,
@@ -42,4 +46,6 @@ class Digest:
             for person_id, steps in (await digests(self.ctx, until)).items()
         ]  # fmt: skip
         async with self.ctx.database.session() as session:
-            return len(await queue(session, planned, self.hours.next_opening(now), now))
+            queued = len(await queue(session, planned, self.hours.next_opening(now), now))
+        self._planned_on = today
+        return queued

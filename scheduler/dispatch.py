@@ -108,12 +108,15 @@ class Channels(Protocol):
 class Report:
     sent: Counter[str] = field(default_factory=Counter)  # by channel
     retried: int = 0
-    failed: int = 0
     failed_by: Counter[str] = field(default_factory=Counter)  # by the channel last tried
     cancelled: int = 0
     deferred: int = 0
     unconfirmed: int = 0
     queued: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failed_by.values())
 
 
 @dataclass(frozen=True)
@@ -400,7 +403,6 @@ class Dispatcher:
                 settled.append(self._outcome(row, "queued", error=error, attempts=tries, not_before=later))
                 log.warning("notification %s: try %d failed (%s); next in %.0f s", row.note.id, tries, error, wait)
             else:
-                report.failed += 1
                 report.failed_by[outcome.channel] += 1
                 failed.append(row.note.id)
                 settled.append(self._outcome(row, "failed", channel=outcome.channel, error=error, attempts=tries))

@@ -194,12 +194,9 @@ def create_app(
                 log.info("outbox: %d queued, %d sent, %d to retry, %d failed", queued + report.queued,
                          sum(report.sent.values()), report.retried, report.failed)  # fmt: skip
 
-        async def morning() -> None:
-            if await digest.plan():
-                await dispatch()
-
         jobs.every("dispatch", settings.dispatch_interval_seconds, dispatch)
-        jobs.daily("digest", settings.digest_time, morning)
+        # A tick at the digest's minute itself, so the morning's summary goes at 08:30 and not up to a tick later.
+        jobs.daily("digest", settings.digest_time, dispatch)
         mailbox = services.mailbox
         if mailbox is not None:
             agent = app[BOT].agent

@@ -71,7 +71,7 @@ def test_dispatch_figures_are_counted_by_channel() -> None:
     from sobot.metrics import Metrics
 
     metrics = Metrics()
-    metrics.record_dispatch(3, Report(sent=Counter(teams=2, email=1), retried=1, failed=1,
+    metrics.record_dispatch(3, Report(sent=Counter(teams=2, email=1), retried=1,
                                       failed_by=Counter(email=1), queued=1))  # fmt: skip
     page = metrics.exposition().body
     assert isinstance(page, bytes)
