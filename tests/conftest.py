@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from storage import Database, upgrade
+from tests.connector import RecordingConnector, recording_connector
 
 POSTGRES_URL = os.environ.get("SOBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
@@ -116,3 +117,10 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[RecordingConnector]:
+    """Teams' connector service, recording what the bot sends (on loopback)."""
+    async with recording_connector() as recording:
+        yield recording

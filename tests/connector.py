@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,3 +114,15 @@ class TokenlessClients(RestChannelServiceClientFactory):
 
     async def create_user_token_client(self, context: Any, claims_identity: Any, use_anonymous: bool = False) -> Any:
         return await super().create_user_token_client(context, claims_identity, True)
+
+
+@asynccontextmanager
+async def recording_connector() -> AsyncIterator[RecordingConnector]:
+    """A RecordingConnector listening on loopback for as long as the block lasts."""
+    recording = RecordingConnector()
+    recording.server = TestServer(recording.app(), host="127.0.0.1")
+    await recording.server.start_server()
+    try:
+        yield recording
+    finally:
+        await recording.server.close()

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.agent import SobotAgent
@@ -32,7 +31,7 @@ from sobot.app import Services, create_app
 from sobot.delivery import Delivery
 from sobot.settings import load_settings
 from storage import Database, models
-from tests.connector import RecordingConnector, Sent, TokenlessClients
+from tests.connector import RecordingConnector, Sent, TokenlessClients, recording_connector
 
 STAFF = """name,email,roles,team,manager_email
 Tess Manager,tess@example.gov.uk,team_manager,North,
@@ -135,22 +134,17 @@ def sent_to(sent: list[Sent], conversation_id: str) -> list[Sent]:
 @asynccontextmanager
 async def rig(database: Database, database_url: str, maildir: Path, at: datetime, staff: str = STAFF,
               procedure: str = "wirral") -> AsyncIterator[Rig]:  # fmt: skip
-    connector = RecordingConnector()
-    connector.server = TestServer(connector.app())
-    await connector.server.start_server()
-    clock = FixedClock(at)
-    settings = load_settings({}, database_url=database_url, procedure=procedure)
-    calendar = WorkingCalendar()
-    services = Services(settings, clock, database, load_builtin(), calendar)
-    app = create_app(services, run_jobs=False, environ={}, client_factory=TokenlessClients())
-    hours = WorkingHours(calendar)
-    ctx = services.context()
-    mailbox = MaildirMailbox(maildir, UNIT_ADDRESS)
-    await people.import_people(ctx, staff, CLI)
-    channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox)
-    planner = Planner(database, ctx.procedures, calendar, hours, clock, "legal.cases@example.gov.uk")
-    try:
+    async with recording_connector() as connector:
+        clock = FixedClock(at)
+        settings = load_settings({}, database_url=database_url, procedure=procedure)
+        calendar = WorkingCalendar()
+        services = Services(settings, clock, database, load_builtin(), calendar)
+        app = create_app(services, run_jobs=False, environ={}, client_factory=TokenlessClients())
+        hours = WorkingHours(calendar)
+        ctx = services.context()
+        mailbox = MaildirMailbox(maildir, UNIT_ADDRESS)
+        await people.import_people(ctx, staff, CLI)
+        channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox)
+        planner = Planner(database, ctx.procedures, calendar, hours, clock, "legal.cases@example.gov.uk")
         yield Rig(database, clock, ctx, connector, mailbox, planner, Digest(ctx, hours), channels, hours,
                   app[BOT].agent)  # fmt: skip
-    finally:
-        await connector.server.close()

@@ -1,4 +1,4 @@
-"""A Teams client for the security suites: activities as Teams sends them, and what the bot answered."""
+"""A Teams client for the tests: activities as Teams sends them to the app, and what the bot answered."""
 
 from __future__ import annotations
 
@@ -43,14 +43,20 @@ class Teams:
         assert response.status in (200, 202), await response.text()
         return [s.body for s in self.connector.sent[before:]]
 
-    async def click(self, who: str, verb: str, data: dict[str, Any], conversation: str | None = None) -> dict[str, Any]:
-        """The card an Action.Execute button is answered with."""
+    async def invoke(
+        self, who: str, verb: str, data: dict[str, Any], conversation: str | None = None
+    ) -> dict[str, Any]:
+        """The whole invoke response to an Action.Execute button."""
         value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
         activity = self.activity(who, conversation, type="invoke", name="adaptiveCard/action", value=value)
         response = await self.client.post("/api/messages", json=activity)
         assert response.status == 200, await response.text()
         body: dict[str, Any] = await response.json()
-        card: dict[str, Any] = body["value"]
+        return body
+
+    async def click(self, who: str, verb: str, data: dict[str, Any], conversation: str | None = None) -> dict[str, Any]:
+        """The card an Action.Execute button is answered with."""
+        card: dict[str, Any] = (await self.invoke(who, verb, data, conversation))["value"]
         return card
 
     async def count(self, model: Any, *where: Any) -> int:

@@ -9,15 +9,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PostgresSchema, run_apart
-from tests.connector import RecordingConnector
 from tests.faults.proxy import Proxy, free_port
 
 
@@ -38,15 +36,6 @@ def database_proxy(postgres_url: str) -> Iterator[Proxy]:
 def through(proxy: Proxy, database_url: str) -> str:
     """The same database, reached through the proxy."""
     return make_url(database_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[RecordingConnector]:
-    recording = RecordingConnector()
-    recording.server = TestServer(recording.app(), host="127.0.0.1")
-    await recording.server.start_server()
-    yield recording
-    await recording.server.close()
 
 
 class Serve:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import mailbox
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -24,6 +23,7 @@ from sobot.settings import load_settings
 from storage import Database, models
 from tests.cards import texts
 from tests.connector import RecordingConnector
+from tests.teams import Teams as TeamsClient
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,entra-tess
@@ -33,43 +33,13 @@ Ivy Reviewer,ivy.reviewer@example.gov.uk,iro,IRO service,,
 Una Unit,una.unit@example.gov.uk,safeguarding_unit,Safeguarding Unit,,entra-una
 """
 CHANNEL = "19:unit-channel@thread.tacv2"
-_ids = itertools.count(1)
 
 
-class Teams:
-    """Sends activities as Teams would, and reads what the bot answered."""
-
-    def __init__(self, client: TestClient[Any, Any], connector: RecordingConnector, database: Database) -> None:
-        self.client = client
-        self.connector = connector
-        self.database = database
-
-    def activity(self, who: str, conversation: str | None = None, **fields: Any) -> dict[str, Any]:
-        channel = conversation is not None and conversation.startswith("19:")
-        return {
-            "id": f"incoming-{next(_ids)}",
-            "channelId": "msteams",
-            "serviceUrl": self.connector.url,
-            "from": {"id": f"29:{who}", "name": who, "aadObjectId": f"entra-{who}"},
-            "recipient": {"id": "28:sobot", "name": "sobot"},
-            "conversation": {"id": conversation or f"a:personal-{who}",
-                             "conversationType": "channel" if channel else "personal", "tenantId": "tenant"},
-            **fields,
-        }  # fmt: skip
-
-    async def say(self, who: str, text: str, conversation: str | None = None) -> list[dict[str, Any]]:
-        before = len(self.connector.sent)
-        response = await self.client.post("/api/messages", json=self.activity(who, conversation, type="message",
-                                                                               text=text))  # fmt: skip
-        assert response.status in (200, 202), await response.text()
-        return [s.body for s in self.connector.sent[before:]]
+class Teams(TeamsClient):
+    """The shared client; here every button must be answered with a card."""
 
     async def click(self, who: str, verb: str, data: dict[str, Any], conversation: str | None = None) -> dict[str, Any]:
-        value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
-        activity = self.activity(who, conversation, type="invoke", name="adaptiveCard/action", value=value)
-        response = await self.client.post("/api/messages", json=activity)
-        assert response.status == 200, await response.text()
-        body: dict[str, Any] = await response.json()
+        body = await self.invoke(who, verb, data, conversation)
         assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
         card: dict[str, Any] = body["value"]
         return card
@@ -79,15 +49,6 @@ def card_of(bodies: list[dict[str, Any]]) -> dict[str, Any]:
     cards = [a["content"] for b in bodies for a in b.get("attachments") or []]
     assert cards, bodies
     return cards[-1]
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[RecordingConnector]:
-    recording = RecordingConnector()
-    recording.server = TestServer(recording.app())
-    await recording.server.start_server()
-    yield recording
-    await recording.server.close()
 
 
 @pytest.fixture

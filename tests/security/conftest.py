@@ -17,7 +17,7 @@ from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database
 from tests.connector import RecordingConnector
-from tests.security.bot import Teams
+from tests.teams import Teams
 
 # One person for each role the directory knows, and for the per-order roles one linked to the order and one not.
 STAFF = """name,email,roles,team,manager_email,entra_id
@@ -32,15 +32,6 @@ Sean Service,sean.service@example.gov.uk,service_manager,North,,entra-sean
 Hana Head,hana.head@example.gov.uk,head_of_service,North,,entra-hana
 Lee Legal,lee.legal@example.gov.uk,legal,Legal,,entra-lee
 """
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[RecordingConnector]:
-    recording = RecordingConnector()
-    recording.server = TestServer(recording.app(), host="127.0.0.1")
-    await recording.server.start_server()
-    yield recording
-    await recording.server.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from handlers.context import CLI
 from sobot.app import Services
 from storage import models
 from tests.cards import texts
-from tests.security.bot import Teams
+from tests.teams import Teams
 
 ORDER = "SO-2026-0001"  # Sam's (North), allocated to Ian; Tess is Sam's manager
 UNALLOCATED = "SO-2026-0002"  # Sam's too, with no IRO yet

@@ -30,8 +30,8 @@ from sobot.logs import configure
 from sobot.settings import Settings, load_settings
 from storage import Database
 from tests.connector import RecordingConnector
-from tests.security.bot import Teams
 from tests.security.conftest import STAFF
+from tests.teams import Teams
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
 CHANNEL = "19:unit-channel@thread.tacv2"
