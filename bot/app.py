@@ -24,6 +24,7 @@ from microsoft_agents.hosting.core import (
 from pydantic import ValidationError
 
 from bot.agent import SORRY, SobotAgent
+from bot.clients import KeptClients
 from bot.messenger import Messenger
 from handlers.context import Context
 
@@ -93,10 +94,10 @@ def build_bot(
         auth = connections.get_default_connection_configuration()
         auth.VALIDATE_ISSUER = True
         auth.ANONYMOUS_ALLOWED = False
-        factory = client_factory or RestChannelServiceClientFactory(connections)
+        factory = KeptClients(client_factory or RestChannelServiceClientFactory(connections))
         adapter = CloudAdapter(connection_manager=connections, channel_service_client_factory=factory)
     else:
-        factory = client_factory or RestChannelServiceClientFactory(LocalConnections())
+        factory = KeptClients(client_factory or RestChannelServiceClientFactory(LocalConnections()))
         adapter = CloudAdapter(channel_service_client_factory=factory)
         # Local mode has no app id by design; the SDK would warn of it on every turn.
         logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)

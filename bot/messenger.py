@@ -2,66 +2,48 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 from microsoft_agents.activity import ConversationReference
 from microsoft_agents.hosting.core import (
     CardFactory,
     ChannelServiceAdapter,
-    ChannelServiceClientFactoryBase,
     ClaimsIdentity,
     MessageFactory,
     TurnContext,
 )
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
+from bot.clients import KeptClients
 from handlers.conversations import Conversation
 
 log = logging.getLogger(__name__)
 
 
-# A connector client carries its access token: one is kept per service URL for this long, then made afresh.
-CLIENT_LIFETIME = 600.0
-
-
 class Messenger:
     """Reaches a stored conversation: with the bot's app id in production, anonymously in local mode."""
 
-    def __init__(
-        self, adapter: ChannelServiceAdapter, app_id: str | None, factory: ChannelServiceClientFactoryBase
-    ) -> None:
+    def __init__(self, adapter: ChannelServiceAdapter, app_id: str | None, factory: KeptClients) -> None:
         self.adapter = adapter
         self.app_id = app_id
         self.factory = factory
-        self._clients: dict[str, tuple[float, ConnectorClientBase]] = {}
-        self._lock = asyncio.Lock()
 
     async def _client(self, service_url: str) -> ConnectorClientBase:
         """The connector client for this service URL, made with the bot's token as a proactive turn makes it."""
-        async with self._lock:
-            kept = self._clients.get(service_url)
-            if kept is not None and time.monotonic() - kept[0] < CLIENT_LIFETIME:
-                return kept[1]
-            if self.app_id:
-                claims = self.adapter.create_claims_identity(self.app_id)
-                audience = claims.get_token_audience()
-            else:
-                claims, audience = ClaimsIdentity({}), "https://api.botframework.com"
-            client = await self.factory.create_connector_client(
-                None, claims, service_url, audience, use_anonymous=claims.allow_anonymous
-            )
-            self._clients[service_url] = (time.monotonic(), client)
-        if kept is not None:
-            await kept[1].close()
-        return client
+        if self.app_id:
+            claims = self.adapter.create_claims_identity(self.app_id)
+            audience = claims.get_token_audience()
+        else:
+            claims, audience = ClaimsIdentity({}), "https://api.botframework.com"
+        return await self.factory.create_connector_client(
+            None, claims, service_url, audience, use_anonymous=claims.allow_anonymous
+        )
 
     async def post(self, reference: dict[str, Any], card: dict[str, Any], text: str | None = None) -> str | None:
         """Post a card to a stored conversation without running a turn: the outbox's many notifications.
 
-        The SDK's connector client does the sending; one client per service URL is kept, so a thousand
+        The SDK's connector client does the sending; the factory keeps one per service URL, so a thousand
         reminders share connections rather than open a thousand.
         """
         target = ConversationReference.model_validate(reference)
@@ -74,9 +56,7 @@ class Messenger:
         return response.id if response is not None and response.id else None
 
     async def close(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for _, client in clients:
-            await client.close()
+        await self.factory.close()
 
     async def _continue(self, conversation: Conversation, work: Any) -> None:
         """Run `work` in the conversation; its failure is raised here, to the caller that can retry it.
