@@ -12,11 +12,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete, inspect, select, text, update
+from sqlalchemy import delete, event, inspect, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError, StatementError
 from sqlalchemy.orm import selectinload
 
+import storage.database
 from storage import Database, DatabaseUnavailable, models, upgrade
 from storage.migrate import alembic_config
 from storage.queries import count_due_steps
@@ -320,6 +321,53 @@ async def test_a_connection_lost_mid_transaction_is_reported_and_the_next_one_wo
                 await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             await session.execute(text("SELECT 1"))
     assert await database.ping()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("idle", [0.0, 3600.0])
+async def test_a_pooled_connection_is_tested_before_use_only_after_sitting_idle(
+    database_url: str, idle: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.database, "IDLE_PING_SECONDS", idle)
+    database = Database.from_url(database_url)
+    pings: list[object] = []
+    ping = database.engine.sync_engine.dialect.do_ping
+    monkeypatch.setattr(database.engine.sync_engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+        for _ in range(3):
+            async with database.session() as session:
+                assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await database.dispose()
+    # The first checkout is a new connection; the two after it reuse it, tested only when "idle" is no time at all.
+    assert len(pings) == (2 if idle == 0 else 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_pooled_connection_the_server_closed_is_replaced_unseen(database_url: str) -> None:
+    database = Database.from_url(database_url)
+    returned: list[Any] = []
+    pool = database.engine.sync_engine.pool
+    event.listen(pool, "checkin", lambda _connection, record: returned.append(record.driver_connection))
+    try:
+        async with database.session() as session:
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        admin = Database.from_url(database_url)
+        async with admin.session() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await admin.dispose()
+        [pooled] = returned
+        for _ in range(1000):  # until this process has read the server's goodbye: a few turns of the event loop
+            if pooled.is_closed():
+                break
+            await asyncio.sleep(0)
+        assert pooled.is_closed()
+        async with database.session() as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await database.dispose()
 
 
 @pytest.mark.postgres
