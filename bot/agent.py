@@ -13,11 +13,11 @@ from aiohttp import ClientError
 from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
-    AdaptiveCardInvokeResponse,
     AdaptiveCardInvokeValue,
     InvokeResponse,
 )
 from microsoft_agents.hosting.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from pydantic import ValidationError
 
 from bot import cards
 from bot.commands import HELP, Command, parse
@@ -90,12 +90,15 @@ class SobotAgent(ActivityHandler):
             log.warning("a %s activity without its conversation, sender or recipient was ignored", activity.type)
             if activity.type == ActivityTypes.invoke:
                 # An invoke is answered in the HTTP response; the SDK would otherwise say 501 for want of one.
-                turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity(
-                    type=ActivityTypes.invoke_response, value={"status": 400}
-                )
+                _answer_invoke(turn_context, 400, None)
             return
         try:
-            await super().on_turn(turn_context)
+            if activity.type == ActivityTypes.invoke:
+                response = await self.on_invoke_activity(turn_context)
+                if response is not None:
+                    _answer_invoke(turn_context, response.status, response.body)
+            else:
+                await super().on_turn(turn_context)
         except DatabaseUnavailable:
             log.warning("database unavailable during a %s turn", turn_context.activity.type)
             await self._apologise(turn_context, DATABASE_DOWN)
@@ -110,7 +113,7 @@ class SobotAgent(ActivityHandler):
 
     async def _apologise(self, turn_context: TurnContext, sentence: str) -> None:
         if turn_context.activity.type == ActivityTypes.invoke:
-            await self._invoke_reply(turn_context, cards.message(sentence, attention=True))
+            _answer_invoke(turn_context, 200, _card_body(cards.message(sentence, attention=True)))
         else:
             await turn_context.send_activity(sentence)
 
@@ -180,6 +183,7 @@ class SobotAgent(ActivityHandler):
         await turn_context.send_activity(reply.activity())
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:  # type: ignore[override]
+        """A card's Action.Execute, answered with the card that replaces it; sobot's cards use no other invoke."""
         activity = turn_context.activity
         action = activity.value.get("action") if isinstance(activity.value, dict) else None
         if (
@@ -187,32 +191,25 @@ class SobotAgent(ActivityHandler):
             or not isinstance(action, dict)
             or action.get("type") != "Action.Execute"
         ):
-            # sobot's cards only use Action.Execute. The SDK refuses the rest with a body it cannot send (a 500).
+            # The SDK would refuse the rest with a body it cannot send (a 500).
             return InvokeResponse(status=400, body={"error": "sobot answers Action.Execute from its own cards only"})
-        return await super().on_invoke_activity(turn_context)
+        try:
+            invoke_value = AdaptiveCardInvokeValue.model_validate(activity.value)
+        except ValidationError:
+            return InvokeResponse(status=400, body={"error": "the card action is not an Adaptive Card invoke value"})
+        return InvokeResponse(status=200, body=_card_body(await self.card_invoke(turn_context, invoke_value)))
 
-    async def on_adaptive_card_invoke(  # type: ignore[override]
-        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
-    ) -> AdaptiveCardInvokeResponse:
+    async def card_invoke(self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue) -> cards.Card:
         person = await self._person(turn_context)
         action = invoke_value.action
         if person is None:
             await access.refuse_stranger(
                 self.ctx, _sender(turn_context.activity), (action.verb if action else "") or ""
             )
-            return _card_response(cards.message(STRANGER, attention=True))
+            return cards.message(STRANGER, attention=True)
         data = dict(action.data or {}) if action else {}
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)
-        return _card_response(reply.card or cards.message(reply.text or ""))
-
-    async def _invoke_reply(self, turn_context: TurnContext, card: cards.Card) -> None:
-        response = _card_response(card)
-        await turn_context.send_activity(
-            Activity(
-                type=ActivityTypes.invoke_response,
-                value={"status": 200, "body": response.model_dump(mode="json", by_alias=True, exclude_none=True)},
-            )
-        )
+        return reply.card or cards.message(reply.text or "")
 
     # Commands typed in chat ------------------------------------------------------------------
 
@@ -529,5 +526,17 @@ def _step_of(data: Mapping[str, Any]) -> tuple[str, str, int]:
         raise InvalidInput("That card is missing its order or step: open the order with `order REF`.") from None
 
 
-def _card_response(card: cards.Card) -> AdaptiveCardInvokeResponse:
-    return AdaptiveCardInvokeResponse(status_code=200, type="application/vnd.microsoft.card.adaptive", value=card)
+def _card_body(card: cards.Card) -> dict[str, Any]:
+    """An Adaptive Card invoke response's body (AdaptiveCardInvokeResponse, as Teams reads it): the new card."""
+    return {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card}
+
+
+def _answer_invoke(turn_context: TurnContext, status: int, body: Any) -> None:
+    """Leave the invoke's answer where the adapter looks for it.
+
+    The SDK's own route, sending an invoke-response activity, validates and deep-copies the whole card
+    three times over on its way to the same place.
+    """
+    turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity(
+        type=ActivityTypes.invoke_response, value={"status": status, "body": body}
+    )
