@@ -151,7 +151,7 @@ async def use_for_allocations(ctx: Context, conversation_id: str, person: Person
 
 
 async def allocation_channel(ctx: Context) -> Conversation | None:
-    async with ctx.database.session() as session:
+    async with ctx.database.read() as session:
         row = (await session.execute(_ALLOCATION_CHANNEL)).first()
         return Conversation(row.id, row.conversation_id, row.kind, dict(row.reference)) if row else None
 

@@ -40,7 +40,7 @@ _BY_EMAIL = select(*_COLUMNS).where(PEOPLE.c.email == bindparam("wanted"))
 
 async def identify(ctx: Context, entra_id: str | None, email: str | None) -> PersonView | None:
     """The directory's person for this Entra object id, else this email; None for a stranger."""
-    async with ctx.database.session() as session:
+    async with ctx.database.read() as session:
         person = None
         if entra_id:
             person = (await session.execute(_BY_ENTRA_ID, {"wanted": entra_id})).first()

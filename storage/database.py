@@ -125,6 +125,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # PostgreSQL runs a lone statement in a transaction of its own: no BEGIN and COMMIT round trips around it.
+        lone = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+        self._reads = async_sessionmaker(lone, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, database_url: str) -> Database:
@@ -139,6 +142,20 @@ class Database:
         try:
             async with self._sessions() as session, session.begin():
                 yield session
+        except PoolTimeout as error:
+            raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for one statement, or reads that need not agree with each other: no transaction around them.
+
+        Each statement stands alone (on PostgreSQL it commits as it runs), so nothing that must be written
+        together belongs here. A turn's lookups (who is asking, where the unit's channel is) are one statement each.
+        """
+        try:
+            async with self._reads() as session:
+                yield session
+                await session.commit()
         except PoolTimeout as error:
             raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
 

@@ -325,6 +325,26 @@ async def test_a_connection_lost_mid_transaction_is_reported_and_the_next_one_wo
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_read_holds_no_transaction_and_a_session_holds_one(database: Database) -> None:
+    # pg_current_xact_id() starts a transaction when there is none: alike twice only inside one transaction.
+    xact = text("SELECT pg_current_xact_id()::text")
+    async with database.read() as session:
+        lone = [await session.scalar(xact), await session.scalar(xact)]
+    async with database.session() as session:
+        together = [await session.scalar(xact), await session.scalar(xact)]
+    assert lone[0] != lone[1]
+    assert together[0] == together[1]
+
+
+async def test_a_write_in_a_read_stands(database: Database) -> None:
+    async with database.read() as session:
+        await session.execute(text("INSERT INTO children (local_id, name) VALUES ('C-READ', 'Read Child')"))
+    async with database.session() as session:
+        assert await session.scalar(text("SELECT name FROM children WHERE local_id = 'C-READ'")) == "Read Child"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("idle", [0.0, 3600.0])
 async def test_a_pooled_connection_is_tested_before_use_only_after_sitting_idle(
     database_url: str, idle: float, monkeypatch: pytest.MonkeyPatch
