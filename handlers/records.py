@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -39,7 +40,11 @@ AUDIT_LOG = table(models.AuditEntry)
 CHILD_BY_LOCAL_ID = select(CHILDREN.c.id, CHILDREN.c.name, CHILDREN.c.date_of_birth).where(
     CHILDREN.c.local_id == bindparam("wanted")
 )
-NEW_CHILD = insert(CHILDREN).returning(CHILDREN.c.id)
+# A child seen for the first time is written in the statement that finds them new; one already known is left as is.
+NEW_CHILD = {
+    name: dialect.insert(CHILDREN).on_conflict_do_nothing(index_elements=["local_id"]).returning(CHILDREN.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active).where(PEOPLE.c.email == bindparam("wanted"))
 NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
 NEW_MILESTONES = insert(MILESTONES)
@@ -110,12 +115,11 @@ class Named:
 
 async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Named:
     """The child with this local ID, created on first sight; a different name or birthday is refused."""
-    found = (await session.execute(CHILD_BY_LOCAL_ID, {"wanted": local_id})).first()
-    if found is None:
-        created: int = await session.scalar(
-            NEW_CHILD, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
-        )
+    new_child = NEW_CHILD[session.get_bind().dialect.name]
+    created = await session.scalar(new_child, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth})
+    if created is not None:
         return Named(created, name)
+    found = (await session.execute(CHILD_BY_LOCAL_ID, {"wanted": local_id})).one()
     if found.name.casefold() != name.casefold():
         raise InvalidInput(
             f"Child ID {local_id} is already recorded with another name: check the ID and the name.", "child_local_id"
