@@ -351,12 +351,8 @@ class SobotAgent(ActivityHandler):
     async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
         values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
         errors: dict[str, str] = {}
+        # Saving a form twice (pressed twice, or Teams sending it again) saves one order: the form's id is unique.
         form = str(data.get("form") or "")[:64] or None
-        if form is not None:
-            already = await orders.order_for_form(self.ctx, form)
-            if already is not None:
-                # This form was saved before (pressed twice, or Teams sent it again): the same answer, no new order.
-                return Reply(card=cards.order_summary(already, saved=True))
 
         def day_of(field: str, label: str) -> date | None:
             if not values[field]:
@@ -383,7 +379,7 @@ class SobotAgent(ActivityHandler):
         if last_day is not None and months == 12 and values["months"] in ("", "12"):
             months = None
         if errors or made is None:
-            return self._form_again(values, errors, form=form)
+            return await self._form_again_unless_saved(values, errors, form=form)
         new = orders.NewOrder(
             child_local_id=values["child_local_id"], child_name=values["child_name"], order_type=values["order_type"],
             made=made, child_date_of_birth=dob, commenced=commenced, months=months if last_day is None else None,
@@ -392,20 +388,25 @@ class SobotAgent(ActivityHandler):
             social_worker_email=values["social_worker"] or person.email, notes=values["notes"], form_id=form,
         )  # fmt: skip
         try:
-            view = await orders.create_order(self.ctx, new, person.actor)
+            view = await orders.create_order(self.ctx, new, person.actor, sender=person)
         except orders.AlreadySaved as saved:
             return Reply(card=cards.order_summary(saved.view, saved=True))
         except InvalidInput as error:
             field = FIELD_OF.get(error.field or "", error.field or "")
-            return self._form_again(values, {field: str(error)} if field in values else {}, str(error), form)
+            errors = {field: str(error)} if field in values else {}
+            return await self._form_again_unless_saved(values, errors, str(error), form)
         except NotFound as error:
-            return self._form_again(values, {"social_worker": str(error)}, form=form)
+            return await self._form_again_unless_saved(values, {"social_worker": str(error)}, form=form)
         await self.ask_for_allocation(view)
         return Reply(card=cards.order_summary(view, saved=True))
 
-    def _form_again(
+    async def _form_again_unless_saved(
         self, values: dict[str, str], errors: dict[str, str], problem: str | None = None, form: str | None = None
     ) -> Reply:
+        """The form with its problems; but a form already saved (a press that raced the first) gets its order."""
+        already = await orders.order_for_form(self.ctx, form) if form is not None else None
+        if already is not None:
+            return Reply(card=cards.order_summary(already, saved=True))
         summary = problem or "Some answers need changing: see the notes under them."
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary, form))
 

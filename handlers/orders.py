@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers import receipts, records
 from handlers.context import Actor, Context
+from handlers.directory import PersonView
 from handlers.errors import InvalidInput
 from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, OrderTerms, extension, order_terms
@@ -61,13 +62,19 @@ class AlreadySaved(Exception):
 
 async def order_for_form(ctx: Context, form_id: str) -> OrderView | None:
     """The order saved from this Teams form, if one was."""
-    async with ctx.database.session() as session:
+    async with ctx.database.read() as session:
         reference = await session.scalar(select(models.Order.reference).where(models.Order.form_id == form_id))
     return await get_order(ctx, reference) if reference else None
 
 
-async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None = None) -> OrderView:
-    """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand."""
+async def create_order(
+    ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None = None, sender: PersonView | None = None
+) -> OrderView:
+    """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand.
+
+    `sender` is the directory's record of who is saving it, already read: when they are the order's social
+    worker (as they usually are), they are not looked up again.
+    """
     if not new.child_local_id.strip():
         raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
     if not new.child_name.strip():
@@ -86,7 +93,7 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Recei
     # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
     timeline = records.first_timeline(ctx, procedure, facts)
     try:
-        return await _save(ctx, new, actor, receipt, terms, procedure, timeline)
+        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender)
     except IntegrityError:
         # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
         already = await order_for_form(ctx, new.form_id) if new.form_id else None
@@ -96,10 +103,12 @@ async def create_order(ctx: Context, new: NewOrder, actor: Actor, receipt: Recei
 
 
 async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,
-                procedure: Procedure, timeline: list[Milestone]) -> OrderView:  # fmt: skip
+                procedure: Procedure, timeline: list[Milestone], sender: PersonView | None) -> OrderView:  # fmt: skip
     async with ctx.database.session() as session:
         social_worker = None
-        if new.social_worker_email:
+        if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:
+            social_worker = records.Named(sender.id, sender.name)
+        elif new.social_worker_email:
             social_worker = await records.named_by_email(session, new.social_worker_email, "social worker")
         child = await records.child(
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
