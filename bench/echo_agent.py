@@ -9,6 +9,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ActivityHandler, RestChannelServiceClientFactory, TurnContext
 
 from bot.app import LocalConnections
+from sobot.serve import event_loop
 
 
 class Echo(ActivityHandler):
@@ -25,7 +26,9 @@ def main() -> None:
 
     app = web.Application()
     app.router.add_post("/api/messages", messages)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *_: print("listening", flush=True))
+    # On the event loop `sobot serve` runs on, so the two are measured alike.
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *_: print("listening", flush=True),
+                loop=event_loop())  # fmt: skip
 
 
 if __name__ == "__main__":
