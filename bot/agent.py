@@ -24,8 +24,9 @@ from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
 from handlers import access, conversations, orders, queries, reminders
 from handlers.context import Context
-from handlers.directory import PersonView, identify, iro_loads
+from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
 from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
+from handlers.kept import Kept
 from handlers.ukdates import DateNotUnderstood, parse_uk_date
 from storage import DatabaseUnavailable
 
@@ -80,8 +81,11 @@ class SobotAgent(ActivityHandler):
     def __init__(self, ctx: Context, messenger: Messenger) -> None:
         self.ctx = ctx
         self.messenger = messenger
-        # Every turn would otherwise read the sender's stored conversation reference to find it unchanged.
+        # Every turn would otherwise read the sender's stored conversation reference to find it unchanged,
+        # and who the sender is; every new order, where the unit's channel is.
         self.recent = conversations.RecentReferences()
+        self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
+        self.channel: Kept[str, conversations.Conversation | None] = Kept(TRUSTED_FOR)
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         activity = turn_context.activity
@@ -122,7 +126,7 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         sender = activity.from_property
         entra_id = sender.aad_object_id if sender else None
-        person = await identify(self.ctx, entra_id, None) if entra_id else None
+        person = await identify(self.ctx, entra_id, None, self.known) if entra_id else None
         if person is None:
             person = await identify(self.ctx, entra_id, await self._email(turn_context))
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -300,6 +304,7 @@ class SobotAgent(ActivityHandler):
         if _kind(turn_context.activity) != "channel":
             return Reply("Say this in the Safeguarding Unit's Teams channel, where the allocation cards should go.")
         await conversations.use_for_allocations(self.ctx, _channel_id(turn_context.activity), person)
+        self.channel.forget()
         return Reply('This channel now gets an "Allocate an IRO" card for each new order.')
 
     COMMANDS: Mapping[str, Callable[[SobotAgent, TurnContext, PersonView, Command], Awaitable[Reply]]] = {
@@ -413,7 +418,7 @@ class SobotAgent(ActivityHandler):
     async def ask_for_allocation(self, view: Any) -> None:
         # The order is already saved: whatever fails here, the turn or poll that saved it must still say so.
         try:
-            channel = await conversations.allocation_channel(self.ctx)
+            channel = await conversations.allocation_channel(self.ctx, self.channel)
             if channel is None:
                 log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
                 return
@@ -438,7 +443,7 @@ class SobotAgent(ActivityHandler):
 
     async def tell_unit(self, note: str) -> None:
         """A note for the Safeguarding Unit's channel, when it has one."""
-        channel = await conversations.allocation_channel(self.ctx)
+        channel = await conversations.allocation_channel(self.ctx, self.channel)
         if channel is None:
             log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
             return

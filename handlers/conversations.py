@@ -14,6 +14,7 @@ from handlers import records
 from handlers.context import Context
 from handlers.directory import PersonView
 from handlers.errors import NotAllowed
+from handlers.kept import Kept
 from storage import models
 
 ALLOCATIONS = "allocations"
@@ -43,7 +44,6 @@ class _Stored:
     reference: dict[str, Any]
     service_url: str
     person_id: int | None  # None: whichever person the row holds
-    at: datetime
 
 
 class RecentReferences:
@@ -55,18 +55,17 @@ class RecentReferences:
     """
 
     def __init__(self, ttl: timedelta = timedelta(minutes=5), limit: int = 10_000) -> None:
-        self.ttl = ttl
-        self.limit = limit
-        self._stored: dict[str, _Stored] = {}
+        self._stored: Kept[str, _Stored] = Kept(ttl, limit)
 
     def unchanged(
         self, conversation_id: str, reference: dict[str, Any], service_url: str, person_id: int | None, now: datetime
     ) -> bool:
-        known = self._stored.get(conversation_id)
+        kept = self._stored.get(conversation_id, now)
+        if kept is None:
+            return False
+        known = kept[0]
         return (
-            known is not None
-            and timedelta(0) <= now - known.at < self.ttl
-            and known.service_url == service_url
+            known.service_url == service_url
             and (person_id is None or known.person_id == person_id)
             and known.reference == reference
         )
@@ -74,12 +73,10 @@ class RecentReferences:
     def keep(
         self, conversation_id: str, reference: dict[str, Any], service_url: str, person_id: int | None, now: datetime
     ) -> None:
-        if len(self._stored) >= self.limit and conversation_id not in self._stored:
-            self._stored.clear()
-        self._stored[conversation_id] = _Stored(reference, service_url, person_id, now)
+        self._stored.keep(conversation_id, _Stored(reference, service_url, person_id), now)
 
     def forget(self, conversation_id: str) -> None:
-        self._stored.pop(conversation_id, None)
+        self._stored.forget(conversation_id)
 
 
 async def remember(
@@ -150,10 +147,17 @@ async def use_for_allocations(ctx: Context, conversation_id: str, person: Person
     raise NotAllowed("Only members of the Safeguarding Unit can choose the allocation channel.")
 
 
-async def allocation_channel(ctx: Context) -> Conversation | None:
+async def allocation_channel(ctx: Context, kept: Kept[str, Conversation | None] | None = None) -> Conversation | None:
+    """The unit's allocation channel, if one was chosen; with `kept`, read at most once per TRUSTED_FOR."""
+    now = ctx.clock.now()
+    if kept is not None and (known := kept.get(ALLOCATIONS, now)) is not None:
+        return known[0]
     async with ctx.database.read() as session:
         row = (await session.execute(_ALLOCATION_CHANNEL)).first()
-        return Conversation(row.id, row.conversation_id, row.kind, dict(row.reference)) if row else None
+    channel = Conversation(row.id, row.conversation_id, row.kind, dict(row.reference)) if row else None
+    if kept is not None:
+        kept.keep(ALLOCATIONS, channel, now)
+    return channel
 
 
 async def personal_conversation(ctx: Context, person_id: int) -> Conversation | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import bindparam, func, select, update
 
 from handlers.context import Actor, Context
+from handlers.kept import Kept
 from handlers.records import PEOPLE
 from storage import models
 
@@ -38,8 +40,24 @@ _BY_ENTRA_ID = select(*_COLUMNS).where(PEOPLE.c.entra_id == bindparam("wanted"))
 _BY_EMAIL = select(*_COLUMNS).where(PEOPLE.c.email == bindparam("wanted"))
 
 
-async def identify(ctx: Context, entra_id: str | None, email: str | None) -> PersonView | None:
-    """The directory's person for this Entra object id, else this email; None for a stranger."""
+# How long a process trusts what it read of a person (or of the unit's channel) before reading it again: a change
+# to the directory, someone leaving included, reaches every running sobot within this time.
+TRUSTED_FOR = timedelta(minutes=1)
+
+
+async def identify(
+    ctx: Context, entra_id: str | None, email: str | None, known: Kept[str, PersonView] | None = None
+) -> PersonView | None:
+    """The directory's person for this Entra object id, else this email; None for a stranger.
+
+    With `known`, a person recognised by Entra object id in the last TRUSTED_FOR is not read again. Strangers are
+    not kept: someone just added to the directory is recognised on their next turn.
+    """
+    now = ctx.clock.now()
+    if known is not None and entra_id:
+        kept = known.get(entra_id, now)
+        if kept is not None:
+            return kept[0]
     async with ctx.database.read() as session:
         person = None
         if entra_id:
@@ -51,7 +69,10 @@ async def identify(ctx: Context, entra_id: str | None, email: str | None) -> Per
         if entra_id and person.entra_id is None:
             # First sight in Teams: remember the object id so a changed email still matches.
             await session.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(entra_id=entra_id))
-        return PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
+    found = PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
+    if known is not None and entra_id:
+        known.keep(entra_id, found, now)
+    return found
 
 
 @dataclass(frozen=True)

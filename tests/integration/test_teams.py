@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import mailbox
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handlers import people
-from handlers.context import CLI
+from handlers.context import CLI, Context
+from handlers.directory import TRUSTED_FOR
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import FixedClock
 from scheduler.procedures import load_builtin
@@ -81,6 +82,46 @@ async def test_a_stranger_gets_one_friendly_sentence(teams: Teams) -> None:
     replies = await teams.say("nobody", "new order")
     assert len(replies) == 1
     assert "ask the Safeguarding Unit" in replies[0]["text"] and not replies[0].get("attachments")
+
+
+async def test_someone_leaving_the_directory_is_a_stranger_within_a_minute(teams: Teams, clock: FixedClock) -> None:
+    assert "new order" in (await teams.say("sam", "help"))[0]["text"]
+    # Sam leaves: another process (the directory's own tools) marks them inactive.
+    async with teams.database.session() as session:
+        await session.execute(
+            update(models.Person).where(models.Person.email == "sam.worker@example.gov.uk").values(active=False)
+        )
+    clock.advance(TRUSTED_FOR - timedelta(seconds=1))
+    assert "new order" in (await teams.say("sam", "help"))[0]["text"], "read a moment ago: still trusted"
+    clock.advance(timedelta(seconds=1))
+    assert "ask the Safeguarding Unit" in (await teams.say("sam", "help"))[0]["text"]
+    # Someone new to the directory is known on their very next turn: strangers are not remembered.
+    assert "ask the Safeguarding Unit" in (await teams.say("nina", "help"))[0]["text"]
+    ctx = Context(teams.database, load_builtin(), WorkingCalendar(), clock, "wirral")
+    await people.import_people(ctx, "name,email,roles,team,manager_email,entra_id\n"
+                               "Nina New,nina.new@example.gov.uk,social_worker,North,,entra-nina\n", CLI)  # fmt: skip
+    assert "new order" in (await teams.say("nina", "help"))[0]["text"]
+
+
+async def test_a_channel_chosen_elsewhere_gets_the_cards_within_a_minute(
+    teams: Teams, connector: RecordingConnector, clock: FixedClock
+) -> None:
+    other = "19:other-unit-channel@thread.tacv2"
+    await teams.say("una", "hello", other)  # the bot is in both channels
+    assert "now gets" in (await teams.say("una", "use this channel for allocations", CHANNEL))[0]["text"]
+    connector.clear()
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    assert len(connector.to(CHANNEL)) == 1, "chosen in this process: used at once"
+    # Another replica of sobot is told to use the other channel.
+    async with teams.database.session() as session:
+        rows = (await session.scalars(select(models.ConversationReference))).all()
+        for row in rows:
+            row.purpose = "allocations" if row.conversation_id == other else None
+    await teams.click("sam", "order.submit", {**NEW_ORDER, "child_local_id": "C1002"})
+    assert len(connector.to(CHANNEL)) == 2 and not connector.to(other)
+    clock.advance(TRUSTED_FOR)
+    await teams.click("sam", "order.submit", {**NEW_ORDER, "child_local_id": "C1003"})
+    assert len(connector.to(CHANNEL)) == 2 and len(connector.to(other)) == 1
 
 
 async def test_help_and_an_unknown_command_are_never_silent(teams: Teams) -> None:
