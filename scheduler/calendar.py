@@ -17,8 +17,12 @@ def _bank_holidays(year: int) -> frozenset[date]:
 class WorkingCalendar:
     """Which days are working days, and counting in them."""
 
+    # Every new timeline counts the same few spans from the same few days: answers are kept, up to this many.
+    KEPT_SUMS = 50_000
+
     def __init__(self, closure_days: Iterable[date] = ()) -> None:
         self.closure_days = frozenset(closure_days)
+        self._sums: dict[tuple[date, int], date] = {}
 
     def is_bank_holiday(self, day: date) -> bool:
         return day in _bank_holidays(day.year)
@@ -39,12 +43,19 @@ class WorkingCalendar:
 
     def add_working_days(self, day: date, count: int) -> date:
         """`count` working days after `day` (before it when negative), counting from the next day."""
+        known = self._sums.get((day, count))
+        if known is not None:
+            return known
+        start = day
         step = timedelta(days=1 if count >= 0 else -1)
         remaining = abs(count)
         while remaining:
             day += step
             if self.is_working_day(day):
                 remaining -= 1
+        if len(self._sums) >= self.KEPT_SUMS:
+            self._sums.clear()
+        self._sums[(start, count)] = day
         return day
 
     def working_days_between(self, start: date, end: date) -> int:

@@ -1,6 +1,6 @@
 """Working days of England and Wales, and the month arithmetic the law uses."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -106,3 +106,14 @@ def test_three_years_beginning_with_the_day_made() -> None:
 )
 def test_whole_months_of_an_order(made: date, last_day: date, months: int) -> None:
     assert whole_months_between(made, last_day) == months
+
+
+def test_kept_sums_answer_as_counting_afresh_does() -> None:
+    calendar = WorkingCalendar([date(2026, 12, 29)])
+    calendar.KEPT_SUMS = 7  # small, so the store is emptied and filled again along the way
+    starts = [date(2026, 12, 1) + timedelta(days=n) for n in range(40)]
+    for _ in range(2):
+        for start in starts:
+            for count in (-10, -1, 0, 1, 5, 20):
+                fresh = WorkingCalendar([date(2026, 12, 29)]).add_working_days(start, count)
+                assert calendar.add_working_days(start, count) == fresh
