@@ -22,6 +22,9 @@ from aiohttp import ClientSession, TCPConnector, web
 
 CALLERS = 50
 TURNS = int(os.environ.get("BENCH_TURNS", "2000"))
+# The machine's speed drifts over a minute (other work, the host): the two are measured in turn, several times,
+# the order alternating, and judged by the median round.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # Turns before each measured run; the warm-up's orders are for children the measured run never names.
 WARM_UP = 200
 WARM_UP_FIRST = 1_000_000
@@ -133,14 +136,24 @@ def report(name: str, latencies: list[float], elapsed: float, cpu: float | None)
     return rate
 
 
-async def measure(name: str, server: subprocess.Popen[str], url: str, make: Any, service_url: str,
-                  expect: str) -> float:  # fmt: skip
-    """Warm the server up (connection pools, statement caches, imports), then measure TURNS turns."""
-    await load(url, make, service_url, expect, turns=WARM_UP, first=WARM_UP_FIRST)
-    before = cpu_seconds(server.pid)
-    latencies, elapsed = await load(url, make, service_url, expect)
-    after = cpu_seconds(server.pid)
-    return report(name, latencies, elapsed, after - before if after is not None and before is not None else None)
+class Server:
+    """One of the two servers and the turns sent to it: warmed up once, then measured each round."""
+
+    def __init__(self, name: str, process: subprocess.Popen[str], url: str, make: Any, expect: str) -> None:
+        self.name, self.process, self.url, self.make, self.expect = name, process, url, make, expect
+        self.sent = 0
+
+    async def warm_up(self, service_url: str) -> None:
+        """Connection pools, statement caches, imports: the warm-up's turns are for children never measured."""
+        await load(self.url, self.make, service_url, self.expect, turns=WARM_UP, first=WARM_UP_FIRST)
+
+    async def measure(self, service_url: str) -> float:
+        before = cpu_seconds(self.process.pid)
+        latencies, elapsed = await load(self.url, self.make, service_url, self.expect, first=self.sent)
+        after = cpu_seconds(self.process.pid)
+        self.sent += TURNS
+        cpu = after - before if after is not None and before is not None else None
+        return report(self.name, latencies, elapsed, cpu)
 
 
 async def run(database_url: str | None) -> None:
@@ -162,13 +175,22 @@ async def run(database_url: str | None) -> None:
     )
     baseline = start([sys.executable, "-m", "bench.echo_agent", str(echo_port)], env, "listening")
     try:
-        print(f"teams: {CALLERS} concurrent callers, {TURNS} turns each run, loopback, "
+        print(f"teams: {CALLERS} concurrent callers, {ROUNDS} rounds of {TURNS} turns each, loopback, "
               f"database {env['SOBOT_DATABASE_URL'].split('://')[0]}")  # fmt: skip
-        echo_rate = await measure("bare SDK echo turn", baseline, f"http://127.0.0.1:{echo_port}/api/messages", echo,
-                                  service_url, "")  # fmt: skip
-        submit_rate = await measure("sobot new-order submit turn", sobot, f"http://127.0.0.1:{sobot_port}/api/messages",
-                                    submit, service_url, "Saved SO-")  # fmt: skip
-        print(f"  submit throughput is {submit_rate / echo_rate:.0%} of the echo's")
+        echo_server = Server("bare SDK echo turn", baseline, f"http://127.0.0.1:{echo_port}/api/messages", echo, "")
+        submit_server = Server("sobot new-order submit turn", sobot, f"http://127.0.0.1:{sobot_port}/api/messages",
+                               submit, "Saved SO-")  # fmt: skip
+        for server in (echo_server, submit_server):
+            await server.warm_up(service_url)
+        shares = []
+        for n in range(ROUNDS):
+            print(f" round {n + 1}")
+            pair = (echo_server, submit_server) if n % 2 == 0 else (submit_server, echo_server)
+            rates = {server.name: await server.measure(service_url) for server in pair}
+            shares.append(rates[submit_server.name] / rates[echo_server.name])
+            print(f"  submit throughput is {shares[-1]:.0%} of the echo's")
+        print(f" median round: submit throughput is {statistics.median(shares):.0%} of the echo's "
+              f"(rounds: {', '.join(f'{share:.0%}' for share in shares)})")  # fmt: skip
     except RuntimeError:
         print("".join(LOGS[sobot.pid])[-3000:])
         raise

@@ -543,6 +543,7 @@ def _answer_invoke(turn_context: TurnContext, status: int, body: Any) -> None:
     The SDK's own route, sending an invoke-response activity, validates and deep-copies the whole card
     three times over on its way to the same place.
     """
-    turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity(
+    # Built without validation: the adapter reads only its value, which sobot made.
+    turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity.model_construct(
         type=ActivityTypes.invoke_response, value={"status": status, "body": body}
     )
