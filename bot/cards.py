@@ -196,19 +196,39 @@ def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros
     return card(*body)
 
 
+# Teams refuses a message over about 28 KB, and a row of these tables is about 600 bytes of card.
+MOST_ROWS = 30
+
+
+def _most_urgent(summary: OrderSummary) -> tuple[int, date, str]:
+    return (-summary.overdue_count, summary.next_due or date.max, summary.reference)
+
+
 def orders_table(title: str, summaries: Sequence[OrderSummary]) -> Card:
+    """The orders, most urgent first (most late steps, then the soonest next step): at most MOST_ROWS of them."""
+    shown = sorted(summaries, key=_most_urgent)[:MOST_ROWS]
     rows = [
         [s.reference, s.child_initials, day(s.last_day), s.iro or "pending",
          f"{s.next_step or ''} {day(s.next_due)}", str(s.overdue_count)]
-        for s in summaries
+        for s in shown
     ]  # fmt: skip
-    return card(heading(title), table(["Order", "Child", "Last day", "IRO", "Next step", "Overdue"], rows))
+    body = [heading(title), table(["Order", "Child", "Last day", "IRO", "Next step", "Overdue"], rows)]
+    if len(summaries) > len(shown):
+        body.append(text(f"The {len(shown)} most urgent of {len(summaries)} orders. Say `order SO-…` for any one "
+                         "of them, or `overdue` for every late step.", isSubtle=True))  # fmt: skip
+    return card(*body)
 
 
 def due_table(title: str, steps: Sequence[DueStep]) -> Card:
+    """The steps in the order given (earliest first): at most MOST_ROWS of them."""
+    shown = steps[:MOST_ROWS]
     rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.reference, s.child_initials, s.title,
-             s.owner.replace("_", " ")] for s in steps]  # fmt: skip
-    return card(heading(title), table(["Due", "Order", "Child", "Step", "Owner"], rows))
+             s.owner.replace("_", " ")] for s in shown]  # fmt: skip
+    body = [heading(title), table(["Due", "Order", "Child", "Step", "Owner"], rows)]
+    if len(steps) > len(shown):
+        body.append(text(f"The {len(shown)} earliest of {len(steps)} steps. Say `due this week` for fewer, or "
+                         "`order SO-…` for one order's steps.", isSubtle=True))  # fmt: skip
+    return card(*body)
 
 
 def reminder(reference: str, initials: str, title: str, key: str, occurrence: int, due: date, note: str) -> Card:
