@@ -128,7 +128,7 @@ class SobotAgent(ActivityHandler):
         entra_id = sender.aad_object_id if sender else None
         person = await identify(self.ctx, entra_id, None, self.known) if entra_id else None
         if person is None:
-            person = await identify(self.ctx, entra_id, await self._email(turn_context))
+            person = await identify(self.ctx, entra_id, await self._email(turn_context), self.known)
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
         # A channel is reached at its top level, not inside the thread this message happened to be in.
         reference["conversation"]["id"] = _channel_id(activity)
