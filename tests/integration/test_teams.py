@@ -374,3 +374,17 @@ async def test_an_allocation_by_email_updates_the_teams_card_and_tells_both(
     told = {s.conversation_id: s.text for s in connector.sent if s.method == "POST"}
     assert "Ian Reviewer is the IRO for SO-2026-0001" in told["a:personal-sam"]
     assert "You are now the IRO for SO-2026-0001" in told["a:personal-ian"]
+
+
+async def test_turns_and_proactive_sends_share_one_pair_of_outbound_clients(
+    teams: Teams, connector: RecordingConnector
+) -> None:
+    from bot.app import BOT
+
+    await teams.say("una", "use this channel for allocations", CHANNEL)
+    for who in ("sam", "ian", "tess"):
+        await teams.say(who, "help")
+    await teams.click("sam", "order.submit", NEW_ORDER)  # posts the allocation card to the channel, proactively
+    assert len(connector.to(CHANNEL)) == 2
+    # One connector client and one user-token client, where the SDK alone would make two per turn.
+    assert teams.client.app[BOT].messenger.factory.made == 2
