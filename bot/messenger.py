@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +20,11 @@ from bot.clients import KeptClients
 from handlers.conversations import Conversation
 
 log = logging.getLogger(__name__)
+
+# The longest a post to another conversation may keep the turn that makes it waiting (the allocation card a
+# new order posts to the unit's channel, say). Teams gives up on a turn after about 15 s, and the aiohttp
+# session the SDK's connector client makes would wait five minutes.
+POST_SECONDS = 8.0
 
 
 class Messenger:
@@ -62,7 +68,8 @@ class Messenger:
         """Run `work` in the conversation; its failure is raised here, to the caller that can retry it.
 
         Left to the adapter, a failure would go to the turn-error handler, which answers a user's turn
-        with an apology: outside a turn there is nobody to apologise to, and the sender must know.
+        with an apology: outside a turn there is nobody to apologise to, and the sender must know. A
+        connector that does not answer within POST_SECONDS is a TimeoutError here.
         """
         reference = ConversationReference.model_validate(conversation.reference)
         continuation = reference.get_continuation_activity()
@@ -74,12 +81,13 @@ class Messenger:
             except Exception as error:
                 failures.append(error)
 
-        if self.app_id:
-            await self.adapter.continue_conversation(self.app_id, continuation, guarded)
-        else:
-            await self.adapter.continue_conversation_with_claims(
-                ClaimsIdentity({}), continuation, guarded, audience="https://api.botframework.com"
-            )
+        async with asyncio.timeout(POST_SECONDS):
+            if self.app_id:
+                await self.adapter.continue_conversation(self.app_id, continuation, guarded)
+            else:
+                await self.adapter.continue_conversation_with_claims(
+                    ClaimsIdentity({}), continuation, guarded, audience="https://api.botframework.com"
+                )
         if failures:
             raise failures[0]
 

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 from sqlalchemy import func, select
 
+from bot import messenger
 from handlers import people
 from handlers.context import CLI
 from scheduler.calendar import WorkingCalendar
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.postgres
 
 # The connector client's timeout, short here; production's is the SDK's own.
 CLIENT_TIMEOUT = 1.0
+# How long a turn may wait on a post to another conversation, short here (bot.messenger.POST_SECONDS).
+POST_SECONDS = 0.5
 CHANNEL = "19:unit-channel@thread.tacv2"
 
 
@@ -74,22 +77,38 @@ async def connector() -> AsyncIterator[StallingConnector]:
     await stalling.server.close()
 
 
-@pytest.fixture
-async def bot(postgres_url: str) -> AsyncIterator[tuple[str, Database]]:
+async def serving(postgres_url: str, clients: TokenlessClients) -> tuple[TestServer, Database]:
     database = Database.from_url(postgres_url)
     settings = load_settings({}, database_url=postgres_url)
     services = Services(settings, FixedClock(datetime(2026, 3, 10, 10, tzinfo=UTC)), database, load_builtin(),
                         WorkingCalendar())  # fmt: skip
     await people.import_people(services.context(), STAFF, CLI)
-    clients = ImpatientClients()
     server = TestServer(create_app(services, run_jobs=False, environ={}, client_factory=clients), host="127.0.0.1")
     await server.start_server()
+    return server, database
+
+
+@pytest.fixture
+async def bot(postgres_url: str) -> AsyncIterator[tuple[str, Database]]:
+    clients = ImpatientClients()
+    server, database = await serving(postgres_url, clients)
     try:
         yield str(server.make_url("")).rstrip("/"), database
     finally:
         await server.close()
         for session in clients.sessions:
             await session.close()
+
+
+@pytest.fixture
+async def sdk_clients_bot(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str, Database]]:
+    """The SDK's connector clients as they come (their session waits five minutes); posts elsewhere bounded short."""
+    monkeypatch.setattr(messenger, "POST_SECONDS", POST_SECONDS)
+    server, database = await serving(postgres_url, TokenlessClients())
+    try:
+        yield str(server.make_url("")).rstrip("/"), database
+    finally:
+        await server.close()
 
 
 async def orders_saved(database: Database) -> list[tuple[str, int, int]]:
@@ -133,6 +152,25 @@ async def test_the_allocation_card_not_reaching_teams_still_saves_the_order_once
     warned = [r for r in caplog.records if "SO-2026-0001" in r.getMessage() and r.levelno >= logging.WARNING]
     assert warned and "TimeoutError" in warned[0].getMessage()
     assert CHILD_NAME not in caplog.text and CHILD_BIRTH not in caplog.text
+
+
+async def test_a_silent_channel_keeps_the_submit_waiting_only_as_long_as_a_post_may_take(
+    sdk_clients_bot: tuple[str, Database], connector: StallingConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, database = sdk_clients_bot
+    async with ClientSession() as session:
+        sam, una = Caller(session, url, connector, "sam"), Caller(session, url, connector, "una")
+        assert "now gets" in await una.say("use this channel for allocations", CHANNEL)
+        connector.stalled.add(CHANNEL)
+        began = time.monotonic()
+        saved = await sam.click("order.submit", new_order("C2003"))
+        took = time.monotonic() - began
+    assert connector.unanswered == [CHANNEL]
+    assert "Saved SO-2026-0001" in saved
+    assert POST_SECONDS <= took < POST_SECONDS * 4, "the connector's own five minutes are not waited for"
+    assert await orders_saved(database) == [("SO-2026-0001", 10, 1)]
+    warned = [r for r in caplog.records if "SO-2026-0001" in r.getMessage() and r.levelno >= logging.WARNING]
+    assert warned and "TimeoutError" in warned[0].getMessage()
 
 
 async def test_an_answer_that_cannot_reach_teams_leaves_the_order_saved_once(
