@@ -78,9 +78,11 @@ def _channel_id(activity: Activity) -> str:
 class SobotAgent(ActivityHandler):
     """Each turn: remember where the person is, find who they are, do what they ask."""
 
-    def __init__(self, ctx: Context, messenger: Messenger) -> None:
+    def __init__(self, ctx: Context, messenger: Messenger, unit_mailbox: str | None = None) -> None:
         self.ctx = ctx
         self.messenger = messenger
+        # Where a new order's allocation request is emailed, besides the card in the unit's channel.
+        self.unit_mailbox = unit_mailbox
         # Every turn would otherwise read the sender's stored conversation reference to find it unchanged,
         # and who the sender is; every new order, where the unit's channel is.
         self.recent = conversations.RecentReferences()
@@ -393,7 +395,7 @@ class SobotAgent(ActivityHandler):
             social_worker_email=values["social_worker"] or person.email, notes=values["notes"], form_id=form,
         )  # fmt: skip
         try:
-            view = await orders.create_order(self.ctx, new, person.actor, sender=person)
+            view = await orders.create_order(self.ctx, new, person.actor, sender=person, ask_unit_at=self.unit_mailbox)
         except orders.AlreadySaved as saved:
             return Reply(card=cards.order_summary(saved.view, saved=True))
         except InvalidInput as error:

@@ -85,6 +85,7 @@ def build_bot(
     environ: Mapping[str, str],
     *,
     client_factory: ChannelServiceClientFactoryBase | None = None,
+    unit_mailbox: str | None = None,
 ) -> TeamsBot:
     """The adapter, agent and messenger; production credentials come from the SDK's own variables."""
     app_id = environ.get(CLIENT_ID) or None
@@ -102,7 +103,7 @@ def build_bot(
         # Local mode has no app id by design; the SDK would warn of it on every turn.
         logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
     messenger = Messenger(adapter, app_id, factory)
-    agent = SobotAgent(ctx, messenger)
+    agent = SobotAgent(ctx, messenger, unit_mailbox)
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         log.error("turn failed: %s", type(error).__name__, exc_info=error)

@@ -68,12 +68,19 @@ async def order_for_form(ctx: Context, form_id: str) -> OrderView | None:
 
 
 async def create_order(
-    ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None = None, sender: PersonView | None = None
+    ctx: Context,
+    new: NewOrder,
+    actor: Actor,
+    receipt: Receipt | None = None,
+    sender: PersonView | None = None,
+    ask_unit_at: str | None = None,
 ) -> OrderView:
     """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand.
 
     `sender` is the directory's record of who is saving it, already read: when they are the order's social
-    worker (as they usually are), they are not looked up again.
+    worker (as they usually are), they are not looked up again. With `ask_unit_at` (the unit's mailbox), the
+    email asking the unit to allocate an IRO is queued in the outbox with the order, so it cannot be lost
+    between the two.
     """
     if not new.child_local_id.strip():
         raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
@@ -93,7 +100,7 @@ async def create_order(
     # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
     timeline = records.first_timeline(ctx, procedure, facts)
     try:
-        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender)
+        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
     except IntegrityError:
         # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
         already = await order_for_form(ctx, new.form_id) if new.form_id else None
@@ -103,7 +110,8 @@ async def create_order(
 
 
 async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,
-                procedure: Procedure, timeline: list[Milestone], sender: PersonView | None) -> OrderView:  # fmt: skip
+                procedure: Procedure, timeline: list[Milestone], sender: PersonView | None,
+                ask_unit_at: str | None) -> OrderView:  # fmt: skip
     async with ctx.database.session() as session:
         social_worker = None
         if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:
@@ -132,6 +140,8 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
         )  # fmt: skip
         if receipt is not None:
             receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
+        if ask_unit_at:
+            await receipts.queue_ask(session, ctx, order_id, reference, ask_unit_at)
     # The order as just written, without reading it back.
     today = ctx.today()
     return OrderView(

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
+from scheduler.outbox import ALLOCATION, Planned, queue
 from storage import models
 
 
@@ -78,6 +79,17 @@ async def unasked(ctx: Context, message_id: str) -> list[str]:
     return [r for r in made if r and _asked_key(r) not in asked]
 
 
+async def queue_ask(session: AsyncSession, ctx: Context, order_id: int, reference: str, address: str) -> None:
+    """Queue, in the caller's transaction, the email asking the unit's mailbox to allocate an IRO for this order.
+
+    The dispatcher sends it (kind "allocation"); its key is the one `mark_asked` records, so an order is asked
+    by email once, whichever way it came.
+    """
+    now = ctx.clock.now()
+    planned = Planned(_asked_key(reference), order_id, None, ALLOCATION, "safeguarding_unit", None, address, {})
+    await queue(session, [planned], now, now)
+
+
 async def mark_asked(ctx: Context, reference: str, address: str) -> None:
     """Record, in the outbox, that the unit's mailbox was asked to allocate an IRO for this order."""
     now = ctx.clock.now()
@@ -85,7 +97,7 @@ async def mark_asked(ctx: Context, reference: str, address: str) -> None:
         order_id = await session.scalar(select(models.Order.id).where(models.Order.reference == reference))
         session.add(
             models.Notification(
-                dedupe_key=_asked_key(reference), order_id=order_id, kind="allocation", role="safeguarding_unit",
+                dedupe_key=_asked_key(reference), order_id=order_id, kind=ALLOCATION, role="safeguarding_unit",
                 address=address, state="sent", channel="email", not_before=now, attempts=1, created_at=now,
                 sent_at=now, payload={},
             )

@@ -38,7 +38,7 @@ from handlers.views import initials
 from scheduler.calendar import WorkingCalendar
 from scheduler.clock import Clock
 from scheduler.notices import WorkingHours
-from scheduler.outbox import UNIT, Planned, opening_after, queue
+from scheduler.outbox import ALLOCATION, UNIT, Planned, opening_after, queue
 from storage import Database, models
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ class _Row:
     teams: tuple[int, dict[str, Any]] | None = None
     acknowledged: bool = False
     snoozed_until: date | None = None
+    allocated: bool = False  # the order has an IRO already
 
 
 @dataclass
@@ -288,6 +289,20 @@ class Dispatcher:
                     )
                 )
                 channel = (unit.id, dict(unit.reference)) if unit is not None else None
+            asking = {r.note.order_id for r in rows if r.note.kind == ALLOCATION}
+            allocated = (
+                set(
+                    (
+                        await session.scalars(
+                            select(models.Allocation.order_id).where(
+                                models.Allocation.order_id.in_(asking), models.Allocation.active.is_(True)
+                            )
+                        )
+                    ).all()
+                )
+                if asking
+                else set()
+            )
             steps = {r.note.milestone_id for r in rows if r.note.milestone_id is not None}
             answers = (
                 (
@@ -300,6 +315,7 @@ class Dispatcher:
             )
         for row in rows:
             note = row.note
+            row.allocated = note.order_id in allocated
             if note.person_id is not None:
                 row.teams = references.get(note.person_id)
             elif note.address is None:
@@ -312,6 +328,10 @@ class Dispatcher:
     def _verdict(self, row: _Row, today: date) -> datetime | str | None:
         """None to send now; a later instant to wait for (a snooze); or why it is no longer wanted."""
         note = row.note
+        if note.kind == ALLOCATION:
+            if not row.order_open:
+                return "the order is no longer open"
+            return "an IRO is allocated already" if row.allocated else None
         if note.kind not in STEP_KINDS:
             return None
         if not row.order_open:
@@ -466,6 +486,9 @@ class Dispatcher:
         step = row.step
         if note.kind == "digest":
             return digest_message(note.payload)
+        if note.kind == ALLOCATION:
+            # The mail channel writes the request itself, with the order and the IROs as they are when it goes.
+            return Message(ALLOCATION, f"{label}: please allocate an IRO.", reference=row.reference, initials=child)
         if step is None or step.due is None:
             return Message(note.kind, self._about(note.kind, label, note.payload), reference=row.reference,
                            initials=child)  # fmt: skip

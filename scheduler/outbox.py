@@ -32,6 +32,10 @@ UNIT = "safeguarding_unit"
 BATCH = 2000
 
 
+# The email asking the unit's mailbox to allocate an IRO for a new order (handlers.receipts queues it).
+ALLOCATION = "allocation"
+
+
 @dataclass(frozen=True)
 class Planned:
     """One row to queue: a notice for one recipient (a person, an address, or the unit)."""

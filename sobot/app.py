@@ -171,7 +171,10 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
-    bot = build_bot(services.context(), os.environ if environ is None else environ, client_factory=client_factory)
+    # With a mailbox, an order made in Teams asks the unit by email too, as one made by email does.
+    unit_mailbox = services.settings.unit_address if services.mailbox is not None else None
+    bot = build_bot(services.context(), os.environ if environ is None else environ, client_factory=client_factory,
+                    unit_mailbox=unit_mailbox)  # fmt: skip
     add_teams_endpoint(app, bot, services.settings.host)
 
     async def start_jobs(app: web.Application) -> None:
@@ -183,7 +186,8 @@ def create_app(
         planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
                           settings.legal_address or None)  # fmt: skip
         digest = Digest(services.context(), hours, settings.digest_time)
-        dispatcher = build_dispatcher(services, hours, Delivery(TeamsChannel(app[BOT].messenger), services.mailbox))
+        delivery = Delivery(TeamsChannel(app[BOT].messenger), services.mailbox, services.context())
+        dispatcher = build_dispatcher(services, hours, delivery)
 
         async def dispatch() -> None:
             with metrics.dispatch_seconds.time():

@@ -136,15 +136,15 @@ async def rig(database: Database, database_url: str, maildir: Path, at: datetime
               procedure: str = "wirral") -> AsyncIterator[Rig]:  # fmt: skip
     async with recording_connector() as connector:
         clock = FixedClock(at)
-        settings = load_settings({}, database_url=database_url, procedure=procedure)
+        settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS)
         calendar = WorkingCalendar()
-        services = Services(settings, clock, database, load_builtin(), calendar)
+        mailbox = MaildirMailbox(maildir, UNIT_ADDRESS)
+        services = Services(settings, clock, database, load_builtin(), calendar, mailbox)
         app = create_app(services, run_jobs=False, environ={}, client_factory=TokenlessClients())
         hours = WorkingHours(calendar)
         ctx = services.context()
-        mailbox = MaildirMailbox(maildir, UNIT_ADDRESS)
         await people.import_people(ctx, staff, CLI)
-        channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox)
+        channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox, ctx)
         planner = Planner(database, ctx.procedures, calendar, hours, clock, "legal.cases@example.gov.uk")
         yield Rig(database, clock, ctx, connector, mailbox, planner, Digest(ctx, hours), channels, hours,
                   app[BOT].agent)  # fmt: skip

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mailbox
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from random import Random
 
@@ -18,8 +20,10 @@ from sqlalchemy import select
 from handlers import orders
 from handlers.context import CLI, Actor
 from handlers.reminders import acknowledge, snooze
+from mail.poller import Notices, Poller
 from scheduler.dispatch import Message
 from storage import Database, models
+from tests.cards import texts
 from tests.outbox_rig import UNIT_ADDRESS, Rig, rig, sent_to
 
 MADE = date(2026, 3, 3)  # a Tuesday
@@ -316,3 +320,46 @@ async def test_a_long_digest_lists_the_most_pressing_and_says_how_many_more(r: R
     # Each order: telling the unit (5 Mar) and allocating the IRO (10 Mar) overdue; the case summary (today)
     # and the first CIN meeting (31 Mar, ten working days ahead) due.
     assert "Good morning: 30 steps overdue, 30 due in the next 10 working days." in text
+
+
+async def test_an_order_made_in_teams_asks_the_unit_by_email_too_and_a_reply_allocates(r: Rig) -> None:
+    sam = await r.person("sam@example.gov.uk")
+    form = {"child_local_id": "C2", "child_name": "Ann Lee", "order_type": "supervision", "made": "04/03/2026",
+            "months": "12", "procedure": "wirral", "social_worker": "sam@example.gov.uk"}  # fmt: skip
+    saved = await r.agent.submit_order(sam, form)
+    assert saved.card is not None and "Saved SO-2026-0002" in texts(saved.card)
+    [asking] = [row for row in await r.rows() if row.kind == "allocation"]
+    assert (asking.state, asking.address, asking.dedupe_key) == ("queued", UNIT_ADDRESS, "allocation:SO-2026-0002")
+
+    await r.tick()
+    [request] = [m for m in r.emails() if "Allocate an IRO" in str(m["Subject"])]
+    assert (request["Subject"], request["To"]) == ("[SO-2026-0002] Allocate an IRO", UNIT_ADDRESS)
+    body = request.get_body(("plain",))
+    assert body is not None and "Ian Reviewer (0 open orders)" in body.get_content()
+    assert "Ann Lee" not in body.get_content()
+    await r.tick()
+    assert len([m for m in r.emails() if "Allocate an IRO" in str(m["Subject"])]) == 1, "asked once"
+
+    # Una answers from the unit's mailbox, as she would any allocation request.
+    reply = EmailMessage()
+    reply["From"], reply["To"] = "Una Unit <una@example.gov.uk>", UNIT_ADDRESS
+    reply["Subject"], reply["Message-ID"] = "RE: [SO-2026-0002] Allocate an IRO", "<una-reply-1@example.gov.uk>"
+    reply["In-Reply-To"] = str(request["Message-ID"])
+    reply.set_content("Ian Reviewer\n\nUna")
+    mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(reply.as_bytes()))
+    report = await Poller(r.ctx, r.mailbox, UNIT_ADDRESS, ["example.gov.uk"], Notices()).poll_once()
+    assert report.allocations == ["SO-2026-0002"]
+    assert (await orders.get_order(r.ctx, "SO-2026-0002")).iro == "Ian Reviewer"
+
+
+async def test_an_allocation_request_is_not_emailed_once_an_iro_is_allocated(r: Rig) -> None:
+    sam = await r.person("sam@example.gov.uk")
+    form = {"child_local_id": "C3", "child_name": "Bo Day", "order_type": "supervision", "made": "04/03/2026",
+            "months": "12", "procedure": "wirral", "social_worker": "sam@example.gov.uk"}  # fmt: skip
+    await r.agent.submit_order(sam, form)
+    # The unit allocated from the Teams card before the dispatcher's next tick.
+    await orders.allocate_iro(r.ctx, "SO-2026-0002", "Ian Reviewer", Actor("Una Unit", "una@example.gov.uk"))
+    await r.tick()
+    assert not [m for m in r.emails() if "Allocate an IRO" in str(m["Subject"])]
+    [asking] = [row for row in await r.rows() if row.kind == "allocation"]
+    assert asking.state == "cancelled" and asking.last_error == "an IRO is allocated already"
