@@ -79,8 +79,8 @@ async def create_order(
 
     `sender` is the directory's record of who is saving it, already read: when they are the order's social
     worker (as they usually are), they are not looked up again. With `ask_unit_at` (the unit's mailbox), the
-    email asking the unit to allocate an IRO is queued in the outbox with the order, so it cannot be lost
-    between the two.
+    email asking the unit to allocate an IRO is queued in the outbox with the order, so neither is saved
+    without the other.
     """
     if not new.child_local_id.strip():
         raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
@@ -100,13 +100,14 @@ async def create_order(
     # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
     timeline = records.first_timeline(ctx, procedure, facts)
     try:
-        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
+        view = await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
     except IntegrityError:
         # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
         already = await order_for_form(ctx, new.form_id) if new.form_id else None
         if already is None:
             raise
         raise AlreadySaved(already) from None
+    return view
 
 
 async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,

@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
-from scheduler.outbox import ALLOCATION, Planned, queue
+from handlers.records import table
+from scheduler.outbox import ALLOCATION
 from storage import models
+
+# Built once, as every new order made in Teams runs it: a request already queued (or sent) is left alone.
+_NEW_ASK = {
+    name: dialect.insert(table(models.Notification)).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,11 @@ async def queue_ask(session: AsyncSession, ctx: Context, order_id: int, referenc
     by email once, whichever way it came.
     """
     now = ctx.clock.now()
-    planned = Planned(_asked_key(reference), order_id, None, ALLOCATION, "safeguarding_unit", None, address, {})
-    await queue(session, [planned], now, now)
+    await session.execute(
+        _NEW_ASK[session.get_bind().dialect.name],
+        {"dedupe_key": _asked_key(reference), "order_id": order_id, "kind": ALLOCATION, "role": "safeguarding_unit",
+         "address": address, "payload": {}, "state": "queued", "not_before": now, "attempts": 0, "created_at": now},
+    )  # fmt: skip
 
 
 async def mark_asked(ctx: Context, reference: str, address: str) -> None:
