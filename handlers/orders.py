@@ -134,15 +134,17 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
         }  # fmt: skip
         order_id: int = await session.scalar(records.NEW_ORDER, saved)
         await records.add_milestones(session, order_id, timeline, ctx.clock.now())
-        await records.audit_now(
-            session, ctx, actor, "order.create", reference,
+        audit = records.audit_values(
+            ctx, actor, "order.create", reference,
             {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),
              "last_day": terms.last_day.isoformat()},
         )  # fmt: skip
+        if ask_unit_at:
+            await receipts.audit_and_ask(session, ctx, audit, order_id, reference, ask_unit_at)
+        else:
+            await session.execute(records.NEW_AUDIT_ENTRY, audit)
         if receipt is not None:
             receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
-        if ask_unit_at:
-            await receipts.queue_ask(session, ctx, order_id, reference, ask_unit_at)
     # The order as just written, without reading it back.
     today = ctx.today()
     return OrderView(

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import records
 from handlers.context import Context
-from handlers.records import table
 from scheduler.outbox import ALLOCATION
 from storage import models
 
-# Built once, as every new order made in Teams runs it: a request already queued (or sent) is left alone.
-_NEW_ASK = {
-    name: dialect.insert(table(models.Notification)).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_NOTIFICATIONS = records.table(models.Notification)
+_NEW_ASK = sqlite.insert(_NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"])
+_AUDIT_COLUMNS = ("at", "actor", "action", "order_reference", "outcome", "details")
+_ASK_COLUMNS = ("dedupe_key", "order_id", "kind", "role", "address", "payload", "state", "not_before", "attempts",
+                "created_at")  # fmt: skip
+# Built once with named parameters, so each new order only binds its values to the compiled statement.
+_AUDIT_AND_ASK = (
+    insert(records.AUDIT_LOG)
+    .values({c: bindparam(f"audit_{c}", type_=records.AUDIT_LOG.c[c].type) for c in _AUDIT_COLUMNS})
+    .add_cte(
+        postgresql.insert(_NOTIFICATIONS)
+        .values({c: bindparam(f"ask_{c}", type_=_NOTIFICATIONS.c[c].type) for c in _ASK_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .cte("ask")
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -87,18 +99,25 @@ async def unasked(ctx: Context, message_id: str) -> list[str]:
     return [r for r in made if r and _asked_key(r) not in asked]
 
 
-async def queue_ask(session: AsyncSession, ctx: Context, order_id: int, reference: str, address: str) -> None:
-    """Queue, in the caller's transaction, the email asking the unit's mailbox to allocate an IRO for this order.
+async def audit_and_ask(
+    session: AsyncSession, ctx: Context, audit: dict[str, Any], order_id: int, reference: str, address: str
+) -> None:
+    """Write a new order's audit line, and queue the email asking the unit's mailbox to allocate an IRO for it.
 
-    The dispatcher sends it (kind "allocation"); its key is the one `mark_asked` records, so an order is asked
-    by email once, whichever way it came.
+    The dispatcher sends the email (kind "allocation"); its key is the one `mark_asked` records, so an order is
+    asked by email once, whichever way it came. Both go in the order's transaction, which holds the year's
+    order number locked until it commits, so on PostgreSQL they go in one statement (the request as a CTE).
     """
     now = ctx.clock.now()
-    await session.execute(
-        _NEW_ASK[session.get_bind().dialect.name],
-        {"dedupe_key": _asked_key(reference), "order_id": order_id, "kind": ALLOCATION, "role": "safeguarding_unit",
-         "address": address, "payload": {}, "state": "queued", "not_before": now, "attempts": 0, "created_at": now},
-    )  # fmt: skip
+    ask = {"dedupe_key": _asked_key(reference), "order_id": order_id, "kind": ALLOCATION,
+           "role": "safeguarding_unit", "address": address, "payload": {}, "state": "queued", "not_before": now,
+           "attempts": 0, "created_at": now}  # fmt: skip
+    if session.get_bind().dialect.name == "postgresql":
+        params = {**{f"audit_{k}": v for k, v in audit.items()}, **{f"ask_{k}": v for k, v in ask.items()}}
+        await session.execute(_AUDIT_AND_ASK, params)
+        return
+    await session.execute(records.NEW_AUDIT_ENTRY, audit)
+    await session.execute(_NEW_ASK, ask)
 
 
 async def mark_asked(ctx: Context, reference: str, address: str) -> None:

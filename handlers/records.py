@@ -279,21 +279,9 @@ def audit(
 def audit_values(
     ctx: Context, actor: Actor, action: str, reference: str | None, details: dict[str, Any], outcome: str = "ok"
 ) -> dict[str, Any]:
-    """One audit line's columns; `audit` adds it to the session, `audit_now` writes it at once."""
+    """One audit line's columns: `audit` adds them to the session; a new order writes them with its own statement."""
     return {"at": ctx.clock.now(), "actor": actor.label, "action": action, "order_reference": reference,
             "outcome": outcome, "details": details}  # fmt: skip
-
-
-async def audit_now(
-    session: AsyncSession,
-    ctx: Context,
-    actor: Actor,
-    action: str,
-    reference: str | None,
-    details: dict[str, Any],
-    outcome: str = "ok",
-) -> None:
-    await session.execute(NEW_AUDIT_ENTRY, audit_values(ctx, actor, action, reference, details, outcome))
 
 
 async def require_role(ctx: Context, actor: Actor, role: str, action: str, reference: str | None, refusal: str) -> None:
