@@ -126,19 +126,27 @@ async def orders_saved(database: Database) -> list[tuple[str, int, int]]:
         return found
 
 
+async def submit_with_the_channel_silent(
+    session: ClientSession, url: str, connector: StallingConnector, child: str
+) -> tuple[str, float]:
+    """Una makes the unit's channel the allocation channel, Teams stops answering there, and Sam saves an order:
+    what Sam was told, and how long it took."""
+    una, sam = Caller(session, url, connector, "una"), Caller(session, url, connector, "sam")
+    assert "now gets" in await una.say("use this channel for allocations", CHANNEL)
+    connector.stalled.add(CHANNEL)
+    began = time.monotonic()
+    saved = await sam.click("order.submit", new_order(child))
+    return saved, time.monotonic() - began
+
+
 async def test_the_allocation_card_not_reaching_teams_still_saves_the_order_once_and_says_so(
     bot: tuple[str, Database], connector: StallingConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
     url, database = bot
     caplog.set_level(logging.INFO)
     async with ClientSession() as session:
-        sam, una = Caller(session, url, connector, "sam"), Caller(session, url, connector, "una")
-        assert "now gets" in await una.say("use this channel for allocations", CHANNEL)
-        connector.stalled.add(CHANNEL)
-
-        began = time.monotonic()
-        saved = await sam.click("order.submit", new_order("C2001"))
-        took = time.monotonic() - began
+        sam = Caller(session, url, connector, "sam")
+        saved, took = await submit_with_the_channel_silent(session, url, connector, "C2001")
         assert connector.unanswered == [CHANNEL]  # the card was sent, and Teams never answered
         assert "Saved SO-2026-0001" in saved and "nothing was saved" not in saved
         assert took < CLIENT_TIMEOUT * 2  # one wait; no apology sent into the same silence
@@ -159,12 +167,7 @@ async def test_a_silent_channel_keeps_the_submit_waiting_only_as_long_as_a_post_
 ) -> None:
     url, database = sdk_clients_bot
     async with ClientSession() as session:
-        sam, una = Caller(session, url, connector, "sam"), Caller(session, url, connector, "una")
-        assert "now gets" in await una.say("use this channel for allocations", CHANNEL)
-        connector.stalled.add(CHANNEL)
-        began = time.monotonic()
-        saved = await sam.click("order.submit", new_order("C2003"))
-        took = time.monotonic() - began
+        saved, took = await submit_with_the_channel_silent(session, url, connector, "C2003")
     assert connector.unanswered == [CHANNEL]
     assert "Saved SO-2026-0001" in saved
     assert POST_SECONDS <= took < POST_SECONDS * 4, "the connector's own five minutes are not waited for"
