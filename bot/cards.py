@@ -212,11 +212,9 @@ def orders_table(title: str, summaries: Sequence[OrderSummary]) -> Card:
          f"{s.next_step or ''} {day(s.next_due)}", str(s.overdue_count)]
         for s in shown
     ]  # fmt: skip
-    body = [heading(title), table(["Order", "Child", "Last day", "IRO", "Next step", "Overdue"], rows)]
-    if len(summaries) > len(shown):
-        body.append(text(f"The {len(shown)} most urgent of {len(summaries)} orders. Say `order SO-…` for any one "
-                         "of them, or `overdue` for every late step.", isSubtle=True))  # fmt: skip
-    return card(*body)
+    more = (f"The {len(shown)} most urgent of {len(summaries)} orders. Say `order SO-…` for any one of them, or "
+            "`overdue` for every late step.")  # fmt: skip
+    return _capped(title, ["Order", "Child", "Last day", "IRO", "Next step", "Overdue"], rows, len(summaries), more)
 
 
 def due_table(title: str, steps: Sequence[DueStep]) -> Card:
@@ -224,10 +222,16 @@ def due_table(title: str, steps: Sequence[DueStep]) -> Card:
     shown = steps[:MOST_ROWS]
     rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.reference, s.child_initials, s.title,
              s.owner.replace("_", " ")] for s in shown]  # fmt: skip
-    body = [heading(title), table(["Due", "Order", "Child", "Step", "Owner"], rows)]
-    if len(steps) > len(shown):
-        body.append(text(f"The {len(shown)} earliest of {len(steps)} steps. Say `due this week` for fewer, or "
-                         "`order SO-…` for one order's steps.", isSubtle=True))  # fmt: skip
+    more = (f"The {len(shown)} earliest of {len(steps)} steps. Say `due this week` for fewer, or `order SO-…` for "
+            "one order's steps.")  # fmt: skip
+    return _capped(title, ["Due", "Order", "Child", "Step", "Owner"], rows, len(steps), more)
+
+
+def _capped(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], total: int, more: str) -> Card:
+    """A titled table of the rows shown; `more` says what was left out, when `total` is more than them."""
+    body = [heading(title), table(headers, rows)]
+    if total > len(rows):
+        body.append(text(more, isSubtle=True))
     return card(*body)
 
 

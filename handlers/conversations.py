@@ -109,7 +109,7 @@ async def remember(
             and (person_id is None or row.person_id == person_id)
         ):
             values = {"kind": kind, "service_url": service_url, "reference": reference, "stale": False,
-                      "updated_at": ctx.clock.now()}  # fmt: skip
+                      "updated_at": now}  # fmt: skip
             if person_id is not None:
                 values["person_id"] = person_id
             dialect = session.get_bind().dialect.name

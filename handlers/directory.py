@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 
 from handlers.context import Actor, Context
 from handlers.kept import Kept
@@ -29,7 +30,8 @@ class PersonView:
         return Actor(self.name, self.email)
 
 
-def person_view(person: models.Person) -> PersonView:
+def person_view(person: models.Person | Row[*tuple[Any, ...]]) -> PersonView:
+    """A person as handlers pass them around, from the ORM object or a row of its columns."""
     return PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
 
 
@@ -69,7 +71,7 @@ async def identify(
         if entra_id and person.entra_id is None:
             # First sight in Teams: remember the object id so a changed email still matches.
             await session.execute(update(PEOPLE).where(PEOPLE.c.id == person.id).values(entra_id=entra_id))
-    found = PersonView(person.id, person.name, person.email, tuple(person.roles), person.team)
+    found = person_view(person)
     if known is not None and entra_id:
         known.keep(entra_id, found, now)
     return found

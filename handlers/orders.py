@@ -100,14 +100,13 @@ async def create_order(
     # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
     timeline = records.first_timeline(ctx, procedure, facts)
     try:
-        view = await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
+        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
     except IntegrityError:
         # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
         already = await order_for_form(ctx, new.form_id) if new.form_id else None
         if already is None:
             raise
         raise AlreadySaved(already) from None
-    return view
 
 
 async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,

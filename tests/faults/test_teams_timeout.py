@@ -139,6 +139,13 @@ async def submit_with_the_channel_silent(
     return saved, time.monotonic() - began
 
 
+async def saved_once_and_the_timeout_logged(database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """The order stands once, whole and audited once, and the card that never arrived is logged as a timeout."""
+    assert await orders_saved(database) == [("SO-2026-0001", 10, 1)]
+    warned = [r for r in caplog.records if "SO-2026-0001" in r.getMessage() and r.levelno >= logging.WARNING]
+    assert warned and "TimeoutError" in warned[0].getMessage()
+
+
 async def test_the_allocation_card_not_reaching_teams_still_saves_the_order_once_and_says_so(
     bot: tuple[str, Database], connector: StallingConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -156,9 +163,7 @@ async def test_the_allocation_card_not_reaching_teams_still_saves_the_order_once
         assert mine.count("SO-2026-0001") == 1 and "SO-2026-0002" not in mine
         assert "new order" in await sam.say("help")
 
-    assert await orders_saved(database) == [("SO-2026-0001", 10, 1)]
-    warned = [r for r in caplog.records if "SO-2026-0001" in r.getMessage() and r.levelno >= logging.WARNING]
-    assert warned and "TimeoutError" in warned[0].getMessage()
+    await saved_once_and_the_timeout_logged(database, caplog)
     assert CHILD_NAME not in caplog.text and CHILD_BIRTH not in caplog.text
 
 
@@ -171,9 +176,7 @@ async def test_a_silent_channel_keeps_the_submit_waiting_only_as_long_as_a_post_
     assert connector.unanswered == [CHANNEL]
     assert "Saved SO-2026-0001" in saved
     assert POST_SECONDS <= took < POST_SECONDS * 4, "the connector's own five minutes are not waited for"
-    assert await orders_saved(database) == [("SO-2026-0001", 10, 1)]
-    warned = [r for r in caplog.records if "SO-2026-0001" in r.getMessage() and r.levelno >= logging.WARNING]
-    assert warned and "TimeoutError" in warned[0].getMessage()
+    await saved_once_and_the_timeout_logged(database, caplog)
 
 
 async def test_an_answer_that_cannot_reach_teams_leaves_the_order_saved_once(
