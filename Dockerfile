@@ -8,6 +8,7 @@ COPY handlers ./handlers
 COPY scheduler ./scheduler
 COPY storage ./storage
 COPY mail ./mail
+COPY rules ./rules
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

@@ -16,9 +16,9 @@ from handlers import people
 from handlers.context import CLI, Context
 from mail.backends.maildir import MaildirMailbox
 from mail.poller import Poller
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database, upgrade
 
 EMAILS = 1000

@@ -31,15 +31,15 @@ import asyncpg
 
 from bot.app import BOT
 from bot.notify import TeamsChannel
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.dates import order_last_day
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.dates import order_last_day
+from rules.notices import WorkingHours
+from rules.procedures import load_builtin
+from rules.timeline import OrderFacts, build_timeline, escalation_days, reminder_days
 from scheduler.digest import Digest
 from scheduler.dispatch import Dispatcher
-from scheduler.notices import WorkingHours
 from scheduler.outbox import NEVER, Planner
-from scheduler.procedures import load_builtin
-from scheduler.timeline import OrderFacts, build_timeline, escalation_days, reminder_days
 from sobot.app import Services, create_app
 from sobot.delivery import Delivery
 from sobot.settings import load_settings

@@ -6,10 +6,10 @@ import statistics
 import time
 from datetime import date, timedelta
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.dates import order_last_day
-from scheduler.procedures import load_builtin
-from scheduler.timeline import OrderFacts, RecordedEvent, build_timeline
+from rules.calendar import WorkingCalendar
+from rules.dates import order_last_day
+from rules.procedures import load_builtin
+from rules.timeline import OrderFacts, RecordedEvent, build_timeline
 
 ORDERS_PER_PROCEDURE = 2_000
 

@@ -27,7 +27,7 @@ from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
 from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
 from handlers.kept import Kept
-from handlers.ukdates import DateNotUnderstood, parse_uk_date
+from rules.ukdates import DateNotUnderstood, parse_uk_date
 from storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)

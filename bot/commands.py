@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from handlers.ukdates import DateNotUnderstood, parse_uk_date
+from rules.ukdates import DateNotUnderstood, parse_uk_date
 
 REFERENCE = re.compile(r"\b((?:SO|ISO)-?\d{4}-?\d{1,6})\b", re.IGNORECASE)
 FILLER = {"please", "can", "you", "show", "me", "the", "what", "is", "whats", "list", "tell", "about", "for", "my"}

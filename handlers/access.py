@@ -8,7 +8,7 @@ from handlers.directory import PersonView
 from handlers.errors import NotAllowed
 from handlers.queries import OVERSIGHT_ROLES
 from handlers.recipients import circle
-from scheduler.procedures import Procedure
+from rules.procedures import Procedure
 
 
 def procedure_roles(procedure: Procedure) -> set[str]:

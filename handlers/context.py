@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import Clock
-from scheduler.clock import today as today_on
-from scheduler.procedures import Procedure
+from rules.calendar import WorkingCalendar
+from rules.clock import Clock
+from rules.clock import today as today_on
+from rules.procedures import Procedure
 from storage import Database
 
 

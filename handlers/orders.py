@@ -15,9 +15,10 @@ from handlers.directory import PersonView
 from handlers.errors import InvalidInput
 from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, OrderTerms, extension, order_terms
-from handlers.views import OrderView, initials, order_view, ordered, planned_step_view
-from scheduler.procedures import Procedure
-from scheduler.timeline import Milestone, OrderFacts
+from handlers.views import OrderView, order_view, ordered, planned_step_view
+from rules.initials import initials
+from rules.procedures import Procedure
+from rules.timeline import Milestone, OrderFacts
 from storage import models
 
 # The folder a handled message goes to; the mail channel names it, the receipt remembers it.

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from handlers import records
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput
-from scheduler.procedures import ROLES
+from rules.procedures import ROLES
 from storage import models
 
 COLUMNS = ("name", "email", "roles", "team", "manager_email", "entra_id")

@@ -10,7 +10,8 @@ from sqlalchemy.orm import aliased, selectinload
 
 from handlers.context import Context
 from handlers.directory import PersonView
-from handlers.views import initials, sorted_steps
+from handlers.views import sorted_steps
+from rules.initials import initials
 from storage import models
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import records
 from handlers.context import Context
-from scheduler.outbox import ALLOCATION
 from storage import models
+from storage.outbox import ALLOCATION
 
 _NOTIFICATIONS = records.table(models.Notification)
 _NEW_ASK = sqlite.insert(_NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"])

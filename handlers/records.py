@@ -15,9 +15,9 @@ from sqlalchemy.orm import selectinload
 
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput, NotAllowed, NotFound
-from scheduler.procedures import Procedure
-from scheduler.timeline import Milestone as PlannedStep
-from scheduler.timeline import OrderFacts, RecordedEvent, build_timeline
+from rules.procedures import Procedure
+from rules.timeline import Milestone as PlannedStep
+from rules.timeline import OrderFacts, RecordedEvent, build_timeline
 from storage import models
 
 REFERENCE = re.compile(r"^(?:SO|ISO)-?(\d{4})-?(\d{1,6})$", re.IGNORECASE)

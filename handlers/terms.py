@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from handlers.errors import InvalidInput
-from scheduler.dates import latest_last_day, order_last_day
+from rules.dates import latest_last_day, order_last_day
 
 ORDER_TYPES = {
     "supervision": "supervision",

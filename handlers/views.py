@@ -10,13 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
 from handlers.records import load
-from scheduler.timeline import Milestone as PlannedStep
+from rules.initials import initials
+from rules.timeline import Milestone as PlannedStep
 from storage import models
-
-
-def initials(name: str) -> str:
-    """'Jane Mary Smith' → 'J.M.S.': notifications name the child by initials only."""
-    return "".join(f"{part[0].upper()}." for part in name.replace("-", " ").split() if part)
 
 
 @dataclass(frozen=True)

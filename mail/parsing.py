@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from mailparser_reply import EmailMessage as ReplyThread
 
-from handlers.ukdates import parse_uk_date
+from rules.ukdates import parse_uk_date
 
 
 class Attachment(NamedTuple):

@@ -7,8 +7,8 @@ from datetime import date, datetime, time
 
 from handlers.context import Context
 from handlers.queries import digests
-from scheduler.notices import WorkingHours
-from scheduler.outbox import Planned, queue
+from rules.notices import WorkingHours
+from storage.outbox import Planned, queue
 
 LOOKAHEAD_WORKING_DAYS = 10
 # A digest longer than this lists the most pressing and says how many more: `overdue` in Teams shows all.

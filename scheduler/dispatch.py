@@ -34,12 +34,12 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from handlers.views import initials
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import Clock
-from scheduler.notices import WorkingHours
-from scheduler.outbox import ALLOCATION, UNIT, Planned, opening_after, queue
+from rules.calendar import WorkingCalendar
+from rules.clock import Clock
+from rules.initials import initials
+from rules.notices import WorkingHours, opening_after
 from storage import Database, models
+from storage.outbox import ALLOCATION, UNIT, Planned, queue
 
 log = logging.getLogger(__name__)
 

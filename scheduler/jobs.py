@@ -10,7 +10,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from scheduler.clock import Clock
+from rules.clock import Clock
 
 log = logging.getLogger(__name__)
 

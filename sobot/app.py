@@ -17,14 +17,14 @@ from handlers.context import Context
 from mail.backends import Mailbox
 from mail.backends.maildir import MaildirMailbox
 from mail.poller import Notices, Poller
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import Clock, SystemClock
+from rules.calendar import WorkingCalendar
+from rules.clock import Clock, SystemClock
+from rules.notices import WorkingHours
+from rules.procedures import Procedure, load_builtin
 from scheduler.digest import Digest
 from scheduler.dispatch import Channels, Dispatcher
 from scheduler.jobs import Jobs
-from scheduler.notices import WorkingHours
 from scheduler.outbox import Planner
-from scheduler.procedures import Procedure, load_builtin
 from sobot.delivery import Delivery
 from sobot.metrics import Metrics
 from sobot.settings import Settings, SettingsError

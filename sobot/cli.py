@@ -11,9 +11,9 @@ from typing import Any, NoReturn
 
 from handlers.errors import InvalidInput, RequestError
 from handlers.terms import order_terms, parse_iso_date
-from scheduler.calendar import WorkingCalendar
-from scheduler.procedures import Procedure, ProcedureError, UnknownProcedure, load_builtin
-from scheduler.timeline import Milestone, OrderFacts, RecordedEvent, build_timeline
+from rules.calendar import WorkingCalendar
+from rules.procedures import Procedure, ProcedureError, UnknownProcedure, load_builtin
+from rules.timeline import Milestone, OrderFacts, RecordedEvent, build_timeline
 from sobot.settings import Settings, SettingsError, load_settings
 
 BAD_INPUT = 2

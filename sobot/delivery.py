@@ -11,7 +11,7 @@ from handlers.directory import iro_loads
 from mail.backends import Mailbox, Outgoing
 from mail.compose import allocation_request, notification
 from scheduler.dispatch import Message, Transient, Unreachable
-from scheduler.outbox import ALLOCATION
+from storage.outbox import ALLOCATION
 
 
 class Delivery:

@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
-from scheduler.clock import Clock
+from rules.clock import Clock
 from scheduler.dispatch import Report
 from storage import Database, DatabaseUnavailable, models
 

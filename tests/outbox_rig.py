@@ -20,13 +20,13 @@ from handlers import conversations, people
 from handlers.context import CLI, Context
 from handlers.directory import PersonView, identify
 from mail.backends.maildir import MaildirMailbox
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.notices import WorkingHours
+from rules.procedures import load_builtin
 from scheduler.digest import Digest
 from scheduler.dispatch import Dispatcher, Report
-from scheduler.notices import WorkingHours
 from scheduler.outbox import Planner
-from scheduler.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.delivery import Delivery
 from sobot.settings import load_settings

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from handlers import people
 from handlers.context import CLI, Context
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import SystemClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import SystemClock
+from rules.procedures import load_builtin
 from storage import Database, models
 from tests.connector import RecordingConnector
 from tests.faults.conftest import Serve, through

@@ -22,9 +22,9 @@ from handlers.context import CLI, Context
 from mail.backends import PROCESSED
 from mail.backends.imap import ImapMailbox
 from mail.poller import Notices, Poller
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database, models
 from tests.faults.proxy import Proxy
 from tests.integration import test_mail_imap as imap

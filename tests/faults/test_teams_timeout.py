@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from bot import messenger
 from handlers import people
 from handlers.context import CLI
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database, models

@@ -10,9 +10,9 @@ from sqlalchemy import select, text
 from handlers import orders, people, queries
 from handlers.context import CLI, Actor, Context
 from handlers.errors import InvalidInput, NotAllowed, NotFound
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database, models
 
 STAFF = """name,email,roles,team,manager_email,entra_id

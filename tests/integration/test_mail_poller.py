@@ -15,9 +15,9 @@ from handlers.context import CLI, Context
 from mail.backends import NEEDS_ATTENTION, PROCESSED, RawMessage
 from mail.backends.maildir import MaildirMailbox
 from mail.poller import Notices, Poller
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database, models
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"

@@ -23,9 +23,9 @@ from mail.backends.ews import EwsMailbox
 from mail.backends.graph import GraphMailbox
 from mail.backends.maildir import MaildirMailbox
 from mail.poller import Poller
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database
 from tests.fakes.ews import serve_ews
 from tests.fakes.graph import serve_graph

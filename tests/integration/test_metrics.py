@@ -8,11 +8,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from handlers import orders, people
 from handlers.context import CLI
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.notices import WorkingHours
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.notices import WorkingHours
+from rules.procedures import load_builtin
 from scheduler.outbox import Planner
-from scheduler.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database

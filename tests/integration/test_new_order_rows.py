@@ -12,9 +12,9 @@ from handlers import conversations, orders, people, records
 from handlers.context import CLI, Actor, Context
 from handlers.directory import identify
 from handlers.receipts import Receipt
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database, models
 
 STAFF = """name,email,roles,team,manager_email,entra_id

@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from handlers import orders, people
 from handlers.context import CLI, Context
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.notices import WorkingHours
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.notices import WorkingHours
+from rules.procedures import load_builtin
 from scheduler.outbox import Planner
-from scheduler.procedures import load_builtin
 from storage import Database, models
 
 STAFF = "name,email,roles\nSam Worker,sam.worker@example.gov.uk,social_worker\n"

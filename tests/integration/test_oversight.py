@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from handlers import orders, people, queries
 from handlers.context import CLI, Context
 from handlers.directory import identify
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database
 
 STAFF = """name,email,roles,team,manager_email

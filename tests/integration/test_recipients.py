@@ -9,9 +9,9 @@ from sqlalchemy import select
 from handlers import orders, people
 from handlers.context import CLI, Actor, Context
 from handlers.recipients import recipients
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from storage import Database, models
 
 STAFF = """name,email,roles,team,manager_email

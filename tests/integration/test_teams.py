@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from handlers import people
 from handlers.context import CLI, Context
 from handlers.directory import TRUSTED_FOR
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database, models

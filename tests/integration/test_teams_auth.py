@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from bot.app import CLIENT_ID, LoopbackRefused, _refuse_unprotected, build_bot
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database

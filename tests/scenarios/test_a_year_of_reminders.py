@@ -24,7 +24,7 @@ from sqlalchemy import select
 from handlers import orders
 from handlers.context import CLI, Actor
 from handlers.errors import InvalidInput
-from scheduler.timeline import escalation_days, reminder_days
+from rules.timeline import escalation_days, reminder_days
 from storage import Database, models
 from tests.outbox_rig import STAFF, Rig, rig
 

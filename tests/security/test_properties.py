@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from handlers import orders, people
 from handlers.context import CLI
 from mail.parsing import IncomingMail, OrderEmailResult, parse_order_email, read_message
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
-from scheduler.procedures import load_builtin
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from sobot.app import Services, create_app
 from sobot.settings import load_settings
 from storage import Database, models

@@ -21,10 +21,10 @@ from handlers import people
 from handlers.context import CLI
 from mail import compose
 from mail.poller import Notices
-from scheduler.calendar import WorkingCalendar
-from scheduler.clock import FixedClock
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
 from scheduler.jobs import Jobs
-from scheduler.procedures import load_builtin
 from sobot.app import Services, build_mailbox, build_poller, create_app
 from sobot.logs import configure
 from sobot.settings import Settings, load_settings

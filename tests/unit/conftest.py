@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.dates import order_last_day
-from scheduler.procedures import load_builtin
-from scheduler.timeline import Milestone, OrderFacts, RecordedEvent, build_timeline
+from rules.calendar import WorkingCalendar
+from rules.dates import order_last_day
+from rules.procedures import load_builtin
+from rules.timeline import Milestone, OrderFacts, RecordedEvent, build_timeline
 
 PROCEDURES = load_builtin()
 Timeline = Callable[..., list[Milestone]]

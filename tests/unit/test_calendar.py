@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.dates import add_months, latest_last_day, order_last_day, period_end, whole_months_between
+from rules.calendar import WorkingCalendar
+from rules.dates import add_months, latest_last_day, order_last_day, period_end, whole_months_between
 
 calendar = WorkingCalendar()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from scheduler.clock import SystemClock
+from rules.clock import SystemClock
 from scheduler.jobs import Jobs
 
 

@@ -3,9 +3,9 @@
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.notices import WorkingHours, due_notices
-from scheduler.timeline import Escalation, Milestone
+from rules.calendar import WorkingCalendar
+from rules.notices import WorkingHours, due_notices
+from rules.timeline import Escalation, Milestone
 
 LONDON = ZoneInfo("Europe/London")
 HOURS = WorkingHours(WorkingCalendar([date(2026, 12, 24)]))

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from scheduler.timeline import Milestone
+from rules.timeline import Milestone
 from tests.unit.conftest import PROCEDURES, Timeline, occurrences, step
 
 MADE = date(2026, 3, 9)  # a Monday: the Interim Supervision Order is granted

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scheduler.procedures import ProcedureError, UnknownProcedure, load_builtin, load_procedure, parse_procedure
+from rules.procedures import ProcedureError, UnknownProcedure, load_builtin, load_procedure, parse_procedure
 
 GOOD = """
 id = "town"

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from scheduler.procedures import load_builtin
+from rules.procedures import load_builtin
 from tests.unit.conftest import PROCEDURES, Timeline, occurrences, step
 
 MADE = date(2026, 3, 3)  # a Tuesday; commenced the same day; last day Tue 2 March 2027

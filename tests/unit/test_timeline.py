@@ -2,9 +2,9 @@
 
 from datetime import date
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.procedures import parse_procedure
-from scheduler.timeline import Escalation, Milestone, OrderFacts, RecordedEvent, build_timeline
+from rules.calendar import WorkingCalendar
+from rules.procedures import parse_procedure
+from rules.timeline import Escalation, Milestone, OrderFacts, RecordedEvent, build_timeline
 
 PROCEDURE = parse_procedure(
     """

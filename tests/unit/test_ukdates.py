@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from handlers.ukdates import parse_uk_date
+from rules.ukdates import parse_uk_date
 
 
 @pytest.mark.parametrize(

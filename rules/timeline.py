@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.dates import add_months, period_end, whole_months_between
-from scheduler.procedures import ORDER_ANCHORS, Condition, DateRule, MilestoneRule, Offset, Procedure
+from rules.calendar import WorkingCalendar
+from rules.dates import add_months, period_end, whole_months_between
+from rules.procedures import ORDER_ANCHORS, Condition, DateRule, MilestoneRule, Offset, Procedure
 
 State = Literal["waiting", "open", "done", "waived"]
 OrderType = Literal["supervision", "interim_supervision"]

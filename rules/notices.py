@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from scheduler.calendar import WorkingCalendar
-from scheduler.timeline import Milestone
+from rules.calendar import WorkingCalendar
+from rules.timeline import Milestone
 
 Kind = Literal["reminder", "escalation"]
 LONDON = ZoneInfo("Europe/London")
@@ -73,3 +73,9 @@ class WorkingHours:
         day = self.calendar.on_or_after(day)
         # Built from the wall clock of that day, so the clock changes move nothing: 08:30 is 08:30.
         return datetime.combine(day, self.start, tzinfo=self.zone)
+
+
+def opening_after(hours: WorkingHours, day: date) -> datetime:
+    """The first opening of working hours after the whole of `day` (a snooze until `day` ends with it)."""
+    end = datetime.combine(day, time(23, 59), tzinfo=hours.zone)
+    return hours.next_opening(end).astimezone(UTC)

@@ -1,0 +1,1 @@
+"""The pure rules beneath everything: procedures, timelines, working days, dates, notices, recipients."""
