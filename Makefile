@@ -6,12 +6,22 @@ STAMP := $(VENV)/.installed
 PLAYGROUND := tests/e2e/node_modules/.bin/agentsplayground
 PLAYGROUND_PORT ?= 56150
 
+# What the suite needs from the system, one line each: a command it runs, then the Debian packages that provide it.
+# `make test` installs whatever is missing (as root, with apt-get), or says what to install and how.
+# Dovecot: the IMAP server tests/integration/test_mail_imap.py runs against.
+SYSTEM_NEEDS := dovecot:dovecot-imapd,dovecot-lmtpd
+# npm (and Node.js with it): installs the Agents Playground, the Teams client of the end-to-end tests.
+SYSTEM_NEEDS += npm:npm
+# Programs installed by root are often outside a user's PATH.
+SYSTEM_PATH := $(PATH):/usr/local/sbin:/usr/sbin:/sbin
+
 .PHONY: run test lint bench install teams-package playground system-deps clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "Could not make a virtual environment with $(PYTHON) (3.11 or newer);" \
+		"on Debian or Ubuntu: apt-get install python3-venv" >&2; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -21,9 +31,24 @@ $(PLAYGROUND): tests/e2e/package.json tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $(PLAYGROUND)
 
-# Debian packages the integration tests use: a real Dovecot IMAP server (tests/integration/test_mail_imap.py).
+# Each of SYSTEM_NEEDS whose command is not found: installed through apt-get as root on Debian; otherwise a message
+# naming what to install, which stops CI (CI=true) and elsewhere lets the run go on (the IMAP tests skip, saying why).
 system-deps:
-	apt-get update && apt-get install -y --no-install-recommends dovecot-imapd dovecot-lmtpd
+	@missing=""; commands=""; \
+	for need in $(SYSTEM_NEEDS); do \
+		PATH="$(SYSTEM_PATH)" command -v "$${need%%:*}" >/dev/null 2>&1 && continue; \
+		commands="$$commands $${need%%:*}"; missing="$$missing $$(echo "$${need#*:}" | tr , ' ')"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing what the tests need:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "The tests need programs not found here:$$commands" >&2; \
+		echo "  on Debian or Ubuntu, install them as root: apt-get install --no-install-recommends$$missing" >&2; \
+		echo "  elsewhere, install the packages of your system that provide them" >&2; \
+		if [ "$(CI)" = true ]; then exit 1; fi; \
+	fi
 
 run: $(STAMP)
 	mkdir -p var
@@ -34,7 +59,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint $(PLAYGROUND)
+test: system-deps lint $(PLAYGROUND)
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -7,18 +7,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from handlers import records
 from handlers.context import Context
 from handlers.directory import PersonView
 from handlers.errors import NotAllowed
 from handlers.kept import Kept
-from storage import models
+from storage import models, statements
 
 ALLOCATIONS = "allocations"
-CONVERSATIONS = records.table(models.ConversationReference)
+CONVERSATIONS = statements.table(models.ConversationReference)
 _STORED = select(
     CONVERSATIONS.c.person_id, CONVERSATIONS.c.stale, CONVERSATIONS.c.reference, CONVERSATIONS.c.service_url
 ).where(CONVERSATIONS.c.conversation_id == bindparam("wanted"))
@@ -112,10 +110,7 @@ async def remember(
                       "updated_at": now}  # fmt: skip
             if person_id is not None:
                 values["person_id"] = person_id
-            dialect = session.get_bind().dialect.name
-            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert(models.ConversationReference).values(conversation_id=conversation_id, **values)
-            await session.execute(statement.on_conflict_do_update(index_elements=["conversation_id"], set_=values))
+            await statements.keep_conversation(session, conversation_id, values)
     if recent is not None:
         recent.keep(conversation_id, reference, service_url, stored_person, now)
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -18,16 +17,10 @@ from handlers.errors import InvalidInput, NotAllowed, NotFound
 from rules.procedures import Procedure
 from rules.timeline import Milestone as PlannedStep
 from rules.timeline import OrderFacts, RecordedEvent, build_timeline
-from storage import models
+from storage import models, statements
+from storage.statements import table
 
 REFERENCE = re.compile(r"^(?:SO|ISO)-?(\d{4})-?(\d{1,6})$", re.IGNORECASE)
-
-
-def table(model: type[models.Base]) -> Table:
-    """The Core table behind a model, for statements that need no ORM objects."""
-    found = model.__table__
-    assert isinstance(found, Table)
-    return found
 
 
 CHILDREN = table(models.Child)
@@ -40,11 +33,6 @@ AUDIT_LOG = table(models.AuditEntry)
 CHILD_BY_LOCAL_ID = select(CHILDREN.c.id, CHILDREN.c.name, CHILDREN.c.date_of_birth).where(
     CHILDREN.c.local_id == bindparam("wanted")
 )
-# A child seen for the first time is written in the statement that finds them new; one already known is left as is.
-NEW_CHILD = {
-    name: dialect.insert(CHILDREN).on_conflict_do_nothing(index_elements=["local_id"]).returning(CHILDREN.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
 PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active).where(PEOPLE.c.email == bindparam("wanted"))
 NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
 NEW_MILESTONES = insert(MILESTONES)
@@ -115,8 +103,9 @@ class Named:
 
 async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Named:
     """The child with this local ID, created on first sight; a different name or birthday is refused."""
-    new_child = NEW_CHILD[session.get_bind().dialect.name]
-    created = await session.scalar(new_child, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth})
+    created = await statements.add_child_if_new(
+        session, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
+    )
     if created is not None:
         return Named(created, name)
     found = (await session.execute(CHILD_BY_LOCAL_ID, {"wanted": local_id})).one()

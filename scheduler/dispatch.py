@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from random import Random
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,8 +38,8 @@ from rules.calendar import WorkingCalendar
 from rules.clock import Clock
 from rules.initials import initials
 from rules.notices import WorkingHours, opening_after
-from storage import Database, models
-from storage.outbox import ALLOCATION, UNIT, Planned, queue
+from storage import Database, models, outbox
+from storage.outbox import ALLOCATION, UNIT, Planned, Settlement, queue
 
 log = logging.getLogger(__name__)
 
@@ -183,54 +183,24 @@ class Dispatcher:
     async def claim(self, limit: int | None = None) -> list[int]:
         """Lease up to `limit` due rows to this dispatcher, in one statement; their ids."""
         now = self.clock.now()
-        table = models.Notification
-        due = (
-            select(table.id)
-            .where(table.state == "queued", table.not_before <= now)
-            .order_by(table.not_before, table.id)
-            .limit(limit or self.batch)
-            .with_for_update(skip_locked=True)
-        )
         async with self.database.session() as session:
-            ids = await session.scalars(
-                update(table)
-                .where(table.id.in_(due.scalar_subquery()))
-                .values(state="claimed", claimed_by=self.name, lease_until=now + self.lease)
-                .returning(table.id)
-                .execution_options(synchronize_session=False)
-            )
-            return sorted(ids.all())
+            return await outbox.claim(session, self.name, now, now + self.lease, limit or self.batch)
 
     async def recover(self, report: Report) -> None:
         """Rows whose lease ran out: unsent claims go back to the queue; rows caught mid-send are reported."""
         now = self.clock.now()
-        table = models.Notification
         async with self.database.session() as session:
-            await session.execute(
-                update(table)
-                .where(table.state == "claimed", table.lease_until < now)
-                .values(state="queued", claimed_by=None, lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
-            lost = (
-                await session.scalars(
-                    update(table)
-                    .where(table.state == "sending", table.lease_until < now)
-                    .values(state="unconfirmed", last_error="the sender stopped while sending it; not sent again")
-                    .returning(table.id)
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
+            lost = await outbox.release_expired(session, now)
             if lost:
                 report.unconfirmed += len(lost)
                 log.error("outbox: %d notifications may not have been delivered (stopped mid-send)", len(lost))
-                await self._tell_unit(session, list(lost), "unconfirmed", now, report)
+                await self._tell_unit(session, lost, "unconfirmed", now, report)
 
     async def deliver(self, ids: Sequence[int], report: Report) -> None:
         rows = await self._read(ids)
         today = self.clock.now().astimezone(self.hours.zone).date()
         ready = []
-        settled: list[dict[str, Any]] = []
+        settled: list[Settlement] = []
         for row in rows:
             verdict = self._verdict(row, today)
             if verdict is None:
@@ -352,23 +322,9 @@ class Dispatcher:
         """Mark these rows as being sent now; only those still leased to this dispatcher come back."""
         if not rows:
             return []
-        table = models.Notification
         async with self.database.session() as session:
-            still = set(
-                (
-                    await session.scalars(
-                        update(table)
-                        .where(
-                            table.id.in_([r.note.id for r in rows]),
-                            table.claimed_by == self.name,
-                            table.state == "claimed",
-                        )
-                        .values(state="sending", lease_until=self.clock.now() + self.lease)
-                        .returning(table.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
-            )
+            still = await outbox.mark_sending(session, [r.note.id for r in rows], self.name,
+                                              self.clock.now() + self.lease)  # fmt: skip
         return [r for r in rows if r.note.id in still]
 
     async def _send(self, row: _Row, today: date) -> _Result:
@@ -407,7 +363,7 @@ class Dispatcher:
 
     async def _finish(self, rows: list[_Row], outcomes: list[_Result], report: Report) -> None:
         now = self.clock.now()
-        settled = []
+        settled: list[Settlement] = []
         failed = []
         for row, outcome in zip(rows, outcomes, strict=True):
             tries = row.note.attempts + 1
@@ -438,25 +394,17 @@ class Dispatcher:
 
     def _outcome(self, row: _Row, state: str, *, channel: str | None = None, sent_at: datetime | None = None,
                  attempts: int | None = None, not_before: datetime | None = None,
-                 error: str | None = None) -> dict[str, Any]:  # fmt: skip
+                 error: str | None = None) -> Settlement:  # fmt: skip
         note = row.note
         return {"nid": note.id, "state": state, "channel": channel, "sent_at": sent_at,
                 "attempts": note.attempts if attempts is None else attempts,
                 "not_before": not_before or note.not_before, "last_error": error}  # fmt: skip
 
-    async def _settle(self, outcomes: list[dict[str, Any]]) -> None:
+    async def _settle(self, outcomes: list[Settlement]) -> None:
         if not outcomes:
             return
-        table = cast(Table, models.Notification.__table__)
         async with self.database.session() as session:
-            await session.execute(
-                update(table)
-                .where(table.c.id == bindparam("nid"), table.c.claimed_by == self.name)
-                .values(state=bindparam("state"), channel=bindparam("channel"), sent_at=bindparam("sent_at"),
-                        attempts=bindparam("attempts"), not_before=bindparam("not_before"),
-                        last_error=bindparam("last_error"), claimed_by=None, lease_until=None),
-                outcomes,
-            )  # fmt: skip
+            await outbox.settle(session, self.name, outcomes)
 
     async def _tell_unit(self, session: AsyncSession, ids: list[int], kind: str, now: datetime,
                          report: Report) -> None:  # fmt: skip

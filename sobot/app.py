@@ -141,7 +141,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, database: 
     return Services(
         settings=settings,
         clock=clock or SystemClock(),
-        database=database or Database.from_url(settings.database_url),
+        database=database or Database.from_url(settings.database_url, settings.database_timeouts),
         procedures=procedures,
         calendar=WorkingCalendar(settings.closure_days),
         mailbox=build_mailbox(settings),

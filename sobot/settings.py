@@ -13,6 +13,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from storage.database import CONNECT_TIMEOUT_SECONDS, SQLITE_BUSY_SECONDS, STATEMENT_TIMEOUT_SECONDS, Timeouts
+
 ENV_PREFIX = "SOBOT_"
 SETTINGS_FILE_VARIABLE = "SOBOT_SETTINGS_FILE"
 
@@ -29,6 +31,19 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite+aiosqlite:///var/sobot.db",
         description="Where the records live: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB.",
+    )
+    database_connect_timeout_seconds: float = Field(
+        CONNECT_TIMEOUT_SECONDS,
+        gt=0,
+        description="PostgreSQL: how long connecting may take before the database counts as unreachable (a turn "
+        "then says it cannot reach the records, and /readyz answers 503).",
+    )
+    database_statement_timeout_seconds: float = Field(
+        STATEMENT_TIMEOUT_SECONDS,
+        gt=0,
+        description="PostgreSQL: how long one statement may wait for its answer before the database counts as "
+        "unreachable, as when it refuses. (A SQLite file cannot go silent; a writer there waits up to "
+        f"{SQLITE_BUSY_SECONDS} s for another.)",
     )
     host: str = Field("127.0.0.1", description="The address `sobot serve` listens on.")
     port: int = Field(3978, ge=1, le=65535, description="The port `sobot serve` listens on.")
@@ -157,6 +172,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone such as Europe/London") from None
         return value
+
+    @property
+    def database_timeouts(self) -> Timeouts:
+        return Timeouts(self.database_connect_timeout_seconds, self.database_statement_timeout_seconds)
 
 
 class _Environment(EnvSettingsSource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,27 @@ SQLITE_BUSY_SECONDS = 30
 # not: a server that went away would have failed its last statement, and the pool replaces every connection
 # older than such a failure.
 IDLE_PING_SECONDS = 5.0
+# How long PostgreSQL may keep a caller waiting, by default: a server that went silent (its packets dropped, no
+# refusal) is, after this, unreachable like one that refuses, rather than a wait as long as the outage.
+CONNECT_TIMEOUT_SECONDS = 5.0
+STATEMENT_TIMEOUT_SECONDS = 5.0
 
 
 class DatabaseUnavailable(Exception):
-    """The database cannot be reached, or the connection to it was lost; nothing of the transaction was committed."""
+    """The database cannot be reached, or does not answer, or the connection to it was lost; nothing of the
+    transaction was committed."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a PostgreSQL connection may take to open, and one statement to be answered (None: no limit)."""
+
+    connect: float = CONNECT_TIMEOUT_SECONDS
+    statement: float | None = STATEMENT_TIMEOUT_SECONDS
+
+
+# The migrations' own: connecting is as quick as ever, but a migration of a large table may take its time.
+UNHURRIED = Timeouts(statement=None)
 
 
 def _sqlite_file(database_url: str) -> Path | None:
@@ -35,24 +53,30 @@ def _sqlite_file(database_url: str) -> Path | None:
     return Path(url.database)
 
 
-def engine_for(database_url: str) -> AsyncEngine:
+def engine_for(database_url: str, timeouts: Timeouts = UNHURRIED) -> AsyncEngine:
     """The engine for a database URL, as the service and the migrations both use it.
 
     A PostgreSQL URL may end in `?search_path=SCHEMA` to keep the records in that schema (asyncpg reads its own
-    URLs the same way). Any failure to connect, and a connection lost mid-transaction, raise DatabaseUnavailable.
+    URLs the same way). Any failure to connect, a connection lost mid-transaction, and (on PostgreSQL) a connection
+    or a statement not answered within `timeouts` raise DatabaseUnavailable. A SQLite file cannot go silent: a
+    writer there waits up to SQLITE_BUSY_SECONDS for another to finish.
     """
     url = make_url(database_url)
-    options: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
     path = _sqlite_file(database_url)
     if url.get_backend_name() == "sqlite":
-        options["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
+        connect_args["timeout"] = SQLITE_BUSY_SECONDS
     else:
+        # asyncpg's own timers: `timeout` covers the whole of connecting (TCP, TLS, sign-in), `command_timeout`
+        # each statement (BEGIN and COMMIT included), so they hold when the server hears nothing and says nothing.
+        connect_args["timeout"] = timeouts.connect
+        connect_args["command_timeout"] = timeouts.statement
         if "search_path" in url.query:
             search_path = url.normalized_query["search_path"][-1]
             url = url.difference_update_query(["search_path"])
-            options["connect_args"] = {"server_settings": {"search_path": search_path}}
+            connect_args["server_settings"] = {"search_path": search_path}
     # Errors carry the statement but not its values (names, dates of birth), so logs hold no personal data.
-    engine = create_async_engine(url, hide_parameters=True, **options)
+    engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args)
     where = url.render_as_string(hide_password=True)
 
     def connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
@@ -63,10 +87,18 @@ def engine_for(database_url: str) -> AsyncEngine:
                 # A fresh install has no var/ yet.
                 path.parent.mkdir(parents=True, exist_ok=True)
             return dialect.connect(*cargs, **cparams)
+        except TimeoutError as error:
+            raise DatabaseUnavailable(f"cannot connect to {where}: no answer within {timeouts.connect:g} s") from error
         except Exception as error:
             raise DatabaseUnavailable(f"cannot connect to {where}: {error}") from error
 
     def lost(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, TimeoutError):
+            # No answer in time. The connection is in an unknown state (its statement may still be running), so it
+            # is dropped rather than reused or rolled back over the same silence, and so is the rest of the pool.
+            context.is_disconnect = True
+            within = f" within {timeouts.statement:g} s" if timeouts.statement is not None else ""
+            raise DatabaseUnavailable(f"{where} did not answer{within}")
         if context.is_disconnect:
             raise DatabaseUnavailable(f"lost the connection to {where}: {context.original_exception}")
 
@@ -130,8 +162,9 @@ class Database:
         self._reads = async_sessionmaker(lone, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, database_url: str) -> Database:
-        return cls(engine_for(database_url))
+    def from_url(cls, database_url: str, timeouts: Timeouts | None = None) -> Database:
+        """The service's records; `timeouts` are the settings' (the defaults unless given)."""
+        return cls(engine_for(database_url, timeouts or Timeouts()))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

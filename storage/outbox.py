@@ -1,25 +1,32 @@
-"""The outbox's rows: every notification is written here first, once by its dedupe key, then sent by the dispatcher."""
+"""The outbox's rows: every notification is written here first, once by its dedupe key, then sent by the dispatcher.
+
+Every write to the outbox is a function of this module: queueing (with the columns a new row starts with, written
+out once, in `_values`), the record of a request sent by another way, and the dispatcher's claims and settlements.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypedDict
 
-from sqlalchemy import exists, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import models
+from storage.statements import POSTGRESQL, dialect, table
 
 # The role of a row for the Safeguarding Unit itself (its channel, or its mailbox).
 UNIT = "safeguarding_unit"
 
 # The email asking the unit's mailbox to allocate an IRO for a new order.
 ALLOCATION = "allocation"
+
+NOTIFICATIONS = table(models.Notification)
+_AUDIT_LOG = table(models.AuditEntry)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,42 @@ class Planned:
     payload: dict[str, Any]
 
 
+def allocation_key(reference: str) -> str:
+    """The dedupe key of the request to the unit's mailbox to allocate an IRO for an order: one per order."""
+    return f"allocation:{reference}"
+
+
+def allocation_request(order_id: int | None, reference: str, address: str) -> Planned:
+    """The email asking the unit's mailbox (at `address`) to allocate an IRO for this order."""
+    return Planned(allocation_key(reference), order_id, None, ALLOCATION, UNIT, None, address, {})
+
+
+def _values(planned: Planned, not_before: datetime, now: datetime) -> dict[str, Any]:
+    """A new row's columns: what was planned, waiting in the queue, never tried."""
+    return {"dedupe_key": planned.dedupe_key, "order_id": planned.order_id, "milestone_id": planned.milestone_id,
+            "kind": planned.kind, "role": planned.role, "person_id": planned.person_id, "address": planned.address,
+            "payload": planned.payload, "state": "queued", "not_before": not_before, "attempts": 0,
+            "created_at": now}  # fmt: skip
+
+
+# The columns `_values` writes, for the statement built once below.
+_COLUMNS = tuple(_values(Planned("", None, None, "", "", None, None, {}), datetime.now(UTC), datetime.now(UTC)))
+_AUDIT_COLUMNS = ("at", "actor", "action", "order_reference", "outcome", "details")
+# Built once with named parameters, so each new order only binds its values to the compiled statement.
+_QUEUE_ONE = sqlite.insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"])
+_AUDIT = insert(_AUDIT_LOG)
+_AUDIT_AND_QUEUE_ONE = (
+    insert(_AUDIT_LOG)
+    .values({c: bindparam(f"audit_{c}", type_=_AUDIT_LOG.c[c].type) for c in _AUDIT_COLUMNS})
+    .add_cte(
+        postgresql.insert(NOTIFICATIONS)
+        .values({c: bindparam(f"row_{c}", type_=NOTIFICATIONS.c[c].type) for c in _COLUMNS})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .cte("queued")
+    )
+)
+
+
 async def queue(session: AsyncSession, planned: Sequence[Planned], not_before: datetime, now: datetime) -> list[int]:
     """Insert the rows not queued before (by dedupe key); the ids of those inserted.
 
@@ -43,14 +86,11 @@ async def queue(session: AsyncSession, planned: Sequence[Planned], not_before: d
     """
     if not planned:
         return []
-    common = {"state": "queued", "not_before": not_before, "attempts": 0, "created_at": now}
-    values = [{"dedupe_key": p.dedupe_key, "order_id": p.order_id, "milestone_id": p.milestone_id, "kind": p.kind,
-               "role": p.role, "person_id": p.person_id, "address": p.address, "payload": p.payload, **common}
-              for p in planned]  # fmt: skip
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(models.Notification).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    values = [_values(p, not_before, now) for p in planned]
+    module = postgresql if dialect(session) == POSTGRESQL else sqlite
+    statement = module.insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"])
     inserted = (
-        await session.execute(statement.returning(models.Notification.id, models.Notification.dedupe_key), values)
+        await session.execute(statement.returning(NOTIFICATIONS.c.id, NOTIFICATIONS.c.dedupe_key), values)
     ).all()
     ids = [row.id for row in inserted]
     new = {row.dedupe_key for row in inserted}
@@ -74,3 +114,113 @@ async def queue(session: AsyncSession, planned: Sequence[Planned], not_before: d
             .execution_options(synchronize_session=False)
         )  # fmt: skip
     return ids
+
+
+async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], planned: Planned, now: datetime) -> None:
+    """Write an audit line and queue one row (unless its key is queued already), to go now.
+
+    A new order writes both in its transaction, which holds the year's order number locked until it commits, so on
+    PostgreSQL they go in one statement (the row as a CTE): one round trip less for every order made.
+    """
+    row = _values(planned, now, now)
+    if dialect(session) == POSTGRESQL:
+        params = {**{f"audit_{k}": v for k, v in audit.items()}, **{f"row_{k}": v for k, v in row.items()}}
+        await session.execute(_AUDIT_AND_QUEUE_ONE, params)
+        return
+    await session.execute(_AUDIT, dict(audit))
+    await session.execute(_QUEUE_ONE, row)
+
+
+async def record_sent(session: AsyncSession, planned: Planned, channel: str, now: datetime) -> None:
+    """Record a notification that went out by another way than the dispatcher (the mail poller's own request), as
+    sent: the dispatcher never sends a row of its key again."""
+    row = _values(planned, now, now) | {"state": "sent", "attempts": 1, "channel": channel, "sent_at": now}
+    await session.execute(insert(NOTIFICATIONS), row)
+
+
+# The dispatcher's side ----------------------------------------------------------------------------------------
+
+
+class Settlement(TypedDict):
+    """How a claimed row ends its turn with a dispatcher: its new state and what the try left behind."""
+
+    nid: int
+    state: str
+    channel: str | None
+    sent_at: datetime | None
+    attempts: int
+    not_before: datetime
+    last_error: str | None
+
+
+async def claim(session: AsyncSession, claimant: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
+    """Lease up to `limit` rows due by `now` to `claimant`, oldest first, in one statement; their ids.
+
+    On PostgreSQL the rows are chosen FOR UPDATE SKIP LOCKED, so dispatchers of several processes claiming at once
+    take different rows and never wait on each other (SQLite has one writer at a time, and no such clause).
+    """
+    n = models.Notification
+    due = (
+        select(n.id)
+        .where(n.state == "queued", n.not_before <= now)
+        .order_by(n.not_before, n.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = await session.scalars(
+        update(n)
+        .where(n.id.in_(due.scalar_subquery()))
+        .values(state="claimed", claimed_by=claimant, lease_until=lease_until)
+        .returning(n.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(ids.all())
+
+
+async def release_expired(session: AsyncSession, now: datetime) -> list[int]:
+    """Claims whose lease ran out before anything was sent go back to the queue; rows caught mid-send (their
+    lease ran out while `sending`) become `unconfirmed` and are never sent again. The ids of those."""
+    n = models.Notification
+    await session.execute(
+        update(n)
+        .where(n.state == "claimed", n.lease_until < now)
+        .values(state="queued", claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    lost = await session.scalars(
+        update(n)
+        .where(n.state == "sending", n.lease_until < now)
+        .values(state="unconfirmed", last_error="the sender stopped while sending it; not sent again")
+        .returning(n.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(lost.all())
+
+
+async def mark_sending(session: AsyncSession, ids: Sequence[int], claimant: str, lease_until: datetime) -> set[int]:
+    """Mark these rows as being sent now; the ids of those still leased to `claimant` (only they may go out)."""
+    n = models.Notification
+    still = await session.scalars(
+        update(n)
+        .where(n.id.in_(ids), n.claimed_by == claimant, n.state == "claimed")
+        .values(state="sending", lease_until=lease_until)
+        .returning(n.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(still.all())
+
+
+_SETTLE = (
+    update(NOTIFICATIONS)
+    .where(NOTIFICATIONS.c.id == bindparam("nid"), NOTIFICATIONS.c.claimed_by == bindparam("claimant"))
+    .values(state=bindparam("state"), channel=bindparam("channel"), sent_at=bindparam("sent_at"),
+            attempts=bindparam("attempts"), not_before=bindparam("not_before"), last_error=bindparam("last_error"),
+            claimed_by=None, lease_until=None)
+)  # fmt: skip
+
+
+async def settle(session: AsyncSession, claimant: str, settlements: Sequence[Settlement]) -> None:
+    """End the claims of `claimant` on these rows as each settlement says, in one statement (rows another
+    dispatcher holds now are left alone)."""
+    if settlements:
+        await session.execute(_SETTLE, [{**s, "claimant": claimant} for s in settlements])

@@ -1,4 +1,5 @@
-"""A loopback TCP proxy a test can cut: open connections dropped, new ones refused, until it is restored."""
+"""A loopback TCP proxy a test can cut (open connections dropped, new ones refused) or stall (nothing forwarded, nothing
+refused), until it is restored."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class Proxy:
     `cut()` aborts every open connection (as a crashed server or a pulled cable does to the client) and stops
     listening, so a new connection is refused; `restore()` listens again on the same port. `cut_when(pattern)`
     cuts at the moment the client sends those bytes, before they reach the server: a cut in mid-transaction.
+    `stall()` is the silent failure, a server behind a firewall that drops its packets: new connections are accepted
+    and held, and nothing more is forwarded either way on any connection, so the client hears neither an answer nor a
+    refusal; `restore()` lets what was held through, as TCP would once the network is back. `stall_when(pattern)`
+    stalls at the moment the client sends those bytes, holding them: a server gone silent in mid-transaction.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -29,9 +34,12 @@ class Proxy:
         self.connections = 0
         self.tripped = threading.Event()
         self._pattern: bytes | None = None
+        self._stall_at_pattern = False
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._thread = threading.Thread(target=self._loop.run_forever, name="proxy", daemon=True)
 
     def __enter__(self) -> Proxy:
@@ -41,6 +49,7 @@ class Proxy:
 
     def __exit__(self, *_: object) -> None:
         self.cut()
+        self._call(self._wake_held())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -52,20 +61,40 @@ class Proxy:
     def cut(self) -> None:
         self._call(self._cut())
 
+    @property
+    def stalled(self) -> bool:
+        return not self._flowing.is_set()
+
     def restore(self) -> None:
         self._call(self._listen())
 
+    def stall(self) -> None:
+        self._call(self._stall())
+
     def cut_when(self, pattern: bytes) -> None:
         self.tripped.clear()
-        self._call(self._arm(pattern))
+        self._call(self._arm(pattern, stall=False))
+
+    def stall_when(self, pattern: bytes) -> None:
+        self.tripped.clear()
+        self._call(self._arm(pattern, stall=True))
 
     def _call(self, work: Coroutine[Any, Any, None]) -> None:
         asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)
 
-    async def _arm(self, pattern: bytes) -> None:
+    async def _arm(self, pattern: bytes, *, stall: bool) -> None:
         self._pattern = pattern
+        self._stall_at_pattern = stall
+
+    async def _wake_held(self) -> None:
+        # What a stall held wakes, finds itself cut, and ends.
+        self._flowing.set()
+
+    async def _stall(self) -> None:
+        self._flowing.clear()
 
     async def _listen(self) -> None:
+        self._flowing.set()
         if self._server is None:
             self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
 
@@ -78,21 +107,30 @@ class Proxy:
         self._open.clear()
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self._open.add(client_writer)
         try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        if self._server is None:  # cut while this one was connecting
-            client_writer.transport.abort()
-            server_writer.transport.abort()
-            return
-        self.connections += 1
-        self._open |= {client_writer, server_writer}
-        await asyncio.gather(
-            self._pipe(client_reader, server_writer, watch=True), self._pipe(server_reader, client_writer, watch=False)
-        )
-        self._open -= {client_writer, server_writer}
+            await self._flowing.wait()  # a stalled proxy holds the connection, answering nothing
+            if self._server is None or client_writer.transport.is_closing():  # cut while it was held
+                client_writer.transport.abort()
+                return
+            try:
+                server_reader, server_writer = await asyncio.open_connection(*self.target)
+            except OSError:
+                client_writer.transport.abort()
+                return
+            if self._server is None:  # cut while this one was connecting
+                client_writer.transport.abort()
+                server_writer.transport.abort()
+                return
+            self.connections += 1
+            self._open.add(server_writer)
+            await asyncio.gather(
+                self._pipe(client_reader, server_writer, watch=True),
+                self._pipe(server_reader, client_writer, watch=False),
+            )
+            self._open.discard(server_writer)
+        finally:
+            self._open.discard(client_writer)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, watch: bool) -> None:
         tail = b""
@@ -100,10 +138,15 @@ class Proxy:
             while data := await reader.read(65536):
                 if watch and self._pattern is not None and self._pattern in tail + data:
                     self._pattern = None
-                    await self._cut()
                     self.tripped.set()
-                    return
+                    if not self._stall_at_pattern:
+                        await self._cut()
+                        return
+                    await self._stall()
                 tail = data[-256:]
+                await self._flowing.wait()  # stalled: the bytes are held, and nothing more is read behind them
+                if writer.transport.is_closing():
+                    return
                 writer.write(data)
                 await writer.drain()
         except OSError:
