@@ -154,8 +154,8 @@ async def rig(database: Database, database_url: str, maildir: Path, at: datetime
     async with recording_connector() as connector:
         clock = FixedClock(at)
         settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS,
-                                 mailbox_dir=maildir, legal_address="legal.cases@example.gov.uk",
-                                 notify_timeout_seconds=5.0)  # fmt: skip
+                                 mailbox_dir=maildir, allowed_sender_domains=["example.gov.uk"],
+                                 legal_address="legal.cases@example.gov.uk", notify_timeout_seconds=5.0)  # fmt: skip
         sobot = build_sobot(settings, clock=clock, database=database, environ={}, client_factory=TokenlessClients())
         await people.import_people(sobot.context, staff, CLI)
         assert isinstance(sobot.services.mailbox, MaildirMailbox)
