@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, time
 from typing import Any
 
@@ -15,6 +15,7 @@ from rules.clock import Clock
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
+Guarded = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Jobs:
@@ -29,15 +30,14 @@ class Jobs:
         self._scheduler = AsyncIOScheduler(timezone=timezone)
         self.last_run: dict[str, datetime] = {}
         self._running: set[asyncio.Task[Any]] = set()
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Guarded] = {}
         self._triggers: dict[str, tuple[str, dict[str, Any]]] = {}
 
-    def _guarded(self, name: str, job: Job) -> Job:
+    def _guarded(self, name: str, job: Job) -> Guarded:
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
-                task.add_done_callback(self._running.discard)
             try:
                 await job()
             except Exception:
@@ -45,6 +45,8 @@ class Jobs:
                 log.exception("job %s failed", name)
             else:
                 self.last_run[name] = self._clock.now()
+            finally:
+                self._running.discard(task)
 
         return run
 
@@ -68,7 +70,8 @@ class Jobs:
 
     async def run(self, name: str) -> None:
         """Run one job now, as the scheduler would: a failure is logged, a success is recorded in last_run."""
-        await self._jobs[name]()
+        # In a task of its own, as the scheduler runs it, so stop() cancels the job and not whoever asked for it.
+        await asyncio.create_task(self._jobs[name]())
 
     def start(self) -> None:
         for name, (trigger, options) in self._triggers.items():

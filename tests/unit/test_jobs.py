@@ -60,3 +60,6 @@ async def test_jobs_run_only_once_started_or_when_run_by_name() -> None:
     await jobs.run("tick")
     await jobs.run("broken")  # logged, not raised: one failed tick must not stop the clock
     assert seen == ["tick"] and jobs.last_run == {"tick": clock.now()}
+    # A job run by name is over when run() returns: stopping has nothing to wait for, and never cancels the caller.
+    await jobs.stop(grace=5)
+    assert seen == ["tick"]
