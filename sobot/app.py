@@ -34,7 +34,7 @@ from sobot.metrics import Metrics
 from sobot.settings import Settings, SettingsError
 from storage import Database, DatabaseUnavailable
 
-__all__ = ["Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
+__all__ = ["SOBOT", "Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
 
 log = logging.getLogger("sobot")
 
