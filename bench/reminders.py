@@ -29,21 +29,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from bot.app import BOT
-from bot.notify import TeamsChannel
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.dates import order_last_day
-from rules.notices import WorkingHours
 from rules.procedures import load_builtin
 from rules.timeline import OrderFacts, build_timeline, escalation_days, reminder_days
-from scheduler.digest import Digest
-from scheduler.dispatch import Dispatcher
-from scheduler.outbox import NEVER, Planner
-from sobot.app import Services, create_app
-from sobot.delivery import Delivery
+from scheduler.outbox import NEVER
+from sobot.app import build_sobot
 from sobot.settings import load_settings
-from storage import Database
 from storage.migrate import upgrade
 
 LONDON = ZoneInfo("Europe/London")
@@ -231,20 +224,12 @@ async def posts(recorder: str) -> int:
 async def in_process(url: str, today: date, recorder: str) -> dict[str, Any]:
     at = datetime.combine(today, time(14, 0), tzinfo=LONDON)
     fixed = FixedClock(at)
-    settings = load_settings({}, database_url=url, mail_backend="none")
-    calendar = WorkingCalendar()
-    database = Database.from_url(url)
-    services = Services(settings, fixed, database, load_builtin(), calendar)
-    app = create_app(services, run_jobs=False, environ={})
-    hours = WorkingHours(calendar)
-    planner = Planner(database, services.procedures, calendar, hours, fixed)
-    digest = Digest(services.context(), hours)
-    dispatcher = Dispatcher(database, Delivery(TeamsChannel(app[BOT].messenger), None), hours, fixed)
+    # The service as `sobot serve` builds it, on a clock held at 14:00; its dispatch job's work is measured.
+    sobot = build_sobot(load_settings({}, database_url=url, mail_backend="none"), clock=fixed, environ={})
 
     async def tick() -> tuple[float, int]:
         began = clock.perf_counter()
-        queued = await planner.plan() + await digest.plan()
-        report = await dispatcher.tick()
+        queued, report = await sobot.dispatch()
         return (clock.perf_counter() - began) * 1000, queued + sum(report.sent.values())
 
     results: dict[str, Any] = {}
@@ -261,9 +246,9 @@ async def in_process(url: str, today: date, recorder: str) -> dict[str, Any]:
         results["due_raw"] = await raw_due(url, today, fixed.now())
         before = await posts(recorder)
         began = clock.perf_counter()
-        queued = await planner.plan()
+        queued = await sobot.planner.plan()
         planned = clock.perf_counter()
-        report = await dispatcher.tick()
+        report = await sobot.dispatcher.tick()
         results["due_s"] = clock.perf_counter() - began
         results["due_plan_s"] = planned - began
         results["due_queued"] = queued
@@ -271,8 +256,7 @@ async def in_process(url: str, today: date, recorder: str) -> dict[str, Any]:
         results["due_posts"] = await posts(recorder) - before
         results["after_raw"] = await raw_due(url, today, fixed.now())
     finally:
-        await app[BOT].messenger.close()
-        await database.dispose()
+        await sobot.close()
     return results
 
 

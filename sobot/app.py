@@ -1,4 +1,8 @@
-"""The composition root: builds the service's parts from settings and hands each what it needs."""
+"""The composition root: builds the whole service from settings, jobs included, and hands each part what it needs.
+
+build_sobot(settings) is what `sobot serve`, `sobot mail poll`, the test rig and the benchmarks all call; a clock,
+a database, the delivery channels and the Teams connector client can be given instead of the settings' own.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +15,33 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 
-from bot.app import BOT, add_teams_endpoint, build_bot
+from bot.app import TeamsBot, add_teams_endpoint, build_bot
 from bot.notify import TeamsChannel
 from handlers.context import Context
 from mail.backends import Mailbox
-from mail.backends.maildir import MaildirMailbox
-from mail.poller import Notices, Poller
+from mail.poller import Notices, Poller, PollReport
 from rules.calendar import WorkingCalendar
 from rules.clock import Clock, SystemClock
 from rules.notices import WorkingHours
 from rules.procedures import Procedure, load_builtin
 from scheduler.digest import Digest
-from scheduler.dispatch import Channels, Dispatcher
+from scheduler.dispatch import Channels, Dispatcher, Report
 from scheduler.jobs import Jobs
 from scheduler.outbox import Planner
 from sobot.delivery import Delivery
+from sobot.mailboxes import build_mailbox
 from sobot.metrics import Metrics
 from sobot.settings import Settings, SettingsError
 from storage import Database, DatabaseUnavailable
+
+__all__ = ["SOBOT", "Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
 
 log = logging.getLogger("sobot")
 
 
 @dataclass
 class Services:
-    """What a running sobot is made of; tests build one with their own clock and database."""
+    """The records and rules the service runs on; the CLI's record commands need no more than these."""
 
     settings: Settings
     clock: Clock
@@ -43,7 +49,6 @@ class Services:
     procedures: Mapping[str, Procedure]
     calendar: WorkingCalendar
     mailbox: Mailbox | None = None
-    jobs: Jobs | None = None
 
     def context(self) -> Context:
         return Context(
@@ -56,73 +61,52 @@ class Services:
         )
 
 
-def build_mailbox(settings: Settings) -> Mailbox | None:
-    """The mailbox the settings name; the maildir backend is the embedded default."""
-    if settings.mail_backend == "maildir":
-        return MaildirMailbox(settings.mailbox_dir, settings.unit_address)
-    if settings.mail_backend == "none":
-        return None
-    if settings.mail_backend == "imap":
-        from mail.backends.imap import ImapMailbox
+@dataclass
+class Sobot:
+    """The whole service: the records, the Teams bot, the delivery channels, the clock's jobs and the web app."""
 
-        missing = [f"SOBOT_{name.upper()}" for name in ("imap_host", "imap_username", "smtp_host")
-                   if not getattr(settings, name)]  # fmt: skip
-        oauth = ("graph_tenant_id", "graph_client_id")
-        if settings.imap_auth == "xoauth2":
-            missing += [f"SOBOT_{name.upper()}" for name in oauth if not getattr(settings, name)]
-            missing += [] if settings.graph_client_secret.get_secret_value() else ["SOBOT_GRAPH_CLIENT_SECRET"]
-        elif not settings.imap_password.get_secret_value():
-            missing.append("SOBOT_IMAP_PASSWORD (or SOBOT_IMAP_AUTH=xoauth2)")
-        if missing:
-            raise SettingsError(f"The imap mail backend needs {', '.join(missing)}.")
-        token = None
-        if settings.imap_auth == "xoauth2":
-            from mail.backends.graph import client_credentials
+    services: Services
+    context: Context
+    hours: WorkingHours
+    teams: TeamsBot
+    channels: Channels
+    planner: Planner
+    digest: Digest
+    dispatcher: Dispatcher
+    poller: Poller | None
+    jobs: Jobs
+    metrics: Metrics
+    app: web.Application
 
-            # Exchange Online's IMAP and SMTP take the app-only token of an app granted access to the mailbox.
-            token = client_credentials(settings.graph_tenant_id, settings.graph_client_id,
-                                       settings.graph_client_secret.get_secret_value(),
-                                       scope="https://outlook.office365.com/.default")  # fmt: skip
-        try:
-            return ImapMailbox(
-                host=settings.imap_host, port=settings.imap_port, security=settings.imap_security,
-                username=settings.imap_username, password=settings.imap_password.get_secret_value() or None,
-                token=token, address=settings.unit_address, smtp_host=settings.smtp_host,
-                smtp_port=settings.smtp_port, smtp_security=settings.smtp_security,
-                smtp_username=settings.smtp_username or (settings.imap_username if token else None),
-                smtp_password=settings.smtp_password.get_secret_value() or None,
-                smtp_token=token if not settings.smtp_password.get_secret_value() else None,
-            )  # fmt: skip
-        except ValueError as error:
-            raise SettingsError(f"The imap mail backend's settings cannot be used: {error}") from None
-    if settings.mail_backend == "graph":
-        from mail.backends.graph import GraphMailbox, client_credentials
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
 
-        missing = [n for n in ("graph_mailbox", "graph_tenant_id", "graph_client_id") if not getattr(settings, n)]
-        if missing or not settings.graph_client_secret.get_secret_value():
-            raise SettingsError("The graph mail backend needs SOBOT_GRAPH_MAILBOX, SOBOT_GRAPH_TENANT_ID, "
-                             "SOBOT_GRAPH_CLIENT_ID and SOBOT_GRAPH_CLIENT_SECRET.")  # fmt: skip
-        token = client_credentials(settings.graph_tenant_id, settings.graph_client_id,
-                                   settings.graph_client_secret.get_secret_value())  # fmt: skip
-        return GraphMailbox(settings.graph_mailbox, token, address=settings.unit_address)
-    if settings.mail_backend == "ews":
-        from mail.backends.ews import EwsMailbox
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
 
-        if not (settings.ews_endpoint and settings.ews_username and settings.ews_password.get_secret_value()):
-            raise SettingsError(
-                "The ews mail backend needs SOBOT_EWS_ENDPOINT, SOBOT_EWS_USERNAME and SOBOT_EWS_PASSWORD."
-            )
-        return EwsMailbox(settings.unit_address, service_endpoint=settings.ews_endpoint,
-                          username=settings.ews_username, password=settings.ews_password.get_secret_value(),
-                          auth_type=settings.ews_auth_type, build=settings.ews_build)  # fmt: skip
-    raise SettingsError(f"SOBOT_MAIL_BACKEND: the {settings.mail_backend} backend is not available in this build.")
+    @property
+    def database(self) -> Database:
+        return self.services.database
+
+    async def dispatch(self) -> tuple[int, Report]:
+        """The dispatch job's work: queue every notice due and the morning's digests, then send what may go now."""
+        queued = await self.planner.plan() + await self.digest.plan()
+        return queued, await self.dispatcher.tick()
+
+    async def poll(self) -> PollReport | None:
+        """The mail job's work: act on each new message in the unit's mailbox (None when there is no mailbox)."""
+        return await self.poller.poll_once() if self.poller is not None else None
+
+    async def close(self) -> None:
+        """Stop the jobs, then close the Teams client and the database, in that order."""
+        await self.jobs.stop()
+        await self.teams.messenger.close()
+        await self.database.dispose()
 
 
-def build_dispatcher(services: Services, hours: WorkingHours, channels: Channels) -> Dispatcher:
-    settings = services.settings
-    return Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
-                      attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,
-                      timeout=settings.notify_timeout_seconds, concurrency=settings.notify_concurrency)  # fmt: skip
+SOBOT = web.AppKey("sobot", Sobot)
 
 
 def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
@@ -148,8 +132,105 @@ def build_services(settings: Settings, *, clock: Clock | None = None, database: 
     )
 
 
-SERVICES = web.AppKey("services", Services)
-METRICS = web.AppKey("metrics", Metrics)
+def build_sobot(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    channels: Channels | None = None,
+    environ: Mapping[str, str] | None = None,
+    client_factory: ChannelServiceClientFactoryBase | None = None,
+    run_jobs: bool = True,
+) -> Sobot:
+    """The whole service from settings: the one place its parts are made and joined.
+
+    `clock` and `database` replace the system clock and the settings' database; `channels` replaces the delivery
+    of notifications (Teams through the bot, email through the unit's mailbox); `environ` holds the Agents SDK's
+    own variables (os.environ by default) and `client_factory` replaces its outbound connector client. With
+    `run_jobs` the jobs start when the web app starts and stop when it stops.
+    """
+    return assemble(build_services(settings, clock=clock, database=database), channels=channels, environ=environ,
+                    client_factory=client_factory, run_jobs=run_jobs)  # fmt: skip
+
+
+def assemble(
+    services: Services,
+    *,
+    channels: Channels | None = None,
+    environ: Mapping[str, str] | None = None,
+    client_factory: ChannelServiceClientFactoryBase | None = None,
+    run_jobs: bool = True,
+) -> Sobot:
+    """Everything else, on records and rules already built (build_sobot builds them from the settings)."""
+    settings = services.settings
+    ctx = services.context()
+    hours = WorkingHours(services.calendar, settings.working_hours_start, settings.working_hours_end,
+                         ZoneInfo(settings.timezone))  # fmt: skip
+    metrics = Metrics()
+    app = web.Application(middlewares=[metrics.count_turns])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    # With a mailbox, an order made in Teams asks the unit by email too, as one made by email does.
+    unit_mailbox = settings.unit_address if services.mailbox is not None else None
+    teams = build_bot(ctx, os.environ if environ is None else environ, client_factory=client_factory,
+                      unit_mailbox=unit_mailbox)  # fmt: skip
+    add_teams_endpoint(app, teams, settings.host)
+    if channels is None:
+        channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx)
+    poller = None
+    if services.mailbox is not None:
+        agent = teams.agent
+        notices = Notices(order_created=agent.ask_for_allocation, allocated=agent.announce_allocation,
+                          unreadable=agent.tell_unit)  # fmt: skip
+        poller = build_poller(services, services.mailbox, notices)
+    planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
+                      settings.legal_address or None)  # fmt: skip
+    dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
+                            attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,
+                            timeout=settings.notify_timeout_seconds,
+                            concurrency=settings.notify_concurrency)  # fmt: skip
+    sobot = Sobot(services=services, context=ctx, hours=hours, teams=teams, channels=channels, planner=planner,
+                  digest=Digest(ctx, hours, settings.digest_time), dispatcher=dispatcher, poller=poller,
+                  jobs=Jobs(services.clock, settings.timezone), metrics=metrics, app=app)  # fmt: skip
+    add_jobs(sobot)
+    app[SOBOT] = sobot
+
+    async def start(app: web.Application) -> None:
+        sobot.jobs.start()
+
+    async def stop(app: web.Application) -> None:
+        await sobot.close()
+
+    if run_jobs:
+        app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return sobot
+
+
+def add_jobs(sobot: Sobot) -> None:
+    """The clock's jobs: the dispatch tick, the digest's own minute, and the mailbox poll where there is a mailbox."""
+    settings = sobot.settings
+
+    async def dispatch() -> None:
+        with sobot.metrics.dispatch_seconds.time():
+            queued, report = await sobot.dispatch()
+        sobot.metrics.record_dispatch(queued, report)
+        if queued or report.sent or report.failed or report.retried:
+            log.info("outbox: %d queued, %d sent, %d to retry, %d failed", queued + report.queued,
+                     sum(report.sent.values()), report.retried, report.failed)  # fmt: skip
+
+    async def poll() -> None:
+        report = await sobot.poll()
+        if report and (report.orders or report.allocations or report.needs_attention):
+            log.info("mail: %d orders, %d allocations, %d to Needs attention", len(report.orders),
+                     len(report.allocations), report.needs_attention)  # fmt: skip
+
+    sobot.jobs.every("dispatch", settings.dispatch_interval_seconds, dispatch)
+    # A tick at the digest's minute itself, so the morning's summary goes at 08:30 and not up to a tick later.
+    sobot.jobs.daily("digest", settings.digest_time, dispatch)
+    if sobot.poller is not None:
+        sobot.jobs.every("mail", settings.mail_poll_seconds, poll)
 
 
 def create_app(
@@ -159,83 +240,14 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     client_factory: ChannelServiceClientFactoryBase | None = None,
 ) -> web.Application:
-    """The aiohttp application: health, readiness, and the Teams endpoint.
-
-    `environ` holds the Agents SDK's own variables (os.environ by default); `client_factory` replaces the
-    SDK's outbound connector client, for tests.
-    """
-    metrics = Metrics()
-    app = web.Application(middlewares=[metrics.count_turns])
-    app[SERVICES] = services
-    app[METRICS] = metrics
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_page)
-    # With a mailbox, an order made in Teams asks the unit by email too, as one made by email does.
-    unit_mailbox = services.settings.unit_address if services.mailbox is not None else None
-    bot = build_bot(services.context(), os.environ if environ is None else environ, client_factory=client_factory,
-                    unit_mailbox=unit_mailbox)  # fmt: skip
-    add_teams_endpoint(app, bot, services.settings.host)
-
-    async def start_jobs(app: web.Application) -> None:
-        jobs = Jobs(services.clock, services.settings.timezone)
-
-        settings = services.settings
-        hours = WorkingHours(services.calendar, settings.working_hours_start, settings.working_hours_end,
-                             ZoneInfo(settings.timezone))  # fmt: skip
-        planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
-                          settings.legal_address or None)  # fmt: skip
-        digest = Digest(services.context(), hours, settings.digest_time)
-        delivery = Delivery(TeamsChannel(app[BOT].messenger), services.mailbox, services.context())
-        dispatcher = build_dispatcher(services, hours, delivery)
-
-        async def dispatch() -> None:
-            with metrics.dispatch_seconds.time():
-                queued = await planner.plan() + await digest.plan()
-                report = await dispatcher.tick()
-            metrics.record_dispatch(queued, report)
-            if queued or report.sent or report.failed or report.retried:
-                log.info("outbox: %d queued, %d sent, %d to retry, %d failed", queued + report.queued,
-                         sum(report.sent.values()), report.retried, report.failed)  # fmt: skip
-
-        jobs.every("dispatch", settings.dispatch_interval_seconds, dispatch)
-        # A tick at the digest's minute itself, so the morning's summary goes at 08:30 and not up to a tick later.
-        jobs.daily("digest", settings.digest_time, dispatch)
-        mailbox = services.mailbox
-        if mailbox is not None:
-            agent = app[BOT].agent
-            notices = Notices(order_created=agent.ask_for_allocation, allocated=agent.announce_allocation,
-                              unreadable=agent.tell_unit)  # fmt: skip
-            poller = build_poller(services, mailbox, notices)
-
-            async def poll() -> None:
-                report = await poller.poll_once()
-                if report.orders or report.allocations or report.needs_attention:
-                    log.info("mail: %d orders, %d allocations, %d to Needs attention", len(report.orders),
-                             len(report.allocations), report.needs_attention)  # fmt: skip
-
-            jobs.every("mail", services.settings.mail_poll_seconds, poll)
-        jobs.start()
-        services.jobs = jobs
-
-    async def stop(app: web.Application) -> None:
-        if services.jobs is not None:
-            await services.jobs.stop()
-        await app[BOT].messenger.close()
-        await services.database.dispose()
-
-    if run_jobs:
-        app.on_startup.append(start_jobs)
-    app.on_cleanup.append(stop)
-    return app
+    """The web app of the whole service built on `services`: health, readiness, metrics and the Teams endpoint."""
+    return assemble(services, environ=environ, client_factory=client_factory, run_jobs=run_jobs).app
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    metrics = request.app[METRICS]
-    last_poll = services.jobs.last_run.get("mail") if services.jobs else None
-    await metrics.refresh(services.database, services.clock, last_poll)
-    return metrics.exposition()
+    sobot = request.app[SOBOT]
+    await sobot.metrics.refresh(sobot.database, sobot.clock, sobot.jobs.last_run.get("mail"))
+    return sobot.metrics.exposition()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -243,16 +255,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
+    sobot = request.app[SOBOT]
     problems = []
-    jobs = services.jobs
+    jobs = sobot.jobs
     try:
-        if not await services.database.ping():
+        if not await sobot.database.ping():
             problems.append("the database does not answer")
     except DatabaseUnavailable:
         problems.append("the database does not answer")
-    if jobs is None or not jobs.running:
+    if not jobs.running:
         problems.append("the scheduler is not running")
-    if problems or jobs is None:
+    if problems:
         return web.json_response({"status": "not ready", "problems": problems}, status=503)
     return web.json_response({"status": "ready", "jobs": {name: at.isoformat() for name, at in jobs.last_run.items()}})

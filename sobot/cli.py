@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, NoReturn
@@ -14,9 +13,9 @@ from handlers.terms import order_terms, parse_iso_date
 from rules.calendar import WorkingCalendar
 from rules.procedures import Procedure, ProcedureError, UnknownProcedure, load_builtin
 from rules.timeline import Milestone, OrderFacts, RecordedEvent, build_timeline
-from sobot.settings import Settings, SettingsError, load_settings
-
-BAD_INPUT = 2
+from sobot import cli_records
+from sobot.console import BAD_INPUT, fail, format_table, settings_or_exit
+from sobot.settings import Settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,19 +23,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(BAD_INPUT, f"sobot: {message}. Try `{self.prog} --help`.\n")
-
-
-def fail(message: str, status: int = BAD_INPUT) -> NoReturn:
-    """One sentence on stderr and an exit status: 2 for bad input, never a traceback."""
-    print(f"sobot: {message}", file=sys.stderr)
-    raise SystemExit(status)
-
-
-def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        fail(str(error))
 
 
 def _procedures(settings: Settings) -> dict[str, Procedure]:
@@ -96,14 +82,6 @@ def timeline_json(procedure: Procedure, order: OrderFacts, milestones: Sequence[
             for m in milestones
         ],
     }
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
-             for row in [headers, *rows]]  # fmt: skip
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def _when(m: Milestone) -> str:
@@ -207,8 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     procedures.add_argument("action", nargs="?", choices=["show"])
     procedures.add_argument("id", nargs="?")
     procedures.set_defaults(handler=cmd_procedures)
-
-    from sobot import cli_records
 
     cli_records.add_commands(commands)
     return parser

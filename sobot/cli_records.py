@@ -6,21 +6,24 @@ import argparse
 import asyncio
 import csv
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers import orders, people, queries
 from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
-from sobot.cli import fail, format_table, settings_or_exit
+from sobot.console import fail, format_table, settings_or_exit
 from sobot.logs import configure as configure_logs
-from sobot.settings import SettingsError
-from storage import DatabaseUnavailable
+from sobot.settings import Settings, SettingsError
+from storage import DatabaseUnavailable, upgrade
+
+if TYPE_CHECKING:
+    from sobot.app import Sobot
 
 UNAVAILABLE = 1
 
@@ -30,23 +33,48 @@ def _with_context(
 ) -> Callable[[argparse.Namespace], None]:
     """Run `action` with the records open: migrations first, a clear sentence when the database is down."""
 
-    def run(args: argparse.Namespace) -> None:
+    async def main(settings: Settings, args: argparse.Namespace) -> None:
+        # The records alone: the rest of the service (the Teams bot, the jobs) is built only where it is used.
         from sobot.app import build_services
-        from storage import upgrade
+
+        services = build_services(settings)
+        try:
+            await upgrade(settings.database_url)
+            await action(services.context(), args)
+        finally:
+            await services.database.dispose()
+
+    return _command(main)
+
+
+def _with_service(
+    action: Callable[[Sobot, argparse.Namespace], Awaitable[None]],
+) -> Callable[[argparse.Namespace], None]:
+    """Run `action` on the whole service, built as `sobot serve` builds it (its jobs not started)."""
+
+    async def main(settings: Settings, args: argparse.Namespace) -> None:
+        from sobot.app import build_sobot
+
+        sobot = build_sobot(settings, run_jobs=False)
+        try:
+            await upgrade(settings.database_url)
+            await action(sobot, args)
+        finally:
+            await sobot.close()
+
+    return _command(main)
+
+
+def _command(
+    main: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]],
+) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        from bot.app import LoopbackRefused
 
         settings = settings_or_exit()
-
-        async def main() -> None:
-            services = build_services(settings)
-            try:
-                await upgrade(settings.database_url)
-                await action(services.context(), args)
-            finally:
-                await services.database.dispose()
-
         try:
-            asyncio.run(main())
-        except SettingsError as error:
+            asyncio.run(main(settings, args))
+        except (LoopbackRefused, SettingsError) as error:
             fail(str(error), 2)
         except DatabaseUnavailable:
             fail(
@@ -198,20 +226,18 @@ async def report(ctx: Context, args: argparse.Namespace) -> None:
     print(f"Wrote {len(found)} orders to {path}.")
 
 
-async def mail_poll(ctx: Context, args: argparse.Namespace) -> None:
-    from sobot.app import build_poller, build_services
+async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
+    from mail.poller import Notices
 
-    services = build_services(settings_or_exit(), database=ctx.database)
-    if services.mailbox is None:
+    if sobot.poller is None:
         raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
-    report = await build_poller(services, services.mailbox).poll_once()
+    # A read from the command line tells no one in Teams: that is the running service's mail job.
+    report = await replace(sobot.poller, notices=Notices()).poll_once()
     print(f"Read the mailbox: {len(report.orders)} new orders {report.orders or ''}, {len(report.allocations)} "
           f"allocations, {report.replied} replies sent, {report.needs_attention} to Needs attention.")  # fmt: skip
 
 
 def db_upgrade(args: argparse.Namespace) -> None:
-    from storage import upgrade
-
     settings = settings_or_exit()
     try:
         asyncio.run(upgrade(settings.database_url))
@@ -306,7 +332,7 @@ def add_commands(commands: Any) -> None:
     mail_actions = mail_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
     poll = mail_actions.add_parser("poll", help="read the mailbox once and act on each new message")
     poll.add_argument("--once", action="store_true", required=True, help="read once, then stop")
-    poll.set_defaults(handler=_with_context(mail_poll))
+    poll.set_defaults(handler=_with_service(mail_poll))
 
     db = commands.add_parser("db", help="the database schema")
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -8,7 +8,7 @@ import signal
 
 from aiohttp import web
 
-from sobot.app import build_services, create_app
+from sobot.app import build_sobot
 from sobot.settings import Settings
 from storage import upgrade
 
@@ -32,8 +32,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     for sig in SIGNALS:
         loop.add_signal_handler(sig, first_signal)
     await upgrade(settings.database_url)
-    services = build_services(settings)
-    runner = web.AppRunner(create_app(services), access_log=None)
+    runner = web.AppRunner(build_sobot(settings).app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

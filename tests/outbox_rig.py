@@ -1,11 +1,11 @@
-"""A rig for the outbox: a directory, a moved clock, the real planner and dispatcher, Teams through the SDK
-to a recording connector, and email into a real Maildir."""
+"""A rig for the outbox: the whole service from the composition root, with a directory, a moved clock, Teams
+through the SDK to a recording connector, and email into a real Maildir."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,21 +14,16 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.agent import SobotAgent
-from bot.app import BOT
-from bot.notify import TeamsChannel
 from handlers import conversations, people
 from handlers.context import CLI, Context
 from handlers.directory import PersonView, identify
 from mail.backends.maildir import MaildirMailbox
-from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.notices import WorkingHours
-from rules.procedures import load_builtin
 from scheduler.digest import Digest
-from scheduler.dispatch import Dispatcher, Report
+from scheduler.dispatch import Channels, Dispatcher, Report
 from scheduler.outbox import Planner
-from sobot.app import Services, create_app
-from sobot.delivery import Delivery
+from sobot.app import Sobot, build_sobot
 from sobot.settings import load_settings
 from storage import Database, models
 from tests.connector import RecordingConnector, Sent, TokenlessClients, recording_connector
@@ -57,22 +52,44 @@ class Delivered:
 
 @dataclass
 class Rig:
-    database: Database
+    sobot: Sobot
     clock: FixedClock
-    ctx: Context
     connector: RecordingConnector
     mailbox: MaildirMailbox
-    planner: Planner
-    digest: Digest
-    channels: Delivery
-    hours: WorkingHours
-    agent: SobotAgent
     # Activity ids of what the bot posted outside the outbox (allocation cards and notices).
     announced: set[str] = field(default_factory=set)
 
+    @property
+    def database(self) -> Database:
+        return self.sobot.database
+
+    @property
+    def ctx(self) -> Context:
+        return self.sobot.context
+
+    @property
+    def planner(self) -> Planner:
+        return self.sobot.planner
+
+    @property
+    def digest(self) -> Digest:
+        return self.sobot.digest
+
+    @property
+    def channels(self) -> Channels:
+        return self.sobot.channels
+
+    @property
+    def hours(self) -> WorkingHours:
+        return self.sobot.hours
+
+    @property
+    def agent(self) -> SobotAgent:
+        return self.sobot.teams.agent
+
     def dispatcher(self, **options: Any) -> Dispatcher:
-        options.setdefault("timeout", 5.0)
-        return Dispatcher(self.database, self.channels, self.hours, self.clock, UNIT_ADDRESS, **options)
+        """The service's dispatcher, or one like it with some of its settings changed."""
+        return replace(self.sobot.dispatcher, **options) if options else self.sobot.dispatcher
 
     async def tick(self, dispatcher: Dispatcher | None = None, *, digest: bool = False) -> Report:
         """One turn of the dispatch job (the morning digest only when asked: most tests are about steps)."""
@@ -136,15 +153,13 @@ async def rig(database: Database, database_url: str, maildir: Path, at: datetime
               procedure: str = "wirral") -> AsyncIterator[Rig]:  # fmt: skip
     async with recording_connector() as connector:
         clock = FixedClock(at)
-        settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS)
-        calendar = WorkingCalendar()
-        mailbox = MaildirMailbox(maildir, UNIT_ADDRESS)
-        services = Services(settings, clock, database, load_builtin(), calendar, mailbox)
-        app = create_app(services, run_jobs=False, environ={}, client_factory=TokenlessClients())
-        hours = WorkingHours(calendar)
-        ctx = services.context()
-        await people.import_people(ctx, staff, CLI)
-        channels = Delivery(TeamsChannel(app[BOT].messenger), mailbox, ctx)
-        planner = Planner(database, ctx.procedures, calendar, hours, clock, "legal.cases@example.gov.uk")
-        yield Rig(database, clock, ctx, connector, mailbox, planner, Digest(ctx, hours), channels, hours,
-                  app[BOT].agent)  # fmt: skip
+        settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS,
+                                 mailbox_dir=maildir, allowed_sender_domains=["example.gov.uk"],
+                                 legal_address="legal.cases@example.gov.uk", notify_timeout_seconds=5.0)  # fmt: skip
+        sobot = build_sobot(settings, clock=clock, database=database, environ={}, client_factory=TokenlessClients())
+        await people.import_people(sobot.context, staff, CLI)
+        assert isinstance(sobot.services.mailbox, MaildirMailbox)
+        try:
+            yield Rig(sobot, clock, connector, sobot.services.mailbox)
+        finally:
+            await sobot.teams.messenger.close()

@@ -16,16 +16,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
-from bot.app import BOT
 from handlers import people
 from handlers.context import CLI
 from mail import compose
-from mail.poller import Notices
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
 from scheduler.jobs import Jobs
-from sobot.app import Services, build_mailbox, build_poller, create_app
+from sobot.app import SOBOT, Services, build_mailbox, build_poller, create_app
 from sobot.logs import configure
 from sobot.settings import Settings, load_settings
 from storage import Database
@@ -155,13 +153,11 @@ async def test_a_day_of_work_at_debug_logs_no_secret(
         await teams.click("sue", "order.allocate", {"reference": "SO-2026-0001", "iro": "ivy.reviewer@example.gov.uk"})
         await teams.say("nobody", "new order")
         # The unit's mailbox: a new order by email, through the mail job as `sobot serve` runs it.
-        box = services.mailbox
-        assert box is not None
+        assert services.mailbox is not None
         mailbox.Maildir(tmp_path / "mailbox").add((CORPUS / "01_plain_template.eml").read_bytes())
-        agent = client.app[BOT].agent
-        poller = build_poller(services, box, Notices(order_created=agent.ask_for_allocation))
-        jobs = Jobs(clock, settings.timezone)
-        await jobs._guarded("mail", poller.poll_once)()
+        sobot = client.app[SOBOT]
+        await sobot.jobs.run("mail")
+        assert "mail" in sobot.jobs.last_run
         assert (await client.get("/metrics")).status == 200
 
         # Each other mailbox, made from the same settings; the IMAP server does not answer.
@@ -169,7 +165,9 @@ async def test_a_day_of_work_at_debug_logs_no_secret(
             build_mailbox(settings.model_copy(update={"mail_backend": backend}))
         imap = build_mailbox(settings.model_copy(update={"mail_backend": "imap"}))
         assert imap is not None
-        await jobs._guarded("mail", build_poller(services, imap).poll_once)()
+        jobs = Jobs(clock, settings.timezone)
+        jobs.every("mail", settings.mail_poll_seconds, build_poller(services, imap).poll_once)
+        await jobs.run("mail")
         try:
             await imap.send(compose.problems_reply("tom.jones@example.gov.uk", "New order", "<m@example.gov.uk>",
                                                    ["Child ID is missing."]))  # fmt: skip

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, time
 
-from rules.clock import SystemClock
+import pytest
+
+from rules.clock import FixedClock, SystemClock
 from scheduler.jobs import Jobs
 
 
@@ -36,3 +39,27 @@ async def test_stopping_lets_a_running_job_finish_and_cancels_one_that_will_not(
     assert sorted(seen) == ["cancelled", "finished"]
     assert not jobs.running
     assert "finishes" in jobs.last_run and "never" not in jobs.last_run
+
+
+async def test_jobs_run_only_once_started_or_when_run_by_name() -> None:
+    clock = FixedClock(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    jobs = Jobs(clock, "Europe/London")
+    seen: list[str] = []
+
+    async def tick() -> None:
+        seen.append("tick")
+
+    async def broken() -> None:
+        raise RuntimeError("the records are down")
+
+    jobs.every("tick", 3600, tick)
+    jobs.daily("broken", time(8, 30), broken)
+    with pytest.raises(ValueError, match="already a job called 'tick'"):
+        jobs.every("tick", 60, tick)
+    assert jobs.names == ["tick", "broken"] and not jobs.running and seen == []
+    await jobs.run("tick")
+    await jobs.run("broken")  # logged, not raised: one failed tick must not stop the clock
+    assert seen == ["tick"] and jobs.last_run == {"tick": clock.now()}
+    # A job run by name is over when run() returns: stopping has nothing to wait for, and never cancels the caller.
+    await jobs.stop(grace=5)
+    assert seen == ["tick"]
