@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from rules.calendar import WorkingCalendar
-from rules.dates import add_months, period_end, whole_months_between
+from rules.dates import OutOfCalendar, add_months, period_end, whole_months_between
 from rules.procedures import ORDER_ANCHORS, Condition, DateRule, MilestoneRule, Offset, Procedure
 
 State = Literal["waiting", "open", "done", "waived"]
@@ -260,7 +260,26 @@ def build_timeline(
     events: Sequence[RecordedEvent],
     calendar: WorkingCalendar,
 ) -> list[Milestone]:
-    """Every milestone of `order` under `procedure`: dated steps by due date, then those still waiting."""
+    """Every milestone of `order` under `procedure`: dated steps by due date, then those still waiting.
+
+    OutOfCalendar when a date the procedure reckons from would fall outside the calendar (years 1 to 9999):
+    the order's dates, or an event's, are not ones a real order has.
+    """
+    try:
+        return _timeline(procedure, order, events, calendar)
+    except OverflowError:  # a day moved past the calendar's first or last day
+        raise OutOfCalendar(
+            f"the dates the {procedure.id} procedure reckons for an order made on {order.made.isoformat()} run outside "
+            "the calendar"
+        ) from None
+
+
+def _timeline(
+    procedure: Procedure,
+    order: OrderFacts,
+    events: Sequence[RecordedEvent],
+    calendar: WorkingCalendar,
+) -> list[Milestone]:
     history = _History(events)
     evaluate = _Evaluator(order, history, calendar)
     claimed = {r.completed_by for r in procedure.milestones if all(evaluate.holds(c) for c in r.when)}
