@@ -251,3 +251,24 @@ async def test_an_event_before_the_order_was_made_is_refused(ctx: Context) -> No
         await orders.record_event(ctx, ref, "first_cin_meeting", date(9999, 12, 31), CLI)
     assert (await orders.record_event(ctx, ref, "first_cin_meeting", date(2026, 3, 3), CLI)).reference == ref
 
+
+async def test_people_who_would_clash_with_the_directory_are_refused(ctx: Context) -> None:
+    ian_entra = "00000000-0000-0000-0000-000000000001"
+    header = "name,email,roles,team,manager_email,entra_id\n"
+    with pytest.raises(InvalidInput, match=f"line 2: the Entra id {ian_entra} is ian.reviewer@example.gov.uk's"):
+        await people.import_people(ctx, header + f"Ann New,ann.new@example.gov.uk,iro,,,{ian_entra}\n", CLI)
+    # Sam's manager is Tess in the directory: Tess managed by Sam would close the circle.
+    with pytest.raises(InvalidInput, match="line 2: tess.manager@example.gov.uk and sam.worker@example.gov.uk are "
+                                           "given as each other's manager"):  # fmt: skip
+        await people.import_people(
+            ctx,
+            header + "Tess Manager,tess.manager@example.gov.uk,team_manager,North,sam.worker@example.gov.uk,\n",
+            CLI,
+        )
+    async with ctx.database.session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM people")) == 5
+    # The same Entra id on the same person, and a manager moved so that no circle is left, are fine.
+    moved = (header + f"Ian Reviewer,ian.reviewer@example.gov.uk,iro,IRO service,,{ian_entra}\n"
+             "Sam Worker,sam.worker@example.gov.uk,social_worker,North,,\n"
+             "Tess Manager,tess.manager@example.gov.uk,team_manager,North,sam.worker@example.gov.uk,\n")  # fmt: skip
+    assert (await people.import_people(ctx, moved, CLI)).updated == 3
