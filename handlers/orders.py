@@ -121,12 +121,6 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
                 procedure: Procedure, timeline: list[Milestone], sender: PersonView | None,
                 ask_unit_at: str | None) -> OrderView:  # fmt: skip
     async with ctx.database.session() as session:
-        already = (
-            await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
-                                                           "order_type": terms.order_type, "made": terms.made})
-        ).first()  # fmt: skip
-        if already is not None:
-            raise _Open(already.reference, already.form_id)
         social_worker = None
         if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:
             if not sender.has("social_worker"):
@@ -141,6 +135,14 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
         )
         reference = await records.next_reference(session, ctx.today().year)
+        # Looked for once the year's number is taken: that lock queues a twin saved at the same moment behind
+        # this one, so it finds this order rather than saving another.
+        already = (
+            await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
+                                                           "order_type": terms.order_type, "made": terms.made})
+        ).first()  # fmt: skip
+        if already is not None:
+            raise _Open(already.reference, already.form_id)
         now = ctx.clock.now()
         saved: dict[str, Any] = {
             "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import mailbox
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,8 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from handlers import orders, people
-from handlers.context import CLI, Context
+from handlers.context import CLI, Actor, Context
 from handlers.errors import InvalidInput
+from handlers.views import OrderView
 from mail.backends import NEEDS_ATTENTION, PROCESSED
 from mail.backends.maildir import MaildirMailbox
 from mail.poller import Poller
@@ -177,3 +180,19 @@ async def test_an_interim_order_is_read_the_same_however_it_is_written(
     values = {**GOOD, "order_type": written, "last_day": "09/03/2026"}
     assert "Saved SO-2026-0001" in await by_teams(teams, values)
     assert (await orders.get_order(ctx, "SO-2026-0001")).order_type == "interim_supervision"
+
+
+async def test_the_same_order_from_two_channels_at_once_is_one_order(ctx: Context) -> None:
+    new = orders.NewOrder(
+        "C1", "Jane Smith", "supervision", NOW.date(), social_worker_email="sam.worker@example.gov.uk"
+    )
+    by_mail = Actor("Sam Worker", "sam.worker@example.gov.uk")
+    results = await asyncio.gather(
+        orders.create_order(ctx, new, CLI), orders.create_order(ctx, replace(new, form_id="f1"), by_mail),
+        return_exceptions=True,
+    )  # fmt: skip
+    saved = [r for r in results if isinstance(r, OrderView)]
+    repeated = [r for r in results if isinstance(r, orders.AlreadyRecorded)]
+    assert len(saved) == 1 and len(repeated) == 1, results
+    assert repeated[0].view.reference == saved[0].reference
+    assert await order_count(ctx) == 1
