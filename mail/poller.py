@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from handlers import orders, receipts
 from handlers.context import Actor, Context
-from handlers.directory import iro_loads
+from handlers.directory import IroLoad, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
 from handlers.views import OrderView
@@ -145,6 +145,14 @@ class Poller:
             await self.notices.unreadable(f"The unit's mailbox has {what} (subject \"{mail.subject}\"): it is in "
                                           f"{NEEDS_ATTENTION}.")  # fmt: skip
 
+    async def _iros_for(self, reference: str) -> list[IroLoad]:
+        """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
+        try:
+            social_worker = (await orders.get_order(self.ctx, reference)).social_worker_id
+        except RequestError:
+            social_worker = None
+        return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
+
     async def _ask_for_allocation(self, view: OrderView) -> None:
         await self.mailbox.send(compose.allocation_request(view, await iro_loads(self.ctx), self.unit_address))
         await receipts.mark_asked(self.ctx, view.reference, self.unit_address)
@@ -163,7 +171,7 @@ class Poller:
             allocated = await orders.allocate_iro(self.ctx, reference, name, actor, receipt)
         except (RequestError, NotAllowed) as error:
             answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
-                                               await iro_loads(self.ctx))  # fmt: skip
+                                               await self._iros_for(reference))  # fmt: skip
             await self.mailbox.send(answer)
             report.replied += 1
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
