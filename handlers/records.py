@@ -48,6 +48,16 @@ NEW_CHILD = {
 PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active, PEOPLE.c.roles).where(
     PEOPLE.c.email == bindparam("wanted")
 )
+NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
+NEW_MILESTONES = insert(MILESTONES)
+NEW_AUDIT_ENTRY = insert(AUDIT_LOG)
+COUNTERS = table(models.ReferenceCounter)
+TAKE_NUMBER = (
+    update(COUNTERS)
+    .where(COUNTERS.c.year == bindparam("wanted"))
+    .values(last=COUNTERS.c.last + 1)
+    .returning(COUNTERS.c.last)
+)
 # The open order a new one would repeat: the same child, type and day made.
 OPEN_ORDER_LIKE = (
     select(ORDERS.c.reference, ORDERS.c.form_id)
@@ -59,16 +69,6 @@ OPEN_ORDER_LIKE = (
         ORDERS.c.status == "open",
     )
     .limit(1)
-)
-NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
-NEW_MILESTONES = insert(MILESTONES)
-NEW_AUDIT_ENTRY = insert(AUDIT_LOG)
-COUNTERS = table(models.ReferenceCounter)
-TAKE_NUMBER = (
-    update(COUNTERS)
-    .where(COUNTERS.c.year == bindparam("wanted"))
-    .values(last=COUNTERS.c.last + 1)
-    .returning(COUNTERS.c.last)
 )
 
 
