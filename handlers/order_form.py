@@ -230,11 +230,17 @@ def _length_or_last_day(
 
 
 def _social_worker(text: str, problems: list[FieldProblem]) -> str | None:
-    """The social worker's address in "Ann Lee <ann.lee@…>" and the like; a name alone leaves it to the caller."""
+    """The social worker's address in "Ann Lee <ann.lee@…>" and the like; none given leaves it to the caller."""
     found = EMAIL.search(text)
     if found is None and "@" in text:
         problems.append(
             FieldProblem("social_worker", f"Social worker: '{text}' is not an email address I can read: give their "
                                           "full email address.")
+        )  # fmt: skip
+    elif found is None and text:
+        # A name alone could be anyone's: the directory knows people by their address.
+        problems.append(
+            FieldProblem("social_worker", f"Social worker: '{text}' has no email address: give the social worker's "
+                                          "email address (their name may go with it).")
         )  # fmt: skip
     return found[0].lower() if found else None

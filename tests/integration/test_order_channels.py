@@ -46,9 +46,10 @@ GOOD = {"child_local_id": "C1", "child_name": "Jane Smith", "order_type": "super
 # The email's labels and the CLI's flags for each field the cases below fill in.
 EMAIL_LABELS = {"child_local_id": "Child ID", "child_name": "Child name", "child_date_of_birth": "Date of birth",
                 "order_type": "Order type", "made": "Date made", "months": "Length",
-                "last_day": "Last day"}  # fmt: skip
+                "last_day": "Last day", "social_worker": "Social worker"}  # fmt: skip
 CLI_FLAGS = {"child_local_id": "--child-id", "child_name": "--child-name", "child_date_of_birth": "--dob",
-             "order_type": "--type", "made": "--made", "months": "--months", "last_day": "--last-day"}  # fmt: skip
+             "order_type": "--type", "made": "--made", "months": "--months", "last_day": "--last-day",
+             "social_worker": "--social-worker"}  # fmt: skip
 
 BAD = [
     ({"made": "2026-03-11"}, "Date made: 11 March 2026 is in the future: record an order once the court has made it"),
@@ -64,6 +65,8 @@ BAD = [
     ({"order_type": "care order"}, "Order type: 'care order' is not a supervision order"),
     ({"months": "40"}, "Length: no order may run past three years: give a length of at most 36 months."),
     ({"last_day": "2026-03-01"}, "Last day: the last day (01 March 2026) is before the order commenced"),
+    ({"social_worker": "Sam Worker"}, "Social worker: 'Sam Worker' has no email address: give the social worker's"),
+    ({"social_worker": "sam.worker@"}, "Social worker: 'sam.worker@' is not an email address I can read"),
 ]  # fmt: skip
 
 

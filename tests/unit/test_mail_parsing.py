@@ -692,7 +692,6 @@ REQUIRED = "\n".join(REQUIRED_LINES.values()) + "\n"
             "social_worker_email",
             "ann.lee@example.gov.uk",
         ),
-        ("Social worker: Ann Lee", "social_worker_email", None),
         ("Court: Family Court at Leeds", "court", "Family Court at Leeds"),
         ("Other orders: Child arrangements order", "other_orders", "Child arrangements order"),
         ("Other orders: n/a", "other_orders", ""),
@@ -757,6 +756,14 @@ def test_order_types_in_the_words_people_use(written: str, order_type: str) -> N
 def test_an_order_type_that_is_not_a_supervision_order_is_a_problem(written: str, problem: str) -> None:
     result = new_order(f"Child ID: LCS-1\nChild name: Amy Brown\nOrder type: {written}\nDate made: 3/3/2026")
     assert result == problems(problem)
+
+
+def test_a_social_worker_named_without_an_address_is_a_problem() -> None:
+    assert new_order(REQUIRED + "Social worker: Ann Lee") == problems(
+        "Social worker: 'Ann Lee' has no email address: give the social worker's email address (their name may go "
+        "with it)."
+    )
+    assert new_order(REQUIRED + "Social worker: n/a").kind == "orders"  # none given: the sender's own order
 
 
 def test_a_length_in_words_is_a_problem_that_says_what_to_write() -> None:

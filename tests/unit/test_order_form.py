@@ -90,6 +90,7 @@ def test_an_interim_order_needs_the_end_the_court_set() -> None:
         ({"order_type": "care order"}, "order_type", "is not a supervision order"),
         ({"order_type": "child arrangements"}, "order_type", "is not an order type I know"),
         ({"social_worker": "sam.worker@"}, "social_worker", "is not an email address I can read"),
+        ({"social_worker": "Sam Worker"}, "social_worker", "'Sam Worker' has no email address"),
     ],
 )  # fmt: skip
 def test_each_problem_names_its_field(changes: dict[str, str], field: str, words: str) -> None:
