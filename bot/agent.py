@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, cast
 
 from aiohttp import ClientError
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from bot import cards
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
-from handlers import access, conversations, orders, queries, reminders
+from handlers import access, conversations, order_form, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
 from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
@@ -357,47 +357,24 @@ class SobotAgent(ActivityHandler):
 
     async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
         values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
-        errors: dict[str, str] = {}
         # Saving a form twice (pressed twice, or Teams sending it again) saves one order: the form's id is unique.
         form = str(data.get("form") or "")[:64] or None
-
-        def day_of(field: str, label: str) -> date | None:
-            if not values[field]:
-                return None
-            try:
-                return parse_uk_date(values[field])
-            except DateNotUnderstood as error:
-                errors[field] = f"{label}: {error}"
-                return None
-
-        made = day_of("made", "Date made")
-        dob = day_of("child_date_of_birth", "Date of birth")
-        commenced = day_of("commenced", "Commencement")
-        last_day = day_of("last_day", "Last day")
-        months: int | None = None
-        if values["months"]:
-            try:
-                months = int(float(values["months"]))
-            except ValueError:
-                errors["months"] = "Give the length as a number of months, e.g. 12."
-        for field in cards.REQUIRED:
-            if not values[field] and field not in errors:
-                errors[field] = "This is needed."
-        if last_day is not None and months == 12 and values["months"] in ("", "12"):
-            months = None
-        if errors or made is None:
+        labelled = dict(values)
+        if values["last_day"] and values["months"] == "12":
+            labelled["months"] = ""  # the length box's stated default, left beside the court's last day
+        read = order_form.read_order(labelled, self.ctx.today())
+        if isinstance(read, list):
+            errors: dict[str, str] = {}
+            for problem in read:
+                errors.setdefault(problem.field, problem.sentence)
             return await self._form_again_unless_saved(values, errors, form=form)
-        new = orders.NewOrder(
-            child_local_id=values["child_local_id"], child_name=values["child_name"], order_type=values["order_type"],
-            made=made, child_date_of_birth=dob, commenced=commenced, months=months if last_day is None else None,
-            last_day=last_day, court=values["court"], other_orders=values["other_orders"],
-            conditions=values["conditions"], procedure=values["procedure"] or None,
-            social_worker_email=values["social_worker"] or person.email, notes=values["notes"], form_id=form,
-        )  # fmt: skip
+        new = replace(read, social_worker_email=read.social_worker_email or person.email, form_id=form)
         try:
             view = await orders.create_order(self.ctx, new, person.actor, sender=person, ask_unit_at=self.unit_mailbox)
         except orders.AlreadySaved as saved:
             return Reply(card=cards.order_summary(saved.view, saved=True))
+        except orders.AlreadyRecorded as already:
+            return Reply(str(already), cards.order_summary(already.view, note=str(already)))
         except InvalidInput as error:
             field = FIELD_OF.get(error.field or "", error.field or "")
             errors = {field: str(error)} if field in values else {}

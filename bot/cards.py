@@ -24,7 +24,7 @@ FORM_FIELDS: list[tuple[str, str, str]] = [
     ("order_type", "Order type", "type"),
     ("made", "Date made", "date"),
     ("commenced", "Commencement (if not the day made)", "date"),
-    ("months", "Length in months (default 12)", "number"),
+    ("months", "Length in months (a supervision order: default 12)", "number"),
     ("last_day", "Or: last day set by the court", "date"),
     ("court", "Court", "text"),
     ("other_orders", "Other orders (e.g. Child Arrangements Order)", "text"),
@@ -154,9 +154,13 @@ def steps_table(view: OrderView, count: int | None = None) -> Card:
     return table(["Due", "Step", "Owner"], rows) if rows else text("No dated steps are open.")
 
 
-def order_summary(view: OrderView, *, saved: bool = False) -> Card:
+def order_summary(view: OrderView, *, saved: bool = False, note: str | None = None) -> Card:
+    """The order's facts and next steps; `note` says, above them, why this order is shown."""
     title = f"Saved {view.reference}" if saved else view.reference
-    body = [heading(title), facts(order_facts(view)), text("Next steps", weight="Bolder"), steps_table(view, 5)]
+    body = [heading(title)]
+    if note:
+        body.append(text(note, weight="Bolder"))
+    body += [facts(order_facts(view)), text("Next steps", weight="Bolder"), steps_table(view, 5)]
     waiting = [s for s in view.open_steps() if s.due is None]
     if waiting:
         body.append(text("Waiting: " + "; ".join(f"{s.title} (after {s.waiting_on})" for s in waiting), isSubtle=True))
@@ -164,16 +168,21 @@ def order_summary(view: OrderView, *, saved: bool = False) -> Card:
 
 
 def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
+    """The unit's card for a new order: a button for each IRO independent of its social worker."""
     buttons = [
         execute(f"{load.person.name} ({load.open_orders} open)", "order.allocate",
                 {"reference": view.reference, "iro": load.person.email})
         for load in iros
+        if load.independent_of(view.social_worker_id)
     ]  # fmt: skip
     body: list[Card] = [heading(f"Allocate an IRO: {view.reference}"), facts(order_facts(view)[:8])]
-    if not buttons:
+    if not iros:
         body.append(
             text("There are no IROs in the directory yet: ask an administrator to add them.", color="Attention")
         )
+    elif not buttons:
+        body.append(text("No IRO in the directory is independent of this order's social worker and their manager: "
+                         "ask an administrator to add one.", color="Attention"))  # fmt: skip
     else:
         body.append(text("Choose the IRO, or reply in this thread: allocate Jane Smith", isSubtle=True))
     return card(*body, {"type": "ActionSet", "actions": buttons} if buttons else text(""))
@@ -188,7 +197,7 @@ def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros
         execute(f"Reallocate to {load.person.name} ({load.open_orders} open)", "order.allocate",
                 {"reference": view.reference, "iro": load.person.email})
         for load in iros
-        if load.person.name != view.iro
+        if load.person.name != view.iro and load.independent_of(view.social_worker_id)
     ]  # fmt: skip
     body = [heading(f"{view.reference}: IRO allocated"), text(line, color="Good"), facts(order_facts(view)[:8])]
     if buttons:

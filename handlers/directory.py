@@ -77,14 +77,24 @@ async def identify(
     return found
 
 
+def independent(iro: int, social_worker: int | None, social_worker_manager: int | None) -> bool:
+    """Whether an IRO may review an order: never when they are its social worker or that worker's manager."""
+    return social_worker is None or iro not in (social_worker, social_worker_manager)
+
+
 @dataclass(frozen=True)
 class IroLoad:
     person: PersonView
     open_orders: int
+    manages: frozenset[int] = frozenset()  # the people whose manager they are
+
+    def independent_of(self, social_worker: int | None) -> bool:
+        """Whether they may be the IRO of an order with this social worker."""
+        return independent(self.person.id, social_worker, self.person.id if social_worker in self.manages else None)
 
 
 async def iro_loads(ctx: Context) -> list[IroLoad]:
-    """Every active IRO with the number of open orders allocated to them, fewest first."""
+    """Every active IRO with the number of open orders allocated to them, fewest first, and whom they manage."""
     async with ctx.database.session() as session:
         rows = await session.execute(
             select(models.Allocation.iro_id, func.count())
@@ -93,6 +103,11 @@ async def iro_loads(ctx: Context) -> list[IroLoad]:
             .group_by(models.Allocation.iro_id)
         )
         counts: dict[int, int] = {iro_id: count for iro_id, count in rows}
-        people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
-        loads = [IroLoad(person_view(p), counts.get(p.id, 0)) for p in people if "iro" in p.roles]
+        people = (await session.scalars(select(models.Person))).all()
+        managed: dict[int, set[int]] = {}
+        for p in people:
+            if p.manager_id is not None:
+                managed.setdefault(p.manager_id, set()).add(p.id)
+        loads = [IroLoad(person_view(p), counts.get(p.id, 0), frozenset(managed.get(p.id, ())))
+                 for p in people if p.active and "iro" in p.roles]  # fmt: skip
     return sorted(loads, key=lambda load: (load.open_orders, load.person.name))

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers import receipts, records
 from handlers.context import Actor, Context
-from handlers.directory import PersonView
-from handlers.errors import InvalidInput
+from handlers.directory import PersonView, independent
+from handlers.errors import InvalidInput, RequestError
+from handlers.order_form import NewOrder as NewOrder  # the operations' own type; callers name it orders.NewOrder
+from handlers.order_form import first_problem, order_problems
 from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, OrderTerms, extension, order_terms
 from handlers.views import OrderView, order_view, ordered, planned_step_view
@@ -32,33 +34,31 @@ END_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class NewOrder:
-    """What a social worker tells us of a new order, in any channel."""
-
-    child_local_id: str
-    child_name: str
-    order_type: str
-    made: date
-    child_date_of_birth: date | None = None
-    commenced: date | None = None
-    months: int | None = None
-    last_day: date | None = None
-    court: str = ""
-    other_orders: str = ""
-    conditions: str = ""
-    procedure: str | None = None
-    social_worker_email: str | None = None
-    notes: str = ""
-    form_id: str | None = None  # the Teams form it came from, so saving that form twice saves once
-
-
 class AlreadySaved(Exception):
     """This form was saved already, by another press a moment ago: its order, unchanged."""
 
     def __init__(self, view: OrderView) -> None:
         super().__init__(view.reference)
         self.view = view
+
+
+class AlreadyRecorded(RequestError):
+    """The order is open already (same child ID, type and day made), by whichever channel it came: its reference."""
+
+    def __init__(self, view: OrderView) -> None:
+        super().__init__(
+            f"Already recorded as {view.reference}: the {TYPE_NAMES[view.order_type]} for child ID "
+            f"{view.child_local_id} made on {view.made:%d %B %Y} is open under that reference, so nothing new was "
+            "saved."
+        )
+        self.view = view
+
+
+class _Open(Exception):
+    def __init__(self, reference: str, form_id: str | None) -> None:
+        super().__init__(reference)
+        self.reference = reference
+        self.form_id = form_id
 
 
 async def order_for_form(ctx: Context, form_id: str) -> OrderView | None:
@@ -78,6 +78,9 @@ async def create_order(
 ) -> OrderView:
     """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand.
 
+    An open order of the same child ID, type and day made is not saved again: AlreadyRecorded gives it (or
+    AlreadySaved, when it came from this same form).
+
     `sender` is the directory's record of who is saving it, already read: when they are the order's social
     worker (as they usually are), they are not looked up again. With `ask_unit_at` (the unit's mailbox), the
     email asking the unit to allocate an IRO is queued in the outbox with the order, so neither is saved
@@ -87,9 +90,10 @@ async def create_order(
         raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
     if not new.child_name.strip():
         raise InvalidInput("Give the child's name.", "child_name")
+    refusal = first_problem(order_problems(new, ctx.today()))
+    if refusal is not None:
+        raise refusal
     terms = order_terms(new.order_type, new.made, new.commenced, new.months, new.last_day)
-    if new.child_date_of_birth is not None and new.child_date_of_birth > new.made:
-        raise InvalidInput("The child's date of birth is after the order was made: check it.", "child_date_of_birth")
     procedure = records.procedure(ctx, new.procedure or ctx.default_procedure)
     if terms.order_type not in procedure.order_types:
         raise InvalidInput(
@@ -102,6 +106,9 @@ async def create_order(
     timeline = records.first_timeline(ctx, procedure, facts)
     try:
         return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
+    except _Open as found:
+        view = await get_order(ctx, found.reference)
+        raise (AlreadySaved(view) if new.form_id and found.form_id == new.form_id else AlreadyRecorded(view)) from None
     except IntegrityError:
         # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
         already = await order_for_form(ctx, new.form_id) if new.form_id else None
@@ -116,13 +123,26 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
     async with ctx.database.session() as session:
         social_worker = None
         if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:
+            if not sender.has("social_worker"):
+                raise _not_a_social_worker(sender.name, sender.email)
             social_worker = records.Named(sender.id, sender.name)
         elif new.social_worker_email:
-            social_worker = await records.named_by_email(session, new.social_worker_email, "social worker")
+            found = await records.named_by_email(session, new.social_worker_email, "social worker")
+            if "social_worker" not in found.roles:
+                raise _not_a_social_worker(found.name, new.social_worker_email.strip().lower())
+            social_worker = records.Named(found.id, found.name)
         child = await records.child(
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
         )
         reference = await records.next_reference(session, ctx.today().year)
+        # Looked for once the year's number is taken: that lock queues a twin saved at the same moment behind
+        # this one, so it finds this order rather than saving another.
+        already = (
+            await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
+                                                           "order_type": terms.order_type, "made": terms.made})
+        ).first()  # fmt: skip
+        if already is not None:
+            raise _Open(already.reference, already.form_id)
         now = ctx.clock.now()
         saved: dict[str, Any] = {
             "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,
@@ -158,6 +178,14 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
     )  # fmt: skip
 
 
+def _not_a_social_worker(name: str, email: str) -> InvalidInput:
+    return InvalidInput(
+        f"Social worker: {name} ({email}) is not a social worker in the directory: give the email of the order's "
+        "social worker.",
+        "social_worker_email",
+    )
+
+
 async def record_event(
     ctx: Context,
     reference: str,
@@ -189,7 +217,7 @@ async def record_event(
             value = match
         elif value:
             raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
-        records.check_event_date(ctx, on)
+        records.check_event_date(ctx, on, order.made)
         rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
         if rule is not None and rule.repeat is None:
             done = [r for r in order.milestones if r.key == rule.key and r.state == "done"]
@@ -282,6 +310,14 @@ async def allocate_iro(
         if order.status != "open":
             raise InvalidInput(f"{reference} has ended; there is no IRO to allocate.", "reference")
         person = await records.iro(session, iro)
+        worker = order.social_worker
+        if worker is not None and not independent(person.id, worker.id, worker.manager_id):
+            whose = "the order's social worker" if person.id == worker.id else f"the manager of {worker.name}"
+            raise InvalidInput(
+                f"{person.name} is {whose}, so cannot be the IRO for {reference}: an IRO is independent of the "
+                "order's social worker and their manager. Choose another IRO.",
+                "iro",
+            )
         current = next((a for a in order.allocations if a.active), None)
         if current is not None and current.iro_id == person.id:
             raise InvalidInput(f"{person.name} is already the IRO for {reference}.", "iro")

@@ -33,7 +33,9 @@ AUDIT_LOG = table(models.AuditEntry)
 CHILD_BY_LOCAL_ID = select(CHILDREN.c.id, CHILDREN.c.name, CHILDREN.c.date_of_birth).where(
     CHILDREN.c.local_id == bindparam("wanted")
 )
-PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active).where(PEOPLE.c.email == bindparam("wanted"))
+PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active, PEOPLE.c.roles).where(
+    PEOPLE.c.email == bindparam("wanted")
+)
 NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
 NEW_MILESTONES = insert(MILESTONES)
 NEW_AUDIT_ENTRY = insert(AUDIT_LOG)
@@ -43,6 +45,18 @@ TAKE_NUMBER = (
     .where(COUNTERS.c.year == bindparam("wanted"))
     .values(last=COUNTERS.c.last + 1)
     .returning(COUNTERS.c.last)
+)
+# The open order a new one would repeat: the same child, type and day made.
+OPEN_ORDER_LIKE = (
+    select(ORDERS.c.reference, ORDERS.c.form_id)
+    .join(CHILDREN, CHILDREN.c.id == ORDERS.c.child_id)
+    .where(
+        CHILDREN.c.local_id == bindparam("local_id"),
+        ORDERS.c.order_type == bindparam("order_type"),
+        ORDERS.c.made == bindparam("made"),
+        ORDERS.c.status == "open",
+    )
+    .limit(1)
 )
 
 
@@ -101,6 +115,13 @@ class Named:
     name: str
 
 
+@dataclass(frozen=True)
+class NamedPerson(Named):
+    """A person's id and name, with the roles they hold."""
+
+    roles: tuple[str, ...]
+
+
 async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Named:
     """The child with this local ID, created on first sight; a different name or birthday is refused."""
     created = await statements.add_child_if_new(
@@ -136,12 +157,12 @@ async def person_by_email(session: AsyncSession, email: str, what: str = "person
     return found
 
 
-async def named_by_email(session: AsyncSession, email: str, what: str = "person") -> Named:
-    """The active person with this email, as an id and a name: what an order needs of its social worker."""
+async def named_by_email(session: AsyncSession, email: str, what: str = "person") -> NamedPerson:
+    """The active person with this email, as an id, a name and roles: what an order needs of its social worker."""
     found = (await session.execute(PERSON_BY_EMAIL, {"wanted": email.strip().lower()})).first()
     if found is None or not found.active:
         raise _not_in_directory(email, what)
-    return Named(found.id, found.name)
+    return NamedPerson(found.id, found.name, tuple(found.roles))
 
 
 async def iro(session: AsyncSession, name_or_email: str) -> models.Person:
@@ -173,9 +194,15 @@ async def actor_person(session: AsyncSession, actor: Actor) -> models.Person | N
     return found
 
 
-def check_event_date(ctx: Context, on: date) -> None:
+def check_event_date(ctx: Context, on: date, made: date) -> None:
     if on > ctx.today():
         raise InvalidInput(f"{on:%d %B %Y} is in the future: record what has happened, on the day it happened.", "on")
+    if on < made:
+        raise InvalidInput(
+            f"{on:%d %B %Y} is before the order was made ({made:%d %B %Y}): record what has happened under this "
+            "order, on the day it happened.",
+            "on",
+        )
 
 
 def facts(order: models.Order) -> OrderFacts:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from handlers.errors import InvalidInput
-from rules.dates import latest_last_day, order_last_day
+from rules.dates import OutOfCalendar, latest_last_day, order_last_day
 
-ORDER_TYPES = {
-    "supervision": "supervision",
-    "so": "supervision",
-    "supervision order": "supervision",
-    "interim": "interim_supervision",
-    "interim_supervision": "interim_supervision",
-    "interim supervision": "interim_supervision",
-    "interim supervision order": "interim_supervision",
-    "iso": "interim_supervision",
-}
+# No order here was made before this: a date made earlier is a mistyped year.
+FIRST_ORDER_DAY = date(1990, 1, 1)
 TYPE_NAMES = {"supervision": "supervision order", "interim_supervision": "interim supervision order"}
 DEFAULT_MONTHS = 12
 
@@ -40,13 +33,22 @@ def parse_iso_date(text: str, what: str) -> date:
 
 
 def order_type(text: str) -> str:
-    found = ORDER_TYPES.get(" ".join(text.strip().lower().replace("-", " ").split()))
-    if found is None:
+    """supervision or interim_supervision, however it is written: "SO", "ISO", "s.38", "Interim Supervision Order"."""
+    words = set(re.sub(r"[^a-z0-9]+", " ", text.lower().replace(".", "")).split())
+    if "care" in words and "supervision" not in words:
         raise InvalidInput(
-            f"{text!r} is not an order type: say supervision or interim (an interim supervision order).",
+            f"'{text}' is not a supervision order: sobot records supervision orders (SO) and interim supervision "
+            "orders (ISO) only.",
             "order_type",
         )
-    return found
+    if words & {"interim", "iso", "s38"} or re.search(r"\bsection 38\b", text, re.IGNORECASE):
+        return "interim_supervision"
+    if words & {"supervision", "so"}:
+        return "supervision"
+    raise InvalidInput(
+        f"'{text}' is not an order type I know: write Supervision Order (SO) or Interim Supervision Order (ISO).",
+        "order_type",
+    )
 
 
 def order_terms(
@@ -59,9 +61,26 @@ def order_terms(
     """The order's dates, or InvalidInput saying what to change.
 
     A supervision order lasts one year beginning with the day it was made unless the court set less; an
-    interim order lasts what the court set. Neither may run past three years beginning with that day.
+    interim order lasts what the court set, so its last day (or length) must be given. Neither may run past
+    three years beginning with that day, and no order here was made before 1990.
     """
     kind = order_type(order_type_text)
+    if made < FIRST_ORDER_DAY:
+        raise InvalidInput(f"The order was made before 1990 ({day(made)}): check the year.", "made")
+    try:
+        return _terms(kind, made, commenced, months, last_day)
+    except OutOfCalendar:
+        raise InvalidInput(
+            f"An order made on {day(made)} would run past the calendar's last year: check the year.", "made"
+        ) from None
+
+
+def day(value: date) -> str:
+    """A date as a sentence gives it; strftime's %Y would drop a year's leading zeros ("01 January 1")."""
+    return f"{value:%d %B} {value.year:04d}"
+
+
+def _terms(kind: str, made: date, commenced: date | None, months: int | None, last_day: date | None) -> OrderTerms:
     commenced = commenced or made
     if commenced < made:
         raise InvalidInput(
@@ -78,6 +97,12 @@ def order_terms(
             raise InvalidInput("No order may run past three years: give a length of at most 36 months.", "months")
         last_day = order_last_day(made, months)
     elif last_day is None:
+        if kind == "interim_supervision":
+            # The court sets an interim order's end (often the next hearing): there is no length to assume.
+            raise InvalidInput(
+                f"An {TYPE_NAMES[kind]} lasts as long as the court set: give its last day (or its length in months).",
+                "last_day",
+            )
         last_day = order_last_day(made, DEFAULT_MONTHS)
     if last_day < commenced:
         raise InvalidInput(

@@ -61,7 +61,8 @@ def order_lines(view: OrderView) -> list[tuple[str, str]]:
 
 def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: str) -> Outgoing:
     rows = order_lines(view)
-    choices = [f"{load.person.name} ({load.open_orders} open orders)" for load in iros]
+    choices = [f"{load.person.name} ({load.open_orders} open orders)" for load in iros
+               if load.independent_of(view.social_worker_id)]  # fmt: skip
     text = (
         "A new order needs an IRO.\n\n"
         + "\n".join(f"{k}: {v}" for k, v in rows)
@@ -80,6 +81,11 @@ def problems_reply(to: str, subject: str, message_id: str, problems: Sequence[st
     text = intro + "\n\n" + "\n".join(f"- {p}" for p in problems) + f"\n\n{ending}\n\n{NEW_ORDER_HELP}"
     markup = _html([intro, *(f"• {p}" for p in problems), ending]) + f"<pre>{html.escape(NEW_ORDER_HELP)}</pre>"
     return Outgoing((to,), _re(subject), text, markup, in_reply_to=message_id)
+
+
+def answer(to: str, subject: str, message_id: str, sentences: Sequence[str]) -> Outgoing:
+    """A plain reply in the thread: what sobot did with the message, a sentence a paragraph."""
+    return Outgoing((to,), _re(subject), "\n\n".join(sentences), _html(sentences), in_reply_to=message_id)
 
 
 def allocation_answer(to: str, subject: str, message_id: str, sentence: str, iros: Sequence[IroLoad]) -> Outgoing:

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from mailparser_reply import EmailMessage as ReplyThread
 
-from rules.ukdates import parse_uk_date
+from handlers.order_form import NewOrder, read_order
 
 
 class Attachment(NamedTuple):
@@ -43,30 +43,11 @@ class IncomingMail:
 
 
 @dataclass(frozen=True)
-class OrderFields:
-    """One order as a new-order email gives it, read and typed; whether the terms stand is the core's to check."""
-
-    child_local_id: str
-    child_name: str
-    child_date_of_birth: date | None
-    order_type: Literal["supervision", "interim_supervision"]
-    made: date
-    commenced: date | None
-    months: int | None
-    last_day: date | None
-    social_worker_email: str | None
-    social_worker_name: str
-    court: str
-    other_orders: str
-    conditions: str
-
-
-@dataclass(frozen=True)
 class OrderEmailResult:
     """What a new-order email came to: its orders, or the problems to send back, or nothing to answer."""
 
     kind: Literal["orders", "problems", "auto_reply", "not_an_order"]
-    orders: tuple[OrderFields, ...] = ()
+    orders: tuple[NewOrder, ...] = ()
     problems: tuple[str, ...] = ()
 
 
@@ -478,7 +459,8 @@ _LABELS: dict[str, tuple[str, tuple[str, ...]]] = {
     )),
 }  # fmt: skip
 _MULTILINE = {"other_orders", "conditions"}
-_REQUIRED = ("child_id", "child_name", "order_type", "made")
+# Each label's key as the order reader names the field.
+_FIELDS = {"child_id": "child_local_id", "date_of_birth": "child_date_of_birth"}
 
 _LABEL = "|".join(f"(?P<{key}>{'|'.join(patterns)})" for key, (_, patterns) in _LABELS.items())
 # A label line: optional quote marks and a bullet, the label (perhaps in *bold*), then ":" "-" or a tab (a table
@@ -499,22 +481,13 @@ _FORWARDED_TEXT = re.compile(r"^-{2,}\s*forwarded message\s*-{2,}|^begin forward
 _REPLY_SUBJECT = re.compile(r"\s*re\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
 _ORDER_SUBJECT = re.compile(r"supervision order|new order", re.IGNORECASE)
 _ORDER_ABBREVIATION = re.compile(r"\bI?SO\b(?![-\d])")
-_NOTHING = {"", "none", "n/a", "na", "nil", "-", "–", "no", "nothing", "not applicable", "none known", "unknown", "tbc"}
-_SAME_DAY = re.compile(r"(?:same|as above|on the day|immediate|from the date made)", re.IGNORECASE)
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "nine": 9, "twelve": 12,
-    "eighteen": 18, "twenty four": 24, "thirty six": 36,
-}  # fmt: skip
-_LENGTH = re.compile(
-    rf"(?P<number>\d{{1,2}}|{'|'.join(_NUMBER_WORDS)})\s*(?P<unit>months?|mths?|mnths?|m|years?|yrs?|y)\b",
-    re.IGNORECASE,
-)
-_OTHER_UNIT = re.compile(r"\d+\s*(?:weeks?|wks?|days?)\b", re.IGNORECASE)
 
 
-def parse_order_email(mail: IncomingMail) -> OrderEmailResult:
-    """The orders a new-order email gives, or the problems that stop it, each a sentence for its sender."""
+def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
+    """The orders a new-order email gives, or the problems that stop it, each a sentence for its sender.
+
+    Each order's labelled values are read by the order reader every channel uses, with `today` for its dates.
+    """
     if mail.is_auto_reply:
         return OrderEmailResult("auto_reply")
     # Quoted history is never read as an order (a reply quoting an old order would make it again); a forward's is.
@@ -524,15 +497,19 @@ def parse_order_email(mail: IncomingMail) -> OrderEmailResult:
     blocks = _order_blocks(written) or (_order_blocks(mail.text) if _is_forward(mail) else [])
     if not blocks:
         if _names_an_order(mail):
-            missing = [f"{_LABELS[key][0]} is missing." for key in _REQUIRED]
-            return OrderEmailResult("problems", problems=tuple(missing + _unread_attachments(mail)))
+            missing = read_order({}, today)
+            assert isinstance(missing, list)
+            return OrderEmailResult(
+                "problems", problems=tuple([p.sentence for p in missing] + _unread_attachments(mail))
+            )
         return OrderEmailResult("not_an_order")
-    orders: list[OrderFields] = []
+    orders: list[NewOrder] = []
     problems: list[str] = []
     for number, block in enumerate(blocks, start=1):
-        order, found = _order(block)
-        if order is not None:
-            orders.append(order)
+        read = read_order(_labelled(block), today)
+        found = [problem.sentence for problem in read] if isinstance(read, list) else []
+        if isinstance(read, NewOrder):
+            orders.append(read)
         name = " ".join(block.get("child_name", "").split())
         prefix = (f"Order {number} ({name}): " if name else f"Order {number}: ") if len(blocks) > 1 else ""
         problems += [prefix + problem for problem in found]
@@ -602,117 +579,10 @@ def _continues(line: str) -> bool:
     return bool(line.strip()) and not _LABEL_LINE.fullmatch(line) and not _HISTORY.match(line)
 
 
-def _order(block: dict[str, str]) -> tuple[OrderFields | None, list[str]]:
-    problems: list[str] = []
-
-    def value(key: str) -> str:
-        text = " ".join(block.get(key, "").split()).strip("*_ ").rstrip(".,;")
-        return "" if text.lower() in _NOTHING else text
-
-    def required(key: str) -> str:
-        if not (text := value(key)):
-            problems.append(f"{_LABELS[key][0]} is missing.")
-        return text
-
-    def a_date(key: str) -> date | None:
-        text = value(key)
-        if not text:
-            if key in _REQUIRED:
-                problems.append(f"{_LABELS[key][0]} is missing.")
-            return None
-        try:
-            return parse_uk_date(text)
-        except ValueError as error:
-            problems.append(f"{_LABELS[key][0]}: {error}")
-            return None
-
-    child_local_id = required("child_id")
-    child_name = required("child_name")
-    child_date_of_birth = a_date("date_of_birth")
-    order_type = _order_type(required("order_type"), problems)
-    made = a_date("made")
-    commenced = None if _SAME_DAY.match(value("commenced")) else a_date("commenced")
-    months, last_day = _length_or_last_day(value("length"), "length", problems)
-    more_months, more_last_day = _length_or_last_day(value("last_day"), "last_day", problems)
-    social_worker_email, social_worker_name = _social_worker(value("social_worker"), problems)
-    if problems or order_type is None or made is None:
-        return None, problems
-    order = OrderFields(
-        child_local_id=child_local_id,
-        child_name=child_name,
-        child_date_of_birth=child_date_of_birth,
-        order_type=order_type,
-        made=made,
-        commenced=commenced,
-        months=months if months is not None else more_months,
-        last_day=last_day if last_day is not None else more_last_day,
-        social_worker_email=social_worker_email,
-        social_worker_name=social_worker_name,
-        court=value("court"),
-        other_orders=_lines(block.get("other_orders", "")),
-        conditions=_lines(block.get("conditions", "")),
-    )
-    return order, []
-
-
-def _lines(text: str) -> str:
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    joined = "\n".join(line for line in lines if line)
-    return "" if joined.lower().rstrip(".") in _NOTHING else joined
-
-
-def _order_type(text: str, problems: list[str]) -> Literal["supervision", "interim_supervision"] | None:
-    if not text:
-        return None
-    words = set(re.sub(r"[^a-z0-9]+", " ", text.lower().replace(".", "")).split())
-    if "care" in words and "supervision" not in words:
-        problems.append(
-            f"Order type: '{text}' is not a supervision order: this mailbox records supervision orders (SO) "
-            "and interim supervision orders (ISO) only."
-        )
-        return None
-    if words & {"interim", "iso", "s38"} or re.search(r"\bsection 38\b", text, re.IGNORECASE):
-        return "interim_supervision"
-    if words & {"supervision", "so"}:
-        return "supervision"
-    problems.append(
-        f"Order type: '{text}' is not an order type I know: write Supervision Order (SO) "
-        "or Interim Supervision Order (ISO)."
-    )
-    return None
-
-
-def _length_or_last_day(text: str, key: str, problems: list[str]) -> tuple[int | None, date | None]:
-    if not text:
-        return None, None
-    if match := _LENGTH.match(text):
-        number = match["number"].lower().replace("-", " ")
-        count = int(number) if number.isdigit() else _NUMBER_WORDS[number]
-        return count * (12 if match["unit"].lower().startswith("y") else 1), None
-    if text.isdigit() and len(text) <= 2:
-        return int(text), None
-    label = _LABELS[key][0]
-    if _OTHER_UNIT.match(text):
-        problems.append(f"{label}: '{text}' is not a length in months: give the order's last day instead.")
-        return None, None
-    try:
-        return None, parse_uk_date(text)
-    except ValueError as error:
-        if any(character.isdigit() for character in text):
-            problems.append(f"{label}: {error}")
-        else:
-            problems.append(
-                f"{label}: '{text}' is not a length or a date: write the length the court set (e.g. 12 months) "
-                "or the last day (e.g. 2 March 2027)."
-            )
-        return None, None
-
-
-def _social_worker(text: str, problems: list[str]) -> tuple[str | None, str]:
-    found = _EMAIL.search(text)
-    name = _EMAIL.sub(" ", text)
-    name = re.sub(r"mailto:|[<>()\[\]]", " ", name, flags=re.IGNORECASE)
-    name = " ".join(name.split()).strip(" ,;:-–—/|")
-    if found is None and "@" in text:
-        problems.append(f"Social worker: '{text}' is not an email address I can read: give their full email address.")
-    return (found[0].lower() if found else None), name
+def _labelled(block: dict[str, str]) -> dict[str, str]:
+    """An order's values by the reader's field names, with the emphasis people put on email values taken off."""
+    labelled = {}
+    for key, text in block.items():
+        value = text if key in _MULTILINE else " ".join(text.split()).strip("*_ ").rstrip(".,;")
+        labelled[_FIELDS.get(key, key)] = value
+    return labelled

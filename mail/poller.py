@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from handlers import orders, receipts
 from handlers.context import Actor, Context
-from handlers.directory import iro_loads
+from handlers.directory import IroLoad, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, RawMessage
-from mail.parsing import IncomingMail, OrderFields, parse_order_email, read_message
+from mail.parsing import IncomingMail, parse_order_email, read_message
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Poller:
         await self.mailbox.move(raw, folder)
 
     async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], report: PollReport) -> None:
-        result = parse_order_email(mail)
+        result = parse_order_email(mail, self.ctx.today())
         if result.kind == "auto_reply":
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
             await self._file(raw, PROCESSED)
@@ -99,6 +99,7 @@ class Poller:
             await self._needs_attention(raw, mail, report, f"a message from {mail.sender_email} that is not an order")
             return
         problems = list(result.problems)
+        repeated: list[str] = []
         for reference in await receipts.unasked(self.ctx, mail.message_id):
             # Saved by an earlier poll that stopped before the unit was asked: ask now, once.
             await self._ask_for_allocation(await orders.get_order(self.ctx, reference))
@@ -112,17 +113,27 @@ class Poller:
                                                                   mail.sender_email),
                         Receipt(mail.message_id, mail.sender_email, number),
                     )  # fmt: skip
+                except orders.AlreadyRecorded as already:
+                    # Not a problem to fix: the sender is told the reference it has, and this part is done. The
+                    # receipt names no order, as the order is not this message's to ask the unit about.
+                    repeated.append(f"{_label(number, len(result.orders), fields.child_name)}{already}")
+                    await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email, number), "repeated",
+                                          PROCESSED)  # fmt: skip
+                    continue
                 except RequestError as error:
-                    label = f"Order {number} ({fields.child_name}): " if len(result.orders) > 1 else ""
-                    problems.append(f"{label}{error}")
+                    problems.append(f"{_label(number, len(result.orders), fields.child_name)}{error}")
                     continue
                 report.orders.append(view.reference)
                 await self._ask_for_allocation(view)
         if problems:
+            problems += repeated
             await self.mailbox.send(compose.problems_reply(mail.sender_email, mail.subject, mail.message_id, problems))
             report.replied += 1
             await self._needs_attention(raw, mail, report, f"an order email from {mail.sender_email} that needs fixing")
             return
+        if repeated:
+            await self.mailbox.send(compose.answer(mail.sender_email, mail.subject, mail.message_id, repeated))
+            report.replied += 1
         await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
         await self._file(raw, PROCESSED)
 
@@ -133,6 +144,14 @@ class Poller:
         if self.notices.unreadable is not None:
             await self.notices.unreadable(f"The unit's mailbox has {what} (subject \"{mail.subject}\"): it is in "
                                           f"{NEEDS_ATTENTION}.")  # fmt: skip
+
+    async def _iros_for(self, reference: str) -> list[IroLoad]:
+        """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
+        try:
+            social_worker = (await orders.get_order(self.ctx, reference)).social_worker_id
+        except RequestError:
+            social_worker = None
+        return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
 
     async def _ask_for_allocation(self, view: OrderView) -> None:
         await self.mailbox.send(compose.allocation_request(view, await iro_loads(self.ctx), self.unit_address))
@@ -152,7 +171,7 @@ class Poller:
             allocated = await orders.allocate_iro(self.ctx, reference, name, actor, receipt)
         except (RequestError, NotAllowed) as error:
             answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
-                                               await iro_loads(self.ctx))  # fmt: skip
+                                               await self._iros_for(reference))  # fmt: skip
             await self.mailbox.send(answer)
             report.replied += 1
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
@@ -168,18 +187,11 @@ class Poller:
             await self.notices.allocated(allocated)
 
 
-def _new_order(fields: OrderFields, mail: IncomingMail) -> orders.NewOrder:
-    return orders.NewOrder(
-        child_local_id=fields.child_local_id,
-        child_name=fields.child_name,
-        order_type=fields.order_type,
-        made=fields.made,
-        child_date_of_birth=fields.child_date_of_birth,
-        commenced=fields.commenced,
-        months=fields.months,
-        last_day=fields.last_day,
-        court=fields.court,
-        other_orders=fields.other_orders,
-        conditions=fields.conditions,
-        social_worker_email=fields.social_worker_email or mail.sender_email,
-    )
+def _label(number: int, total: int, child_name: str) -> str:
+    """How a sentence about one order of an email that gives several says which."""
+    return f"Order {number} ({child_name}): " if total > 1 else ""
+
+
+def _new_order(fields: orders.NewOrder, mail: IncomingMail) -> orders.NewOrder:
+    # An email that names no social worker is the social worker's own.
+    return replace(fields, social_worker_email=fields.social_worker_email or mail.sender_email)

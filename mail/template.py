@@ -25,7 +25,8 @@ Child ID, Child name, Order type and Date made must be filled in. Leave a line e
 * Write dates day first, e.g. 3 March 2026 or 03/03/2026.
 * For the order type write Supervision Order (SO) or Interim Supervision Order (ISO).
 * For the length write what the court set, e.g. 12 months, or give the order's last day, e.g. 2 March 2027.
-  Leave it empty for a supervision order that lasts the usual year.
+  Leave it empty for a supervision order that lasts the usual year; an interim order needs the last day the
+  court set.
 * For the social worker give their email address, with their name if you like.
 * Conditions may run over several lines: end them with an empty line.
 * Type the details into the email itself: attachments are not read.

@@ -8,13 +8,23 @@ from datetime import date, timedelta
 MAX_ORDER_YEARS = 3
 
 
+class OutOfCalendar(ValueError):
+    """Arithmetic that would leave the calendar (years 1 to 9999): the dates it started from are not an order's."""
+
+
+def _day(year: int, month: int, day: int) -> date:
+    if not date.min.year <= year <= date.max.year:
+        raise OutOfCalendar(f"year {year} is outside the calendar")
+    return date(year, month, day)
+
+
 def add_months(day: date, months: int) -> date:
     """`day` moved by whole calendar months; a day the target month lacks becomes its last day."""
     index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
     last = calendar.monthrange(year, month)[1]
-    return date(year, month, min(day.day, last))
+    return _day(year, month, min(day.day, last))
 
 
 def period_end(start: date, months: int) -> date:
@@ -28,8 +38,11 @@ def period_end(start: date, months: int) -> date:
     month += 1
     last = calendar.monthrange(year, month)[1]
     if start.day > last:
-        return date(year, month, last)
-    return date(year, month, start.day) - timedelta(days=1)
+        return _day(year, month, last)
+    try:
+        return _day(year, month, start.day) - timedelta(days=1)
+    except OverflowError:
+        raise OutOfCalendar("the day before the calendar's first") from None
 
 
 def order_last_day(made: date, months: int = 12) -> date:

@@ -8,14 +8,15 @@ from datetime import date, timedelta
 from typing import Literal
 
 from rules.calendar import WorkingCalendar
-from rules.dates import add_months, period_end, whole_months_between
-from rules.procedures import ORDER_ANCHORS, Condition, DateRule, MilestoneRule, Offset, Procedure
+from rules.dates import OutOfCalendar, add_months, period_end, whole_months_between
+from rules.procedures import MAX_OCCURRENCES, ORDER_ANCHORS, Condition, DateRule, MilestoneRule, Offset, Procedure
 
 State = Literal["waiting", "open", "done", "waived"]
 OrderType = Literal["supervision", "interim_supervision"]
 
-# A recurring step is projected at most this far; a year of six-weekly meetings is nine.
-MAX_OCCURRENCES = 120
+
+class RecurrenceLimit(ValueError):
+    """A recurring step would repeat more often than the timeline projects: the procedure needs changing."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,10 @@ def _occurrences(rule: MilestoneRule, evaluate: _Evaluator, done: list[RecordedE
         anchors = evaluate.history.all(repeat.for_each)
         if not anchors:
             return [_Occurrence(None, None, repeat.for_each)]
+        if len(anchors) > MAX_OCCURRENCES:
+            raise _past_the_limit(rule, len(anchors))
         found = []
-        for event in anchors[:MAX_OCCURRENCES]:
+        for event in anchors:
             raw = evaluate.raw(rule.due, anchor=event.on)
             if raw is not None and raw <= until:
                 found.append(_Occurrence(raw, event.on, None, event.on))
@@ -158,7 +161,7 @@ def _occurrences(rule: MilestoneRule, evaluate: _Evaluator, done: list[RecordedE
         return [_Occurrence(None, None, rule.due.anchor)]
     assert repeat.every is not None
     found = [_Occurrence(first, anchor_day, None, known_from)]
-    while len(found) < MAX_OCCURRENCES:
+    while True:
         index = len(found)
         found_from: date | None
         if repeat.rolling:
@@ -173,8 +176,17 @@ def _occurrences(rule: MilestoneRule, evaluate: _Evaluator, done: list[RecordedE
             found_from = known_from
         if raw > until:
             break
+        if len(found) == MAX_OCCURRENCES:
+            raise _past_the_limit(rule, MAX_OCCURRENCES + 1)
         found.append(_Occurrence(raw, anchor_day, None, found_from))
     return found
+
+
+def _past_the_limit(rule: MilestoneRule, count: int) -> RecurrenceLimit:
+    return RecurrenceLimit(
+        f"{rule.title} ({rule.key}) would repeat {count} times or more, and the timeline projects at most "
+        f"{MAX_OCCURRENCES}: the procedure must repeat it less often"
+    )
 
 
 def reminder_days(rule: MilestoneRule, due: date, known_from: date, calendar: WorkingCalendar) -> tuple[date, ...]:
@@ -260,7 +272,26 @@ def build_timeline(
     events: Sequence[RecordedEvent],
     calendar: WorkingCalendar,
 ) -> list[Milestone]:
-    """Every milestone of `order` under `procedure`: dated steps by due date, then those still waiting."""
+    """Every milestone of `order` under `procedure`: dated steps by due date, then those still waiting.
+
+    OutOfCalendar when a date the procedure reckons from would fall outside the calendar (years 1 to 9999):
+    the order's dates, or an event's, are not ones a real order has.
+    """
+    try:
+        return _timeline(procedure, order, events, calendar)
+    except OverflowError:  # a day moved past the calendar's first or last day
+        raise OutOfCalendar(
+            f"the dates the {procedure.id} procedure reckons for an order made on {order.made.isoformat()} run outside "
+            "the calendar"
+        ) from None
+
+
+def _timeline(
+    procedure: Procedure,
+    order: OrderFacts,
+    events: Sequence[RecordedEvent],
+    calendar: WorkingCalendar,
+) -> list[Milestone]:
     history = _History(events)
     evaluate = _Evaluator(order, history, calendar)
     claimed = {r.completed_by for r in procedure.milestones if all(evaluate.holds(c) for c in r.when)}

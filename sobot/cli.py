@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from handlers.errors import InvalidInput, RequestError
 from handlers.terms import order_terms, parse_iso_date
 from rules.calendar import WorkingCalendar
+from rules.dates import OutOfCalendar
 from rules.procedures import Procedure, ProcedureError, UnknownProcedure, load_builtin
 from rules.timeline import Milestone, OrderFacts, RecordedEvent, build_timeline
 from sobot import cli_records
@@ -131,9 +132,12 @@ def cmd_timeline(args: argparse.Namespace) -> None:
     if terms.order_type not in procedure.order_types:
         raise InvalidInput(f"The {procedure.id} procedure is not for a {terms.order_type.replace('_', ' ')} order.")
     order = OrderFacts(terms.order_type, terms.made, terms.commenced, terms.last_day)
-    milestones = build_timeline(
-        procedure, order, _events(procedure, args.event), WorkingCalendar(settings.closure_days)
-    )
+    try:
+        milestones = build_timeline(
+            procedure, order, _events(procedure, args.event), WorkingCalendar(settings.closure_days)
+        )
+    except OutOfCalendar as error:
+        raise InvalidInput(f"{str(error).capitalize()}: check the years of the order and its events.") from None
     if args.json:
         print(json.dumps(timeline_json(procedure, order, milestones), indent=2))
     else:

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from handlers import orders, people, queries
+from handlers import order_form, orders, people, queries
 from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
@@ -111,27 +111,22 @@ def print_order(view: OrderView) -> None:
 
 
 async def orders_new(ctx: Context, args: argparse.Namespace) -> None:
-    made = parse_iso_date(args.made, "--made")
-    view = await orders.create_order(
-        ctx,
-        orders.NewOrder(
-            child_local_id=args.child_id,
-            child_name=args.child_name,
-            child_date_of_birth=_day(args.dob, "--dob"),
-            order_type=args.type,
-            made=made,
-            commenced=_day(args.commenced, "--commenced"),
-            months=args.months,
-            last_day=_day(args.last_day, "--last-day"),
-            court=args.court or "",
-            other_orders=args.other_orders or "",
-            conditions=args.conditions or "",
-            procedure=args.procedure,
-            social_worker_email=args.social_worker,
-            notes=args.notes or "",
-        ),
-        CLI,
-    )
+    values = {
+        "child_local_id": args.child_id, "child_name": args.child_name, "child_date_of_birth": args.dob,
+        "order_type": args.type, "made": args.made, "commenced": args.commenced, "months": args.months,
+        "last_day": args.last_day, "court": args.court, "other_orders": args.other_orders,
+        "conditions": args.conditions, "procedure": args.procedure, "social_worker": args.social_worker,
+        "notes": args.notes,
+    }  # fmt: skip
+    read = order_form.read_order({field: value or "" for field, value in values.items()}, ctx.today())
+    if isinstance(read, list):
+        raise InvalidInput("\n".join(problem.sentence for problem in read))
+    try:
+        view = await orders.create_order(ctx, read, CLI)
+    except orders.AlreadyRecorded as already:
+        print(already)
+        print_order(already.view)
+        return
     print(f"Saved {view.reference}.")
     print_order(view)
 
@@ -273,8 +268,8 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--made", required=True, help="YYYY-MM-DD")
     new.add_argument("--commenced", help="YYYY-MM-DD (default: the day made)")
     length = new.add_mutually_exclusive_group()
-    length.add_argument("--months", type=int, help="length in months (default 12)")
-    length.add_argument("--last-day", dest="last_day", help="YYYY-MM-DD")
+    length.add_argument("--months", help="length in months (a supervision order: default 12)")
+    length.add_argument("--last-day", dest="last_day", help="YYYY-MM-DD (an interim order needs this or --months)")
     new.add_argument("--court")
     new.add_argument("--other-orders", dest="other_orders")
     new.add_argument("--conditions", help="conditions and directions of the order")

@@ -433,6 +433,9 @@ def parse_procedure(text: str, file: str, overrides: Mapping[str, str] | None = 
             raise reader.fail(f"milestones[{index}].key", f"{rule.key!r} is used twice")
         seen.add(rule.key)
         milestones.append(rule)
+    _no_circles(reader, milestones)
+    for rule in milestones:
+        _within_the_limit(reader, rule)
     return Procedure(
         id=procedure_id,
         title=reader.text(raw, "title", ""),
@@ -445,12 +448,95 @@ def parse_procedure(text: str, file: str, overrides: Mapping[str, str] | None = 
     )
 
 
+def _no_circles(reader: _Reader, milestones: list[MilestoneRule]) -> None:
+    """Refuse steps that wait on each other in a circle: none of them could ever fall due."""
+    done_by: dict[str, list[str]] = {}
+    for rule in milestones:
+        for event in {rule.key, rule.completed_by}:
+            done_by.setdefault(event, []).append(rule.key)
+    waits_on = {rule.key: done_by.get(rule.due.anchor, []) for rule in milestones}
+    for rule in milestones:
+        path = _path_back(rule.key, waits_on)
+        if path is not None:
+            steps = " → ".join(path)
+            raise reader.fail(
+                f"milestones.{rule.key}.due",
+                f"the steps wait on each other in a circle ({steps}): none of them could ever fall due; anchor one "
+                "of them on made, commenced, last_day or an event that no step in the circle completes",
+            )
+
+
+def _path_back(start: str, waits_on: Mapping[str, list[str]]) -> list[str] | None:
+    """The steps from `start` back to itself, following what each waits on, if they lead back."""
+    trail = [start]
+    stack = [(start, iter(waits_on.get(start, ())))]
+    seen = {start}
+    while stack:
+        _, waiting = stack[-1]
+        following = next(waiting, None)
+        if following is None:
+            stack.pop()
+            trail.pop()
+            continue
+        if following == start:
+            return [*trail, start]
+        if following not in seen:
+            seen.add(following)
+            trail.append(following)
+            stack.append((following, iter(waits_on.get(following, ()))))
+    return None
+
+
+# How many of a recurring step the timeline projects: a year of six-weekly meetings is nine.
+MAX_OCCURRENCES = 120
+# The fewest calendar days each unit can be; an order, with its extensions, spans at most three years.
+_SHORTEST_DAYS: dict[str, int] = {"days": 1, "working_days": 1, "weeks": 7, "months": 28, "period_months": 28}
+_LONGEST_DAYS: dict[str, int] = {"days": 1, "working_days": 3, "weeks": 7, "months": 31, "period_months": 31}
+_LONGEST_ORDER_DAYS = 3 * 366
+
+
+def _within_the_limit(reader: _Reader, rule: MilestoneRule) -> None:
+    """Refuse a recurrence that could repeat more than MAX_OCCURRENCES times within the longest order."""
+    repeat = rule.repeat
+    if repeat is None or repeat.every is None or repeat.until.anchor not in ORDER_ANCHORS:
+        return  # one per recorded event, or until an event: the timeline says so if it ever passes the limit
+    past_the_end = sum(max(o.amount, 0) * _LONGEST_DAYS[o.unit] for o in repeat.until.offsets)
+    most = (_LONGEST_ORDER_DAYS + past_the_end) // (repeat.every.amount * _SHORTEST_DAYS[repeat.every.unit])
+    if most > MAX_OCCURRENCES:
+        raise reader.fail(
+            f"milestones.{rule.key}.repeat.every",
+            f"every {repeat.every} could repeat about {most} times in an order of three years, and sobot projects "
+            f"at most {MAX_OCCURRENCES} of a step: repeat it less often",
+        )
+
+
 def procedure_files(extra_dirs: Iterable[Path] = ()) -> dict[str, Path]:
-    """Procedure id → file: the built-in ones, then any in `extra_dirs` (which may replace them)."""
+    """Procedure id → file: the built-in ones, then any in `extra_dirs`.
+
+    An authority's file may not take a built-in's id (it would silently replace it for every order), nor
+    another authority file's: ProcedureError names the file.
+    """
     files = {path.stem: path for path in sorted(BUILTIN_DIR.glob("*.toml"))}
     for directory in extra_dirs:
-        files.update({path.stem: path for path in sorted(Path(directory).glob("*.toml"))})
+        for path in sorted(Path(directory).glob("*.toml")):
+            if path.stem in files:
+                taken = files[path.stem]
+                whose = "a built-in procedure's id" if taken.parent == BUILTIN_DIR else f"the id of {taken} too"
+                raise ProcedureError(
+                    path.name, "id", f"{path.stem!r} is {whose}: give this file its own name and id (a built-in's "
+                    "deadlines are changed with SOBOT_DEADLINE_OVERRIDES)"
+                )  # fmt: skip
+            files[path.stem] = path
     return files
+
+
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ProcedureError(
+            path.name, "", f"is not UTF-8 text (byte {error.start} is not): save it as UTF-8 and load it again"
+        ) from None
 
 
 def load_procedure(
@@ -465,7 +551,7 @@ def load_procedure(
         if str(source) not in files:
             raise UnknownProcedure(str(source), sorted(files))
         path = files[str(source)]
-    return parse_procedure(path.read_text(encoding="utf-8"), path.name, overrides)
+    return parse_procedure(_text_of(path), path.name, overrides)
 
 
 def load_builtin(
@@ -478,10 +564,7 @@ def load_builtin(
     unknown = sorted(set(overrides) - set(files))
     if unknown:
         raise UnknownProcedure(unknown[0], sorted(files))
-    return {
-        pid: parse_procedure(path.read_text(encoding="utf-8"), path.name, overrides.get(pid))
-        for pid, path in files.items()
-    }
+    return {pid: parse_procedure(_text_of(path), path.name, overrides.get(pid)) for pid, path in files.items()}
 
 
 class UnknownProcedure(LookupError):

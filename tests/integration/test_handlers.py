@@ -7,13 +7,16 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select, text
 
+from bot import cards
 from handlers import orders, people, queries
 from handlers.context import CLI, Actor, Context
+from handlers.directory import PersonView, iro_loads
 from handlers.errors import InvalidInput, NotAllowed, NotFound
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
 from storage import Database, models
+from tests.cards import texts
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,
@@ -200,3 +203,72 @@ async def test_people_reimport_updates_and_never_duplicates(ctx: Context) -> Non
         await people.import_people(
             ctx, "name,email,roles,manager_email\nA,a@example.gov.uk,iro,boss@example.gov.uk\n", CLI
         )
+
+
+async def test_the_social_worker_named_must_be_one(ctx: Context) -> None:
+    for email in ("tess.manager@example.gov.uk", "Una.Unit@example.gov.uk"):
+        with pytest.raises(InvalidInput, match="is not a social worker in the directory") as refused:
+            await orders.create_order(ctx, new_order(social_worker_email=email), CLI)
+        assert refused.value.field == "social_worker_email"
+    tess = PersonView(1, "Tess Manager", "tess.manager@example.gov.uk", ("team_manager",), "North")
+    with pytest.raises(InvalidInput, match="Tess Manager .* is not a social worker"):
+        await orders.create_order(ctx, new_order(social_worker_email=tess.email), tess.actor, sender=tess)
+    assert (await orders.create_order(ctx, new_order(), CLI)).social_worker == "Sam Worker"
+
+
+async def test_an_iro_is_never_the_orders_social_worker_or_their_manager(ctx: Context) -> None:
+    # Tess manages Sam and Sam's own manager Tess also reviews orders elsewhere; Sam is an IRO for other teams.
+    await people.import_people(ctx, STAFF.replace("team_manager,North", "team_manager;iro,North")
+                               .replace("social_worker,North", "social_worker;iro,North"), CLI)  # fmt: skip
+    ref = (await orders.create_order(ctx, new_order(), CLI)).reference
+    unit = Actor("Una Unit", "una.unit@example.gov.uk")
+    for iro, whose in (("Sam Worker", "the order's social worker"), ("tess.manager@example.gov.uk",
+                                                                     "the manager of Sam Worker")):  # fmt: skip
+        with pytest.raises(InvalidInput, match=f"is {whose}, so cannot be the IRO for {ref}"):
+            await orders.allocate_iro(ctx, ref, iro, unit)
+    assert (await orders.allocate_iro(ctx, ref, "Ian Reviewer", unit)).order.iro == "Ian Reviewer"
+    with pytest.raises(InvalidInput, match="cannot be the IRO"):
+        await orders.allocate_iro(ctx, ref, "Tess Manager", unit)  # nor on reallocation
+    # The unit's card offers only the independent IROs; an order with no social worker, every IRO.
+    view = await orders.get_order(ctx, ref)
+    loads = await iro_loads(ctx)
+    assert {load.person.name for load in loads} == {"Ian Reviewer", "Ivy Reviewer", "Sam Worker", "Tess Manager"}
+    offered = texts(cards.allocation_request(view, loads))
+    assert "Ivy Reviewer" in offered and "Sam Worker (" not in offered and "Tess Manager (" not in offered
+    again = texts(cards.allocated(view, "Una Unit", ctx.clock.now(), None, loads))
+    assert "Reallocate to Ivy Reviewer" in again and "Reallocate to Tess" not in again
+    assert "Reallocate to Sam" not in again
+    unassigned = await orders.create_order(ctx, new_order(child_local_id="C2", social_worker_email=None), CLI)
+    assert "Tess Manager (" in texts(cards.allocation_request(unassigned, loads))
+
+
+async def test_an_event_before_the_order_was_made_is_refused(ctx: Context) -> None:
+    ref = (await orders.create_order(ctx, new_order(), CLI)).reference
+    for day in (date(2026, 3, 2), date(1, 1, 1)):
+        with pytest.raises(InvalidInput, match=r"before the order was made \(03 March 2026\)"):
+            await orders.record_event(ctx, ref, "first_cin_meeting", day, CLI)
+    with pytest.raises(InvalidInput, match="in the future"):
+        await orders.record_event(ctx, ref, "first_cin_meeting", date(9999, 12, 31), CLI)
+    assert (await orders.record_event(ctx, ref, "first_cin_meeting", date(2026, 3, 3), CLI)).reference == ref
+
+
+async def test_people_who_would_clash_with_the_directory_are_refused(ctx: Context) -> None:
+    ian_entra = "00000000-0000-0000-0000-000000000001"
+    header = "name,email,roles,team,manager_email,entra_id\n"
+    with pytest.raises(InvalidInput, match=f"line 2: the Entra id {ian_entra} is ian.reviewer@example.gov.uk's"):
+        await people.import_people(ctx, header + f"Ann New,ann.new@example.gov.uk,iro,,,{ian_entra}\n", CLI)
+    # Sam's manager is Tess in the directory: Tess managed by Sam would close the circle.
+    with pytest.raises(InvalidInput, match="line 2: tess.manager@example.gov.uk and sam.worker@example.gov.uk are "
+                                           "given as each other's manager"):  # fmt: skip
+        await people.import_people(
+            ctx,
+            header + "Tess Manager,tess.manager@example.gov.uk,team_manager,North,sam.worker@example.gov.uk,\n",
+            CLI,
+        )
+    async with ctx.database.session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM people")) == 5
+    # The same Entra id on the same person, and a manager moved so that no circle is left, are fine.
+    moved = (header + f"Ian Reviewer,ian.reviewer@example.gov.uk,iro,IRO service,,{ian_entra}\n"
+             "Sam Worker,sam.worker@example.gov.uk,social_worker,North,,\n"
+             "Tess Manager,tess.manager@example.gov.uk,team_manager,North,sam.worker@example.gov.uk,\n")  # fmt: skip
+    assert (await people.import_people(ctx, moved, CLI)).updated == 3

@@ -32,7 +32,8 @@ UNIT = "safeguarding.unit@example.gov.uk"
 
 @pytest.fixture
 async def ctx(database: Database) -> Context:
-    context = Context(database, load_builtin(), WorkingCalendar(), FixedClock(datetime(2026, 3, 4, 9, tzinfo=UTC)),
+    # The day the mail is read: after every order the corpus's emails give was made.
+    context = Context(database, load_builtin(), WorkingCalendar(), FixedClock(datetime(2026, 3, 18, 9, tzinfo=UTC)),
                       "wirral")  # fmt: skip
     await people.import_people(context, STAFF, CLI)
     return context
@@ -112,6 +113,27 @@ async def test_a_reply_from_outside_the_unit_or_naming_nobody_gets_an_answer(ctx
     await poller(ctx, box).poll_once()
     unknown = str(box.sent()[-1].get_body(preferencelist=("plain",)))
     assert "There is no IRO called 'Bob Nobody'" in unknown
+    async with ctx.database.session() as session:
+        assert await session.scalar(select(func.count()).select_from(models.Allocation)) == 0
+
+
+async def test_the_unit_is_offered_and_may_allocate_only_independent_iros_by_email(
+    ctx: Context, box: MaildirMailbox
+) -> None:
+    await people.import_people(ctx, "name,email,roles,team,manager_email\n"
+                               "Mo Manager,mo.manager@example.gov.uk,team_manager;iro,North,\n"
+                               "Tom Jones,tom.jones@example.gov.uk,social_worker,North,mo.manager@example.gov.uk\n",
+                               CLI)  # fmt: skip
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    request = str(box.sent()[-1].get_body(preferencelist=("plain",)))
+    assert "Jane Smith (0 open orders)" in request and "Mo Manager" not in request
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001",
+            "Jane Smith\n\nThanks": "Mo Manager\n\nThanks", "PriyaJaneSmith": "PriyaMo"})  # fmt: skip
+    await poller(ctx, box).poll_once()
+    refused = str(box.sent()[-1].get_body(preferencelist=("plain",)))
+    assert "Mo Manager is the manager of Tom Jones, so cannot be the IRO for SO-2026-0001" in refused
+    assert "Omar Rahman (0 open orders)" in refused and "Mo Manager (" not in refused
     async with ctx.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(models.Allocation)) == 0
 

@@ -52,9 +52,11 @@ def columns(row: object, table: Any) -> dict[str, Any]:
 async def test_a_new_orders_rows_are_what_materialise_keeps(
     ctx: Context, database: Database, procedure: str, order_type: str, made: date
 ) -> None:
+    # The court sets an interim order's end; a supervision order lasts its year.
+    months = 6 if order_type == "interim_supervision" else None
     new = orders.NewOrder(child_local_id=" C1 ", child_name=" Jane Mary Smith ", order_type=order_type, made=made,
-                          procedure=procedure, social_worker_email="Sam.Worker@example.gov.uk", court=" Court ",
-                          notes=" a note ")  # fmt: skip
+                          months=months, procedure=procedure, social_worker_email="Sam.Worker@example.gov.uk",
+                          court=" Court ", notes=" a note ")  # fmt: skip
     view = await orders.create_order(ctx, new, SAM, Receipt("<one@example.gov.uk>", "sam.worker@example.gov.uk"))
 
     assert view == await orders.get_order(ctx, view.reference)

@@ -172,7 +172,8 @@ async def test_one_form_saved_twice_saves_one_order(teams: Teams) -> None:
     assert "Saved SO-2026-0001" in texts(retry)
     another = card_of(await teams.say("sam", "new order"))["actions"][0]["data"]
     assert another["form"] != submit["data"]["form"]
-    assert "Saved SO-2026-0002" in texts(await teams.click("sam", "order.submit", {**NEW_ORDER, **another}))
+    second = {**NEW_ORDER, **another, "child_local_id": "C1002"}
+    assert "Saved SO-2026-0002" in texts(await teams.click("sam", "order.submit", second))
     async with teams.database.session() as session:
         references = (await session.scalars(select(models.Order.reference).order_by(models.Order.id))).all()
         created = (

@@ -72,7 +72,9 @@ def days(start: date, end: date) -> Iterator[date]:
 
 async def replay(r: Rig, procedure: str) -> list[tuple[models.Notification, str | None]]:
     kind = "interim_supervision" if procedure == "bradford" else "supervision"  # Bradford's is for ISOs
-    await orders.create_order(r.ctx, orders.NewOrder("C1", CHILD, kind, MADE, child_date_of_birth=BORN,
+    # An interim order lasts what the court set: here, as a supervision order does, a year.
+    months = 12 if kind == "interim_supervision" else None
+    await orders.create_order(r.ctx, orders.NewOrder("C1", CHILD, kind, MADE, child_date_of_birth=BORN, months=months,
                                                      procedure=procedure, social_worker_email="sam@example.gov.uk"),
                               CLI)  # fmt: skip
     for email in IN_TEAMS:

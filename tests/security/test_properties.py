@@ -387,7 +387,7 @@ def test_any_message_reads_and_parses_to_an_order_request_or_problems(raw: bytes
     assert isinstance(mail, IncomingMail) and mail.message_id
     for text in (mail.text, mail.new_text, mail.subject, mail.sender_email, mail.sender_name, mail.message_id):
         assert "\x00" not in text, "PostgreSQL refuses NUL in text"
-    result = parse_order_email(mail)
+    result = parse_order_email(mail, date(2026, 6, 1))
     assert is_complete(result), result
 
 

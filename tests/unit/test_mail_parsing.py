@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from handlers.order_form import NewOrder
 from mail.parsing import (
     Attachment,
     IncomingMail,
     OrderEmailResult,
-    OrderFields,
     html_to_text,
     parse_order_email,
     read_message,
@@ -28,23 +28,16 @@ def read(name: str) -> IncomingMail:
     return read_message((CORPUS / name).read_bytes())
 
 
-def order(child_local_id: str, child_name: str, made: date, **details: Any) -> OrderFields:
-    fields: dict[str, Any] = {
-        "child_date_of_birth": None,
-        "order_type": "supervision",
-        "commenced": None,
-        "months": None,
-        "last_day": None,
-        "social_worker_email": None,
-        "social_worker_name": "",
-        "court": "",
-        "other_orders": "",
-        "conditions": "",
-    }
-    return OrderFields(child_local_id=child_local_id, child_name=child_name, made=made, **(fields | details))
+# The day every email here is read on: after each order it holds was made.
+TODAY = date(2026, 6, 1)
 
 
-def orders(*found: OrderFields) -> OrderEmailResult:
+def order(child_local_id: str, child_name: str, made: date, **details: Any) -> NewOrder:
+    return NewOrder(child_local_id=child_local_id, child_name=child_name, made=made,
+                    **({"order_type": "supervision"} | details))  # fmt: skip
+
+
+def orders(*found: NewOrder) -> OrderEmailResult:
     return OrderEmailResult("orders", orders=found)
 
 
@@ -54,7 +47,12 @@ def problems(*found: str) -> OrderEmailResult:
 
 AUTO_REPLY = OrderEmailResult("auto_reply")
 NOT_AN_ORDER = OrderEmailResult("not_an_order")
-NOTHING_GIVEN = ("Child ID is missing.", "Child name is missing.", "Order type is missing.", "Date made is missing.")
+NOTHING_GIVEN = (
+    "Child ID is missing: give the child's local ID (the council's case number).",
+    "Child name is missing: give the child's name.",
+    "Order type is missing: say supervision order (SO) or interim supervision order (ISO).",
+    "Date made is missing: give the day the court made the order.",
+)
 HUGE_CONDITIONS = " ".join(["Parents to attend every appointment the local authority arranges."] * 4000)
 
 RESULTS: dict[str, OrderEmailResult] = {
@@ -62,15 +60,14 @@ RESULTS: dict[str, OrderEmailResult] = {
         order(
             "LCS-104233", "Amy Brown", date(2026, 3, 3), child_date_of_birth=date(2015, 7, 14),
             commenced=date(2026, 3, 3), months=12, social_worker_email="tom.jones@example.gov.uk",
-            social_worker_name="Tom Jones", court="Family Court at Leeds",
-            conditions="Mother to engage with the parenting programme.",
+            court="Family Court at Leeds", conditions="Mother to engage with the parenting programme.",
         )
     ),
     "02_flowed_label_variants_shuffled_hyphens.eml": orders(
         order(
             "LCS-200871", "Leo Ward", date(2026, 2, 20), child_date_of_birth=date(2019, 11, 2),
             commenced=date(2026, 2, 20), last_day=date(2027, 2, 19), social_worker_email="priya.patel@example.gov.uk",
-            social_worker_name="Priya Patel", court="Family Court sitting at Bradford",
+            court="Family Court sitting at Bradford",
             conditions="Leo to attend school every day; father to have no unsupervised contact.",
         )
     ),
@@ -86,7 +83,7 @@ RESULTS: dict[str, OrderEmailResult] = {
     "04_gmail_multipart_alternative.eml": orders(
         order(
             "LCS-411902", "Zoe Clarke", date(2026, 3, 5), child_date_of_birth=date(2011, 8, 8), months=6,
-            social_worker_email="rachel.green@example.gov.uk", social_worker_name="Rachel Green",
+            social_worker_email="rachel.green@example.gov.uk",
             court="Family Court at Wakefield",
         )
     ),
@@ -94,7 +91,7 @@ RESULTS: dict[str, OrderEmailResult] = {
         order(
             "LCS-520017", "Kacey O’Neill", date(2026, 3, 10), child_date_of_birth=date(2017, 1, 21),
             order_type="interim_supervision", commenced=date(2026, 3, 10), last_day=date(2026, 4, 14),
-            social_worker_email="dan.frost@example.gov.uk", social_worker_name="Dan Frost",
+            social_worker_email="dan.frost@example.gov.uk",
             court="Family Court at Leeds",
             other_orders="Interim child arrangements order (Kacey to live with her maternal grandmother)",
             conditions="Kacey’s mother to attend the drug and alcohol service and to give hair strand samples "
@@ -104,7 +101,7 @@ RESULTS: dict[str, OrderEmailResult] = {
     "06_windows1252_8bit_pound_apostrophe.eml": orders(
         order(
             "LCS-600450", "Noah Evans", date(2026, 3, 10), child_date_of_birth=date(2021, 3, 17), months=12,
-            social_worker_email="noor.ahmed@example.gov.uk", social_worker_name="Noor Ahmed",
+            social_worker_email="noor.ahmed@example.gov.uk",
             court="Family Court at Huddersfield", other_orders="Child arrangements order; father’s £300 costs order",
             conditions="Noah’s parents to attend the “Safe Together” course.",
         )
@@ -136,7 +133,7 @@ RESULTS: dict[str, OrderEmailResult] = {
     "10_outlook_html_paragraphs_inline_logo.eml": orders(
         order(
             "LCS-744120", "Isaac Moore", date(2026, 3, 12), child_date_of_birth=date(2016, 1, 1), months=12,
-            social_worker_email="hannah.wood@example.gov.uk", social_worker_name="Hannah Wood",
+            social_worker_email="hannah.wood@example.gov.uk",
             court="Family Court at Leeds",
         )
     ),
@@ -149,8 +146,7 @@ RESULTS: dict[str, OrderEmailResult] = {
     "12_forwarded_outlook_plain_table_text.eml": orders(
         order(
             "LCS-902214", "Freya Lewis", date(2026, 3, 12), child_date_of_birth=date(2022, 4, 9),
-            last_day=date(2027, 3, 11), social_worker_email="amara.cole@example.gov.uk",
-            social_worker_name="Amara Cole", court="Family Court at Leeds",
+            last_day=date(2027, 3, 11), social_worker_email="amara.cole@example.gov.uk", court="Family Court at Leeds",
             conditions="Freya to attend nursery four days a week.",
         )
     ),
@@ -171,7 +167,7 @@ RESULTS: dict[str, OrderEmailResult] = {
         order(
             "LCS-240310", "Jacob Reid", date(2026, 3, 3), child_date_of_birth=date(2018, 6, 3),
             commenced=date(2026, 3, 4), last_day=date(2027, 3, 2), social_worker_email="kim.shaw@example.gov.uk",
-            social_worker_name="Kim Shaw", court="Family Court at Leeds",
+            court="Family Court at Leeds",
         )
     ),
     "16_dates_written_in_numbers.eml": orders(
@@ -187,19 +183,19 @@ RESULTS: dict[str, OrderEmailResult] = {
             last_day=date(2027, 4, 2), social_worker_email="kim.shaw@example.gov.uk",
         )
     ),
-    "18_missing_child_id_and_date_made.eml": problems("Child ID is missing.", "Date made is missing."),
+    "18_missing_child_id_and_date_made.eml": problems(
+        "Child ID is missing: give the child's local ID (the council's case number).",
+        "Date made is missing: give the day the court made the order.",
+    ),
     "19_impossible_dates.eml": problems(
         "Date of birth: '30/02/2015' is not a date (February 2015 has 28 days).",
         "Date made: '31/02/2026' is not a date (February 2026 has 28 days).",
         "Commencement date: '2026-02-30' is not a date (February 2026 has 28 days).",
         "Last day: '31st June 2027' is not a date (June 2027 has 30 days).",
     ),
-    # The parser reads what was written; that the order ends before it was made is the core's to refuse.
-    "20_last_day_before_date_made.eml": orders(
-        order(
-            "LCS-400113", "Grace Walsh", date(2026, 3, 3), last_day=date(2026, 3, 1),
-            social_worker_email="omar.rahman@example.gov.uk",
-        )
+    # The order reader every channel uses refuses an order that ends before it was made.
+    "20_last_day_before_date_made.eml": problems(
+        "Last day: the last day (01 March 2026) is before the order commenced (03 March 2026): check the dates."
     ),
     "21_two_orders_siblings.eml": orders(
         order(
@@ -214,7 +210,7 @@ RESULTS: dict[str, OrderEmailResult] = {
     ),
     "22_two_orders_second_incomplete.eml": problems(
         "Order 2 (Dan Hill): Date of birth: '31/04/2020' is not a date (April 2020 has 30 days).",
-        "Order 2 (Dan Hill): Date made is missing.",
+        "Order 2 (Dan Hill): Date made is missing: give the day the court made the order.",
     ),
     "23_reply_chain_allocation_gmail_quoted.eml": NOT_AN_ORDER,
     "24_reply_outlook_html_allocation.eml": NOT_AN_ORDER,
@@ -234,9 +230,9 @@ RESULTS: dict[str, OrderEmailResult] = {
     ),
     "32_unreadable_values.eml": problems(
         "Date of birth: 'last year' is not a date I can read: write it like 3 March 2026 or 03/03/2026.",
-        "Order type: 'Interim Care Order' is not a supervision order: this mailbox records supervision orders (SO) "
+        "Order type: 'Interim Care Order' is not a supervision order: sobot records supervision orders (SO) "
         "and interim supervision orders (ISO) only.",
-        "Length or Last day: '6 weeks' is not a length in months: give the order's last day instead.",
+        "Length or last day: '6 weeks' is not a length in months: give the order's last day instead.",
         "Social worker: 'omar.rahman@' is not an email address I can read: give their full email address.",
     ),
     "33_latin1_declared_with_cp1252_quotes.eml": orders(
@@ -252,14 +248,13 @@ RESULTS: dict[str, OrderEmailResult] = {
         order(
             "LCS-771003", "Thomas Young", date(2026, 3, 3), child_date_of_birth=date(2017, 3, 3),
             commenced=date(2026, 3, 3), last_day=date(2027, 3, 2), social_worker_email="wendy.price@example.gov.uk",
-            social_worker_name="Wendy Price",
             other_orders="Prohibited steps order preventing removal of\nThomas from the jurisdiction",
             conditions="Thomas to live with his mother at the address\nknown to the local authority; mother to allow "
             "the social worker\nto see Thomas alone.",
         )
     ),
     "38_bogus_charset_base64_html_nested_tables.eml": problems(
-        "Length or Last day: '8 weeks' is not a length in months: give the order's last day instead."
+        "Length or last day: '8 weeks' is not a length in months: give the order's last day instead."
     ),
     "39_pdf_only_no_details_typed.eml": problems(
         *NOTHING_GIVEN,
@@ -514,7 +509,7 @@ def test_every_corpus_file_has_its_expected_reading() -> None:
 
 @pytest.mark.parametrize("name", CORPUS_FILES)
 def test_each_email_reads_as_its_orders_or_problems(name: str) -> None:
-    assert parse_order_email(read(name)) == RESULTS[name]
+    assert parse_order_email(read(name), TODAY) == RESULTS[name]
 
 
 @pytest.mark.parametrize("name", CORPUS_FILES)
@@ -590,7 +585,7 @@ def test_the_sender_is_from_not_reply_to() -> None:
 def test_auto_replies_are_recognised_and_never_answered(headers: str) -> None:
     mail = read_message(f"From: tom.jones@example.gov.uk\n{headers}\n\nChild ID: LCS-1\n".encode())
     assert mail.is_auto_reply
-    assert parse_order_email(mail) == AUTO_REPLY
+    assert parse_order_email(mail, TODAY) == AUTO_REPLY
 
 
 @pytest.mark.parametrize(
@@ -650,7 +645,7 @@ def new_order(text: str, subject: str = "New supervision order", **envelope: Any
         "new_text": strip_quoted(text),
         "attachments": (),
     }
-    return parse_order_email(IncomingMail(**(details | envelope)))
+    return parse_order_email(IncomingMail(**(details | envelope)), TODAY)
 
 
 REQUIRED_LINES = {
@@ -674,7 +669,7 @@ REQUIRED = "\n".join(REQUIRED_LINES.values()) + "\n"
         ("DOB: 14/07/2015", "child_date_of_birth", date(2015, 7, 14)),
         ("D.O.B.: 14/07/2015", "child_date_of_birth", date(2015, 7, 14)),
         ("D.O.B - 14/07/2015", "child_date_of_birth", date(2015, 7, 14)),
-        ("Type of order: ISO", "order_type", "interim_supervision"),
+        ("Type of order: ISO\nLast day: 2 June 2026", "order_type", "interim_supervision"),
         ("Order made: 4 March 2026", "made", date(2026, 3, 4)),
         ("Date of order: 4 March 2026", "made", date(2026, 3, 4)),
         ("Start date: 5 March 2026", "commenced", date(2026, 3, 5)),
@@ -685,22 +680,18 @@ REQUIRED = "\n".join(REQUIRED_LINES.values()) + "\n"
         ("Length: 1 year", "months", 12),
         ("Length: one year", "months", 12),
         ("Length of order: 9 mths", "months", 9),
-        ("Duration: 18", "months", 18),
+        ("Duration: 9", "months", 9),
         ("Length or last day: 2 March 2027", "last_day", date(2027, 3, 2)),
         ("Last day: 2 March 2027", "last_day", date(2027, 3, 2)),
         ("Expiry date: 2 March 2027", "last_day", date(2027, 3, 2)),
         ("End date: 2 March 2027", "last_day", date(2027, 3, 2)),
         ("Allocated social worker: ann.lee@example.gov.uk", "social_worker_email", "ann.lee@example.gov.uk"),
         ("SW: Ann Lee <Ann.Lee@example.gov.uk>", "social_worker_email", "ann.lee@example.gov.uk"),
-        ("SW: Ann Lee <Ann.Lee@example.gov.uk>", "social_worker_name", "Ann Lee"),
-        ("Social worker: Ann Lee (ann.lee@example.gov.uk)", "social_worker_name", "Ann Lee"),
         (
             "Social worker: ann.lee@example.gov.uk<mailto:ann.lee@example.gov.uk>",
             "social_worker_email",
             "ann.lee@example.gov.uk",
         ),
-        ("Social worker: Ann Lee", "social_worker_name", "Ann Lee"),
-        ("Social worker: Ann Lee", "social_worker_email", None),
         ("Court: Family Court at Leeds", "court", "Family Court at Leeds"),
         ("Other orders: Child arrangements order", "other_orders", "Child arrangements order"),
         ("Other orders: n/a", "other_orders", ""),
@@ -741,7 +732,9 @@ def test_labels_as_people_write_them(line: str, field: str, value: object) -> No
     ],
 )
 def test_order_types_in_the_words_people_use(written: str, order_type: str) -> None:
-    result = new_order(f"Child ID: LCS-1\nChild name: Amy Brown\nOrder type: {written}\nDate made: 3/3/2026")
+    # The court sets an interim order's end, so every order here gives its last day.
+    given = f"Child ID: LCS-1\nChild name: Amy Brown\nOrder type: {written}\nDate made: 3/3/2026\nLast day: 2/6/2026"
+    result = new_order(given)
     assert result.orders[0].order_type == order_type
 
 
@@ -750,7 +743,7 @@ def test_order_types_in_the_words_people_use(written: str, order_type: str) -> N
     [
         (
             "Care order",
-            "Order type: 'Care order' is not a supervision order: this mailbox records supervision orders (SO) "
+            "Order type: 'Care order' is not a supervision order: sobot records supervision orders (SO) "
             "and interim supervision orders (ISO) only.",
         ),
         (
@@ -765,9 +758,17 @@ def test_an_order_type_that_is_not_a_supervision_order_is_a_problem(written: str
     assert result == problems(problem)
 
 
+def test_a_social_worker_named_without_an_address_is_a_problem() -> None:
+    assert new_order(REQUIRED + "Social worker: Ann Lee") == problems(
+        "Social worker: 'Ann Lee' has no email address: give the social worker's email address (their name may go "
+        "with it)."
+    )
+    assert new_order(REQUIRED + "Social worker: n/a").kind == "orders"  # none given: the sender's own order
+
+
 def test_a_length_in_words_is_a_problem_that_says_what_to_write() -> None:
     assert new_order(REQUIRED + "Length: about a year") == problems(
-        "Length or Last day: 'about a year' is not a length or a date: write the length the court set "
+        "Length or last day: 'about a year' is not a length or a date: write the length the court set "
         "(e.g. 12 months) or the last day (e.g. 2 March 2027)."
     )
 

@@ -88,3 +88,73 @@ def test_an_unknown_procedure_lists_the_ones_there_are() -> None:
 def test_every_built_in_file_loads() -> None:
     procedures = load_builtin()
     assert set(procedures) == {"wirral", "camden", "leicestershire", "sussex", "bradford"}
+
+
+CIRCLE = """
+[[milestones]]
+key = "plan"
+title = "Plan agreed"
+owner = "social_worker"
+due = "visit + 5 working days"
+source = "§2"
+
+[[milestones]]
+key = "visit"
+title = "Visit made"
+owner = "social_worker"
+due = "plan + 10 working days"
+source = "§3"
+"""
+
+
+def test_steps_that_wait_on_each_other_in_a_circle_are_refused() -> None:
+    with pytest.raises(ProcedureError) as refused:
+        parse_procedure(GOOD + CIRCLE, "town.toml")
+    assert str(refused.value).startswith(
+        "town.toml: milestones.plan.due: the steps wait on each other in a circle (plan → visit → plan)"
+    )
+    by_completion = GOOD + CIRCLE.replace('key = "visit"', 'key = "visit"\ncompleted_by = "visited"').replace(
+        'due = "visit +', 'due = "visited +'
+    )
+    with pytest.raises(ProcedureError, match=r"circle \(plan → visit → plan\)"):
+        parse_procedure(by_completion, "town.toml")
+    itself = GOOD.replace('due = "outcome + 10 working days"', 'due = "gateway + 10 working days"')
+    with pytest.raises(ProcedureError, match=r"milestones.gateway.due: .* circle \(gateway → gateway\)"):
+        parse_procedure(itself, "town.toml")
+    # A chain that ends on something recorded on its own is not a circle.
+    chain = GOOD + CIRCLE.replace('due = "plan + 10 working days"', 'due = "first_cin_meeting + 1 week"')
+    assert [m.key for m in parse_procedure(chain, "town.toml").milestones][-2:] == ["plan", "visit"]
+
+
+def test_a_file_that_is_not_utf8_is_refused_not_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "town.toml").write_bytes(GOOD.replace("Town Council", "Town Council’s").encode("cp1252"))
+    for load in (lambda: load_procedure("town", extra_dirs=[tmp_path]), lambda: load_builtin(extra_dirs=[tmp_path])):
+        with pytest.raises(ProcedureError, match=r"town.toml: is not UTF-8 text \(byte \d+ is not\): save it as UTF-8"):
+            load()
+
+
+def test_a_file_may_not_take_a_built_in_procedures_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "wirral.toml").write_text(GOOD.replace('id = "town"', 'id = "wirral"'), encoding="utf-8")
+    with pytest.raises(ProcedureError, match="wirral.toml: id: 'wirral' is a built-in procedure's id"):
+        load_builtin(extra_dirs=[tmp_path])
+    with pytest.raises(ProcedureError, match="a built-in procedure's id"):
+        load_procedure("wirral", extra_dirs=[tmp_path])
+    other = tmp_path / "other"
+    other.mkdir()
+    (tmp_path / "wirral.toml").unlink()
+    (tmp_path / "town.toml").write_text(GOOD, encoding="utf-8")
+    (other / "town.toml").write_text(GOOD, encoding="utf-8")
+    with pytest.raises(ProcedureError, match="town.toml: id: 'town' is the id of .*town.toml too"):
+        load_builtin(extra_dirs=[tmp_path, other])
+
+
+def test_a_recurrence_that_would_pass_the_limit_says_so() -> None:
+    weekly = GOOD.replace('source = "§5.4"', 'source = "§5.4"\nrepeat = { every = "1 week" }')
+    with pytest.raises(ProcedureError) as refused:
+        parse_procedure(weekly, "town.toml")
+    assert str(refused.value).startswith(
+        "town.toml: milestones.review.repeat.every: every 1 week could repeat about 156 times in an order of three "
+        "years, and sobot projects at most 120 of a step"
+    )
+    fortnightly = weekly.replace("1 week", "2 weeks")
+    assert parse_procedure(fortnightly, "town.toml").milestones[0].repeat is not None

@@ -26,18 +26,22 @@ def test_order_type_words(text: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field", "words"),
     [
-        ({"order_type_text": "care"}, "order_type", "not an order type"),
+        ({"order_type_text": "child arrangements"}, "order_type", "not an order type"),
+        ({"order_type_text": "care"}, "order_type", "not a supervision order"),
         ({"order_type_text": "supervision", "commenced": date(2026, 3, 1)}, "commenced", "before it was made"),
         ({"order_type_text": "supervision", "last_day": date(2026, 3, 1)}, "last_day", "before the order commenced"),
         ({"order_type_text": "supervision", "months": 13}, "last_day", "at most one year"),
         ({"order_type_text": "interim", "months": 40}, "months", "three years"),
+        ({"order_type_text": "ISO"}, "last_day", "lasts as long as the court set: give its last day"),
+        ({"order_type_text": "supervision", "made": date(1989, 12, 31)}, "made", "before 1990"),
+        ({"order_type_text": "supervision", "made": date(9999, 12, 31)}, "made", "past the calendar's last year"),
         ({"order_type_text": "interim", "last_day": date(2029, 3, 3)}, "last_day", "2 March 2029"),
         ({"order_type_text": "supervision", "months": 6, "last_day": date(2026, 5, 1)}, "last_day", "not both"),
     ],
 )
 def test_bad_terms_are_refused(kwargs: dict[str, object], field: str, words: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        order_terms(made=date(2026, 3, 3), **kwargs)  # type: ignore[arg-type]
+        order_terms(**({"made": date(2026, 3, 3)} | kwargs))  # type: ignore[arg-type]
     assert refused.value.field == field
     assert words in str(refused.value)
 

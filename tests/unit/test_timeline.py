@@ -2,9 +2,12 @@
 
 from datetime import date
 
+import pytest
+
 from rules.calendar import WorkingCalendar
-from rules.procedures import parse_procedure
-from rules.timeline import Escalation, Milestone, OrderFacts, RecordedEvent, build_timeline
+from rules.dates import OutOfCalendar
+from rules.procedures import load_builtin, parse_procedure
+from rules.timeline import Escalation, Milestone, OrderFacts, RecordedEvent, RecurrenceLimit, build_timeline
 
 PROCEDURE = parse_procedure(
     """
@@ -199,3 +202,30 @@ def test_dated_steps_come_in_date_order_and_waiting_ones_last() -> None:
     dated = [m.due for m in result if m.due is not None]
     assert dated == sorted(dated)
     assert result[-1].due is None
+
+
+def test_a_recurrence_that_would_pass_its_limit_says_so_instead_of_stopping() -> None:
+    # Weekly until an event: the file cannot know how far off the event is, so the timeline must say when it is.
+    procedure = parse_procedure(
+        'id = "town"\ntitle = "T"\nauthority = "T"\ndocument = "t.txt"\n[events]\nclosed = "Case closed"\n'
+        '[[milestones]]\nkey = "visit"\ntitle = "Visit"\nowner = "social_worker"\ndue = "made + 1 week"\n'
+        'repeat = { every = "1 week", until = "closed" }\nsource = "1"\n',
+        "town.toml",
+    )
+    two_years = [RecordedEvent("closed", date(2028, 3, 3))]
+    assert len(build_timeline(procedure, ORDER, two_years, CALENDAR)) == 104
+    three_years = [RecordedEvent("closed", date(2029, 3, 3))]
+    with pytest.raises(RecurrenceLimit, match=r"Visit \(visit\) would repeat 121 times or more, .* at most 120"):
+        build_timeline(procedure, ORDER, three_years, CALENDAR)
+    cp_reviews = [RecordedEvent("cp_review", date(2026, 3, 4)) for _ in range(121)]
+    with pytest.raises(RecurrenceLimit, match=r"Midway discussion \(midway\) would repeat 121 times"):
+        steps(cp_reviews)
+
+
+def test_dates_past_the_calendar_are_an_error_that_says_so() -> None:
+    wirral = load_builtin()["wirral"]
+    for day in (date(1, 1, 1), date(9999, 12, 31)):
+        with pytest.raises(OutOfCalendar, match="the dates the wirral procedure reckons .* run outside the calendar"):
+            build_timeline(wirral, ORDER, [RecordedEvent("first_cin_meeting", day)], CALENDAR)
+    with pytest.raises(OutOfCalendar):
+        steps(order=OrderFacts("supervision", date(9999, 12, 1), date(9999, 12, 1), date(9999, 12, 31)))
