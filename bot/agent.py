@@ -25,7 +25,7 @@ from bot.messenger import Messenger
 from handlers import access, conversations, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
-from handlers.errors import InvalidInput, NotAllowed, NotFound, RequestError
+from handlers.errors import InvalidInput, NotFound, RequestError
 from handlers.kept import Kept
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 from storage import DatabaseUnavailable
@@ -217,18 +217,33 @@ class SobotAgent(ActivityHandler):
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)
         return reply.card or cards.message(reply.text or "")
 
-    # Commands typed in chat ------------------------------------------------------------------
+    # What people ask, typed in chat or pressed on a card ---------------------------------------
 
     async def command(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        """A chat line's command, answered in text (and a card where it shows one)."""
         if command.problem:
             return Reply(command.problem)
-        handler = self.COMMANDS.get(command.name)
-        if handler is None:
+        handler = self.ASKS.get(command.name)
+        if handler is None or _is_verb(command.name):
             return self.help(command)
         try:
             return await handler(self, turn_context, person, command)
         except RequestError as error:
             return Reply(str(error))
+
+    async def card_action(
+        self, turn_context: TurnContext, person: PersonView, verb: str, data: Mapping[str, Any]
+    ) -> Reply:
+        """A card button's verb, answered with a card in place of the one pressed."""
+        handler = self.ASKS.get(verb)
+        if handler is None or not _is_verb(verb):
+            return Reply("That button is not one I know; type help to see what I can do.")
+        reference = data.get("reference")
+        try:
+            return await handler(self, turn_context, person, Command(verb, str(reference) if reference else None,
+                                                                     data=dict(data)))  # fmt: skip
+        except RequestError as error:
+            return Reply(str(error), cards.message(str(error), attention=True))
 
     def help(self, command: Command | None = None) -> Reply:
         lines = [f"**{usage}**: {meaning}" for usage, meaning in HELP]
@@ -247,6 +262,9 @@ class SobotAgent(ActivityHandler):
         values = {"procedure": self.ctx.default_procedure, "social_worker": person.email}
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, form=uuid.uuid4().hex))
 
+    async def _submit_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        return await self.submit_order(person, command.data)
+
     async def _my_orders(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         found = await queries.my_orders(self.ctx, person)
         if not found:
@@ -254,8 +272,7 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.orders_table("Your orders", found))
 
     async def _order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        await access.require_linked(self.ctx, person, command.reference or "", "order.view")
-        view = await orders.get_order(self.ctx, command.reference or "")
+        view = await orders.get_order(self.ctx, command.reference or "", person.actor)
         return Reply(card=cards.order_summary(view))
 
     async def _due(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
@@ -278,18 +295,38 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.due_table("Overdue", steps))
 
     async def _done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        await access.require_linked(self.ctx, person, command.reference or "", "event.record")
-        view = await orders.get_order(self.ctx, command.reference or "")
-        key, value = self._step_and_value(view.procedure_id, command.text)
         on = command.on or self.ctx.today()
-        updated = await orders.record_event(self.ctx, view.reference, key, on, person.actor, value=value)
-        return Reply(f"Recorded for {updated.reference}: {self._title(updated.procedure_id, key)} on {on:%d %B %Y}"
-                     + (f" ({value})." if value else "."),
-                     cards.order_summary(updated))  # fmt: skip
+        done = await orders.record_said(self.ctx, command.reference or "", command.text, on, person.actor)
+        return Reply(f"Recorded for {done.order.reference}: {done.title} on {on:%d %B %Y}"
+                     + (f" ({done.value})." if done.value else "."),
+                     cards.order_summary(done.order))  # fmt: skip
+
+    async def _step_done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        data = command.data
+        on = self.ctx.today()
+        if command.name == "step.done_on":
+            try:
+                on = parse_uk_date(str(data.get("done_on") or ""))
+            except DateNotUnderstood as error:
+                return Reply(str(error), cards.message(f"{error} Pick the day it was done, then press Done on a date."))
+        view = await orders.record_event(self.ctx, command.reference or "", str(data.get("step", "")), on,
+                                         person.actor)  # fmt: skip
+        return Reply(f"Recorded as done on {on:%d %B %Y}.", cards.order_summary(view))
+
+    async def _acknowledge(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        ack = await reminders.acknowledge(self.ctx, *_step_of(command.data), person.actor)
+        line = f"Acknowledged: {ack.title} on {ack.reference}. Escalations to you for it stop."
+        return Reply(line, cards.message(line))
+
+    async def _snooze(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        days = int(command.data.get("days") or 0)
+        quiet = await reminders.snooze(self.ctx, *_step_of(command.data), days, person.actor)
+        assert quiet.until is not None
+        line = f"Snoozed: {quiet.title} on {quiet.reference}, until {quiet.until:%a %d %b %Y}."
+        return Reply(line, cards.message(line))
 
     async def _extend(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         assert command.on is not None
-        await access.require_linked(self.ctx, person, command.reference or "", "order.extend")
         view = await orders.extend_order(self.ctx, command.reference or "", command.on, person.actor)
         return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", cards.order_summary(view))
 
@@ -302,6 +339,9 @@ class SobotAgent(ActivityHandler):
             return Reply("Say which order, e.g. allocate SO-2026-0007 to Jane Smith, or reply in its card's thread.")
         return await self.allocate(person, reference, command.text)
 
+    async def _allocate_pressed(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        return await self.allocate(person, command.reference or "", str(command.data.get("iro", "")))
+
     async def _use_channel(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         if _kind(turn_context.activity) != "channel":
             return Reply("Say this in the Safeguarding Unit's Teams channel, where the allocation cards should go.")
@@ -309,51 +349,28 @@ class SobotAgent(ActivityHandler):
         self.channel.forget()
         return Reply('This channel now gets an "Allocate an IRO" card for each new order.')
 
-    COMMANDS: Mapping[str, Callable[[SobotAgent, TurnContext, PersonView, Command], Awaitable[Reply]]] = {
+    # The one map from what people ask to what answers it: chat commands (bot/commands.py parses the line) and card
+    # verbs (dotted; bot/cards.py puts them on the buttons) alike. Each answer calls one operation in handlers/,
+    # which checks who may do it.
+    ASKS: Mapping[str, Callable[[SobotAgent, TurnContext, PersonView, Command], Awaitable[Reply]]] = {
         "help": _help,
         "new_order": _new_order,
+        "order.submit": _submit_order,
         "my_orders": _my_orders,
         "order": _order,
         "due": _due,
         "overdue": _overdue,
         "done": _done,
         "event": _done,  # an event is recorded as a step is: by its key or title, with its date
+        "step.done": _step_done,
+        "step.done_on": _step_done,
+        "step.acknowledge": _acknowledge,
+        "step.snooze": _snooze,
         "extend": _extend,
         "allocate": _allocate,
+        "order.allocate": _allocate_pressed,
         "use_channel": _use_channel,
     }
-
-    # Card buttons ----------------------------------------------------------------------------
-
-    async def card_action(
-        self, turn_context: TurnContext, person: PersonView, verb: str, data: dict[str, Any]
-    ) -> Reply:
-        try:
-            if verb == "order.submit":
-                return await self.submit_order(person, data)
-            if verb == "order.allocate":
-                return await self.allocate(person, str(data.get("reference", "")), str(data.get("iro", "")))
-            if verb in ("step.done", "step.done_on"):
-                return await self.step_done(person, data, on_a_date=verb == "step.done_on")
-            if verb == "step.acknowledge":
-                step = _step_of(data)
-                await access.require_linked(self.ctx, person, step[0], verb)
-                ack = await reminders.acknowledge(self.ctx, *step, person.actor)
-                line = f"Acknowledged: {ack.title} on {ack.reference}. Escalations to you for it stop."
-                return Reply(line, cards.message(line))
-            if verb == "step.snooze":
-                days = int(data.get("days") or 0)
-                step = _step_of(data)
-                await access.require_linked(self.ctx, person, step[0], verb)
-                quiet = await reminders.snooze(self.ctx, *step, days, person.actor)
-                assert quiet.until is not None
-                line = f"Snoozed: {quiet.title} on {quiet.reference}, until {quiet.until:%a %d %b %Y}."
-                return Reply(line, cards.message(line))
-        except NotAllowed as error:
-            return Reply(str(error), cards.message(str(error), attention=True))
-        except RequestError as error:
-            return Reply(str(error), cards.message(str(error), attention=True))
-        return Reply("That button is not one I know; type help to see what I can do.")
 
     async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
         values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
@@ -466,65 +483,21 @@ class SobotAgent(ActivityHandler):
                 continue
             await self.messenger.send(conversation, cards.order_summary(view), text=line)
 
-    async def step_done(self, person: PersonView, data: Mapping[str, Any], *, on_a_date: bool) -> Reply:
-        reference = str(data.get("reference", ""))
-        key = str(data.get("step", ""))
-        await access.require_linked(self.ctx, person, reference, "event.record")
-        on = self.ctx.today()
-        if on_a_date:
-            try:
-                on = parse_uk_date(str(data.get("done_on") or ""))
-            except DateNotUnderstood as error:
-                return Reply(str(error), cards.message(f"{error} Pick the day it was done, then press Done on a date."))
-        view = await orders.record_event(self.ctx, reference, key, on, person.actor)
-        return Reply(f"Recorded as done on {on:%d %B %Y}.", cards.order_summary(view))
-
     # Helpers ---------------------------------------------------------------------------------
 
     def _procedure_choices(self) -> list[tuple[str, str]]:
         return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]
-
-    def _step_and_value(self, procedure_id: str, text: str) -> tuple[str, str | None]:
-        """The step or event `text` names, and the value it ends with when that event takes one ("outcome B")."""
-        words = text.split()
-        if len(words) > 1:
-            key = self._step_key(procedure_id, " ".join(words[:-1]), quiet=True)
-            event = self.ctx.procedures[procedure_id].event_keys().get(key or "")
-            value = next((v for v in (event.values if event else ()) if v.upper() == words[-1].upper()), None)
-            if key and value:
-                return key, value
-        return self._step_key(procedure_id, text) or "", None
-
-    def _step_key(self, procedure_id: str, text: str, *, quiet: bool = False) -> str | None:
-        """The procedure's step or event that `text` names: its key, or words of its title."""
-        procedure = self.ctx.procedures[procedure_id]
-        wanted = "_".join(text.lower().replace("-", " ").split())
-        known: dict[str, str] = {key: event.title for key, event in procedure.event_keys().items()}
-        known.update({rule.key: rule.title for rule in procedure.milestones})
-        if wanted in known:
-            return wanted
-        words = set(text.lower().split())
-        scored = sorted(
-            ((len(words & set(title.lower().replace("(", " ").split())) + len(words & set(key.split("_"))), key)
-             for key, title in known.items()),
-            reverse=True,
-        )  # fmt: skip
-        if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
-            return scored[0][1]
-        if quiet:
-            return None
-        raise InvalidInput(f"I can't tell which step {text!r} is. Its steps are: {', '.join(sorted(known))}.", "key")
-
-    def _title(self, procedure_id: str, key: str) -> str:
-        procedure = self.ctx.procedures[procedure_id]
-        named = procedure.event_keys().get(key) or procedure.milestone(key)
-        return named.title if named else key
 
 
 def _sender(activity: Activity) -> str:
     """Who an unknown caller says they are, for the audit log: their Teams id and Entra object id."""
     sender = activity.from_property
     return f"teams:{sender.id if sender else '?'} entra:{(sender.aad_object_id if sender else None) or '?'}"
+
+
+def _is_verb(name: str) -> bool:
+    """Card verbs are dotted ("step.done"); chat commands are not, so neither reaches the other's answers."""
+    return "." in name
 
 
 def _step_of(data: Mapping[str, Any]) -> tuple[str, str, int]:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from handlers import orders, receipts
-from handlers.context import Actor, Context
+from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
@@ -101,7 +101,7 @@ class Poller:
         problems = list(result.problems)
         for reference in await receipts.unasked(self.ctx, mail.message_id):
             # Saved by an earlier poll that stopped before the unit was asked: ask now, once.
-            await self._ask_for_allocation(await orders.get_order(self.ctx, reference))
+            await self._ask_for_allocation(await orders.get_order(self.ctx, reference, SYSTEM))
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
