@@ -1,30 +1,29 @@
-"""The Teams agent: turns activities into the project's requests, and answers with text and cards."""
+"""The Teams agent: each turn finds who is asking, and answers what they ask (a chat line or a card's button)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
-from aiohttp import ClientError
 from microsoft_agents.activity import (
-    Activity,
     ActivityTypes,
     AdaptiveCardInvokeValue,
     InvokeResponse,
 )
-from microsoft_agents.hosting.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from pydantic import ValidationError
 
-from bot import cards
+from bot import activities, cards
+from bot.activities import Reply
+from bot.announce import TEAMS_UNREACHABLE, Announcements
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
 from handlers import access, conversations, orders, queries, reminders
 from handlers.context import Context
-from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
+from handlers.directory import TRUSTED_FOR, PersonView, identify
 from handlers.errors import InvalidInput, NotFound, RequestError
 from handlers.kept import Kept
 from rules.ukdates import DateNotUnderstood, parse_uk_date
@@ -39,40 +38,6 @@ SORRY = (
     "Safeguarding Unit."
 )
 FIELD_OF = {"social_worker_email": "social_worker", "key": "procedure"}
-# Teams' connector not answering within the client's timeout, or refusing what was sent.
-TEAMS_UNREACHABLE = (TimeoutError, ClientError)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What a turn answers: a line of text, a card, or both."""
-
-    text: str | None = None
-    card: cards.Card | None = None
-
-    def activity(self) -> Activity:
-        if self.card is not None:
-            return cast(Activity, MessageFactory.attachment(CardFactory.adaptive_card(self.card), text=self.text))
-        return MessageFactory.text(self.text or "")
-
-
-def _kind(activity: Activity) -> str:
-    conversation_type = (activity.conversation.conversation_type if activity.conversation else None) or "personal"
-    return (
-        "channel" if conversation_type == "channel" else ("group" if conversation_type == "groupChat" else "personal")
-    )
-
-
-def _thread_root(activity: Activity) -> str | None:
-    """The id of the post a channel reply belongs to (Teams puts it in the conversation id)."""
-    conversation_id = activity.conversation.id if activity.conversation else ""
-    if ";messageid=" in conversation_id:
-        return conversation_id.split(";messageid=", 1)[1]
-    return activity.reply_to_id
-
-
-def _channel_id(activity: Activity) -> str:
-    return (activity.conversation.id if activity.conversation else "").split(";messageid=", 1)[0]
 
 
 class SobotAgent(ActivityHandler):
@@ -84,10 +49,14 @@ class SobotAgent(ActivityHandler):
         # Where a new order's allocation request is emailed, besides the card in the unit's channel.
         self.unit_mailbox = unit_mailbox
         # Every turn would otherwise read the sender's stored conversation reference to find it unchanged,
-        # and who the sender is; every new order, where the unit's channel is.
+        # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
-        self.channel: Kept[str, conversations.Conversation | None] = Kept(TRUSTED_FOR)
+        self.announcements = Announcements(ctx, messenger)
+        # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
+        self.ask_for_allocation = self.announcements.ask_for_allocation
+        self.announce_allocation = self.announcements.announce_allocation
+        self.tell_unit = self.announcements.tell_unit
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         activity = turn_context.activity
@@ -96,13 +65,13 @@ class SobotAgent(ActivityHandler):
             log.warning("a %s activity without its conversation, sender or recipient was ignored", activity.type)
             if activity.type == ActivityTypes.invoke:
                 # An invoke is answered in the HTTP response; the SDK would otherwise say 501 for want of one.
-                _answer_invoke(turn_context, 400, None)
+                activities.answer_invoke(turn_context, 400, None)
             return
         try:
             if activity.type == ActivityTypes.invoke:
                 response = await self.on_invoke_activity(turn_context)
                 if response is not None:
-                    _answer_invoke(turn_context, response.status, response.body)
+                    activities.answer_invoke(turn_context, response.status, response.body)
             else:
                 await super().on_turn(turn_context)
         except DatabaseUnavailable:
@@ -119,7 +88,7 @@ class SobotAgent(ActivityHandler):
 
     async def _apologise(self, turn_context: TurnContext, sentence: str) -> None:
         if turn_context.activity.type == ActivityTypes.invoke:
-            _answer_invoke(turn_context, 200, _card_body(cards.message(sentence, attention=True)))
+            activities.answer_invoke(turn_context, 200, activities.card_body(cards.message(sentence, attention=True)))
         else:
             await turn_context.send_activity(sentence)
 
@@ -133,13 +102,13 @@ class SobotAgent(ActivityHandler):
             person = await identify(self.ctx, entra_id, await self._email(turn_context), self.known)
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
         # A channel is reached at its top level, not inside the thread this message happened to be in.
-        reference["conversation"]["id"] = _channel_id(activity)
+        reference["conversation"]["id"] = activities.channel_id(activity)
         for per_turn in ("activityId", "requestId"):
             reference.pop(per_turn, None)
         await conversations.remember(
             self.ctx,
-            conversation_id=_channel_id(activity),
-            kind=_kind(activity),
+            conversation_id=activities.channel_id(activity),
+            kind=activities.kind(activity),
             service_url=activity.service_url or "",
             reference=reference,
             person=person,
@@ -179,7 +148,7 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await access.refuse_stranger(self.ctx, _sender(activity), str(verb or "message"))
+            await access.refuse_stranger(self.ctx, activities.sender(activity), str(verb or "message"))
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):
@@ -203,14 +172,14 @@ class SobotAgent(ActivityHandler):
             invoke_value = AdaptiveCardInvokeValue.model_validate(activity.value)
         except ValidationError:
             return InvokeResponse(status=400, body={"error": "the card action is not an Adaptive Card invoke value"})
-        return InvokeResponse(status=200, body=_card_body(await self.card_invoke(turn_context, invoke_value)))
+        return InvokeResponse(status=200, body=activities.card_body(await self.card_invoke(turn_context, invoke_value)))
 
     async def card_invoke(self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue) -> cards.Card:
         person = await self._person(turn_context)
         action = invoke_value.action
         if person is None:
             await access.refuse_stranger(
-                self.ctx, _sender(turn_context.activity), (action.verb if action else "") or ""
+                self.ctx, activities.sender(turn_context.activity), (action.verb if action else "") or ""
             )
             return cards.message(STRANGER, attention=True)
         data = dict(action.data or {}) if action else {}
@@ -333,7 +302,7 @@ class SobotAgent(ActivityHandler):
     async def _allocate(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         reference = command.reference
         if reference is None:
-            root = _thread_root(turn_context.activity)
+            root = activities.thread_root(turn_context.activity)
             reference = await conversations.order_for_card(self.ctx, root) if root else None
         if reference is None:
             return Reply("Say which order, e.g. allocate SO-2026-0007 to Jane Smith, or reply in its card's thread.")
@@ -343,10 +312,10 @@ class SobotAgent(ActivityHandler):
         return await self.allocate(person, command.reference or "", str(command.data.get("iro", "")))
 
     async def _use_channel(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        if _kind(turn_context.activity) != "channel":
+        if activities.kind(turn_context.activity) != "channel":
             return Reply("Say this in the Safeguarding Unit's Teams channel, where the allocation cards should go.")
-        await conversations.use_for_allocations(self.ctx, _channel_id(turn_context.activity), person)
-        self.channel.forget()
+        await conversations.use_for_allocations(self.ctx, activities.channel_id(turn_context.activity), person)
+        self.announcements.channel.forget()
         return Reply('This channel now gets an "Allocate an IRO" card for each new order.')
 
     # The one map from what people ask to what answers it: chat commands (bot/commands.py parses the line) and card
@@ -434,65 +403,15 @@ class SobotAgent(ActivityHandler):
         summary = problem or "Some answers need changing: see the notes under them."
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary, form))
 
-    async def ask_for_allocation(self, view: Any) -> None:
-        # The order is already saved: whatever fails here, the turn or poll that saved it must still say so.
-        try:
-            channel = await conversations.allocation_channel(self.ctx, self.channel)
-            if channel is None:
-                log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
-                return
-            activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
-            if activity_id:
-                await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
-        except (DatabaseUnavailable, *TEAMS_UNREACHABLE) as error:
-            log.warning("%s: the unit was not asked in Teams (%s)", view.reference, type(error).__name__)
-
     async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
         done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
         updated = await self.announce_allocation(done)
         return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
 
-    async def announce_allocation(self, done: orders.Allocated) -> cards.Card:
-        """Update the posted cards and tell the social worker and IRO, whichever channel allocated; the new card."""
-        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
-        for posted in await conversations.allocation_cards(self.ctx, done.order.reference):
-            await self.messenger.update(posted.conversation, posted.activity_id, updated)
-        await self.tell_allocation(done.order, done.replaced)
-        return updated
-
-    async def tell_unit(self, note: str) -> None:
-        """A note for the Safeguarding Unit's channel, when it has one."""
-        channel = await conversations.allocation_channel(self.ctx, self.channel)
-        if channel is None:
-            log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
-            return
-        await self.messenger.send(channel, cards.message(note, attention=True), text=note)
-
-    async def tell_allocation(self, view: Any, replaced: str | None) -> None:
-        note = f" (replacing {replaced})" if replaced else ""
-        for person_id, line in (
-            (view.social_worker_id, f"{view.iro} is the IRO for {view.reference} ({view.child_initials}){note}."),
-            (view.iro_id, f"You are now the IRO for {view.reference} ({view.child_initials}); "
-                          f"the social worker is {view.social_worker or 'not recorded'}."),
-        ):  # fmt: skip
-            if person_id is None:
-                continue
-            conversation = await conversations.personal_conversation(self.ctx, person_id)
-            if conversation is None:
-                log.info("%s: person %s has no Teams conversation to be told in", view.reference, person_id)
-                continue
-            await self.messenger.send(conversation, cards.order_summary(view), text=line)
-
     # Helpers ---------------------------------------------------------------------------------
 
     def _procedure_choices(self) -> list[tuple[str, str]]:
         return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]
-
-
-def _sender(activity: Activity) -> str:
-    """Who an unknown caller says they are, for the audit log: their Teams id and Entra object id."""
-    sender = activity.from_property
-    return f"teams:{sender.id if sender else '?'} entra:{(sender.aad_object_id if sender else None) or '?'}"
 
 
 def _is_verb(name: str) -> bool:
@@ -505,20 +424,3 @@ def _step_of(data: Mapping[str, Any]) -> tuple[str, str, int]:
         return str(data["reference"]), str(data["step"]), int(data.get("occurrence") or 1)
     except (KeyError, ValueError):
         raise InvalidInput("That card is missing its order or step: open the order with `order REF`.") from None
-
-
-def _card_body(card: cards.Card) -> dict[str, Any]:
-    """An Adaptive Card invoke response's body (AdaptiveCardInvokeResponse, as Teams reads it): the new card."""
-    return {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card}
-
-
-def _answer_invoke(turn_context: TurnContext, status: int, body: Any) -> None:
-    """Leave the invoke's answer where the adapter looks for it.
-
-    The SDK's own route, sending an invoke-response activity, validates and deep-copies the whole card
-    three times over on its way to the same place.
-    """
-    # Built without validation: the adapter reads only its value, which sobot made.
-    turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity.model_construct(
-        type=ActivityTypes.invoke_response, value={"status": status, "body": body}
-    )
