@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import records
 from handlers.context import Actor, Context
 from handlers.errors import NotAllowed
+from handlers.recipients import circle
 from rules.procedures import ROLES, Procedure
 from storage import models
 
@@ -24,6 +25,9 @@ class Scope(StrEnum):
     TEAM = "their team's"
     # The person is the order's social worker, that worker's manager, or its allocated IRO.
     LINKED = "linked"
+    # The order's procedure sends the person its steps in this role: TEAM's orders, and those of any team that
+    # has nobody in the role (rules.recipients.choose). Enough to answer what they were sent, and no more.
+    TOLD = "when told"
 
 
 # Every action an operation checks, by the name its audit line carries, and what it is in the users' words.
@@ -39,8 +43,10 @@ ACTIONS: Mapping[str, str] = {
     "order.end": "end an order",
 }
 
-EVERY, TEAM, LINKED = Scope.EVERY, Scope.TEAM, Scope.LINKED
+EVERY, TEAM, LINKED, TOLD = Scope.EVERY, Scope.TEAM, Scope.LINKED, Scope.TOLD
 _WORKS_ON_IT = ("order.view", "event.record", "step.acknowledge", "step.snooze", "order.extend")
+# A role many people hold acts on its team's orders, and answers (acknowledges, snoozes) whatever it is sent.
+_IN_ITS_TEAM = {**dict.fromkeys(_WORKS_ON_IT, TEAM), "step.acknowledge": TOLD, "step.snooze": TOLD}
 
 # Who may do what. A role missing from an action may not do it; the administrator (the command line, and sobot's
 # own jobs) may do everything. Who is *told* about a step is another question, answered by rules.recipients.
@@ -58,9 +64,9 @@ TABLE: Mapping[str, Mapping[str, Scope]] = {
     "head_of_service": dict.fromkeys(_WORKS_ON_IT, EVERY),
     "senior_reviewing_officer": dict.fromkeys(_WORKS_ON_IT, EVERY),
     "legal": dict.fromkeys(_WORKS_ON_IT, EVERY),
-    "practice_manager": dict.fromkeys(_WORKS_ON_IT, TEAM),
-    "family_support_worker": dict.fromkeys(_WORKS_ON_IT, TEAM),
-    "cp_chair": dict.fromkeys(_WORKS_ON_IT, TEAM),
+    "practice_manager": _IN_ITS_TEAM,
+    "family_support_worker": _IN_ITS_TEAM,
+    "cp_chair": _IN_ITS_TEAM,
     "receiving_authority": {},
 }
 assert set(TABLE) == set(ROLES), "every role the procedures know has a row"
@@ -109,6 +115,7 @@ class Standing:
     in_team: bool = False  # the order's social worker is in this person's team
     named: frozenset[str] = frozenset()  # the roles the order's procedure gives a step
     administrator: bool = False
+    told_as: frozenset[str] = frozenset()  # the roles in which the order's steps are sent to this person
 
 
 def _holds(scope: Scope, role: str, standing: Standing) -> bool:
@@ -116,6 +123,8 @@ def _holds(scope: Scope, role: str, standing: Standing) -> bool:
         return True
     if scope is Scope.LINKED:
         return role in standing.linked_as
+    if scope is Scope.TOLD:
+        return role in standing.told_as
     return standing.in_team and role in standing.named
 
 
@@ -215,12 +224,27 @@ async def acting_on(ctx: Context, actor: Actor, action: str, reference: str) -> 
             standing = standing_of(person, order, procedure)
             if actor.administrator:
                 standing = Standing(standing.roles, administrator=True)
+            elif person is not None and (asks := told_roles(action, standing)):
+                standing = replace(standing, told_as=await _told_as(session, person, order, asks))
             acting = Acting(session, order, procedure, person, standing)
             acting.require(action)
             yield acting
     except Refused as refused:
         await audit_refusal(ctx, actor, refused)
         raise NotAllowed(refused.sentence) from None
+
+
+def told_roles(action: str, standing: Standing) -> set[str]:
+    """The person's roles that may do `action` where they are told, on a procedure that names them (pure)."""
+    return {role for role in standing.roles & standing.named if TABLE.get(role, {}).get(action) is Scope.TOLD}
+
+
+async def _told_as(
+    session: AsyncSession, person: models.Person, order: models.Order, roles: set[str]
+) -> frozenset[str]:
+    """Those of `roles` in which the order's steps are sent to this person (the recipients' own choice)."""
+    around = await circle(session, order, roles)
+    return frozenset(role for role in roles if any(r.person_id == person.id for r in around.choose(role)))
 
 
 async def audit_refusal(ctx: Context, actor: Actor, refused: Refused) -> None:

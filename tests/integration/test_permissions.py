@@ -146,6 +146,15 @@ async def test_a_role_outside_the_orders_team_is_told_of_its_steps_but_may_not_a
                     await attempt
             assert await state(ctx) == before
     assert len(await refusals(ctx)) == 12
+    # Being told, they may answer what they are sent: acknowledging quiets only their own reminders.
+    await reminders.acknowledge(ctx, west, "family_support_plan_agreed", 1, FAY)
+    await reminders.snooze(ctx, south, "family_support_plan_agreed", 1, 2, FAY)
+    # Once West has a family support worker of its own, North's is no longer told, and may not answer either.
+    await people.import_people(ctx, "name,email,roles,team\nWill West,will@example.gov.uk,family_support_worker,West\n",
+                               CLI)  # fmt: skip
+    assert [r.email for r in await recipients(ctx, west, "family_support_worker")] == ["will@example.gov.uk"]
+    with pytest.raises(NotAllowed, match=f"{NOT_LINKED} {west}"):
+        await reminders.snooze(ctx, west, "family_support_plan_agreed", 1, 2, FAY)
     # In their own team they may, each on the step it owns.
     assert (await orders.get_order(ctx, north, FAY)).reference == north
     done = await orders.record_event(ctx, north, "family_support_plan_agreed", TODAY, FAY)

@@ -17,6 +17,7 @@ from handlers.permissions import (
     procedure_roles,
     recorders,
     table_markdown,
+    told_roles,
 )
 from handlers.queries import OVERSIGHT_ROLES
 from rules.procedures import ROLES, load_builtin
@@ -59,6 +60,13 @@ def test_a_team_role_acts_in_its_team_on_a_procedure_that_names_it_and_nowhere_e
     assert not allows("order.view", Standing(frozenset({role}), in_team=False, named=named))
     assert not allows("order.view", Standing(frozenset({role}), in_team=True, named=frozenset({"social_worker"})))
     assert not allows("order.allocate", Standing(frozenset({role}), in_team=True, named=named))
+
+
+def test_a_team_role_told_of_another_team_s_order_may_answer_its_reminders_and_nothing_else() -> None:
+    told = Standing(frozenset({"family_support_worker"}), named=SUSSEX, told_as=frozenset({"family_support_worker"}))
+    assert allows("step.acknowledge", told) and allows("step.snooze", told)
+    assert not any(allows(action, told) for action in ("order.view", "event.record", "order.extend"))
+    assert told_roles("step.snooze", told) == {"family_support_worker"} and told_roles("order.view", told) == set()
 
 
 def test_a_step_is_recorded_by_its_owner_or_by_a_role_that_may_record_any() -> None:
