@@ -14,6 +14,7 @@ from handlers.context import Actor, Context
 from handlers.errors import NotAllowed
 from handlers.recipients import circle
 from rules.procedures import ROLES, Procedure
+from rules.recipients import ORDER_ROLES
 from storage import models
 
 
@@ -72,9 +73,6 @@ TABLE: Mapping[str, Mapping[str, Scope]] = {
 assert set(TABLE) == set(ROLES), "every role the procedures know has a row"
 assert all(set(row) <= set(ACTIONS) for row in TABLE.values()), "every action in the table is one the checks know"
 
-# The roles a person holds in relation to one order itself (not through their team or oversight).
-ORDER_ROLES = ("social_worker", "team_manager", "iro")
-
 NOT_LINKED = (
     "You are not linked to {reference}: only its social worker, their manager, its IRO, the people its "
     "procedure names and the Safeguarding Unit can see or change it."
@@ -111,7 +109,7 @@ class Standing:
     """What the table needs to know of one person and one order."""
 
     roles: frozenset[str]
-    linked_as: frozenset[str] = frozenset()  # of ORDER_ROLES: the ones this person is for this order
+    linked_as: frozenset[str] = frozenset()  # of the order's own roles (ORDER_ROLES), those this person is for it
     in_team: bool = False  # the order's social worker is in this person's team
     named: frozenset[str] = frozenset()  # the roles the order's procedure gives a step
     administrator: bool = False
