@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from handlers import orders, receipts
-from handlers.context import Actor, Context
+from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import IroLoad, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
@@ -102,7 +102,7 @@ class Poller:
         repeated: list[str] = []
         for reference in await receipts.unasked(self.ctx, mail.message_id):
             # Saved by an earlier poll that stopped before the unit was asked: ask now, once.
-            await self._ask_for_allocation(await orders.get_order(self.ctx, reference))
+            await self._ask_for_allocation(await orders.get_order(self.ctx, reference, SYSTEM))
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
@@ -148,7 +148,7 @@ class Poller:
     async def _iros_for(self, reference: str) -> list[IroLoad]:
         """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
         try:
-            social_worker = (await orders.get_order(self.ctx, reference)).social_worker_id
+            social_worker = (await orders.get_order(self.ctx, reference, SYSTEM)).social_worker_id
         except RequestError:
             social_worker = None
         return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.notify import TeamsChannel
 from handlers import orders
-from handlers.context import Context
+from handlers.context import SYSTEM, Context
 from handlers.directory import iro_loads
 from mail.backends import Mailbox, Outgoing
 from mail.compose import allocation_request, notification
@@ -42,6 +42,6 @@ class Delivery:
     async def _email(self, to: str, message: Message) -> Outgoing:
         if message.kind == ALLOCATION and message.reference and self._ctx is not None:
             # The same request the mail channel sends for an emailed order: a reply with a name allocates.
-            view = await orders.get_order(self._ctx, message.reference)
+            view = await orders.get_order(self._ctx, message.reference, SYSTEM)
             return allocation_request(view, await iro_loads(self._ctx), to)
         return notification(to, message)

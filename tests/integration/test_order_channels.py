@@ -182,7 +182,7 @@ async def test_an_interim_order_is_read_the_same_however_it_is_written(
 ) -> None:
     values = {**GOOD, "order_type": written, "last_day": "09/03/2026"}
     assert "Saved SO-2026-0001" in await by_teams(teams, values)
-    assert (await orders.get_order(ctx, "SO-2026-0001")).order_type == "interim_supervision"
+    assert (await orders.get_order(ctx, "SO-2026-0001", CLI)).order_type == "interim_supervision"
 
 
 async def test_the_same_order_from_two_channels_at_once_is_one_order(ctx: Context) -> None:
