@@ -85,7 +85,7 @@ class EwsMailbox:
         self._folder_lock = threading.Lock()
 
     async def new_messages(self) -> list[RawMessage]:
-        return await self._run(self._unread)
+        return await self._run(self._inbox_messages)
 
     async def mark_read(self, message: RawMessage) -> None:
         await self._run(self._mark_read, message)
@@ -120,9 +120,10 @@ class EwsMailbox:
                 )
             return self._account
 
-    def _unread(self) -> list[RawMessage]:
+    def _inbox_messages(self) -> list[RawMessage]:
         inbox = self._account_().inbox
-        items = inbox.filter(is_read=False).order_by("datetime_received").only("mime_content")
+        # Read or not: is_read is what people in Outlook set, not sobot's record of what it has done.
+        items = inbox.all().order_by("datetime_received").only("mime_content")
         return [RawMessage(f"{item.id} {item.changekey}", bytes(item.mime_content)) for item in items]
 
     def _item(self, message: RawMessage) -> Message:

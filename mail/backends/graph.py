@@ -111,10 +111,11 @@ class GraphMailbox:
         self._folder_lock = asyncio.Lock()
 
     async def new_messages(self) -> list[RawMessage]:
+        # Every message in the inbox, read or not: isRead is what people in Outlook set, not sobot's record.
         async with self._session() as session:
             token = await self._token()
             url: URL | None = (self._base / "mailFolders" / "inbox" / "messages").with_query(
-                {"$filter": "isRead eq false", "$select": "id", "$orderby": "receivedDateTime", "$top": "50"}
+                {"$select": "id", "$orderby": "receivedDateTime", "$top": "50"}
             )
             ids: list[str] = []
             while url is not None:

@@ -203,7 +203,9 @@ class ImapMailbox:
 
     def _new_messages(self) -> list[RawMessage]:
         connection, validity = self._select(INBOX)
-        found = self._ok(connection.uid("SEARCH", "UNSEEN"), "UID SEARCH")
+        # Every message, \Seen or not (people open the shared mailbox's mail before sobot reads it); only one
+        # marked \Deleted is left out, as it is already on its way out of the inbox.
+        found = self._ok(connection.uid("SEARCH", "UNDELETED"), "UID SEARCH")
         uids = sorted(int(uid) for line in found if line for uid in line.split())
         messages = []
         for start in range(0, len(uids), FETCH_BATCH):

@@ -51,15 +51,18 @@ def mailbox(graph: FakeGraph, recorder: Recorder) -> GraphMailbox:
     return GraphMailbox(UNIT, recorder.token, base_url=graph.base_url, sleep=recorder.sleep)
 
 
-async def test_lists_unread_inbox_oldest_first_across_pages(graph: FakeGraph, mailbox: GraphMailbox) -> None:
+async def test_lists_the_whole_inbox_read_or_not_oldest_first_across_pages(
+    graph: FakeGraph, mailbox: GraphMailbox
+) -> None:
+    opened = graph.deliver(notification(99), minutes_ago=120, is_read=True)  # opened in Outlook first
     ids = [graph.deliver(notification(n), minutes_ago=60 - n) for n in range(5)]
-    graph.deliver(notification(99), minutes_ago=120, is_read=True)
 
     found = await mailbox.new_messages()
 
-    assert [m.mailbox_id for m in found] == ids
+    assert [m.mailbox_id for m in found] == [opened, *ids]
     pages = [url for method, url in graph.requests if method == "GET" and "/mailFolders/inbox/messages" in url]
-    assert len(pages) == 3  # 5 unread at 2 a page
+    assert len(pages) == 3  # 6 messages at 2 a page
+    assert all("isRead" not in url for url in pages)
     assert "%24skiptoken" in pages[-1] or "$skiptoken" in pages[-1]
 
 
@@ -73,14 +76,14 @@ async def test_mime_round_trips_byte_for_byte(graph: FakeGraph, mailbox: GraphMa
     assert not graph.messages[message.mailbox_id].is_read  # reading is not marking read
 
 
-async def test_mark_read_takes_it_out_of_the_unread_list(graph: FakeGraph, mailbox: GraphMailbox) -> None:
+async def test_mark_read_leaves_it_in_the_list(graph: FakeGraph, mailbox: GraphMailbox) -> None:
     graph.deliver(notification(1))
     [message] = await mailbox.new_messages()
 
     await mailbox.mark_read(message)
 
     assert graph.messages[message.mailbox_id].is_read
-    assert await mailbox.new_messages() == []
+    assert [m.mailbox_id for m in await mailbox.new_messages()] == [message.mailbox_id]
 
 
 async def test_move_creates_the_folder_once_then_reuses_it(graph: FakeGraph, mailbox: GraphMailbox) -> None:

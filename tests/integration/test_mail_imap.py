@@ -323,12 +323,12 @@ def folders(dovecot: Dovecot, user: str) -> set[str]:
         connection.logout()
 
 
-async def test_new_messages_are_the_unseen_ones_oldest_first_and_reading_leaves_them_unread(
+async def test_new_messages_are_every_one_in_the_inbox_read_or_not_oldest_first_and_reading_changes_no_flag(
     dovecot: Dovecot, user: str
 ) -> None:
     first, second, already_read = notification("First"), notification("Second"), notification("Read")
     deliver(dovecot, user, first)
-    deliver(dovecot, user, already_read, seen=True)
+    deliver(dovecot, user, already_read, seen=True)  # opened in Outlook before sobot read it
     deliver(dovecot, user, second)
     box = mailbox(dovecot, user)
     try:
@@ -337,7 +337,7 @@ async def test_new_messages_are_the_unseen_ones_oldest_first_and_reading_leaves_
     finally:
         await box.close()
 
-    assert [m.mime for m in messages] == [first, second]
+    assert [m.mime for m in messages] == [first, already_read, second]
     assert again == messages
     assert all(re.fullmatch(r"\d+:\d+", m.mailbox_id) for m in messages)
     assert folder(dovecot, user, "INBOX") == [(first, False), (already_read, True), (second, False)]
@@ -353,7 +353,7 @@ async def test_mark_read_flags_only_that_message(dovecot: Dovecot, user: str) ->
     finally:
         await box.close()
 
-    assert [m.mime for m in left] == [second]
+    assert [m.mime for m in left] == [first, second]  # read or not, both are still the inbox's
     assert folder(dovecot, user, "INBOX") == [(first, True), (second, False)]
 
 
