@@ -45,7 +45,7 @@ T = TypeVar("T")
 _UNREACHABLE = (RateLimitError, ErrorServerBusy, ErrorTimeoutExpired, ErrorInternalServerTransientError)
 
 
-class EwsUnreachable(OSError):
+class EwsUnreachable(ConnectionError):
     """The Exchange server could not be reached (or kept failing past the retry window); nothing was changed."""
 
 

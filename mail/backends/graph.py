@@ -31,7 +31,7 @@ TokenProvider = Callable[[], str]
 Sleeper = Callable[[float], Awaitable[None]]
 
 
-class GraphUnreachable(OSError):
+class GraphUnreachable(ConnectionError):
     """Graph could not be reached, or kept answering 'too busy' after every retry; nothing was changed."""
 
 
@@ -42,6 +42,11 @@ class GraphError(Exception):
         super().__init__(f"Graph answered {method} {url} with {status}: {body[:500]}")
         self.status = status
         self.body = body
+
+
+class GraphAccessRefused(GraphError, PermissionError):
+    """Graph refused the token or the mailbox (401, 403): no request of this mailbox will do better until the app's
+    credentials or permissions are put right."""
 
 
 def client_credentials(
@@ -205,7 +210,8 @@ class GraphMailbox:
                     if response.status < 300:
                         return body
                     if response.status not in RETRIED_STATUSES:
-                        raise GraphError(method, str(url), response.status, body.decode("utf-8", "replace"))
+                        refused = GraphAccessRefused if response.status in (401, 403) else GraphError
+                        raise refused(method, str(url), response.status, body.decode("utf-8", "replace"))
                     if attempt == self._max_retries:
                         raise GraphUnreachable(
                             f"Graph still answered {response.status} to {method} {url} "
