@@ -121,3 +121,37 @@ def test_a_recipient_smtp_refuses_leaves_that_message_to_try_again_and_the_poll_
     assert sorted(str(m["Subject"]) for m in recorded.messages()) == [
         "[SO-2026-0001] Allocate an IRO", "[SO-2026-0002] Allocate an IRO"]  # fmt: skip
     assert len(folder(dovecot, user, "INBOX")) == 1 and len(folder(dovecot, user, "Processed")) == 2
+
+
+def test_two_sobot_processes_polling_one_maildir_act_on_each_message_once(tmp_path: Path, database_url: str) -> None:
+    import mailbox
+    import os
+    import subprocess
+    import sys
+    from email import message_from_bytes, policy
+
+    root = tmp_path / "mailbox"
+    env = {"SOBOT_DATABASE_URL": database_url, "SOBOT_MAILBOX_DIR": str(root), "SOBOT_UNIT_ADDRESS": UNIT,
+           "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]'}  # fmt: skip
+    with_staff(env, tmp_path)
+    store = mailbox.Maildir(root, create=True)
+    fixable = {n for n in range(30) if n % 5 == 4}
+    for n in range(30):
+        store.add(mailbox.MaildirMessage(order_mail(f"LCS-6{n:05d}", fixable=n in fixable)))
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SOBOT_")} | env
+    command = [sys.executable, "-m", "sobot.cli", "mail", "poll", "--once"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+            for _ in range(2)]  # fmt: skip
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+
+    for status, _, stderr in results:
+        assert status == 0 and "Traceback" not in stderr, stderr
+    assert list(store.iterkeys()) == []
+    assert len(store.get_folder("Processed")) == 30 - len(fixable)
+    assert len(store.get_folder("Needs attention")) == len(fixable)
+    sent = [message_from_bytes(store.get_folder("Sent").get_bytes(key), policy=policy.default)
+            for key in store.get_folder("Sent").iterkeys()]  # fmt: skip
+    subjects = sorted(str(m["Subject"]) for m in sent)
+    assert len(subjects) == 30 and len(set(subjects)) == 30  # a request or a reply for each message, once
+    assert sum(s.endswith("Allocate an IRO") for s in subjects) == 30 - len(fixable)
