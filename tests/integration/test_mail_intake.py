@@ -296,7 +296,6 @@ async def two_pollers_at_once(ctx: Context, target: Target, mail: int) -> tuple[
     return mail - len(fixable), len(fixable)
 
 
-@pytest.mark.parametrize("target", ["maildir", "imap"], indirect=True)
 async def test_two_pollers_on_one_mailbox_act_on_each_message_once(ctx: Context, target: Target) -> None:
     good, fixable = await two_pollers_at_once(ctx, target, 20)
 
