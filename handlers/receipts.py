@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,12 +101,12 @@ async def mark_asked(ctx: Context, reference: str, address: str) -> None:
 # Claims: one poller at a time on each message, and the tries of one whose handling failed.
 
 
-async def claim(ctx: Context, key: str, claimant: str, hold_for: timedelta) -> int | None:
-    """Take the message `key` for this poller, committed at once so every other poller sees it: its earlier failed
-    tries, or None when another poller holds it or it waits for its next try (leave it alone then)."""
+async def claim(ctx: Context, keys: Collection[str], claimant: str, hold_for: timedelta) -> dict[str, int]:
+    """Take the messages `keys` for this poller, committed at once so every other poller sees it: each one taken,
+    with its earlier failed tries. One another poller holds, or that waits for its next try, is not (leave it)."""
     now = ctx.clock.now()
     async with ctx.database.session() as session:
-        return await mail_claims.take(session, key, claimant, now, now + hold_for)
+        return await mail_claims.take(session, keys, claimant, now, now + hold_for)
 
 
 async def failed_try(ctx: Context, key: str, claimant: str, retry_at: datetime, error: str) -> None:
@@ -114,10 +115,10 @@ async def failed_try(ctx: Context, key: str, claimant: str, retry_at: datetime, 
         await mail_claims.failed(session, key, claimant, retry_at, error)
 
 
-async def release(ctx: Context, key: str, claimant: str) -> None:
-    """Give the claim on `key` back untried (the mailbox or the database went away), for the next poll."""
+async def release(ctx: Context, keys: Collection[str], claimant: str) -> None:
+    """Give the claims on `keys` back untried (the mailbox or the database went away), for the next poll."""
     async with ctx.database.session() as session:
-        await mail_claims.release(session, key, claimant, ctx.clock.now())
+        await mail_claims.release(session, keys, claimant, ctx.clock.now())
 
 
 async def restart(ctx: Context, key: str, claimant: str, hold_for: timedelta) -> None:

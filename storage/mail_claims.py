@@ -7,6 +7,7 @@ SQLite and on PostgreSQL alike; the other leaves the message alone until the lea
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import update
@@ -20,18 +21,22 @@ _CLAIMS = table(models.MailClaim)
 ERROR_CHARS = 500
 
 
-async def take(session: AsyncSession, key: str, claimant: str, now: datetime, lease_until: datetime) -> int | None:
-    """Claim the message `key` for `claimant` until `lease_until`: the number of its earlier failed tries, or None
-    when another poller holds it or it waits for its next try."""
-    statement = insert(session, _CLAIMS).values(message_key=key, claimed_by=claimant, lease_until=lease_until,
-                                                attempts=0)  # fmt: skip
+async def take(
+    session: AsyncSession, keys: Collection[str], claimant: str, now: datetime, lease_until: datetime
+) -> dict[str, int]:
+    """Claim the messages `keys` for `claimant` until `lease_until`, in one statement: each one taken, with the
+    number of its earlier failed tries. One another poller holds, or that waits for its next try, is left out."""
+    if not keys:
+        return {}
+    rows = [{"message_key": key, "claimed_by": claimant, "lease_until": lease_until, "attempts": 0} for key in keys]
+    statement = insert(session, _CLAIMS).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["message_key"],
         set_={"claimed_by": claimant, "lease_until": lease_until},
         where=_CLAIMS.c.lease_until <= now,
     )
-    attempts: int | None = await session.scalar(statement.returning(_CLAIMS.c.attempts))
-    return attempts
+    taken = await session.execute(statement.returning(_CLAIMS.c.message_key, _CLAIMS.c.attempts))
+    return {str(row.message_key): int(row.attempts) for row in taken}
 
 
 async def failed(session: AsyncSession, key: str, claimant: str, retry_at: datetime, error: str) -> None:
@@ -43,11 +48,11 @@ async def failed(session: AsyncSession, key: str, claimant: str, retry_at: datet
     )
 
 
-async def release(session: AsyncSession, key: str, claimant: str, now: datetime) -> None:
-    """Give the claim up untried (the mailbox or the database went away): any poller may take it from `now`."""
+async def release(session: AsyncSession, keys: Collection[str], claimant: str, now: datetime) -> None:
+    """Give these claims up untried (the mailbox or the database went away): any poller may take them from `now`."""
     await session.execute(
         update(_CLAIMS)
-        .where(_CLAIMS.c.message_key == key, _CLAIMS.c.claimed_by == claimant)
+        .where(_CLAIMS.c.message_key.in_(list(keys)), _CLAIMS.c.claimed_by == claimant)
         .values(claimed_by=None, lease_until=now)
     )
 
