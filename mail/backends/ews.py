@@ -23,6 +23,7 @@ import requests
 from exchangelib import DELEGATE, Account, Configuration, FaultTolerance, Message
 from exchangelib.credentials import Credentials
 from exchangelib.errors import (
+    ErrorFolderExists,
     ErrorInternalServerTransientError,
     ErrorServerBusy,
     ErrorTimeoutExpired,
@@ -150,14 +151,24 @@ class EwsMailbox:
             if name not in self._folders:
                 account = self._account_()
                 top = account.msg_folder_root
-                children = FolderCollection(account=account, folders=[top]).find_folders(depth="Shallow")
-                found = next((f for f in children if isinstance(f, BaseFolder) and f.name == name), None)
+                found = self._child_folder(account, top, name)
                 if found is None:
                     # exchangelib resolves the parent through the root's folder map: one deep FindFolder, once.
-                    found = Folder(parent=top, name=name)
-                    found.save()
+                    try:
+                        found = Folder(parent=top, name=name)
+                        found.save()
+                    except ErrorFolderExists:
+                        # Another sobot on this mailbox made it first (a second replica starting at once).
+                        found = self._child_folder(account, top, name)
+                        if found is None:
+                            raise
                 self._folders[name] = found
             return self._folders[name]
+
+    @staticmethod
+    def _child_folder(account: Account, top: BaseFolder, name: str) -> BaseFolder | None:
+        children = FolderCollection(account=account, folders=[top]).find_folders(depth="Shallow")
+        return next((f for f in children if isinstance(f, BaseFolder) and f.name == name), None)
 
     def _send(self, message: Outgoing) -> None:
         account = self._account_()

@@ -170,9 +170,15 @@ class GraphMailbox:
             if found:
                 self._folder_ids[name] = str(found[0]["id"])
             else:
-                created = await self._json(
-                    session, token, "POST", self._base / "mailFolders", json={"displayName": name}
-                )
+                try:
+                    created = await self._json(
+                        session, token, "POST", self._base / "mailFolders", json={"displayName": name}
+                    )
+                except GraphError as error:
+                    if error.status != 409:
+                        raise
+                    # Another sobot on this mailbox made it first (ErrorFolderExists): use that one.
+                    created = (await self._json(session, token, "GET", url)).get("value", [{}])[0]
                 self._folder_ids[name] = str(created["id"])
         return self._folder_ids[name]
 

@@ -75,6 +75,19 @@ async def test_move_creates_the_folder_once(ews: FakeEws, mailbox: EwsMailbox) -
     assert await mailbox.new_messages() == []
 
 
+async def test_two_sobots_making_the_folder_at_once_both_file_into_it(ews: FakeEws, mailbox: EwsMailbox) -> None:
+    ews.deliver(notification(1), minutes_ago=2)
+    ews.deliver(notification(2), minutes_ago=1)
+    other = EwsMailbox(UNIT, service_endpoint=ews.endpoint, username=USER, password=PASSWORD, auth_type="basic",
+                       max_wait=1)  # fmt: skip
+    first, second = await mailbox.new_messages()
+
+    await asyncio.gather(mailbox.move(first, PROCESSED), other.move(second, PROCESSED))
+
+    assert [f.name for f in ews.folders.values()].count(PROCESSED) == 1
+    assert [i.mime for i in ews.in_folder(PROCESSED)] == [first.mime, second.mime]
+
+
 async def test_move_finds_an_existing_folder(ews: FakeEws, mailbox: EwsMailbox) -> None:
     top = ews.folder("msgfolderroot")
     assert top is not None

@@ -188,6 +188,17 @@ async def test_two_moves_at_once_create_one_folder(graph: FakeGraph, mailbox: Gr
     assert len(graph.in_folder(NEEDS_ATTENTION)) == 2
 
 
+async def test_two_sobots_making_the_folder_at_once_both_file_into_it(graph: FakeGraph, recorder: Recorder) -> None:
+    graph.deliver(notification(1), minutes_ago=2)
+    graph.deliver(notification(2), minutes_ago=1)
+    one, other = (GraphMailbox(UNIT, recorder.token, base_url=graph.base_url, sleep=recorder.sleep) for _ in range(2))
+    first, second = await one.new_messages()
+
+    await asyncio.gather(one.move(first, PROCESSED), other.move(second, PROCESSED))
+
+    assert list(graph.folders.values()).count(PROCESSED) == 1 and len(graph.in_folder(PROCESSED)) == 2
+
+
 class FakeEntra:
     """Microsoft Entra's token endpoint as msal's http_client seam sees it: tenant metadata, then a token."""
 
