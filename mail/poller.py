@@ -279,13 +279,23 @@ def message_key(raw: bytes) -> str:
 
     Read from the header alone, without the full parser, so even a message that cannot be parsed has one.
     """
-    found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(raw).get("Message-ID") or ""))
+    found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(_head(raw)).get("Message-ID") or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block alone: a message's key and subject are read without decoding its body (up to megabytes)."""
+    end = _BLANK_LINE.search(raw)
+    return raw[: end.end()] if end else raw
 
 
 def _subject(raw: bytes) -> str:
     try:
-        return " ".join(str(BytesHeaderParser(policy=policy.default).parsebytes(raw).get("Subject") or "").split())
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(_head(raw))
+        return " ".join(str(headers.get("Subject") or "").split())
     except Exception:  # a malformed header: the note says which message without it
         return "(unreadable)"
 
