@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
-from storage import models, outbox
+from storage import mail_claims, models, outbox
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,33 @@ async def mark_asked(ctx: Context, reference: str, address: str) -> None:
         order_id = await session.scalar(select(models.Order.id).where(models.Order.reference == reference))
         await outbox.record_sent(session, outbox.allocation_request(order_id, reference, address), "email",
                                  ctx.clock.now())  # fmt: skip
+
+
+# Claims: one poller at a time on each message, and the tries of one whose handling failed.
+
+
+async def claim(ctx: Context, keys: Collection[str], claimant: str, hold_for: timedelta) -> dict[str, int]:
+    """Take the messages `keys` for this poller, committed at once so every other poller sees it: each one taken,
+    with its earlier failed tries. One another poller holds, or that waits for its next try, is not (leave it)."""
+    now = ctx.clock.now()
+    async with ctx.database.session() as session:
+        return await mail_claims.take(session, keys, claimant, now, now + hold_for)
+
+
+async def failed_try(ctx: Context, key: str, claimant: str, retry_at: datetime, error: str) -> None:
+    """One more failed try of the message `key`: not tried again, by any poller, before `retry_at`."""
+    async with ctx.database.session() as session:
+        await mail_claims.failed(session, key, claimant, retry_at, error)
+
+
+async def release(ctx: Context, keys: Collection[str], claimant: str) -> None:
+    """Give the claims on `keys` back untried (the mailbox or the database went away), for the next poll."""
+    async with ctx.database.session() as session:
+        await mail_claims.release(session, keys, claimant, ctx.clock.now())
+
+
+async def restart(ctx: Context, key: str, claimant: str, hold_for: timedelta) -> None:
+    """Count the tries of `key` from none again (it was filed in Needs attention), held off other pollers awhile."""
+    now = ctx.clock.now()
+    async with ctx.database.session() as session:
+        await mail_claims.restart(session, key, claimant, now + hold_for)

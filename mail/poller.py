@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import os
 import re
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from email import policy
+from email.parser import BytesHeaderParser
 
 from handlers import orders, receipts
 from handlers.context import SYSTEM, Actor, Context
@@ -16,6 +24,7 @@ from handlers.views import OrderView
 from mail import compose
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, RawMessage
 from mail.parsing import IncomingMail, parse_order_email, read_message
+from storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,18 @@ class PollReport:
     replied: int = 0
     needs_attention: int = 0
     already_done: int = 0
+    retrying: int = 0  # failed this time, to be tried again after a pause
+    held_elsewhere: int = 0  # claimed by another poller, or waiting for its next try
+
+
+# Messages claimed in one statement: enough to spare a commit per message, few enough that one poller's claims run
+# out long before it has finished with them.
+CLAIM_BATCH = 10
+
+
+def _claimant() -> str:
+    """This poller's name on its claims: unique to the process and the poller, readable in the database."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -48,13 +69,76 @@ class Poller:
     unit_address: str
     allowed_domains: Sequence[str]
     notices: Notices = field(default_factory=Notices)
+    attempts: int = 5  # tries of one message before it is left in Needs attention
+    retry_seconds: float = 60.0  # the pause before a failed message's second try; doubled each try after
+    hold_for: timedelta = timedelta(minutes=10)  # how long a claim keeps other pollers off a message
+    claimant: str = field(default_factory=_claimant)
 
     async def poll_once(self) -> PollReport:
-        """Act on every unread message; a mailbox that drops mid-poll leaves the rest for the next poll."""
+        """Act on every message of the inbox not yet acted on, each claimed so no other poller acts on it too.
+
+        A message whose handling fails is tried again after a pause, and after its last try is left in Needs
+        attention with a note to the unit; the rest of the poll carries on. A mailbox or database that cannot be
+        reached ends the poll (the rest would fail as well), leaving every message for the next one.
+        """
         report = PollReport()
-        for raw in await self.mailbox.new_messages():
-            await self._handle(raw, report)
+        messages = await self.mailbox.new_messages()
+        for start in range(0, len(messages), CLAIM_BATCH):
+            batch = [(message_key(raw.mime), raw) for raw in messages[start : start + CLAIM_BATCH]]
+            held = await receipts.claim(self.ctx, {key for key, _ in batch}, self.claimant, self.hold_for)
+            for number, (key, raw) in enumerate(batch):
+                if key not in held:
+                    report.held_elsewhere += 1
+                    continue
+                try:
+                    await self._take(raw, key, held[key], report)
+                except Exception:
+                    # The poll ends here: the claims not yet acted on are given back for the next poll.
+                    rest = {k for k, _ in batch[number:]} & held.keys()
+                    with contextlib.suppress(DatabaseUnavailable):
+                        await receipts.release(self.ctx, rest, self.claimant)
+                    raise
         return report
+
+    async def _take(self, raw: RawMessage, key: str, tries: int, report: PollReport) -> None:
+        """Act on a message this poller has claimed; one that fails is left to try again, or filed after its last."""
+        if tries >= self.attempts:
+            # Its last try failed before (or while) it was filed: file it now.
+            await self._give_up(raw, key, tries, report)
+            return
+        try:
+            await self._handle(raw, report)
+        except Exception as error:
+            if out_of_reach(error):
+                raise
+            await self._failed(raw, key, tries + 1, error, report)
+
+    async def _failed(self, raw: RawMessage, key: str, tries: int, error: Exception, report: PollReport) -> None:
+        said = f"{type(error).__name__}: {error}"
+        log.warning("mail: acting on message %s failed (try %d of %d): %s", key, tries, self.attempts, said)
+        pause = timedelta(seconds=retry_delay(tries, self.retry_seconds))
+        await receipts.failed_try(self.ctx, key, self.claimant, self.ctx.clock.now() + pause, said)
+        if tries < self.attempts:
+            report.retrying += 1
+            return
+        await self._give_up(raw, key, tries, report, said)
+
+    async def _give_up(self, raw: RawMessage, key: str, tries: int, report: PollReport, said: str = "") -> None:
+        await self.mailbox.move(raw, NEEDS_ATTENTION)
+        report.needs_attention += 1
+        # Moved back to the inbox by a person, it is tried afresh.
+        await receipts.restart(self.ctx, key, self.claimant, self.hold_for)
+        if self.notices.unreadable is None:
+            return
+        why = f" (the last error: {said})" if said else ""
+        try:
+            await self.notices.unreadable(
+                f"The unit's mailbox has a message sobot could not act on after {tries} tries (subject "
+                f'"{_subject(raw.mime)}"){why}: it is in {NEEDS_ATTENTION}. Move it back to the Inbox to have it '
+                "tried again."
+            )
+        except Exception:
+            log.exception("mail: could not tell the unit about message %s in %s", key, NEEDS_ATTENTION)
 
     def _trusted(self, mail: IncomingMail) -> bool:
         domain = mail.sender_email.rpartition("@")[2].lower()
@@ -185,6 +269,48 @@ class Poller:
         await self._file(raw, PROCESSED)
         if self.notices.allocated is not None:
             await self.notices.allocated(allocated)
+
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,400}>")
+
+
+def message_key(raw: bytes) -> str:
+    """What a message is known by in its claim: its Message-ID, or a hash of it all when it has none.
+
+    Read from the header alone, without the full parser, so even a message that cannot be parsed has one.
+    """
+    found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(_head(raw)).get("Message-ID") or ""))
+    return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block alone: a message's key and subject are read without decoding its body (up to megabytes)."""
+    end = _BLANK_LINE.search(raw)
+    return raw[: end.end()] if end else raw
+
+
+def _subject(raw: bytes) -> str:
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(_head(raw))
+        return " ".join(str(headers.get("Subject") or "").split())
+    except Exception:  # a malformed header: the note says which message without it
+        return "(unreadable)"
+
+
+def retry_delay(tries: int, first: float, ceiling: float = 3600.0) -> float:
+    """Seconds before the next try of a message that failed `tries` times: `first`, doubled each try, capped."""
+    return float(min(first * 2 ** (tries - 1), ceiling))
+
+
+def out_of_reach(error: BaseException) -> bool:
+    """Whether the error is the mailbox or the database being out of reach (down, or refusing our login): no
+    fault of the message at hand, and every other message would meet it too."""
+    if isinstance(error, RequestError):
+        return False  # a refusal of what the message asks, which is the message's own
+    return isinstance(error, ConnectionError | TimeoutError | PermissionError | DatabaseUnavailable)
 
 
 def _label(number: int, total: int, child_name: str) -> str:

@@ -112,7 +112,8 @@ SOBOT = web.AppKey("sobot", Sobot)
 def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
     settings = services.settings
     return Poller(services.context(), mailbox, settings.unit_address, settings.allowed_sender_domains,
-                  notices or Notices())  # fmt: skip
+                  notices or Notices(), attempts=settings.mail_attempts,
+                  retry_seconds=settings.mail_retry_seconds)  # fmt: skip
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> Services:

@@ -19,6 +19,7 @@ from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
 from sobot.console import fail, format_table, settings_or_exit
 from sobot.logs import configure as configure_logs
+from sobot.mailboxes import SETTINGS_OF, server_errors
 from sobot.settings import Settings, SettingsError
 from storage import DatabaseUnavailable, upgrade
 
@@ -227,9 +228,25 @@ async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
     if sobot.poller is None:
         raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
     # A read from the command line tells no one in Teams: that is the running service's mail job.
-    report = await replace(sobot.poller, notices=Notices()).poll_once()
+    try:
+        report = await replace(sobot.poller, notices=Notices()).poll_once()
+    except server_errors(sobot.settings) as error:
+        fail(mail_server_failed(sobot.settings, error), 2)
+    retry = f", {report.retrying} to try again later" if report.retrying else ""
     print(f"Read the mailbox: {len(report.orders)} new orders {report.orders or ''}, {len(report.allocations)} "
-          f"allocations, {report.replied} replies sent, {report.needs_attention} to Needs attention.")  # fmt: skip
+          f"allocations, {report.replied} replies sent, {report.needs_attention} to Needs attention"
+          f"{retry}.")  # fmt: skip
+
+
+def mail_server_failed(settings: Settings, error: Exception) -> str:
+    """One sentence for a mail server that is down or refuses sobot: what happened, and what to check."""
+    check = SETTINGS_OF.get(settings.mail_backend, "SOBOT_MAIL_BACKEND")
+    said = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, PermissionError):
+        return (f"the unit's mail server refused sobot ({said}): check the account and its password or token in "
+                f"{check}, then try again.")  # fmt: skip
+    return (f"I can't use the unit's mail server ({said}): check {check} and that the server is running, "
+            "then try again; nothing was lost, the messages not read yet are read next time.")  # fmt: skip
 
 
 def db_upgrade(args: argparse.Namespace) -> None:

@@ -6,6 +6,28 @@ from mail.backends import Mailbox
 from mail.backends.maildir import MaildirMailbox
 from sobot.settings import Settings, SettingsError
 
+# The settings each backend reads, for a sentence telling a person which to check.
+SETTINGS_OF = {"maildir": "SOBOT_MAILBOX_DIR", "imap": "SOBOT_IMAP_* and SOBOT_SMTP_*", "graph": "SOBOT_GRAPH_*",
+               "ews": "SOBOT_EWS_*"}  # fmt: skip
+
+
+def server_errors(settings: Settings) -> tuple[type[Exception], ...]:
+    """What the settings' backend raises when its server is down, refuses sobot's login, or answers with an error:
+    OSError for every backend (a connection, a refused login), and the backend's own error for an answer."""
+    if settings.mail_backend == "imap":
+        from mail.backends.imap import ImapError
+
+        return OSError, ImapError
+    if settings.mail_backend == "graph":
+        from mail.backends.graph import GraphError
+
+        return OSError, GraphError
+    if settings.mail_backend == "ews":
+        from exchangelib.errors import EWSError
+
+        return OSError, EWSError
+    return (OSError,)
+
 
 def build_mailbox(settings: Settings) -> Mailbox | None:
     """The mailbox the settings name; the maildir backend is the embedded default."""

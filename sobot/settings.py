@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         "unanswered, to Needs attention.",
     )
     mail_poll_seconds: int = Field(60, ge=5, description="How often the mailbox is read.")
+    mail_attempts: int = Field(
+        5, ge=1, le=20, description="Tries of one message that fails before it is left in Needs attention."
+    )
+    mail_retry_seconds: float = Field(
+        60.0, gt=0, description="Wait before a failed message's second try; doubled each try after, up to an hour."
+    )
     imap_host: str = Field("", description="imap backend: the IMAP server.")
     imap_port: int | None = Field(None, description="imap backend: its port (default 993 for tls, 143 otherwise).")
     imap_security: Literal["tls", "starttls", "none"] = Field(

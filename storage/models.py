@@ -302,6 +302,24 @@ class ProcessedMail(Base):
     processed_at: Mapped[datetime]
 
 
+class MailClaim(Base):
+    """Which poller holds a message of the unit's mailbox, and, for one whose handling failed, its tries so far.
+
+    A message is keyed by its Message-ID (or a hash of it all): the same whichever mailbox id it has now. The
+    claim is taken only when no other poller holds it (`lease_until` passed), so two `sobot serve` processes
+    reading one mailbox never handle one message at once; after a failure the lease is the time of the next try.
+    """
+
+    __tablename__ = "mail_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(500), unique=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Notification(Base):
     """The outbox: every notification is a row before it is sent, keyed so it is never queued twice."""
 
@@ -360,6 +378,7 @@ __all__ = [
     "Child",
     "ConversationReference",
     "Event",
+    "MailClaim",
     "Milestone",
     "Notification",
     "Order",

@@ -34,7 +34,9 @@ class Mailbox(Protocol):
     backend's own connection error) when the server cannot be reached; nothing is lost by that."""
 
     async def new_messages(self) -> list[RawMessage]:
-        """Unread messages in the inbox, oldest first (not marked read by reading)."""
+        """Every message in the inbox, oldest first, read or not: which are new is sobot's own record (its
+        receipts), never the server's read flag, which people set and clear in Outlook all day. Reading
+        marks nothing read."""
         ...
 
     async def mark_read(self, message: RawMessage) -> None: ...

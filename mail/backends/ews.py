@@ -23,6 +23,7 @@ import requests
 from exchangelib import DELEGATE, Account, Configuration, FaultTolerance, Message
 from exchangelib.credentials import Credentials
 from exchangelib.errors import (
+    ErrorFolderExists,
     ErrorInternalServerTransientError,
     ErrorServerBusy,
     ErrorTimeoutExpired,
@@ -45,7 +46,7 @@ T = TypeVar("T")
 _UNREACHABLE = (RateLimitError, ErrorServerBusy, ErrorTimeoutExpired, ErrorInternalServerTransientError)
 
 
-class EwsUnreachable(OSError):
+class EwsUnreachable(ConnectionError):
     """The Exchange server could not be reached (or kept failing past the retry window); nothing was changed."""
 
 
@@ -85,7 +86,7 @@ class EwsMailbox:
         self._folder_lock = threading.Lock()
 
     async def new_messages(self) -> list[RawMessage]:
-        return await self._run(self._unread)
+        return await self._run(self._inbox_messages)
 
     async def mark_read(self, message: RawMessage) -> None:
         await self._run(self._mark_read, message)
@@ -120,9 +121,10 @@ class EwsMailbox:
                 )
             return self._account
 
-    def _unread(self) -> list[RawMessage]:
+    def _inbox_messages(self) -> list[RawMessage]:
         inbox = self._account_().inbox
-        items = inbox.filter(is_read=False).order_by("datetime_received").only("mime_content")
+        # Read or not: is_read is what people in Outlook set, not sobot's record of what it has done.
+        items = inbox.all().order_by("datetime_received").only("mime_content")
         return [RawMessage(f"{item.id} {item.changekey}", bytes(item.mime_content)) for item in items]
 
     def _item(self, message: RawMessage) -> Message:
@@ -149,14 +151,24 @@ class EwsMailbox:
             if name not in self._folders:
                 account = self._account_()
                 top = account.msg_folder_root
-                children = FolderCollection(account=account, folders=[top]).find_folders(depth="Shallow")
-                found = next((f for f in children if isinstance(f, BaseFolder) and f.name == name), None)
+                found = self._child_folder(account, top, name)
                 if found is None:
                     # exchangelib resolves the parent through the root's folder map: one deep FindFolder, once.
-                    found = Folder(parent=top, name=name)
-                    found.save()
+                    try:
+                        found = Folder(parent=top, name=name)
+                        found.save()
+                    except ErrorFolderExists:
+                        # Another sobot on this mailbox made it first (a second replica starting at once).
+                        found = self._child_folder(account, top, name)
+                        if found is None:
+                            raise
                 self._folders[name] = found
             return self._folders[name]
+
+    @staticmethod
+    def _child_folder(account: Account, top: BaseFolder, name: str) -> BaseFolder | None:
+        children = FolderCollection(account=account, folders=[top]).find_folders(depth="Shallow")
+        return next((f for f in children if isinstance(f, BaseFolder) and f.name == name), None)
 
     def _send(self, message: Outgoing) -> None:
         account = self._account_()

@@ -31,7 +31,7 @@ TokenProvider = Callable[[], str]
 Sleeper = Callable[[float], Awaitable[None]]
 
 
-class GraphUnreachable(OSError):
+class GraphUnreachable(ConnectionError):
     """Graph could not be reached, or kept answering 'too busy' after every retry; nothing was changed."""
 
 
@@ -42,6 +42,11 @@ class GraphError(Exception):
         super().__init__(f"Graph answered {method} {url} with {status}: {body[:500]}")
         self.status = status
         self.body = body
+
+
+class GraphAccessRefused(GraphError, PermissionError):
+    """Graph refused the token or the mailbox (401, 403): no request of this mailbox will do better until the app's
+    credentials or permissions are put right."""
 
 
 def client_credentials(
@@ -111,10 +116,11 @@ class GraphMailbox:
         self._folder_lock = asyncio.Lock()
 
     async def new_messages(self) -> list[RawMessage]:
+        # Every message in the inbox, read or not: isRead is what people in Outlook set, not sobot's record.
         async with self._session() as session:
             token = await self._token()
             url: URL | None = (self._base / "mailFolders" / "inbox" / "messages").with_query(
-                {"$filter": "isRead eq false", "$select": "id", "$orderby": "receivedDateTime", "$top": "50"}
+                {"$select": "id", "$orderby": "receivedDateTime", "$top": "50"}
             )
             ids: list[str] = []
             while url is not None:
@@ -164,9 +170,15 @@ class GraphMailbox:
             if found:
                 self._folder_ids[name] = str(found[0]["id"])
             else:
-                created = await self._json(
-                    session, token, "POST", self._base / "mailFolders", json={"displayName": name}
-                )
+                try:
+                    created = await self._json(
+                        session, token, "POST", self._base / "mailFolders", json={"displayName": name}
+                    )
+                except GraphError as error:
+                    if error.status != 409:
+                        raise
+                    # Another sobot on this mailbox made it first (ErrorFolderExists): use that one.
+                    created = (await self._json(session, token, "GET", url)).get("value", [{}])[0]
                 self._folder_ids[name] = str(created["id"])
         return self._folder_ids[name]
 
@@ -204,7 +216,8 @@ class GraphMailbox:
                     if response.status < 300:
                         return body
                     if response.status not in RETRIED_STATUSES:
-                        raise GraphError(method, str(url), response.status, body.decode("utf-8", "replace"))
+                        refused = GraphAccessRefused if response.status in (401, 403) else GraphError
+                        raise refused(method, str(url), response.status, body.decode("utf-8", "replace"))
                     if attempt == self._max_retries:
                         raise GraphUnreachable(
                             f"Graph still answered {response.status} to {method} {url} "

@@ -52,6 +52,15 @@ class ImapLoginRefused(PermissionError):
     that the app has IMAP.AccessAsApp and the mailbox is granted to its service principal)."""
 
 
+class SmtpUnreachable(ConnectionError):
+    """The SMTP server could not be reached, or dropped the connection, before it took the message: nothing was
+    sent, and sending anything else now would fail the same way."""
+
+
+class SmtpLoginRefused(PermissionError):
+    """The SMTP server refused the login (its user name, password or token): check them."""
+
+
 class ImapError(Exception):
     """The IMAP server answered a command with NO or BAD: retrying the same command will not help."""
 
@@ -203,7 +212,9 @@ class ImapMailbox:
 
     def _new_messages(self) -> list[RawMessage]:
         connection, validity = self._select(INBOX)
-        found = self._ok(connection.uid("SEARCH", "UNSEEN"), "UID SEARCH")
+        # Every message, \Seen or not (people open the shared mailbox's mail before sobot reads it); only one
+        # marked \Deleted is left out, as it is already on its way out of the inbox.
+        found = self._ok(connection.uid("SEARCH", "UNDELETED"), "UID SEARCH")
         uids = sorted(int(uid) for line in found if line for uid in line.split())
         messages = []
         for start in range(0, len(uids), FETCH_BATCH):
@@ -341,6 +352,21 @@ class ImapMailbox:
             connection.shutdown()
 
     def _send(self, mime: EmailMessage, to: tuple[str, ...]) -> None:
+        """Send through SMTP. A refusal of this message (a recipient, the sender, its content) is raised as smtplib
+        gives it; the server out of reach is SmtpUnreachable and a refused login SmtpLoginRefused, as they are no
+        fault of the message and would stop any other."""
+        try:
+            self._smtp_send(mime, to)
+        except smtplib.SMTPAuthenticationError as error:
+            who = f"SMTP {self.smtp_host} refused the login of {self.smtp_username}"
+            raise SmtpLoginRefused(f"{who}: {error}") from error
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+            raise
+        except OSError as error:  # every other SMTPException, and the socket's own errors
+            where = f"SMTP {self.smtp_host}:{self.smtp_port}"
+            raise SmtpUnreachable(f"{where} did not take the message: {error!r}") from error
+
+    def _smtp_send(self, mime: EmailMessage, to: tuple[str, ...]) -> None:
         smtp: smtplib.SMTP
         if self.smtp_security == "tls":
             smtp = smtplib.SMTP_SSL(self.smtp_host, self.smtp_port, timeout=self._timeout, context=self._ssl)

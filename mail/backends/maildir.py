@@ -25,16 +25,19 @@ class MaildirMailbox:
             if folder not in self._inbox.list_folders():
                 self._inbox.add_folder(folder)
 
-    def _unread(self) -> list[RawMessage]:
+    def _inbox_messages(self) -> list[RawMessage]:
         found = []
         for key in self._inbox.iterkeys():
-            message = self._inbox.get_message(key)
-            if "S" not in message.get_flags():
+            try:
+                message = self._inbox.get_message(key)
                 found.append((message.get_date(), key, bytes(self._inbox.get_bytes(key))))
+            except (KeyError, FileNotFoundError):
+                continue  # filed by another reader since the folder was listed
         return [RawMessage(key, raw) for _, key, raw in sorted(found)]
 
     async def new_messages(self) -> list[RawMessage]:
-        return await asyncio.to_thread(self._unread)
+        # new/ and cur/ alike, whatever the flags: a message a person opened (S) is still the unit's to act on.
+        return await asyncio.to_thread(self._inbox_messages)
 
     def _mark_read(self, message: RawMessage) -> None:
         stored = self._inbox.get_message(message.mailbox_id)
@@ -46,7 +49,10 @@ class MaildirMailbox:
         await asyncio.to_thread(self._mark_read, message)
 
     def _move(self, message: RawMessage, folder: str) -> None:
-        stored = self._inbox.get_message(message.mailbox_id)
+        try:
+            stored = self._inbox.get_message(message.mailbox_id)
+        except (KeyError, FileNotFoundError):
+            return  # no longer in the inbox: filed already (by another reader, or a person)
         stored.set_subdir("cur")  # filed, but its read flag is left as it was
         self._inbox.get_folder(folder).add(stored)
         self._inbox.remove(message.mailbox_id)

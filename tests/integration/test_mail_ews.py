@@ -34,15 +34,16 @@ def mailbox(ews: FakeEws) -> EwsMailbox:
     )
 
 
-async def test_lists_unread_oldest_first_with_mime(ews: FakeEws, mailbox: EwsMailbox) -> None:
+async def test_lists_the_whole_inbox_read_or_not_oldest_first_with_mime(ews: FakeEws, mailbox: EwsMailbox) -> None:
+    opened = notification(99)
+    opened_id = ews.deliver(opened, minutes_ago=60, is_read=True)  # opened in Outlook first
     raws = [notification(n) for n in range(3)]
     ids = [ews.deliver(raw, minutes_ago=10 - n) for n, raw in enumerate(raws)]
-    ews.deliver(notification(99), minutes_ago=60, is_read=True)
 
     found = await mailbox.new_messages()
 
-    assert [m.mailbox_id.split(" ")[0] for m in found] == ids
-    assert [m.mime for m in found] == raws
+    assert [m.mailbox_id.split(" ")[0] for m in found] == [opened_id, *ids]
+    assert [m.mime for m in found] == [opened, *raws]
     assert not any(ews.items[i].is_read for i in ids)
     assert "ResolveNames" not in ews.operations and "ConvertId" not in ews.operations  # no probing
     assert {"FindItem", "GetItem"} <= set(ews.operations)
@@ -56,7 +57,7 @@ async def test_mark_read(ews: FakeEws, mailbox: EwsMailbox) -> None:
 
     assert ews.items[item_id].is_read
     assert "UpdateItem" in ews.operations
-    assert await mailbox.new_messages() == []
+    assert [m.mime for m in await mailbox.new_messages()] == [message.mime]  # read, and still the inbox's
 
 
 async def test_move_creates_the_folder_once(ews: FakeEws, mailbox: EwsMailbox) -> None:
@@ -72,6 +73,19 @@ async def test_move_creates_the_folder_once(ews: FakeEws, mailbox: EwsMailbox) -
     assert ews.operations.count("CreateFolder") == 1
     assert [i.mime for i in ews.in_folder(PROCESSED)] == [first.mime, second.mime]
     assert await mailbox.new_messages() == []
+
+
+async def test_two_sobots_making_the_folder_at_once_both_file_into_it(ews: FakeEws, mailbox: EwsMailbox) -> None:
+    ews.deliver(notification(1), minutes_ago=2)
+    ews.deliver(notification(2), minutes_ago=1)
+    other = EwsMailbox(UNIT, service_endpoint=ews.endpoint, username=USER, password=PASSWORD, auth_type="basic",
+                       max_wait=1)  # fmt: skip
+    first, second = await mailbox.new_messages()
+
+    await asyncio.gather(mailbox.move(first, PROCESSED), other.move(second, PROCESSED))
+
+    assert [f.name for f in ews.folders.values()].count(PROCESSED) == 1
+    assert [i.mime for i in ews.in_folder(PROCESSED)] == [first.mime, second.mime]
 
 
 async def test_move_finds_an_existing_folder(ews: FakeEws, mailbox: EwsMailbox) -> None:

@@ -14,6 +14,7 @@ import pwd
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import string
@@ -323,12 +324,12 @@ def folders(dovecot: Dovecot, user: str) -> set[str]:
         connection.logout()
 
 
-async def test_new_messages_are_the_unseen_ones_oldest_first_and_reading_leaves_them_unread(
+async def test_new_messages_are_every_one_in_the_inbox_read_or_not_oldest_first_and_reading_changes_no_flag(
     dovecot: Dovecot, user: str
 ) -> None:
     first, second, already_read = notification("First"), notification("Second"), notification("Read")
     deliver(dovecot, user, first)
-    deliver(dovecot, user, already_read, seen=True)
+    deliver(dovecot, user, already_read, seen=True)  # opened in Outlook before sobot read it
     deliver(dovecot, user, second)
     box = mailbox(dovecot, user)
     try:
@@ -337,7 +338,7 @@ async def test_new_messages_are_the_unseen_ones_oldest_first_and_reading_leaves_
     finally:
         await box.close()
 
-    assert [m.mime for m in messages] == [first, second]
+    assert [m.mime for m in messages] == [first, already_read, second]
     assert again == messages
     assert all(re.fullmatch(r"\d+:\d+", m.mailbox_id) for m in messages)
     assert folder(dovecot, user, "INBOX") == [(first, False), (already_read, True), (second, False)]
@@ -353,7 +354,7 @@ async def test_mark_read_flags_only_that_message(dovecot: Dovecot, user: str) ->
     finally:
         await box.close()
 
-    assert [m.mime for m in left] == [second]
+    assert [m.mime for m in left] == [first, second]  # read or not, both are still the inbox's
     assert folder(dovecot, user, "INBOX") == [(first, True), (second, False)]
 
 
@@ -459,10 +460,12 @@ async def test_smtp_logs_in_with_xoauth2(dovecot: Dovecot, user: str, smtp: tupl
     assert len(recorded.envelopes) == 1
 
 
-async def test_a_refused_smtp_login_is_an_oserror(dovecot: Dovecot, user: str, smtp: tuple[Recorded, int]) -> None:
+async def test_a_refused_smtp_login_is_a_permission_error(
+    dovecot: Dovecot, user: str, smtp: tuple[Recorded, int]
+) -> None:
     recorded, port = smtp
     box = mailbox(dovecot, user, port, smtp_username=UNIT, smtp_password="wrong")
-    with pytest.raises(OSError):
+    with pytest.raises(PermissionError):
         await box.send(Outgoing((UNIT,), "Test", "text", "<p>html</p>"))
     assert recorded.envelopes == []
 
@@ -545,8 +548,39 @@ async def test_nothing_listening_is_an_oserror() -> None:
                       address=UNIT, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none")  # fmt: skip
     with pytest.raises(ImapUnreachable):
         await box.new_messages()
-    with pytest.raises(OSError):
+    # The server out of reach, not a refusal of this message: the poller stops rather than blame the message.
+    with pytest.raises(ConnectionError):
         await box.send(Outgoing((UNIT,), "Test", "text", "<p>html</p>"))
+
+
+async def test_smtp_refusing_a_recipient_is_a_refusal_of_that_message_alone(dovecot: Dovecot, user: str) -> None:
+    refusing = RefusingRecipient("nobody.here@example.gov.uk")
+    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        box = mailbox(dovecot, user, smtp_port=controller.port)
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            await box.send(Outgoing(("nobody.here@example.gov.uk",), "Re: x", "text", "<p>html</p>"))
+        assert not isinstance(refused.value, ConnectionError | PermissionError)
+        await box.send(Outgoing((UNIT,), "Fine", "text", "<p>html</p>"))
+        assert [str(m["Subject"]) for m in refusing.messages()] == ["Fine"]
+    finally:
+        controller.stop()
+
+
+class RefusingRecipient(Recorded):
+    """An SMTP server that answers RCPT TO for one address with 550, as a mail system does for a mailbox it has not."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:  # fmt: skip
+        if address.lower() == self.refused:
+            return "550 5.1.1 <" + address + ">: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
 
 def test_xoauth2_is_the_string_exchange_online_expects() -> None:

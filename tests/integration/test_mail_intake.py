@@ -1,0 +1,347 @@
+"""The unit's mailbox as people really use it, on every backend: mail opened before sobot reads it, one message that
+fails between good ones, and two pollers (two `sobot serve` processes) reading one mailbox.
+
+Each runs against Maildir, a real Dovecot (with aiosmtpd), and the loopback fakes of Microsoft Graph and EWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox as stdlib_mailbox
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select, text
+
+from handlers import people
+from handlers.context import CLI, Context
+from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox
+from mail.backends.ews import EwsMailbox
+from mail.backends.graph import GraphMailbox
+from mail.backends.maildir import MaildirMailbox
+from mail.poller import Notices, Poller
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
+from storage import Database, models
+from tests.fakes.ews import serve_ews
+from tests.fakes.graph import serve_graph
+from tests.integration.test_mail_imap import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    Dovecot,
+    RefusingRecipient,
+    dovecot,
+    free_port,
+    smtp,
+    user,
+)
+from tests.integration.test_mail_imap import deliver as imap_deliver
+from tests.integration.test_mail_imap import folder as imap_folder
+from tests.integration.test_mail_imap import mailbox as imap_mailbox
+
+CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
+UNIT = "safeguarding.unit@example.gov.uk"
+STAFF = """name,email,roles
+Tom Jones,tom.jones@example.gov.uk,social_worker
+Priya Patel,priya.patel@example.gov.uk,safeguarding_unit
+Jane Smith,jane.smith@example.gov.uk,iro
+"""
+POISON = "LCS-POISON"
+
+
+@dataclass
+class Target:
+    """A mailbox; how a test puts mail into its inbox (opened by a person, or not) and reads back what was sent and
+    filed; and how it opens a second mailbox on the same store, as a second `sobot serve` would."""
+
+    mailbox: Mailbox
+    deliver: Callable[[bytes, bool], None]
+    sent: Callable[[], list[EmailMessage]]
+    filed: Callable[[str], int]
+    another: Callable[[], Mailbox]
+
+
+@pytest.fixture(params=["maildir", "imap", "graph", "ews"])
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    if request.param == "maildir":
+        box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+        store = stdlib_mailbox.Maildir(box.root)
+
+        def into_maildir(raw: bytes, opened: bool) -> None:
+            message = stdlib_mailbox.MaildirMessage(raw)
+            if opened:  # as a mail client leaves a message it has shown: in cur/, Seen and Flagged
+                message.set_subdir("cur")
+                message.set_flags("FS")
+            store.add(message)
+
+        yield Target(box, into_maildir, box.sent, lambda name: len(box.folder(name)),
+                     lambda: MaildirMailbox(box.root, UNIT))  # fmt: skip
+    elif request.param == "imap":
+        server: Dovecot = request.getfixturevalue("dovecot")
+        account: str = request.getfixturevalue("user")
+        recorded, port = request.getfixturevalue("smtp")
+
+        def into_imap(raw: bytes, opened: bool) -> None:
+            connection = server.imap(account)
+            try:
+                typ, data = connection.append("INBOX", r"(\Seen \Flagged)" if opened else None, None, raw)
+                assert typ == "OK", data
+            finally:
+                connection.logout()
+
+        boxes = [imap_mailbox(server, account, smtp_port=port)]
+
+        def another_imap() -> Mailbox:
+            boxes.append(imap_mailbox(server, account, smtp_port=port))
+            return boxes[-1]
+
+        try:
+            yield Target(boxes[0], into_imap, recorded.messages,
+                         lambda name: len(imap_folder(server, account, name)), another_imap)  # fmt: skip
+        finally:
+            for box in boxes:
+                await box.close()
+    elif request.param == "graph":
+        async with serve_graph(UNIT, "token") as fake:
+
+            def into_graph(raw: bytes, opened: bool) -> None:
+                fake.deliver(raw, is_read=opened)
+
+            def graph() -> Mailbox:
+                return GraphMailbox(UNIT, lambda: "token", base_url=fake.base_url)
+
+            yield Target(graph(), into_graph, lambda: list(fake.sent), lambda name: len(fake.in_folder(name)), graph)
+    else:
+        async with serve_ews(UNIT, "svc", PASSWORD) as fake:
+            from email import message_from_bytes, policy
+
+            def into_ews(raw: bytes, opened: bool) -> None:
+                fake.deliver(raw, is_read=opened)
+
+            def ews() -> Mailbox:
+                return EwsMailbox(UNIT, service_endpoint=fake.endpoint, username="svc", password=PASSWORD,
+                                  auth_type="basic", max_wait=1)  # fmt: skip
+
+            def sent_items() -> list[EmailMessage]:
+                found = [message_from_bytes(item.mime, policy=policy.default) for item in fake.in_folder("Sent Items")]
+                return [m for m in found if isinstance(m, EmailMessage)]
+
+            yield Target(ews(), into_ews, sent_items, lambda name: len(fake.in_folder(name)), ews)
+
+
+@pytest.fixture
+async def ctx(database: Database) -> Context:
+    context = Context(database, load_builtin(), WorkingCalendar(), FixedClock(datetime(2026, 3, 4, 9, tzinfo=UTC)),
+                      "wirral")  # fmt: skip
+    await people.import_people(context, STAFF, CLI)
+    return context
+
+
+def order_mail(child_id: str, *, fixable: bool = False) -> bytes:
+    """The corpus's plain order email for another child (its own Message-ID); `fixable`: one with a date that
+    is not a date, which gets a reply listing the problem."""
+    raw = (CORPUS / "01_plain_template.eml").read_bytes()
+    raw = raw.replace(b"LCS-104233", child_id.encode()).replace(b"20260303154210.1001", child_id.encode())
+    return raw.replace(b"Date made: 3 March 2026", b"Date made: 31 February 2026") if fixable else raw
+
+
+async def orders_of(ctx: Context) -> list[str]:
+    async with ctx.database.session() as session:
+        found = await session.scalars(
+            select(models.Child.local_id).join(models.Order, models.Order.child_id == models.Child.id)
+        )
+        return sorted(found.all())
+
+
+def subjects(target: Target) -> list[str]:
+    return sorted(str(m["Subject"]) for m in target.sent())
+
+
+# 1. Read every message once, whatever its flags ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_mail_a_person_opened_and_flagged_first_is_acted_on_once(ctx: Context, target: Target) -> None:
+    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"])
+    target.deliver(order_mail("LCS-100001"), True)
+    target.deliver(order_mail("LCS-100002", fixable=True), True)
+    target.deliver(order_mail("LCS-100003"), False)
+
+    report = await poller.poll_once()
+    assert sorted(report.orders) == ["SO-2026-0001", "SO-2026-0002"] and report.replied == 1
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100003"]
+    assert target.filed(PROCESSED) == 2 and target.filed(NEEDS_ATTENTION) == 1
+    assert await target.mailbox.new_messages() == []
+
+    # The same message back in the inbox later, unread (moved back, or marked unread by a person): filed, not redone.
+    target.deliver(order_mail("LCS-100001"), False)
+    assert isinstance(ctx.clock, FixedClock)
+    ctx.clock.advance(poller.hold_for)
+    report = await poller.poll_once()
+    assert report.orders == [] and report.already_done == 1 and report.replied == 0
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100003"] and target.filed(PROCESSED) == 3
+    assert subjects(target).count("[SO-2026-0001] Allocate an IRO") == 1
+
+
+# 2. No message can stop the others ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def poisoned(database: Database) -> AsyncIterator[None]:
+    """A database that refuses to record the child LCS-POISON: a database error on that message's row alone."""
+    postgresql = database.engine.dialect.name == "postgresql"
+    async with database.engine.begin() as connection:
+        if postgresql:
+            await connection.execute(text(
+                "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.local_id = '{POISON}' THEN RAISE EXCEPTION 'this row is poisoned'; END IF; RETURN NEW; END $$"
+            ))  # fmt: skip
+            await connection.execute(text("CREATE TRIGGER poison BEFORE INSERT ON children FOR EACH ROW "
+                                          "EXECUTE FUNCTION refuse_poison()"))  # fmt: skip
+        else:
+            await connection.execute(text(f"CREATE TRIGGER poison BEFORE INSERT ON children WHEN NEW.local_id = "
+                                          f"'{POISON}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"))  # fmt: skip
+    try:
+        yield
+    finally:
+        await cure(database)
+
+
+async def cure(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        if database.engine.dialect.name == "postgresql":
+            await connection.execute(text("DROP TRIGGER IF EXISTS poison ON children"))
+            await connection.execute(text("DROP FUNCTION IF EXISTS refuse_poison()"))
+        else:
+            await connection.execute(text("DROP TRIGGER IF EXISTS poison"))
+
+
+@pytest.mark.usefixtures("poisoned")
+async def test_a_message_that_fails_is_retried_with_back_off_then_left_in_needs_attention_and_the_rest_go_on(
+    ctx: Context, target: Target
+) -> None:
+    notes: list[str] = []
+
+    async def tell_unit(note: str) -> None:
+        notes.append(note)
+
+    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), attempts=3,
+                    retry_seconds=60)  # fmt: skip
+    clock = ctx.clock
+    assert isinstance(clock, FixedClock)
+    for child in ("LCS-100001", POISON, "LCS-100002"):
+        target.deliver(order_mail(child), False)
+
+    report = await poller.poll_once()
+    assert sorted(report.orders) == ["SO-2026-0001", "SO-2026-0002"] and report.retrying == 1
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and target.filed(PROCESSED) == 2
+    assert len(await target.mailbox.new_messages()) == 1 and notes == []
+
+    # Not tried again before its pause is over; then once per pause, the pause doubling.
+    clock.advance(timedelta(seconds=59))
+    assert (await poller.poll_once()).held_elsewhere == 1
+    clock.advance(timedelta(seconds=2))
+    assert (await poller.poll_once()).retrying == 1
+    clock.advance(timedelta(seconds=100))
+    assert (await poller.poll_once()).held_elsewhere == 1
+    clock.advance(timedelta(seconds=30))
+    report = await poller.poll_once()
+
+    assert report.needs_attention == 1 and report.retrying == 0
+    assert target.filed(NEEDS_ATTENTION) == 1 and await target.mailbox.new_messages() == []
+    [note] = notes
+    assert "after 3 tries" in note and NEEDS_ATTENTION in note and "LCS-POISON" in note
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"]
+    assert subjects(target) == ["[SO-2026-0001] Allocate an IRO", "[SO-2026-0002] Allocate an IRO"]
+
+
+async def test_a_message_that_failed_is_acted_on_when_its_fault_is_put_right(
+    ctx: Context, database: Database, poisoned: None, tmp_path: Path
+) -> None:
+    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+    poller = Poller(ctx, box, UNIT, ["example.gov.uk"], attempts=3, retry_seconds=60)
+    store = stdlib_mailbox.Maildir(box.root)
+    for child in (POISON, "LCS-100001"):
+        store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
+
+    report = await poller.poll_once()
+    assert report.orders == ["SO-2026-0001"] and report.retrying == 1
+    await cure(database)
+    assert isinstance(ctx.clock, FixedClock)
+    ctx.clock.advance(timedelta(minutes=1))
+    report = await poller.poll_once()
+
+    assert report.orders == ["SO-2026-0002"] and await orders_of(ctx) == ["LCS-100001", POISON]
+    assert len(box.folder(PROCESSED)) == 2 and await box.new_messages() == []
+
+
+# 10. Several replicas, one mailbox -----------------------------------------------------------------------------
+
+
+async def two_pollers_at_once(ctx: Context, target: Target, mail: int) -> tuple[int, int]:
+    """`mail` order emails (every fifth one needing a reply) read by two pollers at once, each on its own
+    connection to the mailbox: the good ones and the fixable ones."""
+    fixable = [n for n in range(mail) if n % 5 == 4]
+    for n in range(mail):
+        target.deliver(order_mail(f"LCS-2{n:05d}", fixable=n in fixable), n % 2 == 0)
+    first = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"])
+    second = Poller(ctx, target.another(), UNIT, ["example.gov.uk"])
+    for _ in range(3):  # a poll each, side by side, until the inbox is empty
+        await asyncio.gather(first.poll_once(), second.poll_once())
+    return mail - len(fixable), len(fixable)
+
+
+async def test_two_pollers_on_one_mailbox_act_on_each_message_once(ctx: Context, target: Target) -> None:
+    good, fixable = await two_pollers_at_once(ctx, target, 20)
+
+    assert len(await orders_of(ctx)) == good
+    assert target.filed(PROCESSED) == good and target.filed(NEEDS_ATTENTION) == fixable
+    assert await target.mailbox.new_messages() == []
+    sent = subjects(target)
+    assert len([s for s in sent if s.endswith("Allocate an IRO")]) == good
+    assert len([s for s in sent if s.startswith("Re: ")]) == fixable and len(set(sent)) == len(sent)
+    async with ctx.database.session() as session:
+        receipts = await session.scalar(select(func.count()).select_from(models.ProcessedMail))
+    assert receipts == good * 2 + fixable  # a receipt per message and one per order made, once each
+
+
+async def test_a_reply_to_a_recipient_smtp_refuses_stops_no_poll(
+    ctx: Context,
+    dovecot: Dovecot,  # noqa: F811 (a fixture)
+    user: str,  # noqa: F811 (a fixture)
+) -> None:
+    refusing = RefusingRecipient("gone.away@example.gov.uk")
+    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    notes: list[str] = []
+
+    async def tell_unit(note: str) -> None:
+        notes.append(note)
+
+    box = imap_mailbox(dovecot, user, smtp_port=controller.port)
+    poller = Poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), attempts=2, retry_seconds=60)
+    await people.import_people(ctx, "name,email,roles\nGone Away,gone.away@example.gov.uk,social_worker\n", CLI)
+    refused = order_mail("LCS-300002", fixable=True).replace(b"tom.jones@", b"gone.away@")
+    imap_deliver(dovecot, user, order_mail("LCS-300001"), refused, order_mail("LCS-300003"))
+    try:
+        report = await poller.poll_once()
+        assert sorted(report.orders) == ["SO-2026-0001", "SO-2026-0002"]
+        assert await orders_of(ctx) == ["LCS-300001", "LCS-300003"]
+        assert isinstance(ctx.clock, FixedClock)
+        for _ in range(3):  # its tries, each after its pause, until it is filed
+            ctx.clock.advance(timedelta(minutes=5))
+            await poller.poll_once()
+        assert await box.new_messages() == []
+    finally:
+        controller.stop()
+        await box.close()
+
+    assert len(imap_folder(dovecot, user, PROCESSED)) == 2 and len(imap_folder(dovecot, user, NEEDS_ATTENTION)) == 1
+    assert sorted(str(m["Subject"]) for m in refusing.messages()) == [
+        "[SO-2026-0001] Allocate an IRO", "[SO-2026-0002] Allocate an IRO"]  # fmt: skip
+    assert len(notes) == 1 and NEEDS_ATTENTION in notes[0] and "LCS-300002" in notes[0]
