@@ -625,7 +625,16 @@ def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
     if written is None:
         latest = _latest_reply(mail.text)
         written = _unquoted(str(latest.full_body)) if latest is not None else ""
-    blocks = _order_blocks(written) or (_order_blocks(mail.text) if _is_forward(mail) else [])
+    blocks = _order_blocks(written)
+    if _is_forward(mail) and not any("child_id" in block for block in blocks):
+        # A forward is read for what it forwards; what the forwarder wrote above it ("Social worker: Dev Sharma")
+        # is their word on that order, and stands over the forwarded lines.
+        forwarder: dict[str, str] = {}
+        for block in blocks:
+            forwarder |= block
+        marker = _FORWARDED_TEXT.search(mail.text)
+        forwarded = _order_blocks(mail.text[marker.start() :] if marker else mail.text)
+        blocks = [block | forwarder for block in forwarded] or blocks
     if not blocks:
         if _names_an_order(mail):
             missing = read_order({}, today)

@@ -257,5 +257,8 @@ def _label(number: int, total: int, child_name: str) -> str:
 
 
 def _new_order(fields: orders.NewOrder, mail: IncomingMail) -> orders.NewOrder:
-    # An email that names no social worker is the social worker's own.
-    return replace(fields, social_worker_email=fields.social_worker_email or mail.sender_email)
+    # An email that names no social worker is the social worker's own; one that names them, by address or by name
+    # alone, is theirs (the sender of a forward is often not the order's social worker).
+    if fields.social_worker_email or fields.social_worker_name:
+        return fields
+    return replace(fields, social_worker_email=mail.sender_email)

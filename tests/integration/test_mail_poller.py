@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from handlers import people
+from handlers import orders, people
 from handlers.context import CLI, Context
 from mail.backends import NEEDS_ATTENTION, PROCESSED, RawMessage
 from mail.backends.maildir import MaildirMailbox
@@ -301,3 +301,40 @@ def plain(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+FORWARD = "11_forwarded_inline_gmail.eml"
+WORKERS = """name,email,roles,team,manager_email,entra_id
+Rachel Green,rachel.green@example.gov.uk,social_worker,North,,
+Dev Sharma,dev.sharma@example.gov.uk,social_worker,North,,
+"""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Social worker: rachel.green@example.gov.uk": "Social worker: Dev Sharma"},
+        {"Social worker: rachel.green@example.gov.uk": "Social worker: Dev Sharma <dev.sharma@example.gov.uk>"},
+        # The forwarder says who it is above what they forward.
+        {"Social worker: rachel.green@example.gov.uk\n": "",
+         "FYI - please set this up.": "FYI - please set this up.\n\nSocial worker: Dev Sharma"},
+    ],
+)  # fmt: skip
+async def test_the_social_worker_a_forward_names_is_the_orders(
+    ctx: Context, box: MaildirMailbox, change: dict[str, str]
+) -> None:
+    await people.import_people(ctx, WORKERS, CLI)
+    deliver(box, FORWARD, **change)
+    report = await poller(ctx, box).poll_once()
+    [reference] = report.orders
+    assert (await orders.get_order(ctx, reference)).social_worker == "Dev Sharma"  # not Rachel, who forwarded it
+
+
+async def test_a_named_social_worker_not_in_the_directory_gets_a_reply_and_no_order(
+    ctx: Context, box: MaildirMailbox
+) -> None:
+    await people.import_people(ctx, WORKERS, CLI)
+    deliver(box, FORWARD, **{"Social worker: rachel.green@example.gov.uk": "Social worker: Ann Nobody"})
+    report = await poller(ctx, box).poll_once()
+    assert report.orders == [] and report.replied == 1 and await orders_count(ctx) == 0
+    assert "no social worker called 'Ann Nobody' in the directory" in plain(box.sent()[-1])

@@ -66,7 +66,7 @@ BAD = [
     ({"order_type": "care order"}, "Order type: 'care order' is not a supervision order"),
     ({"months": "40"}, "Length: no order may run past three years: give a length of at most 36 months."),
     ({"last_day": "2026-03-01"}, "Last day: the last day (01 March 2026) is before the order commenced"),
-    ({"social_worker": "Sam Worker"}, "Social worker: 'Sam Worker' has no email address: give the social worker's"),
+    ({"social_worker": "Dev Sharma"}, "Social worker: there is no social worker called 'Dev Sharma' in the directory"),
     ({"social_worker": "sam.worker@"}, "Social worker: 'sam.worker@' is not an email address I can read"),
 ]  # fmt: skip
 

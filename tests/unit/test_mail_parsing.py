@@ -758,11 +758,9 @@ def test_an_order_type_that_is_not_a_supervision_order_is_a_problem(written: str
     assert result == problems(problem)
 
 
-def test_a_social_worker_named_without_an_address_is_a_problem() -> None:
-    assert new_order(REQUIRED + "Social worker: Ann Lee") == problems(
-        "Social worker: 'Ann Lee' has no email address: give the social worker's email address (their name may go "
-        "with it)."
-    )
+def test_a_social_worker_named_without_an_address_is_kept_by_name() -> None:
+    [order] = new_order(REQUIRED + "Social worker: Ann Lee").orders
+    assert order.social_worker_email is None and order.social_worker_name == "Ann Lee"
     assert new_order(REQUIRED + "Social worker: n/a").kind == "orders"  # none given: the sender's own order
 
 
