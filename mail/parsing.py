@@ -88,7 +88,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 def read_headers(raw: bytes) -> MailHeaders:
     """The message's senders, subject, thread ids and authentication, its body left unread; never raises."""
-    return _headers_of(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True), raw)
+    # Only the header block is parsed: the parser would otherwise still split a body of any size into lines.
+    ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if found >= 0]
+    head = raw[: min(ends) + 2] if ends else raw
+    return _headers_of(BytesParser(policy=policy.default).parsebytes(head, headersonly=True), raw)
 
 
 def _headers_of(message: Message, raw: bytes) -> MailHeaders:
@@ -432,7 +435,7 @@ class _HtmlText(HTMLParser):
                 self._concealed = None  # a paragraph ends where the next block begins, closed or not
             else:
                 return
-        if tag not in _VOID and _conceals(attrs):
+        if attrs and tag not in _VOID and _conceals(attrs):
             self._concealed = (tag, 1)
             return
         if tag in _HIDDEN:
@@ -536,10 +539,15 @@ def _row_text(cells: list[str]) -> str:
     return "\t".join([*(" ".join(lines) for lines in first), last[0]]) + "".join("\n" + line for line in last[1:])
 
 
+# Runs of bare paragraph starts and line breaks read as one or two: the stdlib parser's cost is per tag.
+_PARAGRAPHS = re.compile(r"(?:<p>\s*){2,}", re.IGNORECASE)
+_BREAKS = re.compile(r"(?:<br\s*/?>\s*){3,}", re.IGNORECASE)
+
+
 def html_to_text(html: str) -> str:
     """The text a reader sees in an HTML email: paragraphs and line breaks as lines, table cells split by tabs."""
     parser = _HtmlText()
-    parser.feed(html)
+    parser.feed(_BREAKS.sub("<br><br>", _PARAGRAPHS.sub("<p>", html)))
     parser.close()
     return _tidy(parser.text())
 
@@ -612,6 +620,9 @@ _ORDER_SUBJECT = re.compile(r"supervision order|new order", re.IGNORECASE)
 _ORDER_ABBREVIATION = re.compile(r"\bI?SO\b(?![-\d])")
 
 
+MOST_ORDERS = 20
+
+
 def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
     """The orders a new-order email gives, or the problems that stop it, each a sentence for its sender.
 
@@ -643,6 +654,12 @@ def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
                 "problems", problems=tuple([p.sentence for p in missing] + _unread_attachments(mail))
             )
         return OrderEmailResult("not_an_order")
+    if len(blocks) > MOST_ORDERS:
+        # Each order is read in full; a mail of thousands of "Child ID:" lines is not a family's orders.
+        return OrderEmailResult("problems", problems=(
+            f"This email gives {len(blocks)} orders, and one email may give at most {MOST_ORDERS}: send them in "
+            "several emails.",
+        ))  # fmt: skip
     orders: list[NewOrder] = []
     problems: list[str] = []
     for number, block in enumerate(blocks, start=1):
