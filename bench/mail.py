@@ -27,7 +27,8 @@ UNIT = "safeguarding.unit@example.gov.uk"
 
 
 def notification(n: int) -> bytes:
-    return f"""From: Tom Jones <tom.jones@example.gov.uk>
+    return f"""Authentication-Results: mx.example.gov.uk; dmarc=pass header.from=example.gov.uk
+From: Tom Jones <tom.jones@example.gov.uk>
 To: Safeguarding Unit <{UNIT}>
 Subject: New supervision order - LCS-{n:06d}
 Date: Tue, 03 Mar 2026 15:42:10 +0000
@@ -58,7 +59,8 @@ async def run(database_url: str | None) -> None:
     url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     await upgrade(url)
     settings = load_settings({}, database_url=url, mailbox_dir=folder / "mailbox", unit_address=UNIT,
-                             allowed_sender_domains=["example.gov.uk"], procedure="wirral")  # fmt: skip
+                             allowed_sender_domains=["example.gov.uk"], procedure="wirral",
+                             mail_authserv_ids=["mx.example.gov.uk"])  # fmt: skip
     sobot = build_sobot(settings, clock=FixedClock(datetime(2026, 3, 4, 9, tzinfo=UTC)), environ={})
     await people.import_people(sobot.context, "name,email,roles\nTom Jones,tom.jones@example.gov.uk,social_worker\n"
                                               "Jane Smith,jane.smith@example.gov.uk,iro\n", CLI)  # fmt: skip

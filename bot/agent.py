@@ -355,7 +355,9 @@ class SobotAgent(ActivityHandler):
             for problem in read:
                 errors.setdefault(problem.field, problem.sentence)
             return await self._form_again_unless_saved(values, errors, form=form)
-        new = replace(read, social_worker_email=read.social_worker_email or person.email, form_id=form)
+        named = read.social_worker_email or read.social_worker_name
+        new = replace(read, social_worker_email=read.social_worker_email or (None if named else person.email),
+                      form_id=form)  # fmt: skip
         try:
             view = await orders.create_order(self.ctx, new, person.actor, sender=person, ask_unit_at=self.unit_mailbox)
         except orders.AlreadySaved as saved:

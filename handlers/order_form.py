@@ -72,6 +72,8 @@ class NewOrder:
     conditions: str = ""
     procedure: str | None = None
     social_worker_email: str | None = None
+    # A social worker named without an address: the operation finds them in the directory by name.
+    social_worker_name: str | None = None
     notes: str = ""
     form_id: str | None = None  # the Teams form it came from, so saving that form twice saves once
 
@@ -108,14 +110,15 @@ def read_order(values: Mapping[str, str], today: date) -> NewOrder | list[FieldP
                 problems.append(FieldProblem(field, "Give the order's length in months or its last day, not both."))
                 continue
             months, last_day = more_months, more_last_day
-    social_worker = _social_worker(text["social_worker"], problems)
+    social_worker, social_worker_name = _social_worker(text["social_worker"], problems)
     if problems or kind is None or made is None:
         return sorted(problems, key=lambda p: list(LABELS).index(p.field))
     new = NewOrder(
         child_local_id=text["child_local_id"], child_name=text["child_name"], order_type=kind, made=made,
         child_date_of_birth=dob, commenced=commenced, months=months, last_day=last_day, court=text["court"],
         other_orders=_lines(values.get("other_orders")), conditions=_lines(values.get("conditions")),
-        procedure=text["procedure"] or None, social_worker_email=social_worker, notes=_lines(values.get("notes")),
+        procedure=text["procedure"] or None, social_worker_email=social_worker, social_worker_name=social_worker_name,
+        notes=_lines(values.get("notes")),
     )  # fmt: skip
     return order_problems(new, today) or new
 
@@ -229,18 +232,15 @@ def _length_or_last_day(
         return None, None
 
 
-def _social_worker(text: str, problems: list[FieldProblem]) -> str | None:
-    """The social worker's address in "Ann Lee <ann.lee@…>" and the like; none given leaves it to the caller."""
+def _social_worker(text: str, problems: list[FieldProblem]) -> tuple[str | None, str | None]:
+    """The social worker's address in "Ann Lee <ann.lee@…>" and the like, or the name given alone (the operation
+    looks it up: a name is never taken to mean the sender); none given leaves it to the caller."""
     found = EMAIL.search(text)
     if found is None and "@" in text:
         problems.append(
             FieldProblem("social_worker", f"Social worker: '{text}' is not an email address I can read: give their "
                                           "full email address.")
         )  # fmt: skip
-    elif found is None and text:
-        # A name alone could be anyone's: the directory knows people by their address.
-        problems.append(
-            FieldProblem("social_worker", f"Social worker: '{text}' has no email address: give the social worker's "
-                                          "email address (their name may go with it).")
-        )  # fmt: skip
-    return found[0].lower() if found else None
+    if found is not None:
+        return found[0].lower(), None
+    return None, (text if text and "@" not in text else None)

@@ -147,6 +147,8 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             if "social_worker" not in found.roles:
                 raise _not_a_social_worker(found.name, new.social_worker_email.strip().lower())
             social_worker = records.Named(found.id, found.name)
+        elif new.social_worker_name:
+            social_worker = await records.social_worker_named(session, new.social_worker_name)
         child = await records.child(
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
         )

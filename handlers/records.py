@@ -165,6 +165,24 @@ async def named_by_email(session: AsyncSession, email: str, what: str = "person"
     return NamedPerson(found.id, found.name, tuple(found.roles))
 
 
+async def social_worker_named(session: AsyncSession, name: str) -> Named:
+    """The one active social worker of this full name (case and spacing aside); refused when none or several."""
+    wanted = " ".join(name.split()).casefold()
+    people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
+    matches = [p for p in people if "social_worker" in p.roles and " ".join(p.name.split()).casefold() == wanted]
+    if not matches:
+        raise InvalidInput(
+            f"Social worker: there is no social worker called '{name.strip()}' in the directory: give their email "
+            "address, or ask an administrator to add them (sobot people import).",
+            "social_worker_email",
+        )
+    if len(matches) > 1:
+        both = " or ".join(f"{p.name} ({p.email})" for p in matches)
+        raise InvalidInput(f"Social worker: '{name.strip()}' could be {both}: give their email address.",
+                           "social_worker_email")  # fmt: skip
+    return Named(matches[0].id, matches[0].name)
+
+
 async def iro(session: AsyncSession, name_or_email: str) -> models.Person:
     """The IRO named (case-insensitive, full name or email); refused when unknown or ambiguous."""
     wanted = " ".join(name_or_email.split()).casefold()

@@ -39,11 +39,17 @@ def _angled(message_id: str) -> str:
     return message_id if message_id.startswith("<") else f"<{message_id}>"
 
 
-def _html(paragraphs: Sequence[str], rows: Sequence[tuple[str, str]] = ()) -> str:
+def _html(
+    paragraphs: Sequence[str], rows: Sequence[tuple[str, str]] = (), after: Sequence[str] = (), preformatted: str = ""
+) -> str:
+    """One HTML document: paragraphs, then a table of rows, then more paragraphs and preformatted text."""
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if rows:
         cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
         body += f"<table>{cells}</table>"
+    body += "".join(f"<p>{html.escape(p)}</p>" for p in after)
+    if preformatted:
+        body += f"<pre>{html.escape(preformatted)}</pre>"
     return f"<html><body>{body}</body></html>"
 
 
@@ -69,17 +75,26 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: s
         + "\n\nReply to this email with the IRO's name (for example: Jane Smith) to allocate them.\n\nIROs:\n"
         + "\n".join(f"  {c}" for c in choices or ["none in the directory yet"])
     )  # fmt: skip
-    markup = _html(["A new order needs an IRO."], rows) + _html(
-        ["Reply to this email with the IRO's name (for example: Jane Smith) to allocate them.", "IROs:", *choices]
-    )
+    markup = _html(
+        ["A new order needs an IRO."], rows,
+        ["Reply to this email with the IRO's name (for example: Jane Smith) to allocate them.", "IROs:", *choices],
+    )  # fmt: skip
     return Outgoing((unit_address,), f"[{view.reference}] Allocate an IRO", text, markup)
+
+
+# A reply lists this many problems at most: a mail of 5,000 "Child ID:" lines once got a reply of 1.3 MB.
+MOST_PROBLEMS = 20
 
 
 def problems_reply(to: str, subject: str, message_id: str, problems: Sequence[str]) -> Outgoing:
     intro = "Thank you. sobot could not record this as a new Supervision Order, so nothing was saved:"
     ending = "Please send the details again in a new email, filled in like this:"
-    text = intro + "\n\n" + "\n".join(f"- {p}" for p in problems) + f"\n\n{ending}\n\n{NEW_ORDER_HELP}"
-    markup = _html([intro, *(f"• {p}" for p in problems), ending]) + f"<pre>{html.escape(NEW_ORDER_HELP)}</pre>"
+    listed = list(problems[:MOST_PROBLEMS])
+    if len(problems) > MOST_PROBLEMS:
+        more = len(problems) - MOST_PROBLEMS
+        listed.append(f"… and {more} more {'problem' if more == 1 else 'problems'} like these.")
+    text = intro + "\n\n" + "\n".join(f"- {p}" for p in listed) + f"\n\n{ending}\n\n{NEW_ORDER_HELP}"
+    markup = _html([intro, *(f"• {p}" for p in listed), ending], preformatted=NEW_ORDER_HELP)
     return Outgoing((to,), _re(subject), text, markup, in_reply_to=message_id)
 
 

@@ -27,6 +27,24 @@ class Attachment(NamedTuple):
 
 
 @dataclass(frozen=True)
+class MailHeaders:
+    """What a message's headers alone say: enough to decide whether to read its body at all."""
+
+    message_id: str
+    sender_email: str
+    sender_name: str
+    # More than one sender, or a display name that is an address other than the sender's: never trusted.
+    sender_is_ambiguous: bool
+    subject: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    is_auto_reply: bool
+    # Every Authentication-Results header and Exchange AuthAs marker, topmost (added last) first.
+    authentication_results: tuple[str, ...] = ()
+    exchange_auth_as: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class IncomingMail:
     """One message from the mailbox, in the project's words: who sent it, what it says, what came with it."""
 
@@ -40,6 +58,8 @@ class IncomingMail:
     text: str
     new_text: str
     attachments: tuple[Attachment, ...]
+    # The latest reply with its signature kept (what a new order is read from); None: work it out from `text`.
+    written_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,28 +86,55 @@ _FORWARD_MARKER = "---------- Forwarded message ---------"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+def read_headers(raw: bytes) -> MailHeaders:
+    """The message's senders, subject, thread ids and authentication, its body left unread; never raises."""
+    # Only the header block is parsed: the parser would otherwise still split a body of any size into lines.
+    ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if found >= 0]
+    head = raw[: min(ends) + 2] if ends else raw
+    return _headers_of(BytesParser(policy=policy.default).parsebytes(head, headersonly=True), raw)
+
+
+def _headers_of(message: Message, raw: bytes) -> MailHeaders:
+    sender_email, sender_name = _sender(message)
+    subject = _header(message, "Subject")
+    message_ids = _message_ids(_header(message, "Message-ID"))
+    in_reply_to = _message_ids(_header(message, "In-Reply-To"))
+    return MailHeaders(
+        message_id=message_ids[0] if message_ids else "sha256:" + hashlib.sha256(raw).hexdigest(),
+        sender_email=sender_email,
+        sender_name=sender_name,
+        sender_is_ambiguous=_sender_is_ambiguous(message, sender_email),
+        subject=subject,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=_message_ids(_header(message, "References")),
+        is_auto_reply=_is_auto_reply(message, subject),
+        authentication_results=_all_headers(message, "Authentication-Results"),
+        exchange_auth_as=_all_headers(message, "X-MS-Exchange-Organization-AuthAs"),
+    )
+
+
 def read_message(raw: bytes) -> IncomingMail:
     """The message's senders, subject, thread ids, best plain text and attachment list; never raises on bad mail."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     texts: list[str] = []
     attachments: list[Attachment] = []
     _walk(message, texts, attachments)
-    text = _tidy("\n\n".join(texts))
-    sender_email, sender_name = _sender(message)
-    subject = _header(message, "Subject")
-    message_ids = _message_ids(_header(message, "Message-ID"))
-    in_reply_to = _message_ids(_header(message, "In-Reply-To"))
+    text = _tidy(_BLANKS.sub(_blank, "\n\n".join(texts)))
+    headers = _headers_of(message, raw)
+    # The reply parser is the costliest step: run once, both of its readings kept.
+    latest = _latest_reply(text)
     return IncomingMail(
-        message_id=message_ids[0] if message_ids else "sha256:" + hashlib.sha256(raw).hexdigest(),
-        sender_email=sender_email,
-        sender_name=sender_name,
-        subject=subject,
-        in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_message_ids(_header(message, "References")),
-        is_auto_reply=_is_auto_reply(message, subject),
+        message_id=headers.message_id,
+        sender_email=headers.sender_email,
+        sender_name=headers.sender_name,
+        subject=headers.subject,
+        in_reply_to=headers.in_reply_to,
+        references=headers.references,
+        is_auto_reply=headers.is_auto_reply,
         text=text,
-        new_text=strip_quoted(text),
+        new_text=_unquoted(str(latest.body)) if latest is not None else "",
         attachments=tuple(attachments),
+        written_text=_unquoted(str(latest.full_body)) if latest is not None else "",
     )
 
 
@@ -129,6 +176,36 @@ def _readable(text: str) -> str:
 def _message_ids(value: str) -> tuple[str, ...]:
     found = _ANGLE_ID.findall(value)
     return tuple(found) if found else tuple(value.split())
+
+
+def _all_headers(message: Message, name: str) -> tuple[str, ...]:
+    try:
+        values = message.get_all(name) or []
+    except Exception:  # as in _header
+        values = [raw for key, raw in message.raw_items() if key.lower() == name.lower()]
+    return tuple(_readable(" ".join(str(value).split())) for value in values)
+
+
+# Anything shaped like an address, wherever it stands in a From line: display name, comment or angle brackets.
+_ANY_ADDRESS = re.compile(r"[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+")
+
+
+def _sender_is_ambiguous(message: Message, sender_email: str) -> bool:
+    """A From line that could be read as someone other than its one address: two addresses, two From lines, or
+    a display name (`sue.unit@council.gov.uk <attacker@evil.example>`) that is itself another address."""
+    froms = [value for key, value in message.raw_items() if key.lower() == "from"]
+    if len(froms) != 1 or not sender_email:
+        return True
+    try:
+        parsed = message.get("From")
+        addresses = tuple(getattr(parsed, "addresses", ()))
+        decoded = str(parsed)
+    except Exception:  # as in _header: a From the stdlib cannot read is not one to trust
+        return True
+    if len(addresses) != 1:
+        return True
+    written = {found.lower().strip(".") for found in _ANY_ADDRESS.findall(f"{froms[0]} {decoded}")}
+    return written != {sender_email.lower()}
 
 
 def _sender(message: Message) -> tuple[str, str]:
@@ -275,9 +352,19 @@ def _forwarded(inner: Message, attachments: list[Attachment]) -> str:
     return "\n".join([_FORWARD_MARKER, *headers, "", *texts])
 
 
+# A run of spaces and other blanks within a line. The reply parser's patterns (`\s*^…`) and the label line's
+# backtrack over every such run at every position: 32,000 spaces took 12 s. One blank each (a tab where the run
+# held a tab, as a table's cells are split by one) reads the same and keeps every later pass linear.
+_BLANKS = re.compile(r"[^\S\n\r]+")
+
+
+def _blank(run: re.Match[str]) -> str:
+    return "\t" if "\t" in run[0] else " "
+
+
 def _tidy(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    text = _CONTROL.sub("", re.sub("[\u200b\u200c\u200d\ufeff\u00ad]", "", text))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", re.sub("[\u200b\u200c\u200d\u2060\ufeff\u00ad]", "", text)).replace("\xa0", " ")
     lines = [line.rstrip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
@@ -289,6 +376,27 @@ _BLOCKS = {
     "section", "article", "header", "footer", "address", "center", "caption",
 }  # fmt: skip
 _HIDDEN = {"head", "style", "script", "title", "xml", "template"}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_NOT_NESTED = {"p", "li", "dt", "dd", "option"}
+# What keeps an element's text from the reader's eyes: it is not read either (a hidden block once made an order).
+_HIDING_STYLE = re.compile(
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|mso-hide\s*:\s*all"
+    r"|(?:font-size|opacity)\s*:\s*0(?:\.0*)?(?:[a-z]+|%)?\s*(?:!important\s*)?(?:;|$))",
+    re.IGNORECASE,
+)
+_NO_HEIGHT = re.compile(r"(?:^|;)\s*(?:max-)?height\s*:\s*0(?:\.0*)?(?:[a-z]+|%)?\s*(?:!important\s*)?(?:;|$)", re.I)
+_CLIPPED = re.compile(r"(?:^|;)\s*overflow\s*:\s*hidden", re.IGNORECASE)
+
+
+def _conceals(attrs: list[tuple[str, str | None]]) -> bool:
+    found = dict(attrs)
+    style = (found.get("style") or "")[:2000]
+    return (
+        "hidden" in found
+        or bool(_HIDING_STYLE.search(style))
+        # A preheader's way: no height, and what overflows it clipped.
+        or bool(_NO_HEIGHT.search(style) and _CLIPPED.search(style))
+    )
 
 
 @dataclass
@@ -303,8 +411,12 @@ class _HtmlText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self._buffers: list[list[str]] = [[]]
+        # Per buffer: whether its last chunk with text left a line open (kept so no pass looks back over chunks).
+        self._line_open: list[bool] = [False]
         self._tables: list[_Table] = []
         self._hidden = 0
+        # The element hiding what is inside it (display:none and the like), and how deep its own tag nests.
+        self._concealed: tuple[str, int] | None = None
         self._pre = 0
         self._mailto: tuple[str, list[str], int] | None = None
 
@@ -315,6 +427,17 @@ class _HtmlText(HTMLParser):
         return "\n".join(line.strip(" ") for line in lines)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._concealed is not None:
+            name, depth = self._concealed
+            if tag == name and tag not in _NOT_NESTED:
+                self._concealed = (name, depth + 1)
+            elif tag == name or (name == "p" and tag in _BLOCKS):
+                self._concealed = None  # a paragraph ends where the next block begins, closed or not
+            else:
+                return
+        if attrs and tag not in _VOID and _conceals(attrs):
+            self._concealed = (tag, 1)
+            return
         if tag in _HIDDEN:
             self._hidden += 1
         elif tag == "table":
@@ -323,14 +446,15 @@ class _HtmlText(HTMLParser):
         elif tag in ("td", "th") and self._tables:
             self._close_cell()
             self._buffers.append([])
+            self._line_open.append(False)
             self._tables[-1].cell_open = True
         elif tag == "tr" and self._tables:
             self._close_row()
         elif tag == "br":
-            self._buffers[-1].append("\n")
+            self._append("\n")
         elif tag == "li":
             self._new_line()
-            self._buffers[-1].append("• ")
+            self._append("• ")
         elif tag in _BLOCKS:
             self._new_line()
             if tag == "pre":
@@ -342,6 +466,11 @@ class _HtmlText(HTMLParser):
                 self._mailto = (address, self._buffers[-1], len(self._buffers[-1]))
 
     def handle_endtag(self, tag: str) -> None:
+        if self._concealed is not None:
+            name, depth = self._concealed
+            if tag == name:
+                self._concealed = (name, depth - 1) if depth > 1 else None
+            return
         if tag in _HIDDEN:
             self._hidden = max(0, self._hidden - 1)
         elif tag == "table" and self._tables:
@@ -359,24 +488,27 @@ class _HtmlText(HTMLParser):
             self._mailto = None
             # A linked name ("Tom Jones") would lose the address it links to: write it after the name.
             if buffer is self._buffers[-1] and address.lower() not in "".join(buffer[start:]).lower():
-                buffer.append(f" <{address}>")
+                self._append(f" <{address}>")
 
     def handle_data(self, data: str) -> None:
-        if self._hidden:
+        if self._hidden or self._concealed is not None:
             return
-        self._buffers[-1].append(data if self._pre else re.sub(r"[ \t\r\n\f]+", " ", data))
+        self._append(data if self._pre else re.sub(r"[ \t\r\n\f]+", " ", data))
+
+    def _append(self, chunk: str) -> None:
+        self._buffers[-1].append(chunk)
+        if chunk.strip(" "):
+            self._line_open[-1] = not chunk.endswith("\n")
 
     def _new_line(self) -> None:
-        for chunk in reversed(self._buffers[-1]):
-            if chunk.strip(" "):
-                if not chunk.endswith("\n"):
-                    self._buffers[-1].append("\n")
-                return
+        if self._line_open[-1]:
+            self._append("\n")
 
     def _close_cell(self) -> None:
         table = self._tables[-1]
         if table.cell_open:
             table.cells.append("".join(self._buffers.pop()))
+            self._line_open.pop()
             table.cell_open = False
 
     def _close_row(self) -> None:
@@ -384,7 +516,7 @@ class _HtmlText(HTMLParser):
         table = self._tables[-1]
         if table.cells:
             self._new_line()
-            self._buffers[-1].append(_row_text(table.cells))
+            self._append(_row_text(table.cells))
             self._new_line()
             table.cells = []
 
@@ -393,7 +525,7 @@ class _HtmlText(HTMLParser):
         self._tables.pop()
         # A table ends its last value: the paragraph after it is not more of the Conditions.
         self._new_line()
-        self._buffers[-1].append("\n")
+        self._append("\n")
 
 
 def _row_text(cells: list[str]) -> str:
@@ -407,10 +539,15 @@ def _row_text(cells: list[str]) -> str:
     return "\t".join([*(" ".join(lines) for lines in first), last[0]]) + "".join("\n" + line for line in last[1:])
 
 
+# Runs of bare paragraph starts and line breaks read as one or two: the stdlib parser's cost is per tag.
+_PARAGRAPHS = re.compile(r"(?:<p>\s*){2,}", re.IGNORECASE)
+_BREAKS = re.compile(r"(?:<br\s*/?>\s*){3,}", re.IGNORECASE)
+
+
 def html_to_text(html: str) -> str:
     """The text a reader sees in an HTML email: paragraphs and line breaks as lines, table cells split by tabs."""
     parser = _HtmlText()
-    parser.feed(html)
+    parser.feed(_BREAKS.sub("<br><br>", _PARAGRAPHS.sub("<p>", html)))
     parser.close()
     return _tidy(parser.text())
 
@@ -483,6 +620,9 @@ _ORDER_SUBJECT = re.compile(r"supervision order|new order", re.IGNORECASE)
 _ORDER_ABBREVIATION = re.compile(r"\bI?SO\b(?![-\d])")
 
 
+MOST_ORDERS = 20
+
+
 def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
     """The orders a new-order email gives, or the problems that stop it, each a sentence for its sender.
 
@@ -492,9 +632,20 @@ def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
         return OrderEmailResult("auto_reply")
     # Quoted history is never read as an order (a reply quoting an old order would make it again); a forward's is.
     # The signature stays: a "Thanks," line above the details would otherwise be taken for one and cut them off.
-    latest = _latest_reply(mail.text)
-    written = _unquoted(str(latest.full_body)) if latest is not None else ""
-    blocks = _order_blocks(written) or (_order_blocks(mail.text) if _is_forward(mail) else [])
+    written = mail.written_text
+    if written is None:
+        latest = _latest_reply(mail.text)
+        written = _unquoted(str(latest.full_body)) if latest is not None else ""
+    blocks = _order_blocks(written)
+    if _is_forward(mail) and not any("child_id" in block for block in blocks):
+        # A forward is read for what it forwards; what the forwarder wrote above it ("Social worker: Dev Sharma")
+        # is their word on that order, and stands over the forwarded lines.
+        forwarder: dict[str, str] = {}
+        for block in blocks:
+            forwarder |= block
+        marker = _FORWARDED_TEXT.search(mail.text)
+        forwarded = _order_blocks(mail.text[marker.start() :] if marker else mail.text)
+        blocks = [block | forwarder for block in forwarded] or blocks
     if not blocks:
         if _names_an_order(mail):
             missing = read_order({}, today)
@@ -503,6 +654,12 @@ def parse_order_email(mail: IncomingMail, today: date) -> OrderEmailResult:
                 "problems", problems=tuple([p.sentence for p in missing] + _unread_attachments(mail))
             )
         return OrderEmailResult("not_an_order")
+    if len(blocks) > MOST_ORDERS:
+        # Each order is read in full; a mail of thousands of "Child ID:" lines is not a family's orders.
+        return OrderEmailResult("problems", problems=(
+            f"This email gives {len(blocks)} orders, and one email may give at most {MOST_ORDERS}: send them in "
+            "several emails.",
+        ))  # fmt: skip
     orders: list[NewOrder] = []
     problems: list[str] = []
     for number, block in enumerate(blocks, start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email import policy
 from email.parser import BytesHeaderParser
+from typing import TypeVar
 
 from handlers import orders, receipts
 from handlers.context import SYSTEM, Actor, Context
@@ -23,13 +25,26 @@ from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, RawMessage
-from mail.parsing import IncomingMail, parse_order_email, read_message
+from mail.parsing import IncomingMail, MailHeaders, parse_order_email, read_headers, read_message
+from mail.trust import SenderTrust, vouched
 from storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ALLOCATION_SUBJECT = re.compile(r"\[(SO-\d{4}-\d{4,6})\]", re.IGNORECASE)
-IRO_LINE = re.compile(r"^\s*(?:allocate\s+(?:to\s+)?|iro\s*:\s*)?(?P<name>[^\n]+?)\s*[.!]?\s*$", re.IGNORECASE)
+# "Jane Smith", "Allocate to Jane Smith.", "Jane Smith please", "Jane Smith (IRO)", "IRO: Jane Smith, thanks".
+_COURTESY = r"(?:please|pls|thanks|thank\s+you|many\s+thanks|ta|cheers)"
+IRO_LINE = re.compile(
+    rf"^\s*(?:{_COURTESY}[\s,]+)?(?:(?:allocate|assign)\s+(?:to\s+)?|iro\s*[:-]\s*)?(?P<name>[^\n]+?)"
+    rf"(?:\s*\(\s*(?:the\s+)?iro\s*\)|\s*[-,]\s*iro)?(?:[\s,]+{_COURTESY})?\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+# A greeting is not a name: "Hi all," on the first line, or before the name on the same line.
+GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear|morning|afternoon|good\s+(?:morning|afternoon|evening))\b[^,!\n]{0,40}(?:[,!]\s*|$)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -69,6 +84,10 @@ class Poller:
     unit_address: str
     allowed_domains: Sequence[str]
     notices: Notices = field(default_factory=Notices)
+    # How the council's mail system vouches for a sender; by default no one is vouched for.
+    trust: SenderTrust = field(default_factory=SenderTrust)
+    max_bytes: int = 10_000_000
+    read_seconds: float = 10.0
     attempts: int = 5  # tries of one message before it is left in Needs attention
     retry_seconds: float = 60.0  # the pause before a failed message's second try; doubled each try after
     hold_for: timedelta = timedelta(minutes=10)  # how long a claim keeps other pollers off a message
@@ -140,23 +159,56 @@ class Poller:
         except Exception:
             log.exception("mail: could not tell the unit about message %s in %s", key, NEEDS_ATTENTION)
 
-    def _trusted(self, mail: IncomingMail) -> bool:
+    def _trusted(self, mail: MailHeaders) -> bool:
         domain = mail.sender_email.rpartition("@")[2].lower()
         return any(domain == d.lower().lstrip("@") for d in self.allowed_domains)
 
+    def _vouched(self, mail: MailHeaders) -> bool:
+        return not mail.sender_is_ambiguous and vouched(
+            self.trust, mail.sender_email, mail.authentication_results, mail.exchange_auth_as
+        )
+
+    async def _off_loop(self, work: Callable[..., T], *args: object) -> T:
+        """Reading a message in a worker thread, so the service answers meanwhile, for at most read_seconds."""
+        return await asyncio.wait_for(asyncio.to_thread(work, *args), self.read_seconds)
+
     async def _handle(self, raw: RawMessage, report: PollReport) -> None:
-        mail = read_message(raw.mime)
-        done = await receipts.done_parts(self.ctx, mail.message_id)
+        # The headers alone first: who sent it, and whether anyone vouches for them, before any body is read.
+        headers = await asyncio.to_thread(read_headers, raw.mime)
+        done = await receipts.done_parts(self.ctx, headers.message_id)
         if 0 in done:
             # Acted on before a crash kept it from moving: finish the move, do nothing twice.
             report.already_done += 1
             await self._file(raw, done[0])
             return
-        if not self._trusted(mail):
+        if not self._trusted(headers):
             # Unknown senders get no answer (no backscatter) and their mail is left unread for a person.
-            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "untrusted", NEEDS_ATTENTION)
+            await receipts.record(self.ctx, Receipt(headers.message_id, headers.sender_email), "untrusted",
+                                  NEEDS_ATTENTION)  # fmt: skip
             report.needs_attention += 1
             await self.mailbox.move(raw, NEEDS_ATTENTION)
+            return
+        if not self._vouched(headers):
+            # An allowed domain's From line, but the council's mail system does not say it sent it: no answer
+            # (it could be anyone's), and the unit is told.
+            await self._needs_attention(raw, headers, report, f"a message whose sender, {headers.sender_email}, the "
+                                        "council's mail system does not vouch for")  # fmt: skip
+            return
+        if len(raw.mime) > self.max_bytes:
+            await self.mailbox.send(compose.answer(headers.sender_email, headers.subject, headers.message_id, [
+                f"Thank you. This email is {_megabytes(len(raw.mime))}, more than the {_megabytes(self.max_bytes)} "
+                "sobot reads, so nothing was saved: send the order's details typed into a new email, without "
+                "attachments."
+            ]))  # fmt: skip
+            report.replied += 1
+            await self._needs_attention(raw, headers, report, f"a message from {headers.sender_email} too large to "
+                                        "read")  # fmt: skip
+            return
+        try:
+            mail = await self._off_loop(read_message, raw.mime)
+        except TimeoutError:
+            await self._needs_attention(raw, headers, report, f"a message from {headers.sender_email} that took "
+                                        f"more than {self.read_seconds:g} s to read")  # fmt: skip
             return
         if mail.is_auto_reply:
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
@@ -174,7 +226,12 @@ class Poller:
         await self.mailbox.move(raw, folder)
 
     async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], report: PollReport) -> None:
-        result = parse_order_email(mail, self.ctx.today())
+        try:
+            result = await self._off_loop(parse_order_email, mail, self.ctx.today())
+        except TimeoutError:
+            await self._needs_attention(raw, mail, report, f"a message from {mail.sender_email} that took more than "
+                                        f"{self.read_seconds:g} s to read")  # fmt: skip
+            return
         if result.kind == "auto_reply":
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
             await self._file(raw, PROCESSED)
@@ -221,7 +278,9 @@ class Poller:
         await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
         await self._file(raw, PROCESSED)
 
-    async def _needs_attention(self, raw: RawMessage, mail: IncomingMail, report: PollReport, what: str) -> None:
+    async def _needs_attention(
+        self, raw: RawMessage, mail: MailHeaders | IncomingMail, report: PollReport, what: str
+    ) -> None:
         await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "needs_attention", NEEDS_ATTENTION)
         report.needs_attention += 1
         await self._file(raw, NEEDS_ATTENTION)
@@ -244,7 +303,8 @@ class Poller:
             await self.notices.order_created(view)
 
     async def _allocation(self, raw: RawMessage, mail: IncomingMail, reference: str, report: PollReport) -> None:
-        line = next((ln for ln in mail.new_text.splitlines() if ln.strip()), "")
+        line = next((ln for ln in (GREETING.sub("", ln, count=1) for ln in mail.new_text.splitlines()) if ln.strip()),
+                    "")  # fmt: skip
         match = IRO_LINE.match(line)
         name = match.group("name") if match else ""
         actor = Actor(mail.sender_name or mail.sender_email, mail.sender_email)
@@ -313,11 +373,18 @@ def out_of_reach(error: BaseException) -> bool:
     return isinstance(error, ConnectionError | TimeoutError | PermissionError | DatabaseUnavailable)
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size // 1000} KB"
+
+
 def _label(number: int, total: int, child_name: str) -> str:
     """How a sentence about one order of an email that gives several says which."""
     return f"Order {number} ({child_name}): " if total > 1 else ""
 
 
 def _new_order(fields: orders.NewOrder, mail: IncomingMail) -> orders.NewOrder:
-    # An email that names no social worker is the social worker's own.
-    return replace(fields, social_worker_email=fields.social_worker_email or mail.sender_email)
+    # An email that names no social worker is the social worker's own; one that names them, by address or by name
+    # alone, is theirs (the sender of a forward is often not the order's social worker).
+    if fields.social_worker_email or fields.social_worker_name:
+        return fields
+    return replace(fields, social_worker_email=mail.sender_email)

@@ -20,6 +20,7 @@ from bot.notify import TeamsChannel
 from handlers.context import Context
 from mail.backends import Mailbox
 from mail.poller import Notices, Poller, PollReport
+from mail.trust import SenderTrust, trust_method
 from rules.calendar import WorkingCalendar
 from rules.clock import Clock, SystemClock
 from rules.notices import WorkingHours
@@ -111,9 +112,11 @@ SOBOT = web.AppKey("sobot", Sobot)
 
 def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
     settings = services.settings
+    trust = SenderTrust(trust_method(settings.mail_sender_trust, settings.mail_backend),
+                        tuple(settings.mail_authserv_ids))  # fmt: skip
     return Poller(services.context(), mailbox, settings.unit_address, settings.allowed_sender_domains,
-                  notices or Notices(), attempts=settings.mail_attempts,
-                  retry_seconds=settings.mail_retry_seconds)  # fmt: skip
+                  notices or Notices(), trust, settings.mail_max_bytes, settings.mail_read_seconds,
+                  attempts=settings.mail_attempts, retry_seconds=settings.mail_retry_seconds)  # fmt: skip
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> Services:

@@ -99,6 +99,25 @@ class Settings(BaseSettings):
     mail_retry_seconds: float = Field(
         60.0, gt=0, description="Wait before a failed message's second try; doubled each try after, up to an hour."
     )
+    mail_sender_trust: Literal["auto", "authentication-results", "exchange"] = Field(
+        "auto",
+        description="How the council's mail system vouches for a sender, without which a From line proves nothing: "
+        "authentication-results (a header from one of SOBOT_MAIL_AUTHSERV_IDS saying dmarc=pass, or spf=pass and "
+        "dkim=pass, for the From's domain), exchange (Exchange's X-MS-Exchange-Organization-AuthAs: Internal), or "
+        "auto: exchange for the graph and ews backends, authentication-results otherwise. Mail from an allowed "
+        "domain that is not vouched for goes, unanswered, to Needs attention.",
+    )
+    mail_authserv_ids: list[str] = Field(
+        default_factory=list,
+        description='The authserv-ids of the council\'s own mail servers, as a JSON list, e.g. ["mx.council.gov.uk"]: '
+        "only their Authentication-Results are believed. None named: no sender is vouched for by that method.",
+    )
+    mail_max_bytes: int = Field(
+        10_000_000, ge=10_000, description="A larger message is not read: it goes to Needs attention, answered."
+    )
+    mail_read_seconds: float = Field(
+        10.0, gt=0, description="How long reading one message may take before it goes to Needs attention."
+    )
     imap_host: str = Field("", description="imap backend: the IMAP server.")
     imap_port: int | None = Field(None, description="imap backend: its port (default 993 for tls, 143 otherwise).")
     imap_security: Literal["tls", "starttls", "none"] = Field(

@@ -27,6 +27,7 @@ from sobot.app import Sobot, build_sobot
 from sobot.settings import load_settings
 from storage import Database, models
 from tests.connector import RecordingConnector, Sent, TokenlessClients, recording_connector
+from tests.vouching import TRUST_SETTINGS
 
 STAFF = """name,email,roles,team,manager_email
 Tess Manager,tess@example.gov.uk,team_manager,North,
@@ -154,7 +155,7 @@ async def rig(database: Database, database_url: str, maildir: Path, at: datetime
     async with recording_connector() as connector:
         clock = FixedClock(at)
         settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS,
-                                 mailbox_dir=maildir, allowed_sender_domains=["example.gov.uk"],
+                                 mailbox_dir=maildir, allowed_sender_domains=["example.gov.uk"], **TRUST_SETTINGS,
                                  legal_address="legal.cases@example.gov.uk", notify_timeout_seconds=5.0)  # fmt: skip
         sobot = build_sobot(settings, clock=clock, database=database, environ={}, client_factory=TokenlessClients())
         await people.import_people(sobot.context, staff, CLI)

@@ -28,6 +28,7 @@ from rules.procedures import load_builtin
 from storage import Database, models
 from tests.faults.proxy import Proxy
 from tests.integration import test_mail_imap as imap
+from tests.vouching import TRUST, vouched
 
 pytestmark = pytest.mark.postgres
 
@@ -46,7 +47,7 @@ CHILD_IDS = ("LCS-200001", "LCS-200002", "LCS-200003")
 
 def order_email(child_id: str) -> bytes:
     raw = TEMPLATE.read_bytes().replace(b"LCS-104233", child_id.encode())
-    return raw.replace(b"20260303154210.1001", uuid.uuid4().hex.encode())
+    return vouched(raw.replace(b"20260303154210.1001", uuid.uuid4().hex.encode()))
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ async def test_imap_cut_as_the_second_move_to_processed_goes_out(
     try:
         imap_proxy.cut_when(b"UID MOVE 2 ")
         with pytest.raises(OSError):
-            await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices()).poll_once()
+            await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices(), TRUST).poll_once()
         assert imap_proxy.tripped.is_set()
         # The first message is done and filed; the second's order is committed with its receipt but unfiled.
         orders, receipts, created = await evidence(ctx)
@@ -114,7 +115,7 @@ async def test_imap_cut_as_the_second_move_to_processed_goes_out(
         assert len(imap.folder(dovecot, user, PROCESSED)) == 1 and len(imap.folder(dovecot, user, "INBOX")) == 2
 
         imap_proxy.restore()
-        report = await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices()).poll_once()
+        report = await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices(), TRUST).poll_once()
     finally:
         await box.close()
 
@@ -137,7 +138,7 @@ async def test_smtp_cut_while_the_second_allocation_request_is_sent(
     try:
         smtp_proxy.cut_when(b"[SO-2026-0002] Allocate an IRO")
         with pytest.raises(OSError):
-            await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices()).poll_once()
+            await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices(), TRUST).poll_once()
         assert smtp_proxy.tripped.is_set()
         assert requests_sent(recorded) == ["[SO-2026-0001] Allocate an IRO"]
         orders, _, created = await evidence(ctx)
@@ -145,7 +146,7 @@ async def test_smtp_cut_while_the_second_allocation_request_is_sent(
         assert len(imap.folder(dovecot, user, "INBOX")) == 2
 
         smtp_proxy.restore()
-        await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices()).poll_once()
+        await Poller(ctx, box, imap.UNIT, ["example.gov.uk"], Notices(), TRUST).poll_once()
     finally:
         await box.close()
 

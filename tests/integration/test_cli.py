@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.vouching import TRUST_ENVIRONMENT, vouched
+
 STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,
 Sam Worker,sam.worker@example.gov.uk,social_worker,North,tess.manager@example.gov.uk,
@@ -151,14 +153,14 @@ def test_an_unreachable_database_gets_a_sentence_not_a_traceback() -> None:
 def test_mail_poll_once_reads_the_maildir(tmp_path: Path) -> None:
     env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}",
            "SOBOT_MAILBOX_DIR": str(tmp_path / "mailbox"), "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]',
-           "SOBOT_UNIT_ADDRESS": "safeguarding.unit@example.gov.uk"}  # fmt: skip
+           "SOBOT_UNIT_ADDRESS": "safeguarding.unit@example.gov.uk", **TRUST_ENVIRONMENT}  # fmt: skip
     staff = tmp_path / "staff.csv"
     staff.write_text("name,email,roles\nTom Jones,tom.jones@example.gov.uk,social_worker\n", encoding="utf-8")
     assert sobot("people", "import", str(staff), env=env).returncode == 0
     first = sobot("mail", "poll", "--once", env=env)  # makes the Maildir and its folders
     assert first.returncode == 0 and "0 new orders" in first.stdout, first.stderr
     corpus = Path(__file__).parent.parent / "unit" / "mail_corpus" / "01_plain_template.eml"
-    (tmp_path / "mailbox" / "new" / "01.eml").write_bytes(corpus.read_bytes())
+    (tmp_path / "mailbox" / "new" / "01.eml").write_bytes(vouched(corpus.read_bytes()))
     result = sobot("mail", "poll", "--once", env=env)
     assert result.returncode == 0, result.stderr
     assert "1 new orders ['SO-" in result.stdout

@@ -22,6 +22,7 @@ from sobot.settings import load_settings
 from storage import Database
 from tests.cards import texts
 from tests.outbox_rig import STAFF, UNIT_ADDRESS, Rig, rig, sent_to
+from tests.vouching import vouched
 
 MADE = date(2026, 3, 3)  # a Tuesday
 
@@ -51,7 +52,7 @@ async def test_the_mail_job_the_root_built_saves_an_emailed_order_and_asks_the_u
     message["Subject"], message["Message-ID"] = "New supervision order - C9", "<new-order-c9@example.gov.uk>"
     message.set_content("Child ID: C9\nChild name: Amy Brown\nOrder type: Supervision Order\nDate made: 3 March 2026\n"
                         "Length or Last day: 12 months\nSocial worker: sam@example.gov.uk\n")  # fmt: skip
-    mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(message.as_bytes()))
+    mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(vouched(message.as_bytes())))
     await r.sobot.jobs.run("mail")
     assert "mail" in r.sobot.jobs.last_run, "the poll finished"
     assert (await orders.get_order(r.ctx, "SO-2026-0001", CLI)).child_local_id == "C9"

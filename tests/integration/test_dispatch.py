@@ -25,6 +25,7 @@ from scheduler.dispatch import Message
 from storage import Database, models
 from tests.cards import texts
 from tests.outbox_rig import UNIT_ADDRESS, Rig, rig, sent_to
+from tests.vouching import TRUST, vouched
 
 MADE = date(2026, 3, 3)  # a Tuesday
 
@@ -346,8 +347,8 @@ async def test_an_order_made_in_teams_asks_the_unit_by_email_too_and_a_reply_all
     reply["Subject"], reply["Message-ID"] = "RE: [SO-2026-0002] Allocate an IRO", "<una-reply-1@example.gov.uk>"
     reply["In-Reply-To"] = str(request["Message-ID"])
     reply.set_content("Ian Reviewer\n\nUna")
-    mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(reply.as_bytes()))
-    report = await Poller(r.ctx, r.mailbox, UNIT_ADDRESS, ["example.gov.uk"], Notices()).poll_once()
+    mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(vouched(reply.as_bytes())))
+    report = await Poller(r.ctx, r.mailbox, UNIT_ADDRESS, ["example.gov.uk"], Notices(), TRUST).poll_once()
     assert report.allocations == ["SO-2026-0002"]
     assert (await orders.get_order(r.ctx, "SO-2026-0002", CLI)).iro == "Ian Reviewer"
 

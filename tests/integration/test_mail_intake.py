@@ -43,6 +43,7 @@ from tests.integration.test_mail_imap import (  # noqa: F401 (fixtures)
 from tests.integration.test_mail_imap import deliver as imap_deliver
 from tests.integration.test_mail_imap import folder as imap_folder
 from tests.integration.test_mail_imap import mailbox as imap_mailbox
+from tests.vouching import TRUST, vouched
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
 UNIT = "safeguarding.unit@example.gov.uk"
@@ -147,7 +148,8 @@ def order_mail(child_id: str, *, fixable: bool = False) -> bytes:
     is not a date, which gets a reply listing the problem."""
     raw = (CORPUS / "01_plain_template.eml").read_bytes()
     raw = raw.replace(b"LCS-104233", child_id.encode()).replace(b"20260303154210.1001", child_id.encode())
-    return raw.replace(b"Date made: 3 March 2026", b"Date made: 31 February 2026") if fixable else raw
+    raw = raw.replace(b"Date made: 3 March 2026", b"Date made: 31 February 2026") if fixable else raw
+    return vouched(raw)
 
 
 async def orders_of(ctx: Context) -> list[str]:
@@ -167,7 +169,7 @@ def subjects(target: Target) -> list[str]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_mail_a_person_opened_and_flagged_first_is_acted_on_once(ctx: Context, target: Target) -> None:
-    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"])
+    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=TRUST)
     target.deliver(order_mail("LCS-100001"), True)
     target.deliver(order_mail("LCS-100002", fixable=True), True)
     target.deliver(order_mail("LCS-100003"), False)
@@ -230,8 +232,8 @@ async def test_a_message_that_fails_is_retried_with_back_off_then_left_in_needs_
     async def tell_unit(note: str) -> None:
         notes.append(note)
 
-    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), attempts=3,
-                    retry_seconds=60)  # fmt: skip
+    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), trust=TRUST,
+                    attempts=3, retry_seconds=60)  # fmt: skip
     clock = ctx.clock
     assert isinstance(clock, FixedClock)
     for child in ("LCS-100001", POISON, "LCS-100002"):
@@ -264,7 +266,7 @@ async def test_a_message_that_failed_is_acted_on_when_its_fault_is_put_right(
     ctx: Context, database: Database, poisoned: None, tmp_path: Path
 ) -> None:
     box = MaildirMailbox(tmp_path / "mailbox", UNIT)
-    poller = Poller(ctx, box, UNIT, ["example.gov.uk"], attempts=3, retry_seconds=60)
+    poller = Poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST, attempts=3, retry_seconds=60)
     store = stdlib_mailbox.Maildir(box.root)
     for child in (POISON, "LCS-100001"):
         store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
@@ -289,8 +291,8 @@ async def two_pollers_at_once(ctx: Context, target: Target, mail: int) -> tuple[
     fixable = [n for n in range(mail) if n % 5 == 4]
     for n in range(mail):
         target.deliver(order_mail(f"LCS-2{n:05d}", fixable=n in fixable), n % 2 == 0)
-    first = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"])
-    second = Poller(ctx, target.another(), UNIT, ["example.gov.uk"])
+    first = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=TRUST)
+    second = Poller(ctx, target.another(), UNIT, ["example.gov.uk"], trust=TRUST)
     for _ in range(3):  # a poll each, side by side, until the inbox is empty
         await asyncio.gather(first.poll_once(), second.poll_once())
     return mail - len(fixable), len(fixable)
@@ -324,7 +326,9 @@ async def test_a_reply_to_a_recipient_smtp_refuses_stops_no_poll(
         notes.append(note)
 
     box = imap_mailbox(dovecot, user, smtp_port=controller.port)
-    poller = Poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), attempts=2, retry_seconds=60)
+    poller = Poller(
+        ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), trust=TRUST, attempts=2, retry_seconds=60
+    )
     await people.import_people(ctx, "name,email,roles\nGone Away,gone.away@example.gov.uk,social_worker\n", CLI)
     refused = order_mail("LCS-300002", fixable=True).replace(b"tom.jones@", b"gone.away@")
     imap_deliver(dovecot, user, order_mail("LCS-300001"), refused, order_mail("LCS-300003"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import mailbox
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from handlers import people
+from handlers import orders, people
 from handlers.context import CLI, Context
 from mail.backends import NEEDS_ATTENTION, PROCESSED, RawMessage
 from mail.backends.maildir import MaildirMailbox
@@ -19,6 +20,7 @@ from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
 from storage import Database, models
+from tests.vouching import TRUST, vouched
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
 STAFF = """name,email,roles,team,manager_email,entra_id
@@ -48,11 +50,11 @@ def deliver(box: MaildirMailbox, name: str, **replace: str) -> None:
     raw = (CORPUS / name).read_bytes()
     for old, new in replace.items():
         raw = raw.replace(old.encode(), new.encode())
-    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw))
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(vouched(raw)))
 
 
 def poller(ctx: Context, box: MaildirMailbox, notices: Notices | None = None) -> Poller:
-    return Poller(ctx, box, UNIT, ["example.gov.uk"], notices or Notices())
+    return Poller(ctx, box, UNIT, ["example.gov.uk"], notices or Notices(), TRUST)
 
 
 async def orders_count(ctx: Context) -> int:
@@ -209,3 +211,140 @@ def test_outgoing_mail_names_no_child(tmp_path: Path) -> None:
     parsed = message_from_bytes(to_mime(message, UNIT).as_bytes(), policy=policy.default)
     assert parsed["Auto-Submitted"] == "auto-generated" and parsed["In-Reply-To"] == "<m@x>"
     assert to_mime(problems_reply("a@example.gov.uk", "S", "m@x", ["x"]), UNIT)["In-Reply-To"] == "<m@x>"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["Hi all,\n\nJane Smith please", "Jane Smith (IRO)", "Hi all, Jane Smith please.", "Dear all\nJane Smith"],
+)
+async def test_an_allocation_reply_forgives_greetings_please_and_iro(
+    ctx: Context, box: MaildirMailbox, written: str
+) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001",
+            "Jane Smith\n\nThanks": f"{written}\n\nThanks"})  # fmt: skip
+    report = await poller(ctx, box).poll_once()
+    assert report.allocations == ["SO-2026-0001"]
+    assert "Jane Smith is now the IRO" in str(box.sent()[-1].get_body(preferencelist=("plain",)))
+
+
+async def test_every_email_sobot_writes_is_one_html_document(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    deliver(box, "19_impossible_dates.eml")
+    await poller(ctx, box).poll_once()
+    sent = box.sent()
+    assert len(sent) == 2
+    for message in sent:
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None
+        markup = html.get_content().strip()
+        assert markup.count("<html") == 1 and markup.startswith("<html>") and markup.endswith("</html>")
+
+
+async def test_a_reply_lists_twenty_problems_and_says_how_many_more(ctx: Context, box: MaildirMailbox) -> None:
+    # Twenty children's orders, each with only its Child ID: three problems each.
+    lines = "".join(f"Child ID: LCS-{n}\n\n" for n in range(20))
+    deliver(box, "01_plain_template.eml", **{"Child ID: LCS-104233\n": lines, "Child name: Amy Brown\n": "",
+            "Order type: Supervision Order\n": "", "Date made: 3 March 2026\n": ""})  # fmt: skip
+    report = await poller(ctx, box).poll_once()
+    assert report.replied == 1 and report.orders == [] and await orders_count(ctx) == 0
+    [reply] = box.sent()
+    listed = [line for line in plain(reply).split("\n") if line.startswith("- ")]
+    assert len(listed) == 21 and listed[-1] == "- … and 40 more problems like these."
+
+
+async def test_a_mail_of_thousands_of_orders_gets_one_sentence(ctx: Context, box: MaildirMailbox) -> None:
+    lines = "".join(f"Child ID: LCS-{n}\n" for n in range(5000))
+    deliver(box, "01_plain_template.eml", **{"Child ID: LCS-104233\n": lines})
+    report = await poller(ctx, box).poll_once()
+    assert report.replied == 1 and report.orders == [] and await orders_count(ctx) == 0
+    [reply] = box.sent()
+    assert "This email gives 5000 orders, and one email may give at most 20" in " ".join(plain(reply).split())
+    assert len(reply.as_bytes()) < 20_000
+
+
+async def test_a_mail_too_large_to_read_is_answered_and_left_for_a_person(ctx: Context, box: MaildirMailbox) -> None:
+    notes: list[str] = []
+
+    async def unreadable(note: str) -> None:
+        notes.append(note)
+
+    deliver(box, "01_plain_template.eml", **{"Conditions:": "Conditions: " + "word " * 10_000})
+    report = await Poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=unreadable), TRUST,
+                          max_bytes=20_000).poll_once()  # fmt: skip
+    assert report.orders == [] and report.replied == 1 and await orders_count(ctx) == 0
+    assert len(box.folder(NEEDS_ATTENTION)) == 1 and notes and "too large" in notes[0]
+    [reply] = box.sent()
+    text = plain(reply)
+    assert "more than the 20 KB sobot reads" in text and "nothing was saved" in text
+
+
+async def test_a_mail_that_takes_too_long_to_read_is_left_for_a_person(ctx: Context, box: MaildirMailbox) -> None:
+    notes: list[str] = []
+
+    async def unreadable(note: str) -> None:
+        notes.append(note)
+
+    deliver(box, "01_plain_template.eml", **{"Conditions:": "Conditions: " + "word\n" * 200_000})
+    report = await Poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=unreadable), TRUST,
+                          read_seconds=0.000_001).poll_once()  # fmt: skip
+    assert report.orders == [] and report.replied == 0 and await orders_count(ctx) == 0
+    assert len(box.folder(NEEDS_ATTENTION)) == 1 and notes and "to read" in notes[0]
+
+
+async def test_mail_from_an_allowed_domain_that_no_one_vouches_for_is_left_unanswered(
+    ctx: Context, box: MaildirMailbox
+) -> None:
+    notes: list[str] = []
+
+    async def unreadable(note: str) -> None:
+        notes.append(note)
+
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage((CORPUS / "01_plain_template.eml").read_bytes()))
+    report = await poller(ctx, box, Notices(unreadable=unreadable)).poll_once()
+    assert report.orders == [] and report.replied == 0 and box.sent() == []
+    assert len(box.folder(NEEDS_ATTENTION)) == 1 and "does not vouch for" in notes[0]
+
+
+def plain(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+FORWARD = "11_forwarded_inline_gmail.eml"
+WORKERS = """name,email,roles,team,manager_email,entra_id
+Rachel Green,rachel.green@example.gov.uk,social_worker,North,,
+Dev Sharma,dev.sharma@example.gov.uk,social_worker,North,,
+"""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Social worker: rachel.green@example.gov.uk": "Social worker: Dev Sharma"},
+        {"Social worker: rachel.green@example.gov.uk": "Social worker: Dev Sharma <dev.sharma@example.gov.uk>"},
+        # The forwarder says who it is above what they forward.
+        {"Social worker: rachel.green@example.gov.uk\n": "",
+         "FYI - please set this up.": "FYI - please set this up.\n\nSocial worker: Dev Sharma"},
+    ],
+)  # fmt: skip
+async def test_the_social_worker_a_forward_names_is_the_orders(
+    ctx: Context, box: MaildirMailbox, change: dict[str, str]
+) -> None:
+    await people.import_people(ctx, WORKERS, CLI)
+    deliver(box, FORWARD, **change)
+    report = await poller(ctx, box).poll_once()
+    [reference] = report.orders
+    assert (await orders.get_order(ctx, reference, CLI)).social_worker == "Dev Sharma"  # not Rachel, who forwarded it
+
+
+async def test_a_named_social_worker_not_in_the_directory_gets_a_reply_and_no_order(
+    ctx: Context, box: MaildirMailbox
+) -> None:
+    await people.import_people(ctx, WORKERS, CLI)
+    deliver(box, FORWARD, **{"Social worker: rachel.green@example.gov.uk": "Social worker: Ann Nobody"})
+    report = await poller(ctx, box).poll_once()
+    assert report.orders == [] and report.replied == 1 and await orders_count(ctx) == 0
+    assert "no social worker called 'Ann Nobody' in the directory" in plain(box.sent()[-1])

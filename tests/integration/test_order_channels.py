@@ -32,6 +32,7 @@ from storage import Database, models
 from tests.cards import texts
 from tests.connector import RecordingConnector
 from tests.teams import Teams
+from tests.vouching import TRUST, vouched
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,entra-tess
@@ -67,7 +68,7 @@ BAD = [
     ({"order_type": "care order"}, "Order type: 'care order' is not a supervision order"),
     ({"months": "40"}, "Length: no order may run past three years: give a length of at most 36 months."),
     ({"last_day": "2026-03-01"}, "Last day: the last day (01 March 2026) is before the order commenced"),
-    ({"social_worker": "Sam Worker"}, "Social worker: 'Sam Worker' has no email address: give the social worker's"),
+    ({"social_worker": "Dev Sharma"}, "Social worker: there is no social worker called 'Dev Sharma' in the directory"),
     ({"social_worker": "sam.worker@"}, "Social worker: 'sam.worker@' is not an email address I can read"),
 ]  # fmt: skip
 
@@ -111,8 +112,8 @@ async def by_email(ctx: Context, box: MaildirMailbox, values: dict[str, str]) ->
     body = "".join(f"{EMAIL_LABELS[field]}: {value}\n" for field, value in values.items())
     raw = (f"From: Sam Worker <sam.worker@example.gov.uk>\nTo: {UNIT}\nSubject: New supervision order\n"
            f"Message-ID: <{next(MESSAGE_NUMBERS)}@example.gov.uk>\n\n{body}")  # fmt: skip
-    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw.encode()))
-    await Poller(ctx, box, UNIT, ["example.gov.uk"]).poll_once()
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(vouched(raw.encode())))
+    await Poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST).poll_once()
     [reply] = box.sent()[before:]
     text = reply.get_body(preferencelist=("plain",))
     assert text is not None

@@ -25,6 +25,7 @@ from storage import Database, models
 from tests.cards import texts
 from tests.connector import RecordingConnector
 from tests.teams import Teams as TeamsClient
+from tests.vouching import TRUST, vouched
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,entra-tess
@@ -367,9 +368,9 @@ async def test_an_allocation_by_email_updates_the_teams_card_and_tells_both(
     reply = Path(__file__).parent.parent / "unit" / "mail_corpus" / "23_reply_chain_allocation_gmail_quoted.eml"
     raw = reply.read_bytes().replace(b"SO-2026-0007", b"SO-2026-0001").replace(b"priya.patel@", b"una.unit@")
     raw = raw.replace(b"Jane Smith\n\nThanks", b"Ian Reviewer\n\nThanks")
-    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw))
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(vouched(raw)))
     poller = Poller(agent.ctx, box, "safeguarding.unit@example.gov.uk", ["example.gov.uk"],
-                    Notices(allocated=agent.announce_allocation))  # fmt: skip
+                    Notices(allocated=agent.announce_allocation), TRUST)  # fmt: skip
     report = await poller.poll_once()
 
     assert report.allocations == ["SO-2026-0001"]

@@ -30,6 +30,7 @@ from storage import Database
 from tests.connector import RecordingConnector
 from tests.security.conftest import STAFF
 from tests.teams import Teams
+from tests.vouching import TRUST_ENVIRONMENT, vouched
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
 CHANNEL = "19:unit-channel@thread.tacv2"
@@ -99,7 +100,7 @@ def secret_settings(database_url: str, tmp_path: Path) -> Settings:
         "SOBOT_LOG_LEVEL": "DEBUG",
         "SOBOT_MAILBOX_DIR": str(tmp_path / "mailbox"),
         "SOBOT_UNIT_ADDRESS": "safeguarding.unit@example.gov.uk",
-        "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]',
+        "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]', **TRUST_ENVIRONMENT,
         "SOBOT_IMAP_HOST": "127.0.0.1", "SOBOT_IMAP_PORT": "1", "SOBOT_IMAP_SECURITY": "none",
         "SOBOT_IMAP_USERNAME": USERS[IMAP_PASSWORD], "SOBOT_IMAP_PASSWORD": IMAP_PASSWORD,
         "SOBOT_SMTP_HOST": "127.0.0.1", "SOBOT_SMTP_PORT": "1", "SOBOT_SMTP_SECURITY": "none",
@@ -154,7 +155,7 @@ async def test_a_day_of_work_at_debug_logs_no_secret(
         await teams.say("nobody", "new order")
         # The unit's mailbox: a new order by email, through the mail job as `sobot serve` runs it.
         assert services.mailbox is not None
-        mailbox.Maildir(tmp_path / "mailbox").add((CORPUS / "01_plain_template.eml").read_bytes())
+        mailbox.Maildir(tmp_path / "mailbox").add(vouched((CORPUS / "01_plain_template.eml").read_bytes()))
         sobot = client.app[SOBOT]
         await sobot.jobs.run("mail")
         assert "mail" in sobot.jobs.last_run
