@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from bot import activities, cards
 from bot.activities import Reply
-from bot.announce import TEAMS_UNREACHABLE, Announcements
+from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
 from handlers import access, conversations, order_form, orders, queries, reminders
@@ -27,6 +27,7 @@ from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify
 from handlers.errors import InvalidInput, NotFound, RequestError
 from handlers.kept import Kept
+from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 from storage import DatabaseUnavailable
 
@@ -229,7 +230,8 @@ class SobotAgent(ActivityHandler):
         return self.help(command)
 
     async def _new_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        values = {"procedure": self.ctx.default_procedure, "social_worker": person.email}
+        values = {"procedure": self.ctx.default_procedure, "social_worker": person.email,
+                  "order_type": command.text or "supervision"}  # fmt: skip
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, form=uuid.uuid4().hex))
 
     async def _submit_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
@@ -243,7 +245,7 @@ class SobotAgent(ActivityHandler):
 
     async def _order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         view = await orders.get_order(self.ctx, command.reference or "", person.actor)
-        return Reply(card=cards.order_summary(view))
+        return Reply(card=self._summary(view))
 
     async def _due(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         today = self.ctx.today()
@@ -267,9 +269,10 @@ class SobotAgent(ActivityHandler):
     async def _done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         on = command.on or self.ctx.today()
         done = await orders.record_said(self.ctx, command.reference or "", command.text, on, person.actor)
-        return Reply(f"Recorded for {done.order.reference}: {done.title} on {on:%d %B %Y}"
-                     + (f" ({done.value})." if done.value else "."),
-                     cards.order_summary(done.order))  # fmt: skip
+        line = f"Recorded for {done.order.reference}: {done.title} on {on:%d %B %Y}" + (
+            f" ({done.value})." if done.value else "."
+        )
+        return Reply(line, self._summary(done.order, note=line))
 
     async def _step_done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         data = command.data
@@ -279,9 +282,11 @@ class SobotAgent(ActivityHandler):
                 on = parse_uk_date(str(data.get("done_on") or ""))
             except DateNotUnderstood as error:
                 return Reply(str(error), cards.message(f"{error} Pick the day it was done, then press Done on a date."))
-        view = await orders.record_event(self.ctx, command.reference or "", str(data.get("step", "")), on,
-                                         person.actor)  # fmt: skip
-        return Reply(f"Recorded as done on {on:%d %B %Y}.", cards.order_summary(view))
+        key = str(data.get("step", ""))
+        view = await orders.record_event(self.ctx, command.reference or "", key, on, person.actor)
+        title = next((step.title for step in view.steps if step.key == key), key)
+        line = f"Recorded: {title} done on {on:%d %B %Y}."
+        return Reply(line, self._summary(view, note=line))
 
     async def _acknowledge(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         ack = await reminders.acknowledge(self.ctx, *_step_of(command.data), person.actor)
@@ -298,7 +303,7 @@ class SobotAgent(ActivityHandler):
     async def _extend(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         assert command.on is not None
         view = await orders.extend_order(self.ctx, command.reference or "", command.on, person.actor)
-        return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", cards.order_summary(view))
+        return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", self._summary(view))
 
     async def _allocate(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         reference = command.reference
@@ -359,9 +364,9 @@ class SobotAgent(ActivityHandler):
         try:
             view = await orders.create_order(self.ctx, new, person.actor, sender=person, ask_unit_at=self.unit_mailbox)
         except orders.AlreadySaved as saved:
-            return Reply(card=cards.order_summary(saved.view, saved=True))
+            return Reply(card=self._summary(saved.view, saved=True))
         except orders.AlreadyRecorded as already:
-            return Reply(str(already), cards.order_summary(already.view, note=str(already)))
+            return Reply(str(already), self._summary(already.view, note=str(already)))
         except InvalidInput as error:
             field = FIELD_OF.get(error.field or "", error.field or "")
             errors = {field: str(error)} if field in values else {}
@@ -369,7 +374,7 @@ class SobotAgent(ActivityHandler):
         except NotFound as error:
             return await self._form_again_unless_saved(values, {"social_worker": str(error)}, form=form)
         await self.ask_for_allocation(view)
-        return Reply(card=cards.order_summary(view, saved=True))
+        return Reply(card=self._summary(view, saved=True))
 
     async def _form_again_unless_saved(
         self, values: dict[str, str], errors: dict[str, str], problem: str | None = None, form: str | None = None
@@ -377,7 +382,7 @@ class SobotAgent(ActivityHandler):
         """The form with its problems; but a form already saved (a press that raced the first) gets its order."""
         already = await orders.order_for_form(self.ctx, form) if form is not None else None
         if already is not None:
-            return Reply(card=cards.order_summary(already, saved=True))
+            return Reply(card=self._summary(already, saved=True))
         summary = problem or "Some answers need changing: see the notes under them."
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary, form))
 
@@ -387,6 +392,9 @@ class SobotAgent(ActivityHandler):
         return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
 
     # Helpers ---------------------------------------------------------------------------------
+
+    def _summary(self, view: OrderView, *, saved: bool = False, note: str | None = None) -> cards.Card:
+        return cards.order_summary(view, saved=saved, note=note, events=event_titles(self.ctx, view))
 
     def _procedure_choices(self) -> list[tuple[str, str]]:
         return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]

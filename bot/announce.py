@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 TEAMS_UNREACHABLE = (TimeoutError, ClientError)
 
 
+def event_titles(ctx: Context, view: OrderView) -> dict[str, str]:
+    """The titles of the events the order's procedure knows, by key, for the steps that wait on one."""
+    procedure = ctx.procedures.get(view.procedure_id)
+    return {key: event.title for key, event in procedure.event_keys().items()} if procedure else {}
+
+
 class Announcements:
     """The unit's allocation cards and the notes to the people an allocation concerns."""
 
@@ -73,4 +79,5 @@ class Announcements:
             if conversation is None:
                 log.info("%s: person %s has no Teams conversation to be told in", view.reference, person_id)
                 continue
-            await self.messenger.send(conversation, cards.order_summary(view), text=line)
+            summary = cards.order_summary(view, events=event_titles(self.ctx, view))
+            await self.messenger.send(conversation, summary, text=line)

@@ -80,8 +80,10 @@ def parse(text: str, today: date) -> Command:
 
     if first in ("help", "?", "hi", "hello", "start") or joined in ("what can you do", "commands"):
         return Command("help")
-    if joined.startswith(("new order", "new iso", "new supervision", "new interim")) or joined == "new":
-        return Command("new_order")
+    if joined.startswith(("new iso", "new interim", "new s.38", "new s38")):
+        return Command("new_order", text="interim_supervision")
+    if joined.startswith(("new order", "new supervision")) or joined == "new":
+        return Command("new_order", text="supervision")
     if "use this channel" in joined and "allocat" in joined:
         return Command("use_channel")
     if first == "overdue" or joined.endswith("overdue"):
