@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from rules.names import without_symbols
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 
 REFERENCE = re.compile(r"\b((?:SO|ISO)-?\d{4}-?\d{1,6})\b", re.IGNORECASE)
@@ -64,7 +65,7 @@ def _trailing_date(words: list[str], today: date) -> tuple[list[str], date | Non
 
 def parse(text: str, today: date) -> Command:
     """The command a chat line asks for; an unknown line gets `unknown` with the nearest command."""
-    line = " ".join(_strip_mentions(text).replace("’", "'").split())
+    line = " ".join(without_symbols(_strip_mentions(text)).replace("’", "'").split())
     lowered = line.lower().strip(" .!?")
     reference_match = REFERENCE.search(line)
     reference = reference_match.group(1) if reference_match else None

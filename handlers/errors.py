@@ -21,3 +21,13 @@ class NotFound(RequestError, LookupError):
 
 class NotAllowed(RequestError, PermissionError):
     """The person asking may not do this; the attempt is audited."""
+
+
+# What is repeated back of what someone typed: enough to recognise it, never a page of it.
+ECHO_AT_MOST = 60
+
+
+def brief(typed: str, most: int = ECHO_AT_MOST) -> str:
+    """What someone typed, on one line and cut short, for a sentence that repeats it back to them."""
+    line = " ".join(typed.split())
+    return line if len(line) <= most else line[: most - 1].rstrip() + "…"
