@@ -86,6 +86,17 @@ def choice_set(field: str, label: str, value: str, choices: Sequence[tuple[str, 
     }
 
 
+# Roles as people write them; any other role key is shown in words.
+ROLE_NAMES = {
+    "iro": "IRO", "safeguarding_unit": "Safeguarding Unit", "cp_chair": "CP chair",
+    "head_of_service": "Head of Service", "senior_reviewing_officer": "Senior Reviewing Officer", "legal": "Legal",
+}  # fmt: skip
+
+
+def role_name(role: str) -> str:
+    return ROLE_NAMES.get(role) or role.replace("_", " ")
+
+
 def day(value: date | None) -> str:
     return f"{value:%a %d %b %Y}" if value else ""
 
@@ -168,7 +179,7 @@ def order_facts(view: OrderView) -> list[tuple[str, str]]:
         ("Made", day(view.made)),
         ("Commenced", day(view.commenced)),
         ("Last day", day(view.last_day)),
-        ("Procedure", view.procedure_id),
+        ("Procedure", view.procedure_title or view.procedure_id),
         ("Social worker", view.social_worker or "not recorded"),
         ("IRO", view.iro or "pending"),
     ]
@@ -176,7 +187,7 @@ def order_facts(view: OrderView) -> list[tuple[str, str]]:
 
 def steps_table(view: OrderView, count: int | None = None) -> Card:
     steps = view.next_steps(count) if count else [s for s in view.open_steps() if s.due is not None]
-    rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.title, s.owner.replace("_", " ")] for s in steps]
+    rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.title, role_name(s.owner)] for s in steps]
     return table(["Due", "Step", "Owner"], rows) if rows else text("No dated steps are open.")
 
 
@@ -272,7 +283,7 @@ def due_table(title: str, steps: Sequence[DueStep]) -> Card:
     """The steps in the order given (earliest first): at most MOST_ROWS of them."""
     shown = steps[:MOST_ROWS]
     rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.reference, s.child_initials, s.title,
-             s.owner.replace("_", " ")] for s in shown]  # fmt: skip
+             role_name(s.owner)] for s in shown]  # fmt: skip
     more = (f"The {len(shown)} earliest of {len(steps)} steps. Say `due this week` for fewer, or `order SO-…` for "
             "one order's steps.")  # fmt: skip
     return _capped(title, ["Due", "Order", "Child", "Step", "Owner"], rows, len(steps), more)
