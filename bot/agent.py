@@ -25,7 +25,7 @@ from bot.messenger import Messenger
 from handlers import access, conversations, order_form, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify
-from handlers.errors import InvalidInput, NotFound, RequestError
+from handlers.errors import InvalidInput, NotFound, RequestError, brief
 from handlers.kept import Kept
 from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
@@ -134,7 +134,9 @@ class SobotAgent(ActivityHandler):
         person = await self._person(turn_context)
         added = turn_context.activity.members_added or []
         recipient = turn_context.activity.recipient
-        if recipient and any(member.id == recipient.id for member in added):
+        # Only a person's own chat is greeted: in a channel the greeting would go to the whole team.
+        personal = activities.kind(turn_context.activity) == "personal"
+        if personal and recipient and any(member.id == recipient.id for member in added):
             greeting = (
                 f"Hello {person.name}. I keep Supervision Orders on time. Type help to see what I can do."
                 if person
@@ -220,7 +222,7 @@ class SobotAgent(ActivityHandler):
         lines = [f"**{usage}**: {meaning}" for usage, meaning in HELP]
         intro = ""
         if command is not None and command.name == "unknown":
-            intro = f'I didn\'t understand "{command.text}".'
+            intro = f'I didn\'t understand "{brief(command.text)}".'
             if command.suggestion:
                 intro += f" Did you mean **{command.suggestion}**?"
             intro += " Here is what I can do:\n\n"
@@ -294,7 +296,10 @@ class SobotAgent(ActivityHandler):
         return Reply(line, cards.message(line))
 
     async def _snooze(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        days = int(command.data.get("days") or 0)
+        try:
+            days = int(command.data.get("days") or 0)
+        except (TypeError, ValueError):
+            raise InvalidInput("Snooze for 1, 2, 5 working days: press one of the card's Snooze buttons.") from None
         quiet = await reminders.snooze(self.ctx, *_step_of(command.data), days, person.actor)
         assert quiet.until is not None
         line = f"Snoozed: {quiet.title} on {quiet.reference}, until {quiet.until:%a %d %b %Y}."

@@ -64,7 +64,8 @@ class Announcements:
         if channel is None:
             log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
             return
-        await self.messenger.send(channel, cards.message(note, attention=True), text=note)
+        # A note is one sentence: as a card beside the same text it would show twice.
+        await self.messenger.send(channel, None, text=note)
 
     async def tell_allocation(self, view: OrderView, replaced: str | None) -> None:
         note = f" (replacing {replaced})" if replaced else ""
