@@ -25,7 +25,7 @@ from bot.messenger import Messenger
 from handlers import access, conversations, order_form, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify
-from handlers.errors import InvalidInput, NotFound, RequestError, brief
+from handlers.errors import Ambiguous, InvalidInput, NotFound, RequestError, brief
 from handlers.kept import Kept
 from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
@@ -392,7 +392,10 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary, form))
 
     async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
-        done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
+        try:
+            done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
+        except Ambiguous as unsure:
+            return Reply(str(unsure), cards.choose_iro(reference, unsure.choices))
         updated = await self.announce_allocation(done)
         return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
 

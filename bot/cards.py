@@ -241,6 +241,12 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
     return card(*body, {"type": "ActionSet", "actions": buttons} if buttons else text(""))
 
 
+def choose_iro(reference: str, choices: Sequence[tuple[str, str]]) -> Card:
+    """The IROs a typed name could mean, a button each: pressing one allocates them."""
+    buttons = [execute(name, "order.allocate", {"reference": reference, "iro": email}) for name, email in choices]
+    return card(text(f"Which IRO for {reference}?", weight="Bolder"), {"type": "ActionSet", "actions": buttons})
+
+
 def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros: Sequence[IroLoad]) -> Card:
     local = at.astimezone(LONDON)
     line = f"Allocated to {view.iro} by {by} at {local:%H:%M} on {local:%d %b %Y}"

@@ -15,6 +15,14 @@ class InvalidInput(RequestError, ValueError):
         self.field = field
 
 
+class Ambiguous(InvalidInput):
+    """More than one person fits what was typed; `choices` names each (name, email) for the asker to pick."""
+
+    def __init__(self, message: str, field: str | None, choices: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(message, field)
+        self.choices = choices
+
+
 class NotFound(RequestError, LookupError):
     """The order, person or step the request names does not exist."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotFound, brief
+from handlers.errors import Ambiguous, InvalidInput, NotFound, brief
 from rules.names import cleaned, meant
 from rules.procedures import Procedure
 from rules.timeline import Milestone as PlannedStep
@@ -180,7 +180,8 @@ async def iro(session: AsyncSession, name_or_email: str) -> models.Person:
         raise NotFound(f"There is no IRO called {typed!r}. The IROs are: {listed}.")
     if len(matches) > 1:
         both = " or ".join(f"{p.name} ({p.email})" for p in matches)
-        raise InvalidInput(f"{typed!r} could be {both}: give the full name or email.", "iro")
+        raise Ambiguous(f"{typed!r} could be {both}: give the full name or email.", "iro",
+                        tuple((p.name, p.email) for p in matches))  # fmt: skip
     return matches[0]
 
 

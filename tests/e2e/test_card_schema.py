@@ -87,6 +87,9 @@ def every_card() -> dict[str, cards.Card]:
         "the allocated card": cards.allocated(
             view(iro="Megan Bowen"), "Alex Wilber", ALLOCATED_AT, "Ian Reviewer", [MEGAN, IVY]
         ),
+        "the IROs a name could mean": cards.choose_iro(
+            "SO-2026-0007", [("Ian Reviewer", "ian@example.com"), ("Ivy Reviewer", "ivy@example.com")]
+        ),
         "a table of orders": cards.orders_table("Your orders", [SUMMARY]),
         "a table of steps": cards.due_table("Overdue", [DUE]),
         "a reminder": notification_card(REMINDER),

@@ -289,6 +289,15 @@ async def test_a_malformed_activity_gets_400_and_a_reason(teams: Teams, change: 
     assert teams.connector.sent == [], "nothing answered, nothing sent"
 
 
+async def test_an_iro_typed_with_slips_is_allocated_and_two_who_fit_are_offered(teams: Teams) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    [unsure] = await teams.say("una", "allocate SO-2026-0001 to reviewer please")
+    buttons = [a["title"] for a in unsure["attachments"][0]["content"]["body"][1]["actions"]]
+    assert buttons == ["Ian Reviewer", "Ivy Reviewer"] and "could be" in unsure["text"]
+    answers = await teams.say("una", "👍 allocate SO-2026-0001 to ivy reveiwer, thanks!")
+    assert any("Ivy Reviewer is now the IRO for SO-2026-0001" in (a.get("text") or "") for a in answers)
+
+
 async def test_an_unknown_line_is_repeated_back_only_in_part(teams: Teams) -> None:
     [answer] = await teams.say("sam", "gibberish " * 1000)
     assert len(answer["text"]) < 2000 and "…" in answer["text"]
