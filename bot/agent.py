@@ -40,6 +40,7 @@ SORRY = (
     "Safeguarding Unit."
 )
 FIELD_OF = {"social_worker_email": "social_worker", "key": "procedure"}
+STRANGER_AUDITED_EVERY = timedelta(hours=1)
 
 
 class SobotAgent(ActivityHandler):
@@ -54,6 +55,9 @@ class SobotAgent(ActivityHandler):
         # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
+        # A stranger's same attempt is audited once in this long: each message would otherwise add a row, without
+        # limit, for someone who is only ever told whom to ask.
+        self.refused: Kept[tuple[str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
         self.announcements = Announcements(ctx, messenger)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
         self.ask_for_allocation = self.announcements.ask_for_allocation
@@ -93,6 +97,14 @@ class SobotAgent(ActivityHandler):
             activities.answer_invoke(turn_context, 200, activities.card_body(cards.message(sentence, attention=True)))
         else:
             await turn_context.send_activity(sentence)
+
+    async def _refuse_stranger(self, who: str, attempt: str) -> None:
+        """Audit a stranger's attempt, once an hour for the same sender and attempt."""
+        now = self.ctx.clock.now()
+        key = (who[:200], attempt[:64])
+        if self.refused.get(key, now) is None:
+            await access.refuse_stranger(self.ctx, who, attempt)
+            self.refused.keep(key, True, now)
 
     async def _person(self, turn_context: TurnContext) -> PersonView | None:
         """Who sent this, from the directory; the conversation is remembered either way."""
@@ -152,7 +164,7 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await access.refuse_stranger(self.ctx, activities.sender(activity), str(verb or "message"))
+            await self._refuse_stranger(activities.sender(activity), str(verb or "message"))
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):
@@ -182,9 +194,7 @@ class SobotAgent(ActivityHandler):
         person = await self._person(turn_context)
         action = invoke_value.action
         if person is None:
-            await access.refuse_stranger(
-                self.ctx, activities.sender(turn_context.activity), (action.verb if action else "") or ""
-            )
+            await self._refuse_stranger(activities.sender(turn_context.activity), (action.verb if action else "") or "")
             return cards.message(STRANGER, attention=True)
         data = dict(action.data or {}) if action else {}
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)

@@ -84,6 +84,12 @@ async def test_a_stranger_gets_one_friendly_sentence(teams: Teams) -> None:
     assert "ask the Safeguarding Unit" in replies[0]["text"] and not replies[0].get("attachments")
 
 
+async def test_a_stranger_saying_the_same_again_and_again_is_audited_once(teams: Teams) -> None:
+    for _ in range(5):
+        assert "ask the Safeguarding Unit" in (await teams.say("nobody", "help"))[0]["text"]
+    assert await teams.count(models.AuditEntry, models.AuditEntry.action == "directory.stranger") == 1
+
+
 async def test_someone_leaving_the_directory_is_a_stranger_within_a_minute(teams: Teams, clock: FixedClock) -> None:
     assert "new order" in (await teams.say("sam", "help"))[0]["text"]
     # Sam leaves: another process (the directory's own tools) marks them inactive.
