@@ -20,6 +20,7 @@ import pytest
 
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
+from rules.dates import add_months
 from sobot.app import build_sobot
 from sobot.settings import load_settings
 from tests.conftest import IN_CI
@@ -28,6 +29,13 @@ from tests.e2e.conftest import Bot
 from tests.e2e.playground import Playground
 
 LONDON = ZoneInfo("Europe/London")
+# Made three months back: the order is open, and its first steps are already overdue.
+MADE = datetime.now(LONDON).date() - timedelta(days=90)
+LAST_DAY = add_months(MADE, 12) - timedelta(days=1)
+# The date picker reads a typed day as JavaScript's Date.parse does, month first whatever the locale; it then
+# shows the day with the month by name.
+MADE_TYPED = f"{MADE:%m/%d/%Y}"
+MADE_SHOWN = f"{MADE:%B} {MADE.day}, {MADE.year}"
 SCREENSHOTS = Path(os.environ["SOBOT_SCREENSHOTS"]) if os.environ.get("SOBOT_SCREENSHOTS") else None
 
 
@@ -79,7 +87,8 @@ def test_a_blank_form_is_filled_in_saved_and_allocated_by_clicking_an_iro(page: 
     assert "* *" not in form.text, "a required field's label is starred once"
     page.type_into(form, "Child's local ID", "C77")
     page.type_into(form, "Child's name", "Sam Taylor")
-    page.type_into(form, "Date made", "03/03/2026")
+    page.type_into(form, "Date made", MADE_TYPED)
+    assert page.field(form, "Date made").get_attribute("value") == MADE_SHOWN
     page.type_into(form, "Court", "Leeds Family Court")
     picture(page, form, "new-order-form.png")
     page.press(form, "Save the order")
@@ -88,7 +97,7 @@ def test_a_blank_form_is_filled_in_saved_and_allocated_by_clicking_an_iro(page: 
     reference = re.search(r"SO-\d{4}-\d{4}", summary.text)
     assert reference is not None
     assert "S.T." in summary.text and "Sam Taylor" not in summary.text, "the card names the child by initials"
-    assert "Tue 02 Mar 2027" in summary.text, "a blank length is a year beginning with the day made"
+    assert f"{LAST_DAY:%a %d %b %Y}" in summary.text, "a blank length is a year beginning with the day made"
     picture(page, summary, "order-summary.png")
 
     page.open_chat("My Team - General")
@@ -131,12 +140,12 @@ def test_a_reminder_card_is_snoozed_and_marked_done_by_its_buttons(page: browser
     form = page.card("New Supervision Order")
     page.type_into(form, "Child's local ID", "C88")
     page.type_into(form, "Child's name", "Robin Lee")
-    page.type_into(form, "Date made", "03/03/2026")
+    page.type_into(form, "Date made", MADE_TYPED)
     page.press(form, "Save the order")
     reference = re.search(r"SO-\d{4}-\d{4}", page.card("R.L.").text)
     assert reference is not None
 
-    # Made in March, the order's early steps are long overdue: the next dispatch in working hours reminds Alex.
+    # Made months back, the order's early steps are overdue: the next dispatch in working hours reminds Alex.
     assert dispatch(bot, next_working_morning(datetime.now(UTC))) > 0
     reminder = page.card(f"{reference.group(0)} (R.L.)")
     assert {"Mark done", "Done on a date", "Acknowledge", "Snooze"} <= set(page.buttons(reminder))
