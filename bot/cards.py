@@ -112,7 +112,7 @@ def _number(value: str) -> int | None:
     """A kept length as the number an Input.Number carries; anything else (blank, or typed wrong) shows blank."""
     try:
         return int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan" and "inf" are floats but no length
         return None
 
 
