@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLAYGROUND := tests/e2e/node_modules/.bin/agentsplayground
 PLAYGROUND_PORT ?= 56150
+# Where `make playground` finds the bot: the port `make run` listens on (SOBOT_PORT, as sobot itself reads it).
+SOBOT_PORT ?= 3978
 
 # What the suite needs from the system, one line each: a command it runs, then the Debian packages that provide it.
 # `make test` installs whatever is missing (as root, with apt-get), or says what to install and how.
@@ -12,10 +14,12 @@ PLAYGROUND_PORT ?= 56150
 SYSTEM_NEEDS := dovecot:dovecot-imapd,dovecot-lmtpd
 # npm (and Node.js with it): installs the Agents Playground, the Teams client of the end-to-end tests.
 SYSTEM_NEEDS += npm:npm
+# Chromium and its WebDriver: the browser in which the end-to-end tests use the Playground's web page.
+SYSTEM_NEEDS += chromium:chromium chromedriver:chromium-driver
 # Programs installed by root are often outside a user's PATH.
 SYSTEM_PATH := $(PATH):/usr/local/sbin:/usr/sbin:/sbin
 
-.PHONY: run test lint bench install teams-package playground system-deps clean
+.PHONY: run test lint bench install teams-package playground screenshots system-deps clean
 
 install: $(STAMP)
 
@@ -82,7 +86,11 @@ playground: $(PLAYGROUND)
 	TEAMSAPPTESTER_BROWSER=none APPLICATION_INSIGHTS_NO_STATSBEAT=true \
 	M365_AGENTS_PLAYGROUND_LOGFILE=$(CURDIR)/var/playground.log \
 	NODE_OPTIONS="--require $(CURDIR)/tests/e2e/loopback.cjs" \
-	$(PLAYGROUND) -e http://127.0.0.1:3978/api/messages -c msteams -p $(PLAYGROUND_PORT) --disable-telemetry
+	$(PLAYGROUND) -e http://127.0.0.1:$(SOBOT_PORT)/api/messages -c msteams -p $(PLAYGROUND_PORT) --disable-telemetry
+
+# The pictures of the cards in docs/ (the README shows them): the browser tests, saving what they see.
+screenshots: system-deps $(STAMP) $(PLAYGROUND)
+	SOBOT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_browser.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache tests/e2e/node_modules dist

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from microsoft_agents.activity import Activity, ActivityTypes
 from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
@@ -66,3 +67,44 @@ def answer_invoke(turn_context: TurnContext, status: int, body: Any) -> None:
     turn_context.turn_state[turn_context.adapter.INVOKE_RESPONSE_KEY] = Activity.model_construct(
         type=ActivityTypes.invoke_response, value={"status": status, "body": body}
     )
+
+
+# Teams' ids (a conversation with its thread, a message, a member) are well under this; a service URL too.
+LONGEST_ID = 512
+LONGEST_SERVICE_URL = 2048
+IDS = (("id",), ("replyToId",), ("from", "id"), ("from", "aadObjectId"), ("recipient", "id"), ("conversation", "id"))
+
+
+def problem_with(body: Any) -> str | None:
+    """Why a body posted to the endpoint is not an activity sobot can answer, as a sentence; None when it is.
+
+    Checked before the SDK reads it: the SDK would take a relative, non-web or huge service URL, an id a page
+    long, or a NUL character (which no database column takes), and fail deep inside a turn.
+    """
+    if not isinstance(body, dict):
+        return "the body is not a Bot Framework activity (a JSON object)"
+    if _has_nul(body):
+        return "the activity carries a NUL character"
+    for path in IDS:
+        value: Any = body
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and (not isinstance(value, str) or len(value) > LONGEST_ID):
+            return f"{'.'.join(path)} is not an id of at most {LONGEST_ID} characters"
+    service_url = body.get("serviceUrl")
+    if not isinstance(service_url, str) or len(service_url) > LONGEST_SERVICE_URL:
+        return "serviceUrl is missing or too long: the activity says nowhere to answer"
+    parts = urlsplit(service_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "serviceUrl is not an absolute http(s) address: the activity says nowhere to answer"
+    return None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

@@ -19,14 +19,15 @@ from pydantic import ValidationError
 
 from bot import activities, cards
 from bot.activities import Reply
-from bot.announce import TEAMS_UNREACHABLE, Announcements
+from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
 from handlers import access, conversations, order_form, orders, queries, reminders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify
-from handlers.errors import InvalidInput, NotFound, RequestError
+from handlers.errors import Ambiguous, InvalidInput, NotFound, RequestError, brief
 from handlers.kept import Kept
+from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 from storage import DatabaseUnavailable
 
@@ -39,6 +40,7 @@ SORRY = (
     "Safeguarding Unit."
 )
 FIELD_OF = {"social_worker_email": "social_worker", "key": "procedure"}
+STRANGER_AUDITED_EVERY = timedelta(hours=1)
 
 
 class SobotAgent(ActivityHandler):
@@ -53,6 +55,9 @@ class SobotAgent(ActivityHandler):
         # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
+        # A stranger's same attempt is audited once in this long: each message would otherwise add a row, without
+        # limit, for someone who is only ever told whom to ask.
+        self.refused: Kept[tuple[str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
         self.announcements = Announcements(ctx, messenger)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
         self.ask_for_allocation = self.announcements.ask_for_allocation
@@ -92,6 +97,14 @@ class SobotAgent(ActivityHandler):
             activities.answer_invoke(turn_context, 200, activities.card_body(cards.message(sentence, attention=True)))
         else:
             await turn_context.send_activity(sentence)
+
+    async def _refuse_stranger(self, who: str, attempt: str) -> None:
+        """Audit a stranger's attempt, once an hour for the same sender and attempt."""
+        now = self.ctx.clock.now()
+        key = (who[:200], attempt[:64])
+        if self.refused.get(key, now) is None:
+            await access.refuse_stranger(self.ctx, who, attempt)
+            self.refused.keep(key, True, now)
 
     async def _person(self, turn_context: TurnContext) -> PersonView | None:
         """Who sent this, from the directory; the conversation is remembered either way."""
@@ -133,7 +146,9 @@ class SobotAgent(ActivityHandler):
         person = await self._person(turn_context)
         added = turn_context.activity.members_added or []
         recipient = turn_context.activity.recipient
-        if recipient and any(member.id == recipient.id for member in added):
+        # Only a person's own chat is greeted: in a channel the greeting would go to the whole team.
+        personal = activities.kind(turn_context.activity) == "personal"
+        if personal and recipient and any(member.id == recipient.id for member in added):
             greeting = (
                 f"Hello {person.name}. I keep Supervision Orders on time. Type help to see what I can do."
                 if person
@@ -149,7 +164,7 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await access.refuse_stranger(self.ctx, activities.sender(activity), str(verb or "message"))
+            await self._refuse_stranger(activities.sender(activity), str(verb or "message"))
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):
@@ -179,9 +194,7 @@ class SobotAgent(ActivityHandler):
         person = await self._person(turn_context)
         action = invoke_value.action
         if person is None:
-            await access.refuse_stranger(
-                self.ctx, activities.sender(turn_context.activity), (action.verb if action else "") or ""
-            )
+            await self._refuse_stranger(activities.sender(turn_context.activity), (action.verb if action else "") or "")
             return cards.message(STRANGER, attention=True)
         data = dict(action.data or {}) if action else {}
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)
@@ -219,7 +232,7 @@ class SobotAgent(ActivityHandler):
         lines = [f"**{usage}**: {meaning}" for usage, meaning in HELP]
         intro = ""
         if command is not None and command.name == "unknown":
-            intro = f'I didn\'t understand "{command.text}".'
+            intro = f'I didn\'t understand "{brief(command.text)}".'
             if command.suggestion:
                 intro += f" Did you mean **{command.suggestion}**?"
             intro += " Here is what I can do:\n\n"
@@ -229,7 +242,8 @@ class SobotAgent(ActivityHandler):
         return self.help(command)
 
     async def _new_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        values = {"procedure": self.ctx.default_procedure, "social_worker": person.email}
+        values = {"procedure": self.ctx.default_procedure, "social_worker": person.email,
+                  "order_type": command.text or "supervision"}  # fmt: skip
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, form=uuid.uuid4().hex))
 
     async def _submit_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
@@ -243,7 +257,7 @@ class SobotAgent(ActivityHandler):
 
     async def _order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         view = await orders.get_order(self.ctx, command.reference or "", person.actor)
-        return Reply(card=cards.order_summary(view))
+        return Reply(card=self._summary(view))
 
     async def _due(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         today = self.ctx.today()
@@ -267,9 +281,10 @@ class SobotAgent(ActivityHandler):
     async def _done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         on = command.on or self.ctx.today()
         done = await orders.record_said(self.ctx, command.reference or "", command.text, on, person.actor)
-        return Reply(f"Recorded for {done.order.reference}: {done.title} on {on:%d %B %Y}"
-                     + (f" ({done.value})." if done.value else "."),
-                     cards.order_summary(done.order))  # fmt: skip
+        line = f"Recorded for {done.order.reference}: {done.title} on {on:%d %B %Y}" + (
+            f" ({done.value})." if done.value else "."
+        )
+        return Reply(line, self._summary(done.order, note=line))
 
     async def _step_done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         data = command.data
@@ -279,9 +294,11 @@ class SobotAgent(ActivityHandler):
                 on = parse_uk_date(str(data.get("done_on") or ""))
             except DateNotUnderstood as error:
                 return Reply(str(error), cards.message(f"{error} Pick the day it was done, then press Done on a date."))
-        view = await orders.record_event(self.ctx, command.reference or "", str(data.get("step", "")), on,
-                                         person.actor)  # fmt: skip
-        return Reply(f"Recorded as done on {on:%d %B %Y}.", cards.order_summary(view))
+        key = str(data.get("step", ""))
+        view = await orders.record_event(self.ctx, command.reference or "", key, on, person.actor)
+        title = next((step.title for step in view.steps if step.key == key), key)
+        line = f"Recorded: {title} done on {on:%d %B %Y}."
+        return Reply(line, self._summary(view, note=line))
 
     async def _acknowledge(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         ack = await reminders.acknowledge(self.ctx, *_step_of(command.data), person.actor)
@@ -289,7 +306,10 @@ class SobotAgent(ActivityHandler):
         return Reply(line, cards.message(line))
 
     async def _snooze(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        days = int(command.data.get("days") or 0)
+        try:
+            days = int(command.data.get("days") or 0)
+        except (TypeError, ValueError):
+            raise InvalidInput("Snooze for 1, 2, 5 working days: press one of the card's Snooze buttons.") from None
         quiet = await reminders.snooze(self.ctx, *_step_of(command.data), days, person.actor)
         assert quiet.until is not None
         line = f"Snoozed: {quiet.title} on {quiet.reference}, until {quiet.until:%a %d %b %Y}."
@@ -298,7 +318,7 @@ class SobotAgent(ActivityHandler):
     async def _extend(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         assert command.on is not None
         view = await orders.extend_order(self.ctx, command.reference or "", command.on, person.actor)
-        return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", cards.order_summary(view))
+        return Reply(f"{view.reference} now lasts to {view.last_day:%d %B %Y}.", self._summary(view))
 
     async def _allocate(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         reference = command.reference
@@ -361,9 +381,9 @@ class SobotAgent(ActivityHandler):
         try:
             view = await orders.create_order(self.ctx, new, person.actor, sender=person, ask_unit_at=self.unit_mailbox)
         except orders.AlreadySaved as saved:
-            return Reply(card=cards.order_summary(saved.view, saved=True))
+            return Reply(card=self._summary(saved.view, saved=True))
         except orders.AlreadyRecorded as already:
-            return Reply(str(already), cards.order_summary(already.view, note=str(already)))
+            return Reply(str(already), self._summary(already.view, note=str(already)))
         except InvalidInput as error:
             field = FIELD_OF.get(error.field or "", error.field or "")
             errors = {field: str(error)} if field in values else {}
@@ -371,7 +391,7 @@ class SobotAgent(ActivityHandler):
         except NotFound as error:
             return await self._form_again_unless_saved(values, {"social_worker": str(error)}, form=form)
         await self.ask_for_allocation(view)
-        return Reply(card=cards.order_summary(view, saved=True))
+        return Reply(card=self._summary(view, saved=True))
 
     async def _form_again_unless_saved(
         self, values: dict[str, str], errors: dict[str, str], problem: str | None = None, form: str | None = None
@@ -379,16 +399,22 @@ class SobotAgent(ActivityHandler):
         """The form with its problems; but a form already saved (a press that raced the first) gets its order."""
         already = await orders.order_for_form(self.ctx, form) if form is not None else None
         if already is not None:
-            return Reply(card=cards.order_summary(already, saved=True))
+            return Reply(card=self._summary(already, saved=True))
         summary = problem or "Some answers need changing: see the notes under them."
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, errors, summary, form))
 
     async def allocate(self, person: PersonView, reference: str, iro: str) -> Reply:
-        done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
+        try:
+            done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
+        except Ambiguous as unsure:
+            return Reply(str(unsure), cards.choose_iro(reference, unsure.choices))
         updated = await self.announce_allocation(done)
         return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
 
     # Helpers ---------------------------------------------------------------------------------
+
+    def _summary(self, view: OrderView, *, saved: bool = False, note: str | None = None) -> cards.Card:
+        return cards.order_summary(view, saved=saved, note=note, events=event_titles(self.ctx, view))
 
     def _procedure_choices(self) -> list[tuple[str, str]]:
         return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]

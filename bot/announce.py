@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 TEAMS_UNREACHABLE = (TimeoutError, ClientError)
 
 
+def event_titles(ctx: Context, view: OrderView) -> dict[str, str]:
+    """The titles of the events the order's procedure knows, by key, for the steps that wait on one."""
+    procedure = ctx.procedures.get(view.procedure_id)
+    return {key: event.title for key, event in procedure.event_keys().items()} if procedure else {}
+
+
 class Announcements:
     """The unit's allocation cards and the notes to the people an allocation concerns."""
 
@@ -58,7 +64,8 @@ class Announcements:
         if channel is None:
             log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
             return
-        await self.messenger.send(channel, cards.message(note, attention=True), text=note)
+        # A note is one sentence: as a card beside the same text it would show twice.
+        await self.messenger.send(channel, None, text=note)
 
     async def tell_allocation(self, view: OrderView, replaced: str | None) -> None:
         note = f" (replacing {replaced})" if replaced else ""
@@ -73,4 +80,5 @@ class Announcements:
             if conversation is None:
                 log.info("%s: person %s has no Teams conversation to be told in", view.reference, person_id)
                 continue
-            await self.messenger.send(conversation, cards.order_summary(view), text=line)
+            summary = cards.order_summary(view, events=event_titles(self.ctx, view))
+            await self.messenger.send(conversation, summary, text=line)

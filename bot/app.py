@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import warnings
@@ -23,6 +24,7 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
+from bot import activities
 from bot.agent import SORRY, SobotAgent
 from bot.clients import KeptClients
 from bot.messenger import Messenger
@@ -114,6 +116,8 @@ def build_bot(
 
 
 BOT = web.AppKey("teams_bot", TeamsBot)
+# Set on a request once it has passed the JWT check and reached sobot's own handler.
+ENTERED = web.RequestKey("sobot_entered", bool)
 
 
 def add_teams_endpoint(app: web.Application, bot: TeamsBot, host: str) -> None:
@@ -127,6 +131,13 @@ def add_teams_endpoint(app: web.Application, bot: TeamsBot, host: str) -> None:
     async def messages(request: web.Request) -> web.StreamResponse:
         if bot.app_id is None and not is_loopback(request.remote or ""):
             return web.json_response({"error": "local mode accepts loopback callers only"}, status=403)
+        request[ENTERED] = True
+        try:
+            body = await request.json()  # kept by aiohttp: the adapter reads the same body again
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if (problem := activities.problem_with(body)) is not None:
+            return web.json_response({"error": problem}, status=400)
         try:
             response = await bot.adapter.process(request, bot.agent)
         except ValidationError:
@@ -140,7 +151,19 @@ def add_teams_endpoint(app: web.Application, bot: TeamsBot, host: str) -> None:
             # The SDK's JWT middleware reads its configuration under this plain string key.
             warnings.simplefilter("ignore", web.NotAppKeyWarning)
             app["agent_configuration"] = bot.auth
-        handler = jwt_authorization_decorator(messages)  # type: ignore[no-untyped-call]
+        checked = jwt_authorization_decorator(messages)  # type: ignore[no-untyped-call]
+
+        @functools.wraps(checked)
+        async def handler(request: web.Request) -> web.StreamResponse:
+            try:
+                response: web.StreamResponse = await checked(request)
+            except KeyError:
+                if request.get(ENTERED):
+                    raise
+                # The SDK's check looks the token's signing key up by its "kid" header without asking if it has one.
+                return web.json_response({"error": "the token names no signing key"}, status=401)
+            return response
+
         app.router.add_post("/api/messages", handler)
     else:
         log.warning(

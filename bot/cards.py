@@ -24,7 +24,7 @@ FORM_FIELDS: list[tuple[str, str, str]] = [
     ("order_type", "Order type", "type"),
     ("made", "Date made", "date"),
     ("commenced", "Commencement (if not the day made)", "date"),
-    ("months", "Length in months (a supervision order: default 12)", "number"),
+    ("months", "Length in months", "number"),
     ("last_day", "Or: last day set by the court", "date"),
     ("court", "Court", "text"),
     ("other_orders", "Other orders (e.g. Child Arrangements Order)", "text"),
@@ -86,8 +86,34 @@ def choice_set(field: str, label: str, value: str, choices: Sequence[tuple[str, 
     }
 
 
+# Roles as people write them; any other role key is shown in words.
+ROLE_NAMES = {
+    "iro": "IRO", "safeguarding_unit": "Safeguarding Unit", "cp_chair": "CP chair",
+    "head_of_service": "Head of Service", "senior_reviewing_officer": "Senior Reviewing Officer", "legal": "Legal",
+}  # fmt: skip
+
+
+def role_name(role: str) -> str:
+    return ROLE_NAMES.get(role) or role.replace("_", " ")
+
+
 def day(value: date | None) -> str:
     return f"{value:%a %d %b %Y}" if value else ""
+
+
+# What the length box says when it is left blank, by the order type the form opens with.
+LENGTH_HINTS = {
+    "supervision": "Blank for 12 months, or the months the court set",
+    "interim_supervision": "The months the court set, or give the last day below",
+}
+
+
+def _number(value: str) -> int | None:
+    """A kept length as the number an Input.Number carries; anything else (blank, or typed wrong) shows blank."""
+    try:
+        return int(float(value))
+    except (ValueError, OverflowError):  # "nan" and "inf" are floats but no length
+        return None
 
 
 def new_order_form(
@@ -100,30 +126,41 @@ def new_order_form(
     """The form; with `errors` each message sits under its field and every value typed is kept.
 
     `form` names this form, so that saving it twice (a double press, or Teams sending it again) saves once.
+    `values["order_type"]` chooses the form: a supervision order's, or an interim order's (which has no
+    length to assume).
     """
     values = values or {}
     errors = errors or {}
-    body: list[Card] = [heading("New Supervision Order"), text("Fields marked * are needed.", isSubtle=True)]
+    order_type = values.get("order_type") or "supervision"
+    title = "New Interim Supervision Order" if order_type == "interim_supervision" else "New Supervision Order"
+    body: list[Card] = [heading(title), text("Fields marked * are needed.", isSubtle=True)]
     if problem:
         body.append(text(problem, color="Attention", weight="Bolder"))
     for field, label, kind in FORM_FIELDS:
-        shown = f"{label} *" if field in REQUIRED else label
+        # The renderer marks a required field's label itself: a star of ours would show as a second one.
         value = values.get(field, "")
         element: Card
         if kind == "date":
-            element = {"type": "Input.Date", "id": field, "label": shown, "value": value}
+            element = {"type": "Input.Date", "id": field, "label": label}
+            if value:
+                element["value"] = value
         elif kind == "number":
-            element = {"type": "Input.Number", "id": field, "label": shown, "min": 1, "max": 36, "value": value}
+            # A blank number box must stay blank: a value of "" shows as 0, which fails its minimum of 1 and
+            # stops the form from being sent at all.
+            element = {"type": "Input.Number", "id": field, "label": label, "min": 1, "max": 36,
+                       "placeholder": LENGTH_HINTS.get(order_type, LENGTH_HINTS["supervision"])}  # fmt: skip
+            if (number := _number(value)) is not None:
+                element["value"] = number
         elif kind == "type":
             choices = [
                 ("Supervision order", "supervision"),
                 ("Interim supervision order (s.38)", "interim_supervision"),
             ]
-            element = choice_set(field, shown, value or "supervision", choices)
+            element = choice_set(field, label, order_type, choices)
         elif kind == "procedure":
-            element = choice_set(field, shown, value, [(title, pid) for pid, title in procedures])
+            element = choice_set(field, label, value, [(name, pid) for pid, name in procedures])
         else:
-            element = {"type": "Input.Text", "id": field, "label": shown, "value": value,
+            element = {"type": "Input.Text", "id": field, "label": label, "value": value,
                        "isMultiline": kind == "multiline"}  # fmt: skip
         if field in REQUIRED:
             element["isRequired"] = True
@@ -142,7 +179,7 @@ def order_facts(view: OrderView) -> list[tuple[str, str]]:
         ("Made", day(view.made)),
         ("Commenced", day(view.commenced)),
         ("Last day", day(view.last_day)),
-        ("Procedure", view.procedure_id),
+        ("Procedure", view.procedure_title or view.procedure_id),
         ("Social worker", view.social_worker or "not recorded"),
         ("IRO", view.iro or "pending"),
     ]
@@ -150,21 +187,37 @@ def order_facts(view: OrderView) -> list[tuple[str, str]]:
 
 def steps_table(view: OrderView, count: int | None = None) -> Card:
     steps = view.next_steps(count) if count else [s for s in view.open_steps() if s.due is not None]
-    rows = [[day(s.due), s.title, s.owner.replace("_", " ")] for s in steps]
+    rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.title, role_name(s.owner)] for s in steps]
     return table(["Due", "Step", "Owner"], rows) if rows else text("No dated steps are open.")
 
 
-def order_summary(view: OrderView, *, saved: bool = False, note: str | None = None) -> Card:
-    """The order's facts and next steps; `note` says, above them, why this order is shown."""
+def order_summary(
+    view: OrderView, *, saved: bool = False, note: str | None = None, events: Mapping[str, str] | None = None
+) -> Card:
+    """The order's facts and next steps; `note` says, above them, why this order is shown.
+
+    `events` names the procedure's events by their titles, for the steps that wait on one.
+    """
     title = f"Saved {view.reference}" if saved else view.reference
     body = [heading(title)]
     if note:
         body.append(text(note, weight="Bolder"))
+    late = view.overdue_count
+    if late:
+        body.append(text(f"{late} step{'s are' if late > 1 else ' is'} overdue.", color="Attention"))
     body += [facts(order_facts(view)), text("Next steps", weight="Bolder"), steps_table(view, 5)]
     waiting = [s for s in view.open_steps() if s.due is None]
     if waiting:
-        body.append(text("Waiting: " + "; ".join(f"{s.title} (after {s.waiting_on})" for s in waiting), isSubtle=True))
+        names = events or {}
+        body.append(text("Waiting: " + "; ".join(
+            f"{s.title} (after {event_name(s.waiting_on, names)})" for s in waiting
+        ), isSubtle=True))  # fmt: skip
     return card(*body)
+
+
+def event_name(key: str | None, titles: Mapping[str, str]) -> str:
+    """What people call an event: its title in the procedure, else its key in words."""
+    return titles.get(key or "") or (key or "an event").replace("_", " ")
 
 
 def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
@@ -186,6 +239,12 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
     else:
         body.append(text("Choose the IRO, or reply in this thread: allocate Jane Smith", isSubtle=True))
     return card(*body, {"type": "ActionSet", "actions": buttons} if buttons else text(""))
+
+
+def choose_iro(reference: str, choices: Sequence[tuple[str, str]]) -> Card:
+    """The IROs a typed name could mean, a button each: pressing one allocates them."""
+    buttons = [execute(name, "order.allocate", {"reference": reference, "iro": email}) for name, email in choices]
+    return card(text(f"Which IRO for {reference}?", weight="Bolder"), {"type": "ActionSet", "actions": buttons})
 
 
 def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros: Sequence[IroLoad]) -> Card:
@@ -230,7 +289,7 @@ def due_table(title: str, steps: Sequence[DueStep]) -> Card:
     """The steps in the order given (earliest first): at most MOST_ROWS of them."""
     shown = steps[:MOST_ROWS]
     rows = [[day(s.due) + (" (overdue)" if s.overdue else ""), s.reference, s.child_initials, s.title,
-             s.owner.replace("_", " ")] for s in shown]  # fmt: skip
+             role_name(s.owner)] for s in shown]  # fmt: skip
     more = (f"The {len(shown)} earliest of {len(steps)} steps. Say `due this week` for fewer, or `order SO-…` for "
             "one order's steps.")  # fmt: skip
     return _capped(title, ["Due", "Order", "Child", "Step", "Owner"], rows, len(steps), more)

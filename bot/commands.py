@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from rules.names import without_symbols
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 
 REFERENCE = re.compile(r"\b((?:SO|ISO)-?\d{4}-?\d{1,6})\b", re.IGNORECASE)
@@ -64,7 +65,7 @@ def _trailing_date(words: list[str], today: date) -> tuple[list[str], date | Non
 
 def parse(text: str, today: date) -> Command:
     """The command a chat line asks for; an unknown line gets `unknown` with the nearest command."""
-    line = " ".join(_strip_mentions(text).replace("’", "'").split())
+    line = " ".join(without_symbols(_strip_mentions(text)).replace("’", "'").split())
     lowered = line.lower().strip(" .!?")
     reference_match = REFERENCE.search(line)
     reference = reference_match.group(1) if reference_match else None
@@ -80,8 +81,10 @@ def parse(text: str, today: date) -> Command:
 
     if first in ("help", "?", "hi", "hello", "start") or joined in ("what can you do", "commands"):
         return Command("help")
-    if joined.startswith(("new order", "new iso", "new supervision", "new interim")) or joined == "new":
-        return Command("new_order")
+    if joined.startswith(("new iso", "new interim", "new s.38", "new s38")):
+        return Command("new_order", text="interim_supervision")
+    if joined.startswith(("new order", "new supervision")) or joined == "new":
+        return Command("new_order", text="supervision")
     if "use this channel" in joined and "allocat" in joined:
         return Command("use_channel")
     if first == "overdue" or joined.endswith("overdue"):

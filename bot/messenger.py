@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
-from microsoft_agents.activity import ConversationReference
+from microsoft_agents.activity import Activity, ConversationReference
 from microsoft_agents.hosting.core import (
     CardFactory,
     ChannelServiceAdapter,
@@ -46,8 +46,9 @@ class Messenger:
             None, claims, service_url, audience, use_anonymous=claims.allow_anonymous
         )
 
-    async def post(self, reference: dict[str, Any], card: dict[str, Any], text: str | None = None) -> str | None:
-        """Post a card to a stored conversation without running a turn: the outbox's many notifications.
+    async def post(self, reference: dict[str, Any], card: dict[str, Any] | None, text: str | None = None) -> str | None:
+        """Post a card (or, with none, the text alone) to a stored conversation without running a turn: the
+        outbox's many notifications.
 
         The SDK's connector client does the sending; the factory keeps one per service URL, so a thousand
         reminders share connections rather than open a thousand.
@@ -56,7 +57,7 @@ class Messenger:
         if not target.service_url or target.conversation is None:
             raise ValueError("the stored conversation reference has no service URL or conversation")
         client = await self._client(target.service_url)
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card), text=text)
+        activity = _message(card, text)
         activity.apply_conversation_reference(target)
         response = await client.conversations.send_to_conversation(target.conversation.id, activity)
         return response.id if response is not None and response.id else None
@@ -91,14 +92,14 @@ class Messenger:
         if failures:
             raise failures[0]
 
-    async def send(self, conversation: Conversation, card: dict[str, Any], text: str | None = None) -> str | None:
-        """Post a card (and a line of text) to the conversation; the new activity's id."""
+    async def send(
+        self, conversation: Conversation, card: dict[str, Any] | None, text: str | None = None
+    ) -> str | None:
+        """Post a card (and a line of text), or the text alone, to the conversation; the new activity's id."""
         sent: list[str] = []
 
         async def post(context: TurnContext) -> None:
-            response = await context.send_activity(
-                MessageFactory.attachment(CardFactory.adaptive_card(card), text=text)
-            )
+            response = await context.send_activity(_message(card, text))
             if response is not None and response.id:
                 sent.append(response.id)
 
@@ -125,3 +126,9 @@ class Messenger:
         extra = member.model_dump(by_alias=True) if member is not None else {}
         email = extra.get("email") or extra.get("userPrincipalName")
         return str(email) if email else None
+
+
+def _message(card: dict[str, Any] | None, text: str | None) -> Activity:
+    if card is None:
+        return MessageFactory.text(text or "")
+    return cast(Activity, MessageFactory.attachment(CardFactory.adaptive_card(card), text=text))

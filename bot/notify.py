@@ -20,7 +20,7 @@ def notification_card(message: Message) -> cards.Card:
                               message.step, message.occurrence, message.due, f"{headline} {note}".strip())  # fmt: skip
     if message.kind == "digest":
         rows = [[cards.day(line.due) + (" (overdue)" if line.overdue else ""), line.reference, line.initials,
-                 line.title, line.owner.replace("_", " ")] for line in message.digest]  # fmt: skip
+                 line.title, cards.role_name(line.owner)] for line in message.digest]  # fmt: skip
         return cards.card(
             cards.heading(message.headline), cards.table(["Due", "Order", "Child", "Step", "Owner"], rows)
         )
@@ -46,7 +46,9 @@ class TeamsChannel:
 
     async def send(self, reference: dict[str, Any], message: Message) -> None:
         try:
-            await self.messenger.post(reference, notification_card(message), text=message.headline)
+            # A note is its headline alone: as a card beside the same text it would show twice.
+            card = notification_card(message) if message.kind in ("reminder", "escalation", "digest") else None
+            await self.messenger.post(reference, card, text=message.headline)
         except aiohttp.ClientResponseError as error:
             if error.status in (403, 404):
                 raise Unreachable(f"Teams answered {error.status}") from None

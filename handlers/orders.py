@@ -192,7 +192,7 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
         court=saved["court"], other_orders=saved["other_orders"], conditions=saved["conditions"],
         social_worker=social_worker.name if social_worker else None, iro=None,
         steps=ordered(planned_step_view(step, today) for step in timeline),
-        social_worker_id=social_worker.id if social_worker else None, iro_id=None,
+        social_worker_id=social_worker.id if social_worker else None, iro_id=None, procedure_title=procedure.title,
     )  # fmt: skip
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotFound
+from handlers.errors import Ambiguous, InvalidInput, NotFound, brief
+from rules.names import cleaned, meant
 from rules.procedures import Procedure
 from rules.timeline import Milestone as PlannedStep
 from rules.timeline import OrderFacts, RecordedEvent, build_timeline
@@ -185,21 +186,20 @@ async def social_worker_named(session: AsyncSession, name: str) -> Named:
 
 async def iro(session: AsyncSession, name_or_email: str) -> models.Person:
     """The IRO named (case-insensitive, full name or email); refused when unknown or ambiguous."""
-    wanted = " ".join(name_or_email.split()).casefold()
     people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
     iros = [p for p in people if "iro" in p.roles]
-    matches = [p for p in iros if wanted in (p.email.casefold(), " ".join(p.name.split()).casefold())]
+    matches = [iros[i] for i in meant(name_or_email, [(i, p.name, p.email) for i, p in enumerate(iros)])]
+    listed = ", ".join(sorted(p.name for p in iros)) or "none yet"
+    typed = brief(cleaned(name_or_email) or name_or_email.strip())
     if not matches:
-        matches = [p for p in iros if wanted and wanted in p.name.casefold()]
-    names = ", ".join(sorted(p.name for p in iros)) or "none yet"
-    if not matches:
-        other = [p for p in people if wanted in (p.email.casefold(), p.name.casefold())]
-        if other:
-            raise InvalidInput(f"{other[0].name} is not an IRO. The IROs are: {names}.", "iro")
-        raise NotFound(f"There is no IRO called {name_or_email.strip()!r}. The IROs are: {names}.")
+        other = [people[i] for i in meant(name_or_email, [(i, p.name, p.email) for i, p in enumerate(people)])]
+        if len(other) == 1:
+            raise InvalidInput(f"{other[0].name} is not an IRO. The IROs are: {listed}.", "iro")
+        raise NotFound(f"There is no IRO called {typed!r}. The IROs are: {listed}.")
     if len(matches) > 1:
         both = " or ".join(f"{p.name} ({p.email})" for p in matches)
-        raise InvalidInput(f"{name_or_email.strip()!r} could be {both}: give the full name or email.", "iro")
+        raise Ambiguous(f"{typed!r} could be {both}: give the full name or email.", "iro",
+                        tuple((p.name, p.email) for p in matches))  # fmt: skip
     return matches[0]
 
 

@@ -51,6 +51,8 @@ class OrderView:
     steps: tuple[StepView, ...]
     social_worker_id: int | None = None
     iro_id: int | None = None
+    # What people call the procedure (its title), where the view was made with the procedures at hand.
+    procedure_title: str = ""
 
     def open_steps(self) -> list[StepView]:
         return [s for s in self.steps if s.state in ("open", "waiting")]
@@ -113,4 +115,5 @@ async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -
         steps=sorted_steps(list(order.milestones), ctx.today()),
         social_worker_id=order.social_worker_id,
         iro_id=active.iro_id if active else None,
+        procedure_title=procedure.title if (procedure := ctx.procedures.get(order.procedure_id)) else "",
     )

@@ -203,7 +203,8 @@ def escalation_days(rule: MilestoneRule, due: date, calendar: WorkingCalendar) -
 
 
 def _source(procedure: Procedure, rule: MilestoneRule) -> str:
-    return f"{procedure.document} § {rule.source.lstrip('§').strip()}"
+    """Where the step comes from, as its readers know the document: by the procedure's title, not its file."""
+    return f"{procedure.title} § {rule.source.lstrip('§').strip()}"
 
 
 def _milestones_for_rule(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from handlers.context import Context
 from handlers.queries import digests
@@ -20,14 +20,16 @@ class Digest:
     ctx: Context
     hours: WorkingHours
     at: time = time(8, 30)
-    # After this hour a missed morning's digest is not sent late: it would be no morning summary.
-    until: time = time(12, 0)
+    # This long after its time a missed digest is not sent late (it would be no summary of the day's start);
+    # a window after the digest's own time, whatever that is, so a digest at noon or later still goes.
+    late_by: timedelta = timedelta(hours=3, minutes=30)
     # The day this process last planned: the dispatch tick asks every minute all morning, the work is once a day.
     _planned_on: date | None = field(default=None, init=False, repr=False)
 
     def due(self, now: datetime) -> bool:
         local = now.astimezone(self.hours.zone)
-        return self.hours.calendar.is_working_day(local.date()) and self.at <= local.time() < self.until
+        since = datetime.combine(local.date(), local.time()) - datetime.combine(local.date(), self.at)
+        return self.hours.calendar.is_working_day(local.date()) and timedelta(0) <= since < self.late_by
 
     async def plan(self) -> int:
         """Queue today's digests, once each (by person and day); nothing for someone with nothing to read."""

@@ -51,7 +51,7 @@ def test_timeline_json_has_exactly_the_documented_shape() -> None:
     nine = next(m for m in body["milestones"] if m["key"] == "nine_month_review")
     # Wirral §5.4: 3 Mar 2026 + 9 months = Thu 3 Dec 2026.
     assert nine["due"] == "2026-12-03" and nine["owner"] == "iro"
-    assert nine["source"].startswith("000_7283e9811ab6176c.txt § 5.4")
+    assert nine["source"].startswith("Wirral Supervision Order procedure § 5.4")
     assert nine["escalations"][0] == {"on": "2026-12-04", "to": "team_manager"}
     waiting = next(m for m in body["milestones"] if m["key"] == "initial_review")
     assert waiting["due"] is None and waiting["waiting_on"] == "first_cin_meeting"

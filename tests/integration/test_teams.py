@@ -85,6 +85,12 @@ async def test_a_stranger_gets_one_friendly_sentence(teams: Teams) -> None:
     assert "ask the Safeguarding Unit" in replies[0]["text"] and not replies[0].get("attachments")
 
 
+async def test_a_stranger_saying_the_same_again_and_again_is_audited_once(teams: Teams) -> None:
+    for _ in range(5):
+        assert "ask the Safeguarding Unit" in (await teams.say("nobody", "help"))[0]["text"]
+    assert await teams.count(models.AuditEntry, models.AuditEntry.action == "directory.stranger") == 1
+
+
 async def test_someone_leaving_the_directory_is_a_stranger_within_a_minute(teams: Teams, clock: FixedClock) -> None:
     assert "new order" in (await teams.say("sam", "help"))[0]["text"]
     # Sam leaves: another process (the directory's own tools) marks them inactive.
@@ -267,6 +273,57 @@ async def test_a_body_that_is_not_an_activity_gets_400(teams: Teams) -> None:
     assert response.status == 400
 
 
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"serviceUrl": None}, "no service URL"),
+        ({"serviceUrl": "/relative/path"}, "a relative service URL"),
+        ({"serviceUrl": "file:///etc/passwd"}, "a service URL that is not the web"),
+        ({"serviceUrl": "https://smba.example/" + "x" * 100_000}, "a 100 kB service URL"),
+        ({"text": "help\x00me"}, "a NUL character"),
+        ({"id": "m" * 5000}, "an over-long id"),
+        ({"from": {"id": "29:" + "x" * 5000, "aadObjectId": "entra-sam"}}, "an over-long sender id"),
+        ({"conversation": {"id": ["not", "a", "string"]}}, "an id that is not text"),
+    ],
+)  # fmt: skip
+async def test_a_malformed_activity_gets_400_and_a_reason(teams: Teams, change: dict[str, Any], why: str) -> None:
+    activity = {**teams.activity("sam", type="message", text="help"), **change}
+    if change.get("serviceUrl", "") is None:
+        del activity["serviceUrl"]
+    response = await teams.client.post("/api/messages", json=activity)
+    assert response.status == 400, why
+    assert (await response.json())["error"]
+    assert teams.connector.sent == [], "nothing answered, nothing sent"
+
+
+async def test_an_iro_typed_with_slips_is_allocated_and_two_who_fit_are_offered(teams: Teams) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    [unsure] = await teams.say("una", "allocate SO-2026-0001 to reviewer please")
+    buttons = [a["title"] for a in unsure["attachments"][0]["content"]["body"][1]["actions"]]
+    assert buttons == ["Ian Reviewer", "Ivy Reviewer"] and "could be" in unsure["text"]
+    answers = await teams.say("una", "👍 allocate SO-2026-0001 to ivy reveiwer, thanks!")
+    assert any("Ivy Reviewer is now the IRO for SO-2026-0001" in (a.get("text") or "") for a in answers)
+
+
+async def test_an_unknown_line_is_repeated_back_only_in_part(teams: Teams) -> None:
+    [answer] = await teams.say("sam", "gibberish " * 1000)
+    assert len(answer["text"]) < 2000 and "…" in answer["text"]
+
+
+async def test_a_snooze_of_no_number_of_days_is_a_sentence(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    step = {"reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
+    answer = await teams.click("sam", "step.snooze", {**step, "days": "soon"})
+    assert "Snooze for 1, 2, 5 working days" in texts(answer)
+
+
+async def test_a_step_marked_done_says_what_was_recorded(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    step = {"reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
+    done = texts(await teams.click("sam", "step.done", step))
+    assert "Recorded: Rewrite the case summary on Liquidlogic" in done and "done on 10 March 2026" in done
+
+
 async def test_reminder_card_buttons(teams: Teams, clock: FixedClock) -> None:
     await teams.click("sam", "order.submit", NEW_ORDER)
     step = {"reference": "SO-2026-0001", "step": "inform_safeguarding_unit", "occurrence": 1}
@@ -333,6 +390,14 @@ async def test_install_greets_and_remembers_the_conversation(teams: Teams, conne
         )
     assert stored is not None and stored.kind == "personal" and stored.person_id is not None
     assert stored.reference["serviceUrl"] == connector.url and "activityId" not in stored.reference
+
+
+async def test_a_channel_the_bot_is_added_to_is_not_greeted(teams: Teams, connector: RecordingConnector) -> None:
+    added = teams.activity("una", "19:general@thread.tacv2", type="conversationUpdate",
+                           membersAdded=[{"id": "28:sobot"}])  # fmt: skip
+    response = await teams.client.post("/api/messages", json=added)
+    assert response.status in (200, 202)
+    assert connector.sent == [], "a greeting in a channel goes to the whole team"
 
 
 async def test_a_user_without_an_entra_id_in_the_directory_is_matched_by_email(

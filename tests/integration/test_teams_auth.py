@@ -93,12 +93,12 @@ def redirected(keys_server: str, monkeypatch: pytest.MonkeyPatch) -> ToLoopback:
     return handler
 
 
-def token(*, key: Any = SIGNING_KEY, **claims: Any) -> str:
+def token(*, key: Any = SIGNING_KEY, kid: str | None = KEY_ID, **claims: Any) -> str:
     now = int(time.time())
     payload = {"iss": "https://api.botframework.com", "aud": APP_ID, "iat": now, "nbf": now, "exp": now + 600,
                **claims}  # fmt: skip
     return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, algorithm="RS256",
-                      headers={"kid": KEY_ID})  # fmt: skip
+                      headers={"kid": kid} if kid else None)  # fmt: skip
 
 
 @pytest.fixture
@@ -138,6 +138,7 @@ def message(connector: RecordingConnector) -> dict[str, Any]:
         (f"Bearer {token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200, nbf=int(time.time()) - 7200)}",
          "expired"),
         (f"Bearer {token(key=OTHER_KEY)}", "bad signature"),
+        (f"Bearer {token(kid=None)}", "no signing key named (no kid)"),
     ],
 )  # fmt: skip
 async def test_bad_callers_get_401(secured: tuple[TestClient[Any, Any], RecordingConnector], header: str | None,

@@ -58,3 +58,42 @@ def test_orders_are_shown_most_urgent_first_and_a_long_list_is_cut_short() -> No
     few = orders_table("Your orders", summaries[:3])
     assert [r[0] for r in rows(few)] == ["SO-2026-0002", "SO-2026-0001", "SO-2026-0000"]
     assert "most urgent of" not in texts(few)
+
+
+PROCEDURES = [("wirral", "Wirral Supervision Order procedure")]
+
+
+def inputs(card: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {block["id"]: block for block in card["body"] if str(block["type"]).startswith("Input.")}  # type: ignore[attr-defined, index, misc]
+
+
+def test_a_blank_length_is_left_blank_so_the_form_can_be_sent() -> None:
+    from bot.cards import new_order_form
+
+    length = inputs(new_order_form(PROCEDURES, {"procedure": "wirral"}))["months"]
+    # A value of "" shows as 0 in the renderer, under the minimum of 1: the form would not be sent.
+    assert "value" not in length and length["min"] == 1
+    assert "12 months" in str(length["placeholder"])
+    kept = inputs(new_order_form(PROCEDURES, {"months": "9"}))["months"]
+    assert kept["value"] == 9, "a length typed is kept as the number it is"
+    assert "value" not in inputs(new_order_form(PROCEDURES, {"months": "nine"}))["months"]
+
+
+def test_a_required_label_carries_no_star_of_its_own() -> None:
+    from bot.cards import new_order_form
+
+    fields = inputs(new_order_form(PROCEDURES))
+    assert fields["child_name"]["isRequired"] is True
+    assert not any(str(field["label"]).endswith("*") for field in fields.values()), "the renderer adds the star"
+
+
+def test_an_interim_order_has_its_own_form_with_no_length_assumed() -> None:
+    from bot.cards import new_order_form
+    from bot.commands import parse
+
+    assert parse("new ISO", TODAY).text == "interim_supervision"
+    assert parse("new order", TODAY).text == "supervision"
+    card = new_order_form(PROCEDURES, {"order_type": parse("new interim order", TODAY).text})
+    assert "New Interim Supervision Order" in texts(card)
+    assert inputs(card)["order_type"]["value"] == "interim_supervision"
+    assert "12" not in str(inputs(card)["months"]["placeholder"])

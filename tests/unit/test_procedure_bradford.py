@@ -22,7 +22,7 @@ def test_the_cpc_is_told_and_the_three_way_discussion(timeline: Timeline) -> Non
     # Default 2 working days after Mon 9 Mar: Tue 10, Wed 11 → Wed 11 Mar.
     told = step(steps, "inform_cpc")
     assert (told.due, told.owner, told.default) == (date(2026, 3, 11), "social_worker", True)
-    assert told.source == "004_3d44b587b5031b7c.txt § The process, ¶1"
+    assert told.source == "Bradford Child Protection and Interim Supervision Order practice guide § The process, ¶1"
     # The three-way discussion, default 5 working days: 10, 11, 12, 13, 16 → Mon 16 Mar.
     assert step(steps, "three_way_discussion").due == date(2026, 3, 16)
     noted = step(steps, "decision_case_noted")

@@ -21,7 +21,7 @@ def test_the_family_group_conference(timeline: Timeline) -> None:
         "social_worker",
         False,
     )
-    assert fgc.source == "001_291b4e789394d4bc.txt § 4"
+    assert fgc.source == "Camden supervision order practice guidance § 4"
 
 
 def test_reviews_one_month_after_then_every_three_months(timeline: Timeline) -> None:

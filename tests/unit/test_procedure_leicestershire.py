@@ -16,7 +16,7 @@ def test_the_first_steps(timeline: Timeline) -> None:
     # §3 flag on the record (default 2 working days): Wed 4, Thu 5 → Thu 5 Mar.
     flag = step(steps, "flag_on_record")
     assert (flag.due, flag.owner, flag.default) == (date(2026, 3, 5), "social_worker", True)
-    assert flag.source == "002_b51e79dabd242cc2.txt § 3"
+    assert flag.source == "Leicestershire, Leicester City and Rutland Supervision Order procedure § 3"
     # §2 the type of plan (default 10 working days): 4–6, 9–13, 16, 17 → Tue 17 Mar, the team manager's.
     plan = step(steps, "plan_type_decision")
     assert (plan.due, plan.owner) == (date(2026, 3, 17), "team_manager")

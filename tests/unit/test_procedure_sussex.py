@@ -16,7 +16,7 @@ def test_the_plan_and_the_steps_before_lapse(timeline: Timeline) -> None:
     # §5: plan agreed by the PM: a default of 20 working days after commencement: Tue 31 Mar.
     plan = step(steps, "family_support_plan_agreed")
     assert (plan.due, plan.owner, plan.default) == (date(2026, 3, 31), "family_support_worker", True)
-    assert plan.source == "003_df0f45a0f2e2220f.txt § 5"
+    assert plan.source == "Sussex management of Supervision Orders in Family Support § 5"
     review = step(steps, "pm_family_review")
     assert (review.state, review.waiting_on) == ("waiting", "family_support_plan_agreed")
     # §7: three months before the lapse: Wed 2 Dec 2026.

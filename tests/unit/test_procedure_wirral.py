@@ -28,7 +28,7 @@ def test_steps_from_the_making_of_the_order(timeline: Timeline) -> None:
     # §5.4: no later than 9 months after commencement: 3 Dec 2026, a Thursday.
     review = step(steps, "nine_month_review")
     assert (review.due, review.owner, review.state, review.default) == (date(2026, 12, 3), "iro", "open", False)
-    assert review.source == "000_7283e9811ab6176c.txt § 5.4–5.7"
+    assert review.source == "Wirral Supervision Order procedure § 5.4–5.7"
 
 
 def test_what_waits_on_an_event_and_what_is_not_yet_there(timeline: Timeline) -> None:
