@@ -22,6 +22,7 @@ from tests.integration.test_mail_imap import (  # noqa: F401 (fixtures)
     free_port,
     user,
 )
+from tests.vouching import TRUST_ENVIRONMENT, vouched
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
 STAFF = "name,email,roles\nTom Jones,tom.jones@example.gov.uk,social_worker\n"
@@ -30,7 +31,8 @@ STAFF = "name,email,roles\nTom Jones,tom.jones@example.gov.uk,social_worker\n"
 def order_mail(child_id: str, *, fixable: bool = False) -> bytes:
     raw = (CORPUS / "01_plain_template.eml").read_bytes()
     raw = raw.replace(b"LCS-104233", child_id.encode()).replace(b"20260303154210.1001", child_id.encode())
-    return raw.replace(b"Date made: 3 March 2026", b"Date made: 31 February 2026") if fixable else raw
+    raw = raw.replace(b"Date made: 3 March 2026", b"Date made: 31 February 2026") if fixable else raw
+    return vouched(raw)
 
 
 def imap_env(tmp_path: Path, imap_port: int, smtp_port: int, account: str, password: str = PASSWORD) -> dict[str, str]:
@@ -38,7 +40,7 @@ def imap_env(tmp_path: Path, imap_port: int, smtp_port: int, account: str, passw
             "SOBOT_IMAP_HOST": "127.0.0.1", "SOBOT_IMAP_PORT": str(imap_port), "SOBOT_IMAP_SECURITY": "none",
             "SOBOT_IMAP_USERNAME": account, "SOBOT_IMAP_PASSWORD": password, "SOBOT_SMTP_HOST": "127.0.0.1",
             "SOBOT_SMTP_PORT": str(smtp_port), "SOBOT_SMTP_SECURITY": "none", "SOBOT_UNIT_ADDRESS": UNIT,
-            "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]'}  # fmt: skip
+            "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]', **TRUST_ENVIRONMENT}  # fmt: skip
 
 
 @pytest.fixture
@@ -132,7 +134,7 @@ def test_two_sobot_processes_polling_one_maildir_act_on_each_message_once(tmp_pa
 
     root = tmp_path / "mailbox"
     env = {"SOBOT_DATABASE_URL": database_url, "SOBOT_MAILBOX_DIR": str(root), "SOBOT_UNIT_ADDRESS": UNIT,
-           "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]'}  # fmt: skip
+           "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]', **TRUST_ENVIRONMENT}  # fmt: skip
     with_staff(env, tmp_path)
     store = mailbox.Maildir(root, create=True)
     fixable = {n for n in range(30) if n % 5 == 4}
