@@ -55,9 +55,9 @@ class SobotAgent(ActivityHandler):
         # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
-        # A stranger's same attempt is audited once in this long: each message would otherwise add a row, without
-        # limit, for someone who is only ever told whom to ask.
-        self.refused: Kept[tuple[str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
+        # A stranger's same attempt (the same line, or button) is audited once in this long: each repeat would
+        # otherwise add a row, without limit, for someone who is only ever told whom to ask.
+        self.refused: Kept[tuple[str, str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
         self.announcements = Announcements(ctx, messenger)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
         self.ask_for_allocation = self.announcements.ask_for_allocation
@@ -98,10 +98,10 @@ class SobotAgent(ActivityHandler):
         else:
             await turn_context.send_activity(sentence)
 
-    async def _refuse_stranger(self, who: str, attempt: str) -> None:
-        """Audit a stranger's attempt, once an hour for the same sender and attempt."""
+    async def _refuse_stranger(self, who: str, attempt: str, said: str = "") -> None:
+        """Audit a stranger's attempt, once an hour for the same sender, attempt and line said."""
         now = self.ctx.clock.now()
-        key = (who[:200], attempt[:64])
+        key = (who[:200], attempt[:64], " ".join(said.split())[:64])
         if self.refused.get(key, now) is None:
             await access.refuse_stranger(self.ctx, who, attempt)
             self.refused.keep(key, True, now)
@@ -164,7 +164,7 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await self._refuse_stranger(activities.sender(activity), str(verb or "message"))
+            await self._refuse_stranger(activities.sender(activity), str(verb or "message"), activity.text or "")
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):

@@ -27,7 +27,7 @@ def without_symbols(text: str) -> str:
 def cleaned(text: str) -> str:
     """A name as typed, reduced to what could be a name or an email: no emoji, polite words or end punctuation."""
     words = [w.strip(".,;:!?()\"'“”‘’") for w in without_symbols(text).split()]
-    return " ".join(w for w in words if w and w.casefold() not in POLITE).casefold()
+    return " ".join(w for w in words if w and w.casefold() not in POLITE)
 
 
 def slips(typed: str, name: str) -> int:
@@ -46,7 +46,7 @@ def slips(typed: str, name: str) -> int:
 def meant(typed: str, people: Sequence[tuple[Key, str, str]]) -> list[Key]:
     """The people (key, name, email) a typed name could mean, best kind of match first: an exact name or email,
     else a part of a name, else a name within MOST_SLIPS letters. Empty when none; more than one when unsure."""
-    wanted = cleaned(typed)
+    wanted = cleaned(typed).casefold()
     if not wanted:
         return []
 

@@ -13,7 +13,7 @@ def test_case_polite_words_punctuation_and_emoji_are_forgiven() -> None:
     assert meant("Adele Vance.", PEOPLE) == [2]
     assert meant("👉 Megan Bowen 🙏", PEOPLE) == [1]
     assert meant("IRO: MEGANB@EXAMPLE.COM", PEOPLE) == [1]
-    assert cleaned("👍🏽 to Megan Bowen, thanks!") == "megan bowen"
+    assert cleaned("👍🏽 to Megan Bowen, thanks!") == "Megan Bowen", "the name as typed, to repeat back"
 
 
 def test_a_letter_or_two_out_is_forgiven_when_one_person_fits() -> None:
