@@ -7,14 +7,14 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from handlers import orders, receipts
+from handlers import orders, receipts, replies
 from handlers.context import Actor, Context
 from handlers.directory import IroLoad, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
-from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, RawMessage
+from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, Outgoing, RawMessage
 from mail.parsing import IncomingMail, parse_order_email, read_message
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,22 @@ class Poller:
     unit_address: str
     allowed_domains: Sequence[str]
     notices: Notices = field(default_factory=Notices)
+    # Sends the replies queued in the outbox (the dispatcher's send_replies); None leaves them to its next tick.
+    send_replies: Callable[[], Awaitable[object]] | None = None
 
     async def poll_once(self) -> PollReport:
-        """Act on every unread message; a mailbox that drops mid-poll leaves the rest for the next poll."""
+        """Act on every unread message; a mailbox that drops mid-poll leaves the rest for the next poll.
+
+        Nothing is sent from here: every reply is queued in the outbox, and the allocation request with its order,
+        so a poller stopped at any instant sends nothing twice. The replies then go at once.
+        """
         report = PollReport()
-        for raw in await self.mailbox.new_messages():
-            await self._handle(raw, report)
+        try:
+            for raw in await self.mailbox.new_messages():
+                await self._handle(raw, report)
+        finally:
+            if self.send_replies is not None:  # this poll's, and any an earlier one left queued
+                await self.send_replies()
         return report
 
     def _trusted(self, mail: IncomingMail) -> bool:
@@ -67,6 +77,11 @@ class Poller:
             # Acted on before a crash kept it from moving: finish the move, do nothing twice.
             report.already_done += 1
             await self._file(raw, done[0])
+            return
+        if await replies.is_own(self.ctx, mail.message_id):
+            # Sobot's own mail come back (the unit's list includes its mailbox): nothing to act on.
+            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "own", PROCESSED)
+            await self._file(raw, PROCESSED)
             return
         if not self._trusted(mail):
             # Unknown senders get no answer (no backscatter) and their mail is left unread for a person.
@@ -100,9 +115,6 @@ class Poller:
             return
         problems = list(result.problems)
         repeated: list[str] = []
-        for reference in await receipts.unasked(self.ctx, mail.message_id):
-            # Saved by an earlier poll that stopped before the unit was asked: ask now, once.
-            await self._ask_for_allocation(await orders.get_order(self.ctx, reference))
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
@@ -111,7 +123,7 @@ class Poller:
                     view = await orders.create_order(
                         self.ctx, _new_order(fields, mail), Actor(mail.sender_name or mail.sender_email,
                                                                   mail.sender_email),
-                        Receipt(mail.message_id, mail.sender_email, number),
+                        Receipt(mail.message_id, mail.sender_email, number), ask_unit_at=self.unit_address,
                     )  # fmt: skip
                 except orders.AlreadyRecorded as already:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
@@ -127,13 +139,13 @@ class Poller:
                 await self._ask_for_allocation(view)
         if problems:
             problems += repeated
-            await self.mailbox.send(compose.problems_reply(mail.sender_email, mail.subject, mail.message_id, problems))
-            report.replied += 1
+            await self._reply(mail, "problems", compose.problems_reply(mail.sender_email, mail.subject,
+                                                                       mail.message_id, problems), report)  # fmt: skip
             await self._needs_attention(raw, mail, report, f"an order email from {mail.sender_email} that needs fixing")
             return
         if repeated:
-            await self.mailbox.send(compose.answer(mail.sender_email, mail.subject, mail.message_id, repeated))
-            report.replied += 1
+            await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
+                                                               repeated), report)  # fmt: skip
         await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
         await self._file(raw, PROCESSED)
 
@@ -153,9 +165,14 @@ class Poller:
             social_worker = None
         return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
 
+    async def _reply(self, mail: IncomingMail, what: str, outgoing: Outgoing, report: PollReport) -> None:
+        reply = replies.Reply(outgoing.to[0], outgoing.subject, outgoing.text, outgoing.html, outgoing.in_reply_to,
+                              outgoing.references)  # fmt: skip
+        await replies.queue_reply(self.ctx, mail.message_id, what, reply)
+        report.replied += 1
+
     async def _ask_for_allocation(self, view: OrderView) -> None:
-        await self.mailbox.send(compose.allocation_request(view, await iro_loads(self.ctx), self.unit_address))
-        await receipts.mark_asked(self.ctx, view.reference, self.unit_address)
+        # The email asking the unit was queued with the order; the unit's channel in Teams is told now.
         if self.notices.order_created is not None:
             await self.notices.order_created(view)
 
@@ -172,16 +189,15 @@ class Poller:
         except (RequestError, NotAllowed) as error:
             answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
                                                await self._iros_for(reference))  # fmt: skip
-            await self.mailbox.send(answer)
-            report.replied += 1
+            await self._reply(mail, "allocation", answer, report)
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
             await self._file(raw, PROCESSED)
             return
         report.allocations.append(reference)
         sentence = f"{allocated.order.iro} is now the IRO for {reference}."
-        await self.mailbox.send(
-            compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, [])
-        )
+        await self._reply(mail, "allocation",
+                          compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, []),
+                          report)  # fmt: skip
         await self._file(raw, PROCESSED)
         if self.notices.allocated is not None:
             await self.notices.allocated(allocated)

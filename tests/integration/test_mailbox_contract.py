@@ -22,11 +22,11 @@ from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox
 from mail.backends.ews import EwsMailbox
 from mail.backends.graph import GraphMailbox
 from mail.backends.maildir import MaildirMailbox
-from mail.poller import Poller
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
 from storage import Database
+from tests import mailing
 from tests.fakes.ews import serve_ews
 from tests.fakes.graph import serve_graph
 from tests.integration.test_mail_imap import PASSWORD, Dovecot, dovecot, smtp, user  # noqa: F401 (fixtures)
@@ -115,11 +115,12 @@ def plain(message: EmailMessage) -> str:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_orders_and_allocations_by_email_on_every_mailbox(ctx: Context, target: Target) -> None:
-    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"])
+    poller = mailing.poller(ctx, target.mailbox, UNIT, ["example.gov.uk"])
     target.deliver(corpus("01_plain_template.eml"))
     target.deliver(corpus("19_impossible_dates.eml"))
 
     report = await poller.poll_once()
+    await mailing.dispatcher(ctx, target.mailbox, UNIT).tick()  # the allocation request, from the outbox
     assert report.orders == ["SO-2026-0001"] and report.replied == 1 and report.needs_attention == 1
     assert await target.mailbox.new_messages() == []
     assert target.filed(PROCESSED) == 1 and target.filed(NEEDS_ATTENTION) == 1
