@@ -31,5 +31,7 @@ async def queue_reply(ctx: Context, message_id: str, what: str, reply: Reply) ->
 
 async def is_own(ctx: Context, message_id: str) -> bool:
     """Whether the message is one sobot sent (its Message-ID names one of sobot's outbox rows)."""
+    if not outbox.may_be_own(message_id):
+        return False  # most mail: no database round trip
     async with ctx.database.read() as session:
         return await outbox.is_own_message(session, message_id)

@@ -79,6 +79,11 @@ def _digest(nid: int, dedupe_key: str) -> str:
     return hashlib.sha256(f"{nid}:{dedupe_key}".encode()).hexdigest()[:20]
 
 
+def may_be_own(message_id: str) -> bool:
+    """Whether a Message-ID has the form of sobot's own (then `is_own_message` asks the database)."""
+    return message_id.strip("<>").startswith(_TOKEN_PREFIX)
+
+
 async def is_own_message(session: AsyncSession, message_id: str) -> bool:
     """Whether a Message-ID is that of an email sobot sent for one of its outbox rows."""
     token = message_id.strip("<>").partition("@")[0]
