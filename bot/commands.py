@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 
@@ -29,6 +31,8 @@ WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "even
 
 @dataclass(frozen=True)
 class Command:
+    """What someone asks: a chat line's command, or a card button's verb with what the card sent (`data`)."""
+
     name: str
     reference: str | None = None
     text: str = ""
@@ -36,6 +40,7 @@ class Command:
     days: int | None = None
     suggestion: str | None = None
     problem: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _strip_mentions(text: str) -> str:

@@ -29,15 +29,21 @@ class Context:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is asking: a person in the directory (by email) or a system channel such as the CLI."""
+    """Who is asking: a person, known by the email their channel vouches for, or a channel acting for the council.
+
+    Teams acts as the directory's person behind the sender's Entra id; mail as the sender whose address the
+    council's mail system vouches for. The command line and sobot's own jobs are administrators: whoever can run
+    them already holds the whole database, so the permission table lets them do everything.
+    """
 
     name: str
     email: str | None = None
+    administrator: bool = False
 
     @property
     def label(self) -> str:
         return self.email or self.name
 
 
-CLI = Actor("cli")
-SYSTEM = Actor("system")
+CLI = Actor("cli", administrator=True)
+SYSTEM = Actor("system", administrator=True)

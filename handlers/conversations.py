@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from handlers import records
+from handlers import permissions, records
 from handlers.context import Context
 from handlers.directory import PersonView
 from handlers.errors import NotAllowed
@@ -118,7 +118,7 @@ async def remember(
 async def use_for_allocations(ctx: Context, conversation_id: str, person: PersonView) -> None:
     """Make this channel the unit's allocation channel; only a Safeguarding Unit member may."""
     async with ctx.database.session() as session:
-        if not person.has("safeguarding_unit"):
+        if not permissions.may_everywhere(person.roles, "allocations.channel"):
             records.audit(session, ctx, person.actor, "allocations.channel", None,
                           {"conversation": conversation_id}, outcome="refused")  # fmt: skip
         else:
@@ -139,7 +139,7 @@ async def use_for_allocations(ctx: Context, conversation_id: str, person: Person
             row.purpose = ALLOCATIONS
             records.audit(session, ctx, person.actor, "allocations.channel", None, {"conversation": conversation_id})
             return
-    raise NotAllowed("Only members of the Safeguarding Unit can choose the allocation channel.")
+    raise NotAllowed(permissions.refusal("allocations.channel", None))
 
 
 async def allocation_channel(ctx: Context, kept: Kept[str, Conversation | None] | None = None) -> Conversation | None:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handlers import receipts, records
+from handlers import permissions, receipts, records, steps
 from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import PersonView, independent
-from handlers.errors import InvalidInput, RequestError
+from handlers.errors import InvalidInput, NotAllowed, RequestError
 from handlers.order_form import NewOrder as NewOrder  # the operations' own type; callers name it orders.NewOrder
 from handlers.order_form import first_problem, order_problems
 from handlers.receipts import Receipt
@@ -26,6 +26,13 @@ from storage import models
 
 # The folder a handled message goes to; the mail channel names it, the receipt remembers it.
 PROCESSED = "Processed"
+
+# Events that an operation records as it does its work, never recorded by hand: the operation (its audit action)
+# and how to do it, for the sentence that says so.
+ALLOCATED = "iro_allocated"
+BY_OPERATION = {
+    ALLOCATED: ("order.allocate", "allocating an IRO (the Safeguarding Unit: allocate {reference} to NAME)"),
+}
 
 END_REASONS = {
     "discharged": "discharged",
@@ -64,9 +71,10 @@ class _Open(Exception):
 
 async def order_for_form(ctx: Context, form_id: str) -> OrderView | None:
     """The order saved from this Teams form, if one was."""
-    async with ctx.database.read() as session:
+    # Whoever holds the form's id was given the form: it is theirs to see again, whatever the table says.
+    async with ctx.database.session() as session:
         reference = await session.scalar(select(models.Order.reference).where(models.Order.form_id == form_id))
-    return await get_order(ctx, reference) if reference else None
+        return await order_view(ctx, session, await records.order(session, reference)) if reference else None
 
 
 async def create_order(
@@ -108,7 +116,15 @@ async def create_order(
     try:
         return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
     except _Open as found:
-        view = await get_order(ctx, found.reference)
+        try:
+            view = await get_order(ctx, found.reference, actor)
+        except NotAllowed:
+            # Its details are for the people linked to it; the one asking learns only that it exists.
+            raise InvalidInput(
+                f"Already recorded as {found.reference}: an open order for this child ID, type and date made exists, "
+                "so nothing new was saved. You are not linked to it: ask the Safeguarding Unit.",
+                "child_local_id",
+            ) from None
         raise (AlreadySaved(view) if new.form_id and found.form_id == new.form_id else AlreadyRecorded(view)) from None
     except IntegrityError:
         # Two presses of one form at once: the first saved it, this one finds it (any other clash is raised).
@@ -196,46 +212,89 @@ async def record_event(
     value: str | None = None,
     details: str | None = None,
 ) -> OrderView:
-    """Record that something the procedure knows happened on `on`; a step's own key marks it done."""
-    async with ctx.database.session() as session:
-        order = await records.order(session, reference)
-        procedure = records.procedure(ctx, order.procedure_id)
-        known = procedure.event_keys()
-        key = key.strip().lower()
-        step = procedure.milestone(key)
-        if key not in known and step is not None:
-            key = step.completed_by  # a step done by another event, e.g. allocate_iro by iro_allocated
-        if key not in known:
-            steps = ", ".join(sorted(known))
-            raise InvalidInput(f"The {procedure.id} procedure has no step or event {key!r}. It knows: {steps}.", "key")
-        definition = known[key]
-        if definition.values:
-            match = next((v for v in definition.values if value and v.lower() == value.strip().lower()), None)
-            if match is None:
-                raise InvalidInput(
-                    f"Say which {definition.title.lower()}: one of {', '.join(definition.values)}.", "value"
-                )
-            value = match
-        elif value:
-            raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
-        records.check_event_date(ctx, on, order.made)
-        rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
-        if rule is not None and rule.repeat is None:
-            done = [r for r in order.milestones if r.key == rule.key and r.state == "done"]
-            if done:
-                raise InvalidInput(
-                    f"{rule.title} is already recorded as done on {done[0].done_on:%d %B %Y} for {reference}.", "key"
-                )
-        person = await records.actor_person(session, actor)
-        order.events.append(
-            models.Event(kind=key, occurred_on=on, value=value, recorded_by=person, recorded_at=ctx.clock.now(),
-                         details=details)
+    """Record that something the procedure knows happened on `on`; a step's own key marks it done.
+
+    A step is recorded by a role that owns it, or by one the permission table lets record any step; a step done
+    by what an operation records (an IRO's allocation) only by that operation.
+    """
+    async with permissions.acting_on(ctx, actor, "event.record", reference) as acting:
+        return await _record(ctx, acting, reference, key, on, actor, value, details)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a person's words were taken to name, and the order once it was recorded."""
+
+    order: OrderView
+    key: str
+    title: str
+    value: str | None
+
+
+async def record_said(ctx: Context, reference: str, words: str, on: date, actor: Actor) -> Recorded:
+    """Record the step or event a person's words name ("initial review", "outcome B"), as `record_event` does."""
+    async with permissions.acting_on(ctx, actor, "event.record", reference) as acting:
+        key, value = steps.step_and_value(acting.procedure, words)
+        view = await _record(ctx, acting, reference, key, on, actor, value, None)
+        return Recorded(view, key, steps.title(acting.procedure, key), value)
+
+
+async def _record(ctx: Context, acting: permissions.Acting, reference: str, key: str, on: date, actor: Actor,
+                  value: str | None, details: str | None) -> OrderView:  # fmt: skip
+    session, order, procedure = acting.session, acting.order, acting.procedure
+    known = procedure.event_keys()
+    key = key.strip().lower()
+    step = procedure.milestone(key)
+    if key not in known and step is not None:
+        key = step.completed_by  # a step done by another event, e.g. allocate_iro by iro_allocated
+    if key not in known:
+        names = ", ".join(sorted(known))
+        raise InvalidInput(f"The {procedure.id} procedure has no step or event {key!r}. It knows: {names}.", "key")
+    _may_record(acting, key)
+    definition = known[key]
+    if definition.values:
+        match = next((v for v in definition.values if value and v.lower() == value.strip().lower()), None)
+        if match is None:
+            raise InvalidInput(f"Say which {definition.title.lower()}: one of {', '.join(definition.values)}.", "value")
+        value = match
+    elif value:
+        raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
+    records.check_event_date(ctx, on, order.made)
+    rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
+    if rule is not None and rule.repeat is None:
+        done = [r for r in order.milestones if r.key == rule.key and r.state == "done"]
+        if done:
+            raise InvalidInput(
+                f"{rule.title} is already recorded as done on {done[0].done_on:%d %B %Y} for {reference}.", "key"
+            )
+    order.events.append(
+        models.Event(kind=key, occurred_on=on, value=value, recorded_by=acting.person, recorded_at=ctx.clock.now(),
+                     details=details)
+    )  # fmt: skip
+    await session.flush()
+    await records.materialise(ctx, session, order)
+    records.audit(session, ctx, actor, "event.record", reference,
+                  {"key": key, "on": on.isoformat(), **({"value": value} if value else {})})  # fmt: skip
+    return await order_view(ctx, session, order)
+
+
+def _may_record(acting: permissions.Acting, key: str) -> None:
+    """Refuse recording the event `key` when it is an operation's, or completes a step the person may not record."""
+    reference = acting.order.reference
+    rules = [r for r in acting.procedure.milestones if r.completed_by == key]
+    title = rules[0].title if rules else acting.procedure.event_keys()[key].title
+    if key in BY_OPERATION:
+        operation, how = BY_OPERATION[key]
+        raise permissions.Refused("event.record", reference, f"{title} is done by {how.format(reference=reference)}; "
+                                  "it cannot be recorded by hand.", operation)  # fmt: skip
+    owners = {role for r in rules for role in (r.owner, r.owner_first, r.owner_last) if role}
+    if owners and not permissions.may_record_step(owners, acting.standing):
+        whose = " or ".join(sorted(permissions.ROLE_WORDS[role] for role in owners))
+        raise permissions.Refused(
+            "event.record", reference,
+            f"{title} is {whose}'s step on {reference}: ask {permissions.recorders(owners)} to record it.",
+            "owner of the step",
         )  # fmt: skip
-        await session.flush()
-        await records.materialise(ctx, session, order)
-        records.audit(session, ctx, actor, "event.record", reference,
-                      {"key": key, "on": on.isoformat(), **({"value": value} if value else {})})  # fmt: skip
-        return await order_view(ctx, session, order)
 
 
 # The step of a procedure (wirral.toml) that is the unit being told of the order: done when sobot itself tells it.
@@ -259,12 +318,11 @@ async def extend_order(
     ctx: Context, reference: str, new_last_day: date, actor: Actor, decided_on: date | None = None
 ) -> OrderView:
     """Record the court's extension; refused past three years beginning with the day made."""
-    async with ctx.database.session() as session:
-        order = await records.order(session, reference)
+    async with permissions.acting_on(ctx, actor, "order.extend", reference) as acting:
+        session, order, person = acting.session, acting.order, acting.person
         if order.status != "open":
             raise InvalidInput(f"{reference} has ended; an ended order cannot be extended.", "reference")
         extension(order.made, order.last_day, new_last_day)
-        person = await records.actor_person(session, actor)
         order.extensions.append(
             models.OrderExtension(
                 previous_last_day=order.last_day, new_last_day=new_last_day,
@@ -286,8 +344,8 @@ async def end_order(ctx: Context, reference: str, reason: str, on: date, actor: 
     why = END_REASONS.get(reason.strip().lower().replace(" ", "_"))
     if why is None:
         raise InvalidInput("Say why the order ended: discharged, expired or replaced (by a full order).", "reason")
-    async with ctx.database.session() as session:
-        order = await records.order(session, reference)
+    async with permissions.acting_on(ctx, actor, "order.end", reference) as acting:
+        session, order = acting.session, acting.order
         if order.status != "open":
             raise InvalidInput(f"{reference} already ended on {order.ended_on:%d %B %Y}.", "reference")
         if why == "replaced_by_full_order" and order.order_type != "interim_supervision":
@@ -304,9 +362,10 @@ async def end_order(ctx: Context, reference: str, reason: str, on: date, actor: 
         return await order_view(ctx, session, order)
 
 
-async def get_order(ctx: Context, reference: str) -> OrderView:
-    async with ctx.database.session() as session:
-        return await order_view(ctx, session, await records.order(session, reference))
+async def get_order(ctx: Context, reference: str, actor: Actor) -> OrderView:
+    """The order and its steps, for someone the permission table lets see it."""
+    async with permissions.acting_on(ctx, actor, "order.view", reference) as acting:
+        return await order_view(ctx, acting.session, acting.order)
 
 
 @dataclass(frozen=True)
@@ -321,10 +380,8 @@ async def allocate_iro(
     ctx: Context, reference: str, iro: str, actor: Actor, receipt: Receipt | None = None
 ) -> Allocated:
     """Allocate (or reallocate) the order's IRO, by name or email; only the Safeguarding Unit may."""
-    refusal = "Only members of the Safeguarding Unit can allocate an IRO; ask them in their channel."
-    await records.require_role(ctx, actor, "safeguarding_unit", "order.allocate", reference, refusal)
-    async with ctx.database.session() as session:
-        order = await records.order(session, reference)
+    async with permissions.acting_on(ctx, actor, "order.allocate", reference) as acting:
+        session, order = acting.session, acting.order
         if order.status != "open":
             raise InvalidInput(f"{reference} has ended; there is no IRO to allocate.", "reference")
         person = await records.iro(session, iro)
@@ -341,7 +398,7 @@ async def allocate_iro(
             raise InvalidInput(f"{person.name} is already the IRO for {reference}.", "iro")
         if current is not None:
             current.active = False
-        by = await records.actor_person(session, actor)
+        by = acting.person
         now = ctx.clock.now()
         order.allocations.append(
             models.Allocation(
@@ -349,9 +406,9 @@ async def allocate_iro(
                 replaced_iro_id=current.iro_id if current else None,
             )
         )  # fmt: skip
-        procedure = records.procedure(ctx, order.procedure_id)
-        if "iro_allocated" in procedure.event_keys():
-            order.events.append(models.Event(kind="iro_allocated", occurred_on=ctx.today(), recorded_by=by,
+        procedure = acting.procedure
+        if ALLOCATED in procedure.event_keys():
+            order.events.append(models.Event(kind=ALLOCATED, occurred_on=ctx.today(), recorded_by=by,
                                              recorded_at=now, details=f"allocated {person.email}"))  # fmt: skip
         order.updated_at = now
         await session.flush()

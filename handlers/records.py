@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotAllowed, NotFound
+from handlers.errors import InvalidInput, NotFound
 from rules.procedures import Procedure
 from rules.timeline import Milestone as PlannedStep
 from rules.timeline import OrderFacts, RecordedEvent, build_timeline
@@ -298,15 +298,3 @@ def audit_values(
     """One audit line's columns: `audit` adds them to the session; a new order writes them with its own statement."""
     return {"at": ctx.clock.now(), "actor": actor.label, "action": action, "order_reference": reference,
             "outcome": outcome, "details": details}  # fmt: skip
-
-
-async def require_role(ctx: Context, actor: Actor, role: str, action: str, reference: str | None, refusal: str) -> None:
-    """Refuse (and audit the attempt) unless the person asking holds `role`; channels like the CLI pass."""
-    if actor.email is None:
-        return
-    async with ctx.database.session() as session:
-        person = await session.scalar(select(models.Person).where(models.Person.email == actor.email.lower()))
-        if person is not None and person.active and role in person.roles:
-            return
-        audit(session, ctx, actor, action, reference, {"needs": role}, outcome="refused")
-    raise NotAllowed(refusal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from handlers import records
+from handlers import permissions, records
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput, NotFound
 from storage import models
@@ -21,38 +21,39 @@ class Response:
     until: date | None
 
 
-async def _open_step(ctx: Context, reference: str, key: str, occurrence: int) -> tuple[models.Order, models.Milestone]:
-    async with ctx.database.session() as session:
-        order = await records.order(session, reference)
+def _open_step(acting: permissions.Acting, key: str, occurrence: int) -> models.Milestone:
+    order = acting.order
     step = next((m for m in order.milestones if m.key == key and m.occurrence == occurrence), None)
     if step is None:
         raise NotFound(f"{order.reference} has no step {key} ({occurrence}).")
     if step.state != "open":
         raise InvalidInput(f"{step.title} on {order.reference} is {step.state}: there is nothing to answer.")
-    return order, step
+    return step
 
 
 async def acknowledge(ctx: Context, reference: str, key: str, occurrence: int, actor: Actor) -> Response:
     """Record that this person has seen the step: escalations to them for it stop."""
-    order, step = await _open_step(ctx, reference, key, occurrence)
-    async with ctx.database.session() as session:
+    async with permissions.acting_on(ctx, actor, "step.acknowledge", reference) as acting:
+        session, order = acting.session, acting.order
+        step = _open_step(acting, key, occurrence)
         person = await records.person_by_email(session, actor.email or "", "person")
         session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="acknowledged",
                                         at=ctx.clock.now()))  # fmt: skip
         records.audit(session, ctx, actor, "step.acknowledge", order.reference, {"step": key, "occurrence": occurrence})
-    return Response(order.reference, step.title, "acknowledged", None)
+        return Response(order.reference, step.title, "acknowledged", None)
 
 
 async def snooze(ctx: Context, reference: str, key: str, occurrence: int, days: int, actor: Actor) -> Response:
     """Quiet this person's reminders for the step for 1, 2 or 5 working days, never past the order's last day."""
     if days not in SNOOZE_DAYS:
         raise InvalidInput(f"Snooze for {', '.join(map(str, SNOOZE_DAYS))} working days.", "days")
-    order, step = await _open_step(ctx, reference, key, occurrence)
-    until = min(ctx.calendar.add_working_days(ctx.today(), days), order.last_day)
-    async with ctx.database.session() as session:
+    async with permissions.acting_on(ctx, actor, "step.snooze", reference) as acting:
+        session, order = acting.session, acting.order
+        step = _open_step(acting, key, occurrence)
+        until = min(ctx.calendar.add_working_days(ctx.today(), days), order.last_day)
         person = await records.person_by_email(session, actor.email or "", "person")
         session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="snoozed", until=until,
                                         at=ctx.clock.now()))  # fmt: skip
         records.audit(session, ctx, actor, "step.snooze", order.reference,
                       {"step": key, "occurrence": occurrence, "until": until.isoformat()})  # fmt: skip
-    return Response(order.reference, step.title, "snoozed", until)
+        return Response(order.reference, step.title, "snoozed", until)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from handlers import orders, receipts, replies
-from handlers.context import Actor, Context
+from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import IroLoad, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
@@ -160,7 +160,7 @@ class Poller:
     async def _iros_for(self, reference: str) -> list[IroLoad]:
         """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
         try:
-            social_worker = (await orders.get_order(self.ctx, reference)).social_worker_id
+            social_worker = (await orders.get_order(self.ctx, reference, SYSTEM)).social_worker_id
         except RequestError:
             social_worker = None
         return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]

@@ -154,7 +154,7 @@ async def orders_list(ctx: Context, args: argparse.Namespace) -> None:
 
 
 async def orders_show(ctx: Context, args: argparse.Namespace) -> None:
-    print_order(await orders.get_order(ctx, args.reference))
+    print_order(await orders.get_order(ctx, args.reference, CLI))
 
 
 async def event(ctx: Context, args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.notify import TeamsChannel
 from handlers import orders
-from handlers.context import Context
+from handlers.context import SYSTEM, Context
 from handlers.directory import iro_loads, unit_members
 from mail.backends import Mailbox, Outgoing
 from mail.compose import allocation_request, notification
@@ -60,7 +60,7 @@ class Delivery:
                             mail.get("in_reply_to"), tuple(mail.get("references", ())))  # fmt: skip
         if message.kind == ALLOCATION and message.reference and self._ctx is not None:
             # The same request whichever way the order came: a reply with a name allocates.
-            view = await orders.get_order(self._ctx, message.reference)
+            view = await orders.get_order(self._ctx, message.reference, SYSTEM)
             people = self._allocation_to or tuple(await unit_members(self._ctx))
             if not people:
                 raise Transient("nobody to ask: no allocation_request_to and nobody with the safeguarding_unit role")

@@ -54,7 +54,7 @@ async def test_the_mail_job_the_root_built_saves_an_emailed_order_and_asks_the_u
     mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(message.as_bytes()))
     await r.sobot.jobs.run("mail")
     assert "mail" in r.sobot.jobs.last_run, "the poll finished"
-    assert (await orders.get_order(r.ctx, "SO-2026-0001")).child_local_id == "C9"
+    assert (await orders.get_order(r.ctx, "SO-2026-0001", CLI)).child_local_id == "C9"
     [card] = [p.card for p in sent_to(r.connector.sent, channel) if p.card]
     assert "SO-2026-0001" in texts(card), "the mail job's notices go through the Teams agent the root built"
 

@@ -350,7 +350,7 @@ async def test_an_order_made_in_teams_asks_the_unit_by_email_too_and_a_reply_all
     mailbox.Maildir(r.mailbox.root).add(mailbox.MaildirMessage(reply.as_bytes()))
     report = await Poller(r.ctx, r.mailbox, UNIT_ADDRESS, ["example.gov.uk"], Notices()).poll_once()
     assert report.allocations == ["SO-2026-0002"]
-    assert (await orders.get_order(r.ctx, "SO-2026-0002")).iro == "Ian Reviewer"
+    assert (await orders.get_order(r.ctx, "SO-2026-0002", CLI)).iro == "Ian Reviewer"
 
 
 async def test_an_allocation_request_is_not_emailed_once_an_iro_is_allocated(r: Rig) -> None:

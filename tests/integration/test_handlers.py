@@ -230,7 +230,7 @@ async def test_an_iro_is_never_the_orders_social_worker_or_their_manager(ctx: Co
     with pytest.raises(InvalidInput, match="cannot be the IRO"):
         await orders.allocate_iro(ctx, ref, "Tess Manager", unit)  # nor on reallocation
     # The unit's card offers only the independent IROs; an order with no social worker, every IRO.
-    view = await orders.get_order(ctx, ref)
+    view = await orders.get_order(ctx, ref, CLI)
     loads = await iro_loads(ctx)
     assert {load.person.name for load in loads} == {"Ian Reviewer", "Ivy Reviewer", "Sam Worker", "Tess Manager"}
     offered = texts(cards.allocation_request(view, loads))

@@ -298,7 +298,7 @@ async def test_the_step_of_telling_the_unit_is_done_when_sobot_tells_it(ctx: Con
     await poller(ctx, box).poll_once()
 
     async def state() -> str:
-        view = await orders.get_order(ctx, "SO-2026-0001")
+        view = await orders.get_order(ctx, "SO-2026-0001", CLI)
         return next(step.state for step in view.steps if step.key == orders.UNIT_TOLD)
 
     assert await state() != "done"

@@ -59,7 +59,7 @@ async def test_a_new_orders_rows_are_what_materialise_keeps(
                           court=" Court ", notes=" a note ")  # fmt: skip
     view = await orders.create_order(ctx, new, SAM, Receipt("<one@example.gov.uk>", "sam.worker@example.gov.uk"))
 
-    assert view == await orders.get_order(ctx, view.reference)
+    assert view == await orders.get_order(ctx, view.reference, CLI)
     assert view.steps and view.social_worker == "Sam Worker" and view.child_initials == "J.M.S."
     async with database.session() as session:
         order = await records.order(session, view.reference)
@@ -88,7 +88,7 @@ async def test_a_known_child_keeps_its_recorded_name_and_gains_a_birthday(ctx: C
     second = await orders.create_order(ctx, again, CLI)
 
     assert (first.reference, second.reference) == ("SO-2026-0001", "SO-2026-0002")
-    assert second.child_name == "Jane Smith" and second == await orders.get_order(ctx, second.reference)
+    assert second.child_name == "Jane Smith" and second == await orders.get_order(ctx, second.reference, CLI)
     async with database.session() as session:
         children = (await session.scalars(select(models.Child))).all()
     assert [(c.local_id, c.name, c.date_of_birth) for c in children] == [("C1", "Jane Smith", date(2019, 6, 1))]

@@ -37,8 +37,10 @@ STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,entra-tess
 Sam Worker,sam.worker@example.gov.uk,social_worker,North,tess.manager@example.gov.uk,entra-sam
 Una Unit,una.unit@example.gov.uk,safeguarding_unit,Safeguarding Unit,,entra-una
+Vic Other,vic.other@example.gov.uk,social_worker,West,,entra-vic
 """
 UNIT = "safeguarding.unit@example.gov.uk"
+SAM = "sam.worker@example.gov.uk"
 MESSAGE_NUMBERS = itertools.count(1)
 # Every channel is asked on Tuesday 10 March 2026.
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -147,7 +149,8 @@ async def test_the_same_bad_values_get_the_same_sentence_by_every_channel(
 async def test_an_order_already_open_gets_its_reference_by_every_channel(
     ctx: Context, teams: Teams, box: MaildirMailbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", NOW.date()), CLI)
+    first = await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", NOW.date(),
+                                                           social_worker_email=SAM), CLI)  # fmt: skip
     assert first.reference == "SO-2026-0001"
     again = {**GOOD, "made": "10 March 2026", "order_type": "Supervision Order"}
     sentence = ("Already recorded as SO-2026-0001: the supervision order for child ID C1 made on 10 March 2026 is "
@@ -170,10 +173,24 @@ async def test_an_order_already_open_gets_its_reference_by_every_channel(
 
 
 async def test_a_repeated_order_by_email_is_answered_and_filed_not_sent_back(ctx: Context, box: MaildirMailbox) -> None:
-    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", NOW.date()), CLI)
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", NOW.date(),
+                                                   social_worker_email=SAM), CLI)  # fmt: skip
     answer = await by_email(ctx, box, {**GOOD, "made": "10/03/2026"})
     assert "Already recorded as SO-2026-0001" in answer and "could not record" not in answer
     assert len(box.folder(PROCESSED)) == 1 and not box.folder(NEEDS_ATTENTION)
+
+
+async def test_someone_not_linked_to_the_open_order_learns_its_reference_and_nothing_more(
+    ctx: Context, teams: Teams
+) -> None:
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", NOW.date(),
+                                                   social_worker_email=SAM), CLI)  # fmt: skip
+    answer = texts(await teams.click("vic", "order.submit", {"procedure": "wirral", **GOOD, "made": "10/03/2026",
+                                                            "social_worker": "vic.other@example.gov.uk"}))  # fmt: skip
+    assert "Already recorded as SO-2026-0001" in answer and "You are not linked to it" in answer
+    # The form comes back with the sentence; nothing of the order itself (its social worker, say) is shown.
+    assert "Save the order" in answer and "Sam Worker" not in answer
+    assert await order_count(ctx) == 1
 
 
 @pytest.mark.parametrize("written", ["s38", "S.38", "ISO", "interim supervision order", "Interim", "section 38 ISO"])
@@ -182,7 +199,7 @@ async def test_an_interim_order_is_read_the_same_however_it_is_written(
 ) -> None:
     values = {**GOOD, "order_type": written, "last_day": "09/03/2026"}
     assert "Saved SO-2026-0001" in await by_teams(teams, values)
-    assert (await orders.get_order(ctx, "SO-2026-0001")).order_type == "interim_supervision"
+    assert (await orders.get_order(ctx, "SO-2026-0001", CLI)).order_type == "interim_supervision"
 
 
 async def test_the_same_order_from_two_channels_at_once_is_one_order(ctx: Context) -> None:

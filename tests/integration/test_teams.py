@@ -305,12 +305,16 @@ async def test_snooze_never_runs_past_the_last_day(teams: Teams, clock: FixedClo
 
 async def test_steps_done_by_another_event_and_outcomes_with_values(teams: Teams, clock: FixedClock) -> None:
     await teams.click("sam", "order.submit", NEW_ORDER)
-    # Wirral's allocate_iro is completed by the iro_allocated event: the card's Mark done still works.
-    done = await teams.click("una", "step.done", {"reference": "SO-2026-0001", "step": "allocate_iro", "occurrence": 1})
-    assert "Saved" not in texts(done) and "SO-2026-0001" in texts(done) and "no step or event" not in texts(done)
+    # Wirral's allocate_iro is completed by the iro_allocated event, which only an allocation records: Mark done
+    # says so, even to the unit, and allocating does it.
+    step = {"reference": "SO-2026-0001", "step": "allocate_iro", "occurrence": 1}
+    refused = await teams.click("una", "step.done", step)
+    assert "is done by allocating an IRO" in texts(refused) and "allocate SO-2026-0001 to NAME" in texts(refused)
+    await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "Ian Reviewer"})
     async with teams.database.session() as session:
         kinds = (await session.scalars(select(models.Event.kind))).all()
-    assert "iro_allocated" in kinds
+        state = await session.scalar(select(models.Milestone.state).where(models.Milestone.key == "allocate_iro"))
+    assert kinds == ["iro_allocated"] and state == "done"
     clock.set(datetime(2026, 12, 14, 10, 0, tzinfo=UTC))
     await teams.say("ian", "hello")
     reply = await teams.say("sam", "event SO-2026-0001 outcome B 10/12/2026")

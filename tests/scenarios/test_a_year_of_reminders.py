@@ -81,7 +81,7 @@ async def replay(r: Rig, procedure: str) -> list[tuple[models.Notification, str 
         await r.in_teams(email)
     await r.unit_channel()
     before = len(r.connector.sent)
-    await r.agent.ask_for_allocation(await orders.get_order(r.ctx, "SO-2026-0001"))  # the unit's card
+    await r.agent.ask_for_allocation(await orders.get_order(r.ctx, "SO-2026-0001", CLI))  # the unit's card
     r.announced |= {s.activity_id or "" for s in r.connector.sent[before:]}
     calendar = r.ctx.calendar
     rules = r.ctx.procedures[procedure]

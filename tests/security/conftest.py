@@ -1,15 +1,20 @@
-"""The security suites' bot: the real app in local mode on loopback, answering into a recording connector."""
+"""The security suites' two ways in: the real app in local mode on loopback, answering into a recording connector,
+and the handlers themselves, called as each person with no channel in between."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
 
 from handlers import people
-from handlers.context import CLI
+from handlers.context import CLI, Actor, Context
+from handlers.directory import PersonView, identify
+from handlers.errors import RequestError
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
@@ -53,3 +58,36 @@ async def teams(services: Services, connector: RecordingConnector) -> AsyncItera
     await client.start_server()
     yield Teams(client, connector, services.database)
     await client.close()
+
+
+class Handlers:
+    """The operations in handlers/, asked directly as each persona (by the handle the directory's Entra id ends in)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.database = ctx.database
+
+    async def person(self, who: str) -> PersonView | None:
+        return await identify(self.ctx, f"entra-{who}", None)
+
+    async def actor(self, who: str) -> Actor:
+        """The persona as an operation sees them; a stranger is someone at the council the directory does not know."""
+        person = await self.person(who)
+        return person.actor if person is not None else Actor(who.title(), f"{who}@example.gov.uk")
+
+    async def attempt(self, call: Awaitable[Any]) -> str:
+        """What the operation said: nothing when it did what was asked, else its refusal or problem."""
+        try:
+            await call
+        except RequestError as error:
+            return str(error)
+        return ""
+
+    async def count(self, model: Any, *where: Any) -> int:
+        async with self.database.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+@pytest.fixture
+def direct(services: Services) -> Handlers:
+    return Handlers(services.context())

@@ -1,0 +1,77 @@
+"""What sobot tells people in Teams unasked when an order is saved or allocated, whichever channel did it."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import ClientError
+
+from bot import cards
+from bot.messenger import Messenger
+from handlers import conversations, orders
+from handlers.context import Context
+from handlers.directory import TRUSTED_FOR, iro_loads
+from handlers.kept import Kept
+from handlers.views import OrderView
+from storage import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+# Teams' connector not answering within the client's timeout, or refusing what was sent.
+TEAMS_UNREACHABLE = (TimeoutError, ClientError)
+
+
+class Announcements:
+    """The unit's allocation cards and the notes to the people an allocation concerns."""
+
+    def __init__(self, ctx: Context, messenger: Messenger) -> None:
+        self.ctx = ctx
+        self.messenger = messenger
+        # Every new order would otherwise read where the unit's channel is.
+        self.channel: Kept[str, conversations.Conversation | None] = Kept(TRUSTED_FOR)
+
+    async def ask_for_allocation(self, view: OrderView) -> None:
+        """Post the "Allocate an IRO" card in the unit's channel."""
+        # The order is already saved: whatever fails here, the turn or poll that saved it must still say so.
+        try:
+            channel = await conversations.allocation_channel(self.ctx, self.channel)
+            if channel is None:
+                log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
+                return
+            activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
+            if activity_id:
+                await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
+            await orders.unit_told(self.ctx, view.reference)  # the card is sobot telling the unit
+        except (DatabaseUnavailable, *TEAMS_UNREACHABLE) as error:
+            log.warning("%s: the unit was not asked in Teams (%s)", view.reference, type(error).__name__)
+
+    async def announce_allocation(self, done: orders.Allocated) -> cards.Card:
+        """Update the posted cards and tell the social worker and IRO, whichever channel allocated; the new card."""
+        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
+        for posted in await conversations.allocation_cards(self.ctx, done.order.reference):
+            await self.messenger.update(posted.conversation, posted.activity_id, updated)
+        await self.tell_allocation(done.order, done.replaced)
+        return updated
+
+    async def tell_unit(self, note: str) -> None:
+        """A note for the Safeguarding Unit's channel, when it has one."""
+        channel = await conversations.allocation_channel(self.ctx, self.channel)
+        if channel is None:
+            log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
+            return
+        await self.messenger.send(channel, cards.message(note, attention=True), text=note)
+
+    async def tell_allocation(self, view: OrderView, replaced: str | None) -> None:
+        note = f" (replacing {replaced})" if replaced else ""
+        for person_id, line in (
+            (view.social_worker_id, f"{view.iro} is the IRO for {view.reference} ({view.child_initials}){note}."),
+            (view.iro_id, f"You are now the IRO for {view.reference} ({view.child_initials}); "
+                          f"the social worker is {view.social_worker or 'not recorded'}."),
+        ):  # fmt: skip
+            if person_id is None:
+                continue
+            conversation = await conversations.personal_conversation(self.ctx, person_id)
+            if conversation is None:
+                log.info("%s: person %s has no Teams conversation to be told in", view.reference, person_id)
+                continue
+            await self.messenger.send(conversation, cards.order_summary(view), text=line)
