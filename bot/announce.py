@@ -47,6 +47,7 @@ class Announcements:
             activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
             if activity_id:
                 await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
+            await orders.unit_told(self.ctx, view.reference)  # the card is sobot telling the unit
         except (DatabaseUnavailable, *TEAMS_UNREACHABLE) as error:
             log.warning("%s: the unit was not asked in Teams (%s)", view.reference, type(error).__name__)
 

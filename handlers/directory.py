@@ -111,3 +111,10 @@ async def iro_loads(ctx: Context) -> list[IroLoad]:
         loads = [IroLoad(person_view(p), counts.get(p.id, 0), frozenset(managed.get(p.id, ())))
                  for p in people if p.active and "iro" in p.roles]  # fmt: skip
     return sorted(loads, key=lambda load: (load.open_orders, load.person.name))
+
+
+async def unit_members(ctx: Context) -> list[str]:
+    """The email of each active person with the safeguarding_unit role: by default, who is asked to allocate."""
+    async with ctx.database.read() as session:
+        people = (await session.scalars(select(models.Person).order_by(models.Person.email))).all()
+    return [p.email for p in people if p.active and "safeguarding_unit" in p.roles]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from handlers import permissions, receipts, records, steps
-from handlers.context import Actor, Context
+from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import PersonView, independent
 from handlers.errors import InvalidInput, NotAllowed, RequestError
 from handlers.order_form import NewOrder as NewOrder  # the operations' own type; callers name it orders.NewOrder
@@ -296,6 +297,23 @@ def _may_record(acting: permissions.Acting, key: str) -> None:
             f"{title} is {whose}'s step on {reference}: ask {permissions.recorders(owners)} to record it.",
             "owner of the step",
         )  # fmt: skip
+
+
+# The step of a procedure (wirral.toml) that is the unit being told of the order: done when sobot itself tells it.
+UNIT_TOLD = "inform_safeguarding_unit"
+
+
+async def unit_told(ctx: Context, reference: str) -> None:
+    """Sobot has told the Safeguarding Unit of this order (its card in the unit's channel, or the email asking for an
+    IRO): the procedure's step of telling the unit, where it has one, is done today. Told twice, it stays done once."""
+    async with ctx.database.read() as session:
+        procedure_id = await session.scalar(
+            select(models.Order.procedure_id).where(models.Order.reference == reference)
+        )
+    if procedure_id is None or records.procedure(ctx, procedure_id).milestone(UNIT_TOLD) is None:
+        return
+    with suppress(InvalidInput):  # already recorded as done (by a person, or by the other channel's telling)
+        await record_event(ctx, reference, UNIT_TOLD, ctx.today(), SYSTEM, details="sobot told the unit")
 
 
 async def extend_order(

@@ -42,7 +42,7 @@ async def record(ctx: Context, receipt: Receipt, outcome: str, folder: str, refe
 
 async def done_parts(ctx: Context, message_id: str) -> dict[int, str]:
     """Each part of this message already acted on, and the folder it was to go to."""
-    async with ctx.database.session() as session:
+    async with ctx.database.read() as session:  # one statement: no transaction round trips around it
         rows = await session.execute(
             select(models.ProcessedMail.part, models.ProcessedMail.folder).where(
                 models.ProcessedMail.message_id == message_id
@@ -51,51 +51,17 @@ async def done_parts(ctx: Context, message_id: str) -> dict[int, str]:
         return {part: folder for part, folder in rows}
 
 
-async def unasked(ctx: Context, message_id: str) -> list[str]:
-    """Orders this message made whose allocation request never went out (a crash or a mail server between)."""
-    async with ctx.database.session() as session:
-        made = (
-            await session.scalars(
-                select(models.ProcessedMail.order_reference).where(
-                    models.ProcessedMail.message_id == message_id,
-                    models.ProcessedMail.part > 0,
-                    models.ProcessedMail.order_reference.is_not(None),
-                )
-            )
-        ).all()
-        if not made:
-            return []
-        asked = set(
-            (
-                await session.scalars(
-                    select(models.Notification.dedupe_key).where(
-                        models.Notification.dedupe_key.in_([outbox.allocation_key(r) for r in made if r])
-                    )
-                )
-            ).all()
-        )
-    return [r for r in made if r and outbox.allocation_key(r) not in asked]
-
-
 async def audit_and_ask(
     session: AsyncSession, ctx: Context, audit: dict[str, Any], order_id: int, reference: str, address: str
 ) -> None:
     """Write a new order's audit line, and queue the email asking the unit's mailbox to allocate an IRO for it.
 
-    The dispatcher sends the email (kind "allocation"); its key is the one `mark_asked` records, so an order is
-    asked by email once, whichever way it came. Both go in the order's transaction.
+    The dispatcher sends the email (kind "allocation"); its key is one per order, so an order is asked by email
+    once, whichever way it came. Both go in the order's transaction.
     """
     await outbox.audit_and_queue(
         session, audit, outbox.allocation_request(order_id, reference, address), ctx.clock.now()
     )
-
-
-async def mark_asked(ctx: Context, reference: str, address: str) -> None:
-    """Record, in the outbox, that the unit's mailbox was asked to allocate an IRO for this order."""
-    async with ctx.database.session() as session:
-        order_id = await session.scalar(select(models.Order.id).where(models.Order.reference == reference))
-        await outbox.record_sent(session, outbox.allocation_request(order_id, reference, address), "email",
-                                 ctx.clock.now())  # fmt: skip
 
 
 # Claims: one poller at a time on each message, and the tries of one whose handling failed.

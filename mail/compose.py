@@ -24,7 +24,9 @@ def to_mime(message: Outgoing, sender: str) -> EmailMessage:
     mime["To"] = ", ".join(message.to)
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(localtime=False, usegmt=True)
-    mime["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "sobot.local")
+    domain = sender.rpartition("@")[2] or "sobot.local"
+    # Sent again for the same outbox row, it is the same message: a mail system may drop the copy.
+    mime["Message-ID"] = f"<{message.token}@{domain}>" if message.token else make_msgid(domain=domain)
     mime["Auto-Submitted"] = "auto-generated"  # so no well-behaved mailbox answers it with an auto-reply
     if message.in_reply_to:
         mime["In-Reply-To"] = _angled(message.in_reply_to)

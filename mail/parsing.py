@@ -100,7 +100,7 @@ def _headers_of(message: Message, raw: bytes) -> MailHeaders:
     message_ids = _message_ids(_header(message, "Message-ID"))
     in_reply_to = _message_ids(_header(message, "In-Reply-To"))
     return MailHeaders(
-        message_id=message_ids[0] if message_ids else "sha256:" + hashlib.sha256(raw).hexdigest(),
+        message_id=message_ids[0] if message_ids else _content_id(message, raw),
         sender_email=sender_email,
         sender_name=sender_name,
         sender_is_ambiguous=_sender_is_ambiguous(message, sender_email),
@@ -136,6 +136,17 @@ def read_message(raw: bytes) -> IncomingMail:
         attachments=tuple(attachments),
         written_text=_unquoted(str(latest.full_body)) if latest is not None else "",
     )
+
+
+def _content_id(message: Message, raw: bytes) -> str:
+    """The id of a message that has no Message-ID: a hash of what its writer wrote (sender, recipients, date, subject,
+    body), not of the trace headers each delivery adds, so the same mail delivered twice is known as one."""
+    digest = hashlib.sha256()
+    for name in ("From", "To", "Cc", "Date", "Subject"):
+        digest.update(f"{name}:{_header(message, name)}\n".encode())
+    body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
+    digest.update(body)
+    return "sha256:" + digest.hexdigest()
 
 
 def strip_quoted(text: str) -> str:

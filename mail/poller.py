@@ -17,14 +17,14 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import TypeVar
 
-from handlers import orders, receipts
+from handlers import orders, receipts, replies
 from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import IroLoad, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
-from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, RawMessage
+from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, Outgoing, RawMessage
 from mail.parsing import IncomingMail, MailHeaders, parse_order_email, read_headers, read_message
 from mail.trust import SenderTrust, vouched
 from storage import DatabaseUnavailable
@@ -92,6 +92,8 @@ class Poller:
     retry_seconds: float = 60.0  # the pause before a failed message's second try; doubled each try after
     hold_for: timedelta = timedelta(minutes=10)  # how long a claim keeps other pollers off a message
     claimant: str = field(default_factory=_claimant)
+    # Sends the replies queued in the outbox (the dispatcher's send_replies); None leaves them to its next tick.
+    send_replies: Callable[[], Awaitable[object]] | None = None
 
     async def poll_once(self) -> PollReport:
         """Act on every message of the inbox not yet acted on, each claimed so no other poller acts on it too.
@@ -99,24 +101,31 @@ class Poller:
         A message whose handling fails is tried again after a pause, and after its last try is left in Needs
         attention with a note to the unit; the rest of the poll carries on. A mailbox or database that cannot be
         reached ends the poll (the rest would fail as well), leaving every message for the next one.
+
+        Nothing is sent from here: every reply is queued in the outbox, and the allocation request with its order,
+        so a poller stopped at any instant sends nothing twice. The replies then go at once.
         """
         report = PollReport()
-        messages = await self.mailbox.new_messages()
-        for start in range(0, len(messages), CLAIM_BATCH):
-            batch = [(message_key(raw.mime), raw) for raw in messages[start : start + CLAIM_BATCH]]
-            held = await receipts.claim(self.ctx, {key for key, _ in batch}, self.claimant, self.hold_for)
-            for number, (key, raw) in enumerate(batch):
-                if key not in held:
-                    report.held_elsewhere += 1
-                    continue
-                try:
-                    await self._take(raw, key, held[key], report)
-                except Exception:
-                    # The poll ends here: the claims not yet acted on are given back for the next poll.
-                    rest = {k for k, _ in batch[number:]} & held.keys()
-                    with contextlib.suppress(DatabaseUnavailable):
-                        await receipts.release(self.ctx, rest, self.claimant)
-                    raise
+        try:
+            messages = await self.mailbox.new_messages()
+            for start in range(0, len(messages), CLAIM_BATCH):
+                batch = [(message_key(raw.mime), raw) for raw in messages[start : start + CLAIM_BATCH]]
+                held = await receipts.claim(self.ctx, {key for key, _ in batch}, self.claimant, self.hold_for)
+                for number, (key, raw) in enumerate(batch):
+                    if key not in held:
+                        report.held_elsewhere += 1
+                        continue
+                    try:
+                        await self._take(raw, key, held[key], report)
+                    except Exception:
+                        # The poll ends here: the claims not yet acted on are given back for the next poll.
+                        rest = {k for k, _ in batch[number:]} & held.keys()
+                        with contextlib.suppress(DatabaseUnavailable):
+                            await receipts.release(self.ctx, rest, self.claimant)
+                        raise
+        finally:
+            if self.send_replies is not None:  # this poll's, and any an earlier one left queued
+                await self.send_replies()
         return report
 
     async def _take(self, raw: RawMessage, key: str, tries: int, report: PollReport) -> None:
@@ -181,6 +190,11 @@ class Poller:
             report.already_done += 1
             await self._file(raw, done[0])
             return
+        if await replies.is_own(self.ctx, headers.message_id):
+            # Sobot's own mail come back (the unit's list includes its mailbox): nothing to act on.
+            await receipts.record(self.ctx, Receipt(headers.message_id, headers.sender_email), "own", PROCESSED)
+            await self._file(raw, PROCESSED)
+            return
         if not self._trusted(headers):
             # Unknown senders get no answer (no backscatter) and their mail is left unread for a person.
             await receipts.record(self.ctx, Receipt(headers.message_id, headers.sender_email), "untrusted",
@@ -195,12 +209,12 @@ class Poller:
                                         "council's mail system does not vouch for")  # fmt: skip
             return
         if len(raw.mime) > self.max_bytes:
-            await self.mailbox.send(compose.answer(headers.sender_email, headers.subject, headers.message_id, [
+            await self._reply(headers, "too large", compose.answer(headers.sender_email, headers.subject,
+                                                                   headers.message_id, [
                 f"Thank you. This email is {_megabytes(len(raw.mime))}, more than the {_megabytes(self.max_bytes)} "
                 "sobot reads, so nothing was saved: send the order's details typed into a new email, without "
                 "attachments."
-            ]))  # fmt: skip
-            report.replied += 1
+            ]), report)  # fmt: skip
             await self._needs_attention(raw, headers, report, f"a message from {headers.sender_email} too large to "
                                         "read")  # fmt: skip
             return
@@ -241,9 +255,6 @@ class Poller:
             return
         problems = list(result.problems)
         repeated: list[str] = []
-        for reference in await receipts.unasked(self.ctx, mail.message_id):
-            # Saved by an earlier poll that stopped before the unit was asked: ask now, once.
-            await self._ask_for_allocation(await orders.get_order(self.ctx, reference, SYSTEM))
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
@@ -252,7 +263,7 @@ class Poller:
                     view = await orders.create_order(
                         self.ctx, _new_order(fields, mail), Actor(mail.sender_name or mail.sender_email,
                                                                   mail.sender_email),
-                        Receipt(mail.message_id, mail.sender_email, number),
+                        Receipt(mail.message_id, mail.sender_email, number), ask_unit_at=self.unit_address,
                     )  # fmt: skip
                 except orders.AlreadyRecorded as already:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
@@ -268,13 +279,13 @@ class Poller:
                 await self._ask_for_allocation(view)
         if problems:
             problems += repeated
-            await self.mailbox.send(compose.problems_reply(mail.sender_email, mail.subject, mail.message_id, problems))
-            report.replied += 1
+            await self._reply(mail, "problems", compose.problems_reply(mail.sender_email, mail.subject,
+                                                                       mail.message_id, problems), report)  # fmt: skip
             await self._needs_attention(raw, mail, report, f"an order email from {mail.sender_email} that needs fixing")
             return
         if repeated:
-            await self.mailbox.send(compose.answer(mail.sender_email, mail.subject, mail.message_id, repeated))
-            report.replied += 1
+            await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
+                                                               repeated), report)  # fmt: skip
         await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
         await self._file(raw, PROCESSED)
 
@@ -296,9 +307,14 @@ class Poller:
             social_worker = None
         return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
 
+    async def _reply(self, mail: MailHeaders | IncomingMail, what: str, outgoing: Outgoing, report: PollReport) -> None:
+        reply = replies.Reply(outgoing.to[0], outgoing.subject, outgoing.text, outgoing.html, outgoing.in_reply_to,
+                              outgoing.references)  # fmt: skip
+        await replies.queue_reply(self.ctx, mail.message_id, what, reply)
+        report.replied += 1
+
     async def _ask_for_allocation(self, view: OrderView) -> None:
-        await self.mailbox.send(compose.allocation_request(view, await iro_loads(self.ctx), self.unit_address))
-        await receipts.mark_asked(self.ctx, view.reference, self.unit_address)
+        # The email asking the unit was queued with the order; the unit's channel in Teams is told now.
         if self.notices.order_created is not None:
             await self.notices.order_created(view)
 
@@ -316,16 +332,15 @@ class Poller:
         except (RequestError, NotAllowed) as error:
             answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
                                                await self._iros_for(reference))  # fmt: skip
-            await self.mailbox.send(answer)
-            report.replied += 1
+            await self._reply(mail, "allocation", answer, report)
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
             await self._file(raw, PROCESSED)
             return
         report.allocations.append(reference)
         sentence = f"{allocated.order.iro} is now the IRO for {reference}."
-        await self.mailbox.send(
-            compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, [])
-        )
+        await self._reply(mail, "allocation",
+                          compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, []),
+                          report)  # fmt: skip
         await self._file(raw, PROCESSED)
         if self.notices.allocated is not None:
             await self.notices.allocated(allocated)

@@ -24,7 +24,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from random import Random
@@ -39,7 +39,7 @@ from rules.clock import Clock
 from rules.initials import initials
 from rules.notices import WorkingHours, opening_after
 from storage import Database, models, outbox
-from storage.outbox import ALLOCATION, UNIT, Planned, Settlement, queue
+from storage.outbox import ALLOCATION, REPLY, UNIT, Planned, Settlement, queue
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ class Message:
     title: str | None = None
     due: date | None = None
     digest: tuple[DigestLine, ...] = ()
+    token: str | None = None  # the outbox row's own, for the email's Message-ID (outbox.message_token)
+    mail: Mapping[str, Any] | None = None  # a reply to a sender: the email as the mail channel wrote it
 
     @property
     def subject(self) -> str:
@@ -171,20 +173,29 @@ class Dispatcher:
         """Recover abandoned claims, then send everything due now, batch by batch."""
         report = Report()
         await self.recover(report)
-        if not self.hours.is_open(self.clock.now()):
-            return report
+        # Out of working hours only replies go: the answer to someone who has just written is not held overnight.
+        kinds = None if self.hours.is_open(self.clock.now()) else (REPLY,)
+        return await self._drain(report, kinds)
+
+    async def send_replies(self) -> Report:
+        """Send the replies to mail senders queued now, at any hour (the poller's own, after each poll)."""
+        report = Report()
+        await self.recover(report)
+        return await self._drain(report, (REPLY,))
+
+    async def _drain(self, report: Report, kinds: Sequence[str] | None) -> Report:
         while True:
-            claimed = await self.claim()
+            claimed = await self.claim(kinds=kinds)
             if claimed:
                 await self.deliver(claimed, report)
             if len(claimed) < self.batch:
                 return report
 
-    async def claim(self, limit: int | None = None) -> list[int]:
-        """Lease up to `limit` due rows to this dispatcher, in one statement; their ids."""
+    async def claim(self, limit: int | None = None, kinds: Sequence[str] | None = None) -> list[int]:
+        """Lease up to `limit` due rows (of `kinds`, when given) to this dispatcher, in one statement; their ids."""
         now = self.clock.now()
         async with self.database.session() as session:
-            return await outbox.claim(session, self.name, now, now + self.lease, limit or self.batch)
+            return await outbox.claim(session, self.name, now, now + self.lease, limit or self.batch, kinds)
 
     async def recover(self, report: Report) -> None:
         """Rows whose lease ran out: unsent claims go back to the queue; rows caught mid-send are reported."""
@@ -328,8 +339,8 @@ class Dispatcher:
         return [r for r in rows if r.note.id in still]
 
     async def _send(self, row: _Row, today: date) -> _Result:
-        message = self.message(row, today)
         note = row.note
+        message = replace(self.message(row, today), token=outbox.message_token(note.id, note.dedupe_key))
         address = note.address or (row.person.email if row.person is not None else self.unit_address)
         channel = "teams"
         try:
@@ -375,7 +386,9 @@ class Dispatcher:
                 report.retried += 1
                 # Retry-After is honoured as asked, but never as "now": that would spin within one tick.
                 wait = max(outcome.retry_after, 1.0) if outcome.retry_after is not None else self._backoff(tries)
-                later = self.hours.next_opening(now + timedelta(seconds=wait))
+                later = now + timedelta(seconds=wait)
+                if row.note.kind != REPLY:
+                    later = self.hours.next_opening(later)
                 settled.append(self._outcome(row, "queued", error=error, attempts=tries, not_before=later))
                 log.warning("notification %s: try %d failed (%s); next in %.0f s", row.note.id, tries, error, wait)
             else:
@@ -434,6 +447,8 @@ class Dispatcher:
         step = row.step
         if note.kind == "digest":
             return digest_message(note.payload)
+        if note.kind == REPLY:
+            return Message(REPLY, str(note.payload.get("subject", "")), mail=note.payload)
         if note.kind == ALLOCATION:
             # The mail channel writes the request itself, with the order and the IROs as they are when it goes.
             return Message(ALLOCATION, f"{label}: please allocate an IRO.", reference=row.reference, initials=child)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -110,13 +110,17 @@ class Sobot:
 SOBOT = web.AppKey("sobot", Sobot)
 
 
-def build_poller(services: Services, mailbox: Mailbox, notices: Notices | None = None) -> Poller:
+def build_poller(
+    services: Services, mailbox: Mailbox, notices: Notices | None = None,
+    send_replies: Callable[[], Awaitable[object]] | None = None,
+) -> Poller:  # fmt: skip
     settings = services.settings
     trust = SenderTrust(trust_method(settings.mail_sender_trust, settings.mail_backend),
                         tuple(settings.mail_authserv_ids))  # fmt: skip
     return Poller(services.context(), mailbox, settings.unit_address, settings.allowed_sender_domains,
                   notices or Notices(), trust, settings.mail_max_bytes, settings.mail_read_seconds,
-                  attempts=settings.mail_attempts, retry_seconds=settings.mail_retry_seconds)  # fmt: skip
+                  attempts=settings.mail_attempts, retry_seconds=settings.mail_retry_seconds,
+                  send_replies=send_replies)  # fmt: skip
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> Services:
@@ -181,19 +185,19 @@ def assemble(
                       unit_mailbox=unit_mailbox)  # fmt: skip
     add_teams_endpoint(app, teams, settings.host)
     if channels is None:
-        channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx)
-    poller = None
-    if services.mailbox is not None:
-        agent = teams.agent
-        notices = Notices(order_created=agent.ask_for_allocation, allocated=agent.announce_allocation,
-                          unreadable=agent.tell_unit)  # fmt: skip
-        poller = build_poller(services, services.mailbox, notices)
+        channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to)
     planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
                       settings.legal_address or None)  # fmt: skip
     dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
                             attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,
                             timeout=settings.notify_timeout_seconds,
                             concurrency=settings.notify_concurrency)  # fmt: skip
+    poller = None
+    if services.mailbox is not None:
+        agent = teams.agent
+        notices = Notices(order_created=agent.ask_for_allocation, allocated=agent.announce_allocation,
+                          unreadable=agent.tell_unit)  # fmt: skip
+        poller = build_poller(services, services.mailbox, notices, dispatcher.send_replies)
     sobot = Sobot(services=services, context=ctx, hours=hours, teams=teams, channels=channels, planner=planner,
                   digest=Digest(ctx, hours, settings.digest_time), dispatcher=dispatcher, poller=poller,
                   jobs=Jobs(services.clock, settings.timezone), metrics=metrics, app=app)  # fmt: skip

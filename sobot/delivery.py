@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.notify import TeamsChannel
 from handlers import orders
 from handlers.context import SYSTEM, Context
-from handlers.directory import iro_loads
+from handlers.directory import iro_loads, unit_members
 from mail.backends import Mailbox, Outgoing
 from mail.compose import allocation_request, notification
 from scheduler.dispatch import Message, Transient, Unreachable
-from storage.outbox import ALLOCATION
+from storage.outbox import ALLOCATION, REPLY
+
+log = logging.getLogger(__name__)
 
 
 class Delivery:
-    """What scheduler.dispatch.Channels asks for, over the bot's messenger and the configured mailbox."""
+    """What scheduler.dispatch.Channels asks for, over the bot's messenger and the configured mailbox.
 
-    def __init__(self, teams: TeamsChannel | None, mailbox: Mailbox | None, ctx: Context | None = None) -> None:
+    `allocation_to` is who is asked by email to allocate an IRO (the unit's members or their list); empty, each
+    person with the safeguarding_unit role. Never the shared mailbox itself: the poller reads that one.
+    """
+
+    def __init__(self, teams: TeamsChannel | None, mailbox: Mailbox | None, ctx: Context | None = None,
+                 allocation_to: Sequence[str] = ()) -> None:  # fmt: skip
         self._teams = teams
         self._mailbox = mailbox
         self._ctx = ctx  # the records, for the allocation request's order and IROs
+        self._allocation_to = tuple(allocation_to)
 
     @property
     def has_email(self) -> bool:
@@ -34,14 +45,34 @@ class Delivery:
     async def email(self, to: str, message: Message) -> None:
         if self._mailbox is None:
             raise Transient("no mailbox is configured")
+        outgoing = replace(await self._email(to, message), token=message.token)
         try:
-            await self._mailbox.send(await self._email(to, message))
+            await self._mailbox.send(outgoing)
         except OSError as error:
             raise Transient(f"the mail server could not be reached ({type(error).__name__})") from None
+        if message.kind == ALLOCATION and message.reference and self._ctx is not None:
+            await self._told(message.reference)
 
     async def _email(self, to: str, message: Message) -> Outgoing:
+        if message.kind == REPLY and message.mail is not None:
+            mail = message.mail
+            return Outgoing((to,), str(mail["subject"]), str(mail["text"]), str(mail["html"]),
+                            mail.get("in_reply_to"), tuple(mail.get("references", ())))  # fmt: skip
         if message.kind == ALLOCATION and message.reference and self._ctx is not None:
-            # The same request the mail channel sends for an emailed order: a reply with a name allocates.
+            # The same request whichever way the order came: a reply with a name allocates.
             view = await orders.get_order(self._ctx, message.reference, SYSTEM)
-            return allocation_request(view, await iro_loads(self._ctx), to)
+            people = self._allocation_to or tuple(await unit_members(self._ctx))
+            if not people:
+                raise Transient("nobody to ask: no allocation_request_to and nobody with the safeguarding_unit role")
+            return replace(allocation_request(view, await iro_loads(self._ctx), people[0]), to=people)
         return notification(to, message)
+
+    async def _told(self, reference: str) -> None:
+        # Sent: the unit is told. Its step's record is not the send's: a failure here must not send it again.
+        assert self._ctx is not None
+        try:
+            await orders.unit_told(self._ctx, reference)
+        except Exception as error:  # whatever it is, the email is out: raising would have the dispatcher resend it
+            log.warning(
+                "%s: the unit was told, but the step could not be recorded (%s)", reference, type(error).__name__
+            )

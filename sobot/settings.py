@@ -85,7 +85,13 @@ class Settings(BaseSettings):
     mailbox_dir: Path = Field(Path("var/mailbox"), description="The Maildir of the maildir backend.")
     unit_address: str = Field(
         "safeguarding.unit@localhost",
-        description="The Safeguarding Unit's shared mailbox address (allocation requests).",
+        description="The Safeguarding Unit's shared mailbox address: the one sobot reads and sends from.",
+    )
+    allocation_request_to: list[str] = Field(
+        default_factory=list,
+        description='Who gets the emails asking for an IRO, as a JSON list, e.g. ["su-team@council.gov.uk"] (the '
+        "unit's members or their distribution list); empty: each person with the safeguarding_unit role in the "
+        "directory. Never the shared mailbox itself, which sobot reads.",
     )
     allowed_sender_domains: list[str] = Field(
         default_factory=lambda: ["localhost"],

@@ -1,11 +1,12 @@
 """The outbox's rows: every notification is written here first, once by its dedupe key, then sent by the dispatcher.
 
 Every write to the outbox is a function of this module: queueing (with the columns a new row starts with, written
-out once, in `_values`), the record of a request sent by another way, and the dispatcher's claims and settlements.
+out once, in `_values`) and the dispatcher's claims and settlements.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,9 @@ UNIT = "safeguarding_unit"
 
 # The email asking the unit's mailbox to allocate an IRO for a new order.
 ALLOCATION = "allocation"
+
+# A reply to the sender of a message in the unit's mailbox (its words in the payload): it goes at any hour.
+REPLY = "reply"
 
 NOTIFICATIONS = table(models.Notification)
 _AUDIT_LOG = table(models.AuditEntry)
@@ -51,6 +55,45 @@ def allocation_key(reference: str) -> str:
 def allocation_request(order_id: int | None, reference: str, address: str) -> Planned:
     """The email asking the unit's mailbox (at `address`) to allocate an IRO for this order."""
     return Planned(allocation_key(reference), order_id, None, ALLOCATION, UNIT, None, address, {})
+
+
+def reply(message_id: str, what: str, address: str, mail: Mapping[str, Any]) -> Planned:
+    """A reply to the sender of one message: one per message and `what` it answers, however often it is read."""
+    key = f"reply:{what}:{message_id}"
+    if len(key) > 300:  # the key's column; a Message-ID may be longer
+        key = f"reply:{what}:sha256:{hashlib.sha256(message_id.encode()).hexdigest()}"
+    return Planned(key, None, None, REPLY, "sender", None, address, dict(mail))
+
+
+# The Message-ID of an email sent for an outbox row: the row's id and a digest of its key, so the same row
+# always gives the same id (a mail system that sees it twice can drop the copy) and sobot knows its own mail.
+_TOKEN_PREFIX = "sobot.outbox."
+
+
+def message_token(nid: int, dedupe_key: str) -> str:
+    """The left part of the Message-ID of the email sent for row `nid` (the mail channel adds @domain)."""
+    return f"{_TOKEN_PREFIX}{nid}.{_digest(nid, dedupe_key)}"
+
+
+def _digest(nid: int, dedupe_key: str) -> str:
+    return hashlib.sha256(f"{nid}:{dedupe_key}".encode()).hexdigest()[:20]
+
+
+def may_be_own(message_id: str) -> bool:
+    """Whether a Message-ID has the form of sobot's own (then `is_own_message` asks the database)."""
+    return message_id.strip("<>").startswith(_TOKEN_PREFIX)
+
+
+async def is_own_message(session: AsyncSession, message_id: str) -> bool:
+    """Whether a Message-ID is that of an email sobot sent for one of its outbox rows."""
+    token = message_id.strip("<>").partition("@")[0]
+    if not token.startswith(_TOKEN_PREFIX):
+        return False
+    nid, _, digest = token.removeprefix(_TOKEN_PREFIX).partition(".")
+    if not nid.isdigit():
+        return False
+    key = await session.scalar(select(models.Notification.dedupe_key).where(models.Notification.id == int(nid)))
+    return key is not None and digest == _digest(int(nid), key)
 
 
 def _values(planned: Planned, not_before: datetime, now: datetime) -> dict[str, Any]:
@@ -131,13 +174,6 @@ async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], plann
     await session.execute(_QUEUE_ONE, row)
 
 
-async def record_sent(session: AsyncSession, planned: Planned, channel: str, now: datetime) -> None:
-    """Record a notification that went out by another way than the dispatcher (the mail poller's own request), as
-    sent: the dispatcher never sends a row of its key again."""
-    row = _values(planned, now, now) | {"state": "sent", "attempts": 1, "channel": channel, "sent_at": now}
-    await session.execute(insert(NOTIFICATIONS), row)
-
-
 # The dispatcher's side ----------------------------------------------------------------------------------------
 
 
@@ -153,20 +189,21 @@ class Settlement(TypedDict):
     last_error: str | None
 
 
-async def claim(session: AsyncSession, claimant: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
-    """Lease up to `limit` rows due by `now` to `claimant`, oldest first, in one statement; their ids.
+async def claim(
+    session: AsyncSession, claimant: str, now: datetime, lease_until: datetime, limit: int,
+    kinds: Sequence[str] | None = None,
+) -> list[int]:  # fmt: skip
+    """Lease up to `limit` rows due by `now` (of `kinds`, when given) to `claimant`, oldest first, in one statement;
+    their ids.
 
     On PostgreSQL the rows are chosen FOR UPDATE SKIP LOCKED, so dispatchers of several processes claiming at once
     take different rows and never wait on each other (SQLite has one writer at a time, and no such clause).
     """
     n = models.Notification
-    due = (
-        select(n.id)
-        .where(n.state == "queued", n.not_before <= now)
-        .order_by(n.not_before, n.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    due = select(n.id).where(n.state == "queued", n.not_before <= now)
+    if kinds is not None:
+        due = due.where(n.kind.in_(kinds))
+    due = due.order_by(n.not_before, n.id).limit(limit).with_for_update(skip_locked=True)
     ids = await session.scalars(
         update(n)
         .where(n.id.in_(due.scalar_subquery()))

@@ -19,7 +19,7 @@ class RawMessage:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message to send: plain text and simple HTML; `in_reply_to` threads a reply."""
+    """A message to send: plain text and simple HTML; `in_reply_to` threads a reply; `token` fixes its Message-ID."""
 
     to: tuple[str, ...]
     subject: str
@@ -27,6 +27,7 @@ class Outgoing:
     html: str
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    token: str | None = None  # the left part of its Message-ID, stable for one outbox row; None: a new one
 
 
 class Mailbox(Protocol):

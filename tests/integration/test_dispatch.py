@@ -334,7 +334,8 @@ async def test_an_order_made_in_teams_asks_the_unit_by_email_too_and_a_reply_all
 
     await r.tick()
     [request] = [m for m in r.emails() if "Allocate an IRO" in str(m["Subject"])]
-    assert (request["Subject"], request["To"]) == ("[SO-2026-0002] Allocate an IRO", UNIT_ADDRESS)
+    # To the unit's people (Una), not the shared mailbox that sobot reads.
+    assert (request["Subject"], request["To"]) == ("[SO-2026-0002] Allocate an IRO", "una@example.gov.uk")
     body = request.get_body(("plain",))
     assert body is not None and "Ian Reviewer (0 open orders)" in body.get_content()
     assert "Ann Lee" not in body.get_content()

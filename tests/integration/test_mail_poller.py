@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -19,7 +20,9 @@ from mail.poller import Notices, Poller
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
-from storage import Database, models
+from scheduler.dispatch import Dispatcher
+from storage import Database, models, outbox
+from tests import mailing
 from tests.vouching import TRUST, vouched
 
 CORPUS = Path(__file__).parent.parent / "unit" / "mail_corpus"
@@ -53,8 +56,13 @@ def deliver(box: MaildirMailbox, name: str, **replace: str) -> None:
     mailbox.Maildir(box.root).add(mailbox.MaildirMessage(vouched(raw)))
 
 
+def dispatcher(ctx: Context, box: MaildirMailbox, allocation_to: tuple[str, ...] = ()) -> Dispatcher:
+    return mailing.dispatcher(ctx, box, UNIT, allocation_to)
+
+
 def poller(ctx: Context, box: MaildirMailbox, notices: Notices | None = None) -> Poller:
-    return Poller(ctx, box, UNIT, ["example.gov.uk"], notices or Notices(), TRUST)
+    # As the service joins them: the replies the poller queues go at once, by the dispatcher.
+    return mailing.poller(ctx, box, UNIT, ["example.gov.uk"], notices)
 
 
 async def orders_count(ctx: Context) -> int:
@@ -72,8 +80,11 @@ async def test_an_order_email_becomes_an_order_and_asks_for_an_iro(ctx: Context,
     report = await poller(ctx, box, Notices(order_created=order_created)).poll_once()
     assert report.orders == ["SO-2026-0001"] and created == ["SO-2026-0001"]
     assert len(box.folder(PROCESSED)) == 1 and await box.new_messages() == []
+    # The request is in the outbox with the order; the dispatcher sends it, to the unit's people.
+    assert box.sent() == []
+    await dispatcher(ctx, box).tick()
     [request] = box.sent()
-    assert request["Subject"] == "[SO-2026-0001] Allocate an IRO" and request["To"] == UNIT
+    assert request["Subject"] == "[SO-2026-0001] Allocate an IRO" and request["To"] == "priya.patel@example.gov.uk"
     body = request.get_body(preferencelist=("plain",))
     assert body is not None
     text = body.get_content()
@@ -128,6 +139,7 @@ async def test_the_unit_is_offered_and_may_allocate_only_independent_iros_by_ema
                                CLI)  # fmt: skip
     deliver(box, "01_plain_template.eml")
     await poller(ctx, box).poll_once()
+    await dispatcher(ctx, box).tick()
     request = str(box.sent()[-1].get_body(preferencelist=("plain",)))
     assert "Jane Smith (0 open orders)" in request and "Mo Manager" not in request
     deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001",
@@ -233,6 +245,7 @@ async def test_every_email_sobot_writes_is_one_html_document(ctx: Context, box: 
     deliver(box, "01_plain_template.eml")
     deliver(box, "19_impossible_dates.eml")
     await poller(ctx, box).poll_once()
+    await dispatcher(ctx, box).tick()  # the allocation request goes with the dispatcher, the reply with the poll
     sent = box.sent()
     assert len(sent) == 2
     for message in sent:
@@ -271,8 +284,7 @@ async def test_a_mail_too_large_to_read_is_answered_and_left_for_a_person(ctx: C
         notes.append(note)
 
     deliver(box, "01_plain_template.eml", **{"Conditions:": "Conditions: " + "word " * 10_000})
-    report = await Poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=unreadable), TRUST,
-                          max_bytes=20_000).poll_once()  # fmt: skip
+    report = await replace(poller(ctx, box, Notices(unreadable=unreadable)), max_bytes=20_000).poll_once()
     assert report.orders == [] and report.replied == 1 and await orders_count(ctx) == 0
     assert len(box.folder(NEEDS_ATTENTION)) == 1 and notes and "too large" in notes[0]
     [reply] = box.sent()
@@ -287,8 +299,7 @@ async def test_a_mail_that_takes_too_long_to_read_is_left_for_a_person(ctx: Cont
         notes.append(note)
 
     deliver(box, "01_plain_template.eml", **{"Conditions:": "Conditions: " + "word\n" * 200_000})
-    report = await Poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=unreadable), TRUST,
-                          read_seconds=0.000_001).poll_once()  # fmt: skip
+    report = await replace(poller(ctx, box, Notices(unreadable=unreadable)), read_seconds=0.000_001).poll_once()
     assert report.orders == [] and report.replied == 0 and await orders_count(ctx) == 0
     assert len(box.folder(NEEDS_ATTENTION)) == 1 and notes and "to read" in notes[0]
 
@@ -348,3 +359,87 @@ async def test_a_named_social_worker_not_in_the_directory_gets_a_reply_and_no_or
     report = await poller(ctx, box).poll_once()
     assert report.orders == [] and report.replied == 1 and await orders_count(ctx) == 0
     assert "no social worker called 'Ann Nobody' in the directory" in plain(box.sent()[-1])
+
+
+def without_message_id(name: str, received: str) -> bytes:
+    """A corpus mail with no Message-ID, as delivered through the relay named `received`."""
+    raw = (CORPUS / name).read_bytes()
+    lines = [line for line in raw.split(b"\n") if not line.lower().startswith(b"message-id:")]
+    return vouched(
+        f"Received: from {received} by mx.example.gov.uk; Tue, 03 Mar 2026 15:42:12 +0000\n".encode()
+        + b"\n".join(lines)
+    )
+
+
+async def test_the_same_mail_without_a_message_id_delivered_twice_makes_one_order(
+    ctx: Context, box: MaildirMailbox
+) -> None:
+    for relay in ("relay-1.example.gov.uk", "relay-2.example.gov.uk"):
+        mailbox.Maildir(box.root).add(mailbox.MaildirMessage(without_message_id("01_plain_template.eml", relay)))
+    report = await poller(ctx, box).poll_once()
+    assert report.orders == ["SO-2026-0001"] and report.already_done == 1 and await orders_count(ctx) == 1
+    assert len(box.folder(PROCESSED)) == 2
+
+
+async def test_replies_are_queued_once_and_sent_with_a_stable_message_id(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "19_impossible_dates.eml")
+
+    class CrashOnMove(MaildirMailbox):
+        async def move(self, message: RawMessage, folder: str) -> None:
+            raise ConnectionError("the mail server went away")
+
+    # Read, answered in the outbox, not filed: the next poll reads it again but answers it once.
+    crashing = Poller(ctx, CrashOnMove(box.root, UNIT), UNIT, ["example.gov.uk"], trust=TRUST)
+    with pytest.raises(ConnectionError):
+        await crashing.poll_once()
+    assert box.sent() == []
+    await poller(ctx, box).poll_once()
+    [reply] = box.sent()
+    async with ctx.database.session() as session:
+        [row] = (await session.scalars(select(models.Notification))).all()
+    assert (row.kind, row.state, row.address) == ("reply", "sent", "omar.rahman@example.gov.uk")
+    assert reply["Message-ID"] == f"<{outbox.message_token(row.id, row.dedupe_key)}@example.gov.uk>"
+
+
+async def test_replies_go_out_of_working_hours_and_allocation_requests_wait(ctx: Context, box: MaildirMailbox) -> None:
+    night = replace(ctx, clock=FixedClock(datetime(2026, 3, 18, 22, tzinfo=UTC)))
+    deliver(box, "19_impossible_dates.eml")
+    deliver(box, "01_plain_template.eml")
+    await poller(night, box).poll_once()
+    await dispatcher(night, box).tick()
+    [reply] = box.sent()
+    assert reply["To"] == "omar.rahman@example.gov.uk" and reply["Subject"].startswith("Re: ")
+    morning = replace(ctx, clock=FixedClock(datetime(2026, 3, 19, 9, tzinfo=UTC)))
+    await dispatcher(morning, box).tick()  # in the next morning's working hours the request goes
+    assert [m["Subject"] for m in box.sent()][1:] == ["[SO-2026-0001] Allocate an IRO"]
+
+
+async def test_allocation_requests_go_to_the_named_address_and_come_back_ignored(
+    ctx: Context, box: MaildirMailbox
+) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    await dispatcher(ctx, box, ("su-team@example.gov.uk",)).tick()
+    [request] = box.sent()
+    assert request["To"] == "su-team@example.gov.uk" and request["From"] == UNIT
+    # The list includes the shared mailbox: the request arrives there too, and sobot leaves it alone.
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(request.as_bytes()))
+    report = await poller(ctx, box).poll_once()
+    assert (report.orders, report.allocations, report.replied, report.needs_attention) == ([], [], 0, 0)
+    assert len(box.sent()) == 1 and len(box.folder(PROCESSED)) == 2 and await orders_count(ctx) == 1
+    async with ctx.database.session() as session:
+        outcomes = (await session.scalars(select(models.ProcessedMail.outcome).order_by(models.ProcessedMail.id))).all()
+    assert outcomes[-1] == "own"
+
+
+async def test_the_step_of_telling_the_unit_is_done_when_sobot_tells_it(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+
+    async def state() -> str:
+        view = await orders.get_order(ctx, "SO-2026-0001", CLI)
+        return next(step.state for step in view.steps if step.key == orders.UNIT_TOLD)
+
+    assert await state() != "done"
+    await dispatcher(ctx, box).tick()
+    assert await state() == "done"

@@ -29,6 +29,7 @@ from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
 from storage import Database
+from tests import mailing
 from tests.fakes.ews import serve_ews
 from tests.fakes.graph import serve_graph
 from tests.integration.test_mail_imap import PASSWORD, Dovecot, dovecot, smtp, user  # noqa: F401 (fixtures)
@@ -120,11 +121,12 @@ def plain(message: EmailMessage) -> str:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_orders_and_allocations_by_email_on_every_mailbox(ctx: Context, target: Target) -> None:
-    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=target.trust)
+    poller = mailing.poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=target.trust)
     target.deliver(vouched(corpus("01_plain_template.eml")))
     target.deliver(vouched(corpus("19_impossible_dates.eml")))
 
     report = await poller.poll_once()
+    await mailing.dispatcher(ctx, target.mailbox, UNIT).tick()  # the allocation request, from the outbox
     assert report.orders == ["SO-2026-0001"] and report.replied == 1 and report.needs_attention == 1
     assert await target.mailbox.new_messages() == []
     assert target.filed(PROCESSED) == 1 and target.filed(NEEDS_ATTENTION) == 1

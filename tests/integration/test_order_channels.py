@@ -20,7 +20,6 @@ from handlers.errors import InvalidInput
 from handlers.views import OrderView
 from mail.backends import NEEDS_ATTENTION, PROCESSED
 from mail.backends.maildir import MaildirMailbox
-from mail.poller import Poller
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
@@ -29,10 +28,11 @@ from sobot.app import Services, create_app
 from sobot.cli import build_parser
 from sobot.settings import load_settings
 from storage import Database, models
+from tests import mailing
 from tests.cards import texts
 from tests.connector import RecordingConnector
 from tests.teams import Teams
-from tests.vouching import TRUST, vouched
+from tests.vouching import vouched
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Tess Manager,tess.manager@example.gov.uk,team_manager,North,,entra-tess
@@ -113,7 +113,7 @@ async def by_email(ctx: Context, box: MaildirMailbox, values: dict[str, str]) ->
     raw = (f"From: Sam Worker <sam.worker@example.gov.uk>\nTo: {UNIT}\nSubject: New supervision order\n"
            f"Message-ID: <{next(MESSAGE_NUMBERS)}@example.gov.uk>\n\n{body}")  # fmt: skip
     mailbox.Maildir(box.root).add(mailbox.MaildirMessage(vouched(raw.encode())))
-    await Poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST).poll_once()
+    await mailing.poller(ctx, box, UNIT, ["example.gov.uk"]).poll_once()
     [reply] = box.sent()[before:]
     text = reply.get_body(preferencelist=("plain",))
     assert text is not None

@@ -1,4 +1,4 @@
-"""The outbox's own writes, on both databases: a new row's columns, a request asked with its audit line, one sent."""
+"""The outbox's own writes, on both databases: a new row's columns, a request asked with its audit line, a reply."""
 
 from __future__ import annotations
 
@@ -67,16 +67,30 @@ async def test_an_allocation_request_is_queued_with_its_audit_line_once_in_one_s
     assert lines == ["SO-2026-0001", "SO-2026-0001"]
 
 
-async def test_a_request_sent_another_way_is_recorded_sent_and_never_claimed(database: Database) -> None:
+async def test_a_reply_is_one_row_per_message_and_may_be_claimed_alone(database: Database) -> None:
+    mail = {"to": ["tom.jones@example.gov.uk"], "subject": "Re: New order", "text": "t", "html": "h"}
     async with database.session() as session:
-        await outbox.record_sent(session, outbox.allocation_request(None, "SO-2026-0002", UNIT_ADDRESS), "email", NOW)
         await outbox.queue(session, [outbox.allocation_request(None, "SO-2026-0003", UNIT_ADDRESS)], NOW, NOW)
-    sent, queued = await rows(database)
-    assert (sent.dedupe_key, sent.state, sent.attempts, sent.channel, sent.sent_at, sent.created_at) == (
-        "allocation:SO-2026-0002", "sent", 1, "email", NOW, NOW
+        await outbox.queue(session, [outbox.reply("<m@x>", "problems", "tom.jones@example.gov.uk", mail)], NOW, NOW)
+        # The same message read again after a crash: its reply is not queued twice.
+        await outbox.queue(session, [outbox.reply("<m@x>", "problems", "tom.jones@example.gov.uk", mail)], NOW, NOW)
+    request, reply = await rows(database)
+    assert (reply.kind, reply.address, reply.payload, reply.order_id) == (
+        "reply", "tom.jones@example.gov.uk", mail, None
     )  # fmt: skip
-    assert (queued.state, queued.attempts, queued.sent_at) == ("queued", 0, None)
-
     async with database.session() as session:
-        claimed = await outbox.claim(session, "dispatcher-1", NOW, NOW, 10)
-    assert claimed == [queued.id]
+        assert await outbox.claim(session, "dispatcher-1", NOW, NOW, 10, kinds=["reply"]) == [reply.id]
+        assert await outbox.claim(session, "dispatcher-1", NOW, NOW, 10) == [request.id]
+
+
+async def test_sobot_knows_the_message_id_of_its_own_mail_and_no_other(database: Database) -> None:
+    async with database.session() as session:
+        await outbox.queue(session, [outbox.allocation_request(None, "SO-2026-0003", UNIT_ADDRESS)], NOW, NOW)
+    [row] = await rows(database)
+    token = outbox.message_token(row.id, row.dedupe_key)
+    assert token == outbox.message_token(row.id, row.dedupe_key)  # stable: the same row, the same id
+    async with database.session() as session:
+        assert await outbox.is_own_message(session, f"<{token}@example.gov.uk>")
+        assert not await outbox.is_own_message(session, f"{outbox.message_token(row.id, 'forged')}@example.gov.uk")
+        assert not await outbox.is_own_message(session, f"{outbox.message_token(row.id + 1, row.dedupe_key)}@x")
+        assert not await outbox.is_own_message(session, "CAF3x9kT5@mail.gmail.com")

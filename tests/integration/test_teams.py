@@ -203,6 +203,11 @@ async def test_allocation_in_the_units_channel(teams: Teams, connector: Recordin
     request = texts(posted[0].card)
     assert "Allocate an IRO: SO-2026-0001" in request and "Ian Reviewer (0 open)" in request
     card_id = posted[0].activity_id
+    # The card is sobot telling the unit of the order: that step of the procedure is done, not left overdue.
+    async with teams.database.session() as session:
+        told = await session.scalar(select(models.Milestone.state).where(
+            models.Milestone.key == "inform_safeguarding_unit"))  # fmt: skip
+    assert told == "done"
     connector.clear()
 
     ian = {"reference": "SO-2026-0001", "iro": "ian.reviewer@example.gov.uk"}

@@ -169,6 +169,10 @@ async def test_a_year_of_an_order(procedure: str, database: Database, database_u
             if rule.repeat is not None or any(c.kind in ("recorded", "not_recorded", "value") for c in rule.when):
                 continue
             until = step.done_on or date.max
+            if step.key == orders.UNIT_TOLD:
+                # Done by sobot's own card to the unit, posted before the day's first tick: never reminded of.
+                assert step.done_on == order.made and not [x for x in seen if x.key == step.key], step
+                continue
             for day in reminder_days(rule, step.due, order.made, r.ctx.calendar):
                 if day <= until and day <= r.clock.now().date():
                     expected = {Seen(step.key, step.occurrence, "reminder", step.owner_role, day, who)

@@ -382,7 +382,7 @@ ENVELOPES: dict[str, tuple[str, str, str, str]] = {
         "Question about IRO cover",
     ),
     "31_missing_headers.eml": (
-        "sha256:21876eeb172e39c3c58f4e828e75afc166c4865d009a1349ea3d1c992426a389", "", "", "order",
+        "sha256:99bbfe6ed0a87d8a5afef50506520aeca9d27437f50cd3761af98194f41bed8d", "", "", "order",
     ),
     "32_unreadable_values.eml": (
         "20260319090000.omar.rahman@mail.example.gov.uk", "omar.rahman@example.gov.uk", "Omar Rahman",
