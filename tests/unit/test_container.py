@@ -76,9 +76,15 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def sobot_service(compose: dict[str, Any]) -> dict[str, Any]:
     services: dict[str, Any] = compose["services"]
-    found = [s for s in services.values() if "build" in s]
-    assert len(found) == 1, "compose.yaml should build exactly one service (sobot) from the Dockerfile"
-    return found[0]
+    built = {name: s for name, s in services.items() if "build" in s}
+    assert "sobot" in built, "compose.yaml should build the sobot service from the Dockerfile"
+    assert {s.get("image") for s in built.values()} == {built["sobot"].get("image")}, "one image for every replica"
+    return built["sobot"]
+
+
+def replicas(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every service that runs sobot (the second replica is in the `replicas` profile)."""
+    return {name: s for name, s in compose["services"].items() if "build" in s}
 
 
 def database_service(compose: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -194,6 +200,17 @@ def test_the_service_starts_on_all_addresses_with_the_teams_app_set(compose: dic
     settings = load_settings({k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}, mailbox_dir=tmp_path / "mb")
     app = create_app(build_services(settings), run_jobs=False, environ=env)  # LoopbackRefused without an app id
     assert env[CLIENT_ID] and "agent_configuration" in app, "/api/messages must be behind the JWT check"
+
+
+def test_each_replica_has_the_same_settings_its_own_port_and_its_own_var(compose: dict[str, Any]) -> None:
+    services = replicas(compose)
+    assert len(services) >= 2, "compose.yaml should offer a second replica (profile replicas)"
+    assert all(s.get("profiles") for name, s in services.items() if name != "sobot"), "more replicas are opt-in"
+    assert len({json.dumps(environment(s), sort_keys=True) for s in services.values()}) == 1, "the same settings"
+    ports = [str(p).rsplit(":", 1)[0] for s in services.values() for p in s["ports"]]
+    assert len(ports) == len(set(ports)), f"each replica publishes its own host port: {ports}"
+    volumes = [str(v).split(":")[0] for s in services.values() for v in s["volumes"]]
+    assert len(volumes) == len(set(volumes)), f"each replica keeps its own var/ volume: {volumes}"
 
 
 def test_the_port_published_is_the_one_sobot_and_the_image_use(compose: dict[str, Any], runtime: list) -> None:
