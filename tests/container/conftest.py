@@ -103,6 +103,14 @@ class Stack:
         self.write_env(DOT_ENV if env is None else env)
         self.keys = tmp / "keys"
         self.signing = SigningKeys(self.keys)
+        self.clock = tmp / "clock"
+        self.clock.mkdir(mode=0o755)
+        self.move_clock(0)
+
+    def move_clock(self, seconds: float) -> None:
+        """Where the dispatch tests' replicas put their clock: this far from the system's."""
+        (self.clock / "offset").write_text(f"{seconds}\n", encoding="utf-8")
+        (self.clock / "offset").chmod(0o644)
 
     def write_env(self, values: dict[str, str]) -> None:
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
@@ -119,6 +127,7 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG")}
         env["TEST_HARNESS"] = str(HERE / "harness")
         env["TEST_KEYS"] = str(self.keys)
+        env["TEST_CLOCK"] = str(self.clock)
         return run(self.command(*args), check=check, timeout=timeout, env=env, **kwargs)
 
     def up(self, *services: str) -> None:
