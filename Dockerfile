@@ -35,5 +35,6 @@ ENV PATH=/opt/sobot/bin:$PATH \
 EXPOSE 3978
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('SOBOT_PORT', '3978') + '/healthz', timeout=4)"
-# Migrations first, then the service (which also checks the schema on start).
-CMD ["sh", "-c", "sobot db upgrade && exec sobot serve"]
+# `sobot serve` applies the migrations before it listens (replicas take turns on PostgreSQL's advisory lock): one
+# interpreter starting, not two, and sobot itself is the container's first process, which gets the stop signal.
+CMD ["sobot", "serve"]

@@ -17,6 +17,7 @@ from tests.container.conftest import DOT_ENV, Stack, get, run
 from tests.container.keys import SigningKeys
 
 CLIENT_ID = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID"
+REVISION = re.compile(r"Running upgrade (\S*) -> (\S+),")
 REQUIRED = ["POSTGRES_PASSWORD", CLIENT_ID, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET",
             "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID"]  # fmt: skip
 
@@ -75,7 +76,9 @@ def test_up_migrates_once_and_both_healthchecks_pass(stack: Stack) -> None:
     assert stack.state("sobot")["Running"] and stack.state("sobot")["ExitCode"] == 0
     assert run(["docker", "inspect", "--format", "{{.RestartCount}}", stack.container("sobot")]).stdout.strip() == "0"
     logs = stack.logs("sobot")
-    assert logs.count("The database schema is up to date.") == 1, logs
+    applied = REVISION.findall(logs)
+    assert applied and applied[0][0] == "" and applied[-1][1] == head(), f"not migrated from empty to head: {logs}"
+    assert len({to for _, to in applied}) == len(applied), f"a migration ran twice: {applied}"
     assert "sobot is listening on http://0.0.0.0:3978 (database postgresql+asyncpg)" in logs
 
 

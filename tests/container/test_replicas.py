@@ -13,6 +13,7 @@ from typing import Any
 from rules.calendar import WorkingCalendar
 from rules.clock import LONDON
 from tests.container.conftest import Stack, run, wait_for
+from tests.container.test_compose import REVISION
 
 NOTIFICATIONS = 600
 UNIT = "safeguarding.unit@localhost"  # the default unit address: the notes about rows caught mid-send go there
@@ -58,6 +59,13 @@ def test_two_replicas_share_the_dispatch_and_a_kill_mid_dispatch_loses_and_doubl
     stack.ready("sobot")
     stack.ready("sobot-2")
     first, second = hostname(stack, "sobot"), hostname(stack, "sobot-2")
+    # Started together on an empty database: the migrations' lock let one apply them, and neither failed.
+    applied = []
+    for service in ("sobot", "sobot-2"):
+        restarts = run(["docker", "inspect", "--format", "{{.RestartCount}}", stack.container(service)]).stdout
+        assert restarts.strip() == "0", f"{service} restarted while starting: {stack.logs(service)[-2000:]}"
+        applied += REVISION.findall(stack.logs(service))
+    assert applied and len({to for _, to in applied}) == len(applied), f"migrations applied twice: {applied}"
 
     # A morning's digests to as many managers, queued as the planner queues them: due, each once by its key.
     due = f"now() - interval '{int(-offset) + 3600} seconds'"
