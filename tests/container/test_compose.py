@@ -44,7 +44,8 @@ def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, 
 
 
 def help_message() -> dict[str, Any]:
-    # expectReplies: the answer comes back in the response, so the turn needs no outbound call to Microsoft.
+    # expectReplies: the answer comes back in the response, not through the Teams connector (the SDK still asks
+    # Entra ID for its token on each turn: the fake answers that too).
     return {"type": "message", "id": "m1", "channelId": "msteams", "serviceUrl": "https://smba.trafficmanager.net/uk/",
             "deliveryMode": "expectReplies", "text": "help", "from": {"id": "29:x", "aadObjectId": "nobody"},
             "recipient": {"id": "28:sobot"}, "conversation": {"id": "a:x", "conversationType": "personal"}}  # fmt: skip
