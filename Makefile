@@ -74,6 +74,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.teams --database-url $${SOBOT_BENCH_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/sobot_bench}
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.load
+	@# The container's figures, where a Docker engine answers (../shared/tools/docker-here start gives one).
+	@if docker version >/dev/null 2>&1; then \
+		$(BIN)/python -m tests.container.measure --replicas 1 && $(BIN)/python -m tests.container.measure --replicas 2; \
+	else echo "bench: no Docker engine answers, so the container's figures are not measured"; fi
 
 # The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name:
 #   CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=<guid> SOBOT_BOT_DOMAIN=sobot.example.gov.uk make teams-package

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from aiohttp import web
 
 from sobot.app import build_sobot
-from sobot.settings import Settings
+from sobot.settings import Settings, SettingsError, missing_teams_app
 from storage import upgrade
 
 log = logging.getLogger("sobot")
@@ -19,7 +20,14 @@ STOP_SECONDS = 20
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set (or SIGINT/SIGTERM)."""
+    """Serve until `stop` is set (or SIGINT/SIGTERM); SettingsError, before anything starts, naming every Teams
+    app variable that serving on this address needs and lacks."""
+    missing = missing_teams_app(os.environ, settings.host)
+    if missing:
+        raise SettingsError(
+            f"sobot cannot serve Teams on {settings.host} without the Teams app's settings: set {', '.join(missing)} "
+            "(from the app registration in Entra ID), or serve on 127.0.0.1 in local mode with none of them."
+        )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
 

@@ -17,6 +17,9 @@ from storage.database import CONNECT_TIMEOUT_SECONDS, SQLITE_BUSY_SECONDS, STATE
 
 ENV_PREFIX = "SOBOT_"
 SETTINGS_FILE_VARIABLE = "SOBOT_SETTINGS_FILE"
+# The Agents SDK reads the Teams app's credentials itself, from these variables.
+TEAMS_APP_PREFIX = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 
 
 class SettingsError(ValueError):
@@ -256,3 +259,18 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     if problems or settings is None:
         raise SettingsError("The settings cannot be used:\n  " + "\n  ".join(problems))
     return settings
+
+
+def missing_teams_app(environ: Mapping[str, str], host: str) -> list[str]:
+    """The Teams app variables `sobot serve` lacks on `host`, so it can refuse to start naming all of them.
+
+    Local mode (none of them, on a loopback address) needs none. Otherwise the app id and tenant are needed, and the
+    client secret when the app signs in with one (the SDK's default).
+    """
+    given = {name: value for name, value in environ.items() if name.startswith(TEAMS_APP_PREFIX) and value.strip()}
+    if not given and host in LOOPBACK_HOSTS:
+        return []
+    needed = ["CLIENTID", "TENANTID"]
+    if given.get(TEAMS_APP_PREFIX + "AUTHTYPE", "ClientSecret").lower() == "clientsecret":
+        needed.insert(1, "CLIENTSECRET")
+    return [TEAMS_APP_PREFIX + name for name in needed if TEAMS_APP_PREFIX + name not in given]

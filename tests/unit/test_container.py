@@ -76,9 +76,15 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def sobot_service(compose: dict[str, Any]) -> dict[str, Any]:
     services: dict[str, Any] = compose["services"]
-    found = [s for s in services.values() if "build" in s]
-    assert len(found) == 1, "compose.yaml should build exactly one service (sobot) from the Dockerfile"
-    return found[0]
+    built = {name: s for name, s in services.items() if "build" in s}
+    assert "sobot" in built, "compose.yaml should build the sobot service from the Dockerfile"
+    assert {s.get("image") for s in built.values()} == {built["sobot"].get("image")}, "one image for every replica"
+    return built["sobot"]
+
+
+def replicas(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every service that runs sobot (the second replica is in the `replicas` profile)."""
+    return {name: s for name, s in compose["services"].items() if "build" in s}
 
 
 def database_service(compose: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -196,6 +202,17 @@ def test_the_service_starts_on_all_addresses_with_the_teams_app_set(compose: dic
     assert env[CLIENT_ID] and "agent_configuration" in app, "/api/messages must be behind the JWT check"
 
 
+def test_each_replica_has_the_same_settings_its_own_port_and_its_own_var(compose: dict[str, Any]) -> None:
+    services = replicas(compose)
+    assert len(services) >= 2, "compose.yaml should offer a second replica (profile replicas)"
+    assert all(s.get("profiles") for name, s in services.items() if name != "sobot"), "more replicas are opt-in"
+    assert len({json.dumps(environment(s), sort_keys=True) for s in services.values()}) == 1, "the same settings"
+    ports = [str(p).rsplit(":", 1)[0] for s in services.values() for p in s["ports"]]
+    assert len(ports) == len(set(ports)), f"each replica publishes its own host port: {ports}"
+    volumes = [str(v).split(":")[0] for s in services.values() for v in s["volumes"]]
+    assert len(volumes) == len(set(volumes)), f"each replica keeps its own var/ volume: {volumes}"
+
+
 def test_the_port_published_is_the_one_sobot_and_the_image_use(compose: dict[str, Any], runtime: list) -> None:
     service = sobot_service(compose)
     port = environment(service).get("SOBOT_PORT") or env_of(runtime)["SOBOT_PORT"]
@@ -254,16 +271,16 @@ async def test_the_health_path_answers_without_the_database(tmp_path: Path) -> N
     assert response.status == 200
 
 
-def test_the_command_migrates_then_serves(runtime: list) -> None:
+def test_the_command_is_sobot_serve_which_migrates_before_it_listens(runtime: list) -> None:
+    import inspect
+
+    from sobot import serve
+
     command = exec_or_shell(last(runtime, "CMD"))
-    assert command[:2] in (["sh", "-c"], ["/bin/sh", "-c"]), "migrate and serve are run by a shell, one after the other"
-    steps = [shlex.split(step) for step in command[2].split("&&")]
-    assert len(steps) == 2, "migrations, and only then the service (&& stops at a failed migration)"
-    migrate, serve = steps
-    assert serve[0] == "exec", "sobot should replace the shell, so it gets the stop signal"
-    parser = build_parser()
-    assert migrate[0] == "sobot" and parser.parse_args(migrate[1:]).handler.__name__ == "db_upgrade"
-    assert serve[1] == "sobot" and parser.parse_args(serve[2:]).handler.__name__ == "serve"
+    assert command[0] == "sobot", "sobot itself should be the container's first process, so it gets the stop signal"
+    assert build_parser().parse_args(command[1:]).handler.__name__ == "serve"
+    source = inspect.getsource(serve.serve)
+    assert source.index("await upgrade(") < source.index("site.start()"), "serve migrates before it listens"
 
 
 def test_dockerignore_keeps_secrets_out_and_the_sources_in(dockerfile: str) -> None:

@@ -90,3 +90,22 @@ def test_each_mail_backend_is_built_from_its_settings(tmp_path: Path) -> None:
                                      "SOBOT_SMTP_HOST": "smtp.office365.com", "SOBOT_GRAPH_TENANT_ID": "t",
                                      "SOBOT_GRAPH_CLIENT_ID": "c", "SOBOT_GRAPH_CLIENT_SECRET": "s"})  # fmt: skip
     assert isinstance(build_mailbox(exchange_online), ImapMailbox)
+
+
+def test_serving_beyond_loopback_names_every_teams_app_variable_it_lacks() -> None:
+    from sobot.settings import TEAMS_APP_PREFIX, missing_teams_app
+
+    app = {
+        TEAMS_APP_PREFIX + "CLIENTID": "id",
+        TEAMS_APP_PREFIX + "CLIENTSECRET": "s",
+        TEAMS_APP_PREFIX + "TENANTID": "t",
+    }
+    assert missing_teams_app({}, "127.0.0.1") == []  # local mode
+    assert missing_teams_app(app, "0.0.0.0") == []
+    assert missing_teams_app({}, "0.0.0.0") == [TEAMS_APP_PREFIX + n for n in ("CLIENTID", "CLIENTSECRET", "TENANTID")]
+    only_id = {TEAMS_APP_PREFIX + "CLIENTID": "id", TEAMS_APP_PREFIX + "TENANTID": " "}
+    assert missing_teams_app(only_id, "127.0.0.1") == [TEAMS_APP_PREFIX + "CLIENTSECRET", TEAMS_APP_PREFIX + "TENANTID"]
+    # An app that signs in with a certificate or a managed identity has no secret to give.
+    certificate = {TEAMS_APP_PREFIX + "CLIENTID": "id", TEAMS_APP_PREFIX + "TENANTID": "t",
+                   TEAMS_APP_PREFIX + "AUTHTYPE": "CertificateSubjectName"}  # fmt: skip
+    assert missing_teams_app(certificate, "0.0.0.0") == []
