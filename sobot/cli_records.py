@@ -227,14 +227,22 @@ async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
 
     if sobot.poller is None:
         raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
-    # A read from the command line tells no one in Teams: that is the running service's mail job.
+    # A read from the command line tells no one in Teams: that is the running service's mail job. Its replies
+    # are sent here, after the poll (as the poller would), so that how their sending went can be told.
+    poller = replace(sobot.poller, notices=Notices(), send_replies=None)
     try:
-        report = await replace(sobot.poller, notices=Notices()).poll_once()
+        try:
+            report = await poller.poll_once()
+        finally:
+            sent = await sobot.dispatcher.send_replies()
     except server_errors(sobot.settings) as error:
         fail(mail_server_failed(sobot.settings, error), 2)
     retry = f", {report.retrying} to try again later" if report.retrying else ""
+    unsent = sent.retried + sent.failed
+    replies = f"{sum(sent.sent.values())} replies sent" + (
+        f" ({sent.retried} to send again later, {sent.failed} could not be sent)" if unsent else "")  # fmt: skip
     print(f"Read the mailbox: {len(report.orders)} new orders {report.orders or ''}, {len(report.allocations)} "
-          f"allocations, {report.replied} replies sent, {report.needs_attention} to Needs attention"
+          f"allocations, {report.replied} replies, {replies}, {report.needs_attention} to Needs attention"
           f"{retry}.")  # fmt: skip
 
 

@@ -1,8 +1,11 @@
 """`sobot mail poll --once` against a real Dovecot and SMTP server that are down, refuse sobot, or refuse a recipient:
-one sentence and exit status 2 for a server sobot cannot use, and a poll that carries on past one refused reply."""
+one sentence and exit status 2 for an IMAP server sobot cannot use; replies, sent from the outbox after the poll,
+that an SMTP server down or refusing a recipient leaves queued to try again, the poll carrying on."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,26 +88,52 @@ def test_an_imap_login_refused_is_one_sentence_and_status_2(
     assert "not the password" not in result.stderr and one_sentence(result.stderr)
 
 
-def test_an_smtp_server_not_listening_is_one_sentence_and_status_2_and_loses_nothing(
+def outbox(tmp_path: Path, kind: str) -> list[tuple[str, int, str | None]]:
+    """The outbox rows of `kind` in the CLI's database: their state, tries, and last error."""
+    with sqlite3.connect(tmp_path / "sobot.db") as connection:
+        rows = connection.execute("SELECT state, attempts, last_error FROM notifications WHERE kind = ?", (kind,))
+        return [(state, attempts, error) for state, attempts, error in rows.fetchall()]
+
+
+def due_now(tmp_path: Path) -> None:
+    """Every queued outbox row due at once, as if its pause were over."""
+    with sqlite3.connect(tmp_path / "sobot.db") as connection:
+        connection.execute("UPDATE notifications SET not_before = '2000-01-01 00:00:00.000000' WHERE state = 'queued'")
+
+
+def test_an_smtp_server_not_listening_stops_no_poll_and_its_reply_is_sent_when_it_is_back(
     tmp_path: Path,
     dovecot: Dovecot,  # noqa: F811 (a fixture)
     user: str,  # noqa: F811 (a fixture)
     smtp_server: tuple[Recorded, int],
 ) -> None:
-    deliver(dovecot, user, order_mail("LCS-400001"))
+    """The poll sends nothing but replies, from the outbox, after it: an SMTP server that is down leaves the reply
+    queued (told, not a failure of the poll) and the messages filed; nothing is lost or done twice."""
+    deliver(dovecot, user, order_mail("LCS-400001"), order_mail("LCS-400002", fixable=True))
     env = with_staff(imap_env(tmp_path, dovecot.port, free_port(), user), tmp_path)
-    refused(sobot("mail", "poll", "--once", env=env), "I can't use the unit's mail server", "SMTP 127.0.0.1")
-    assert len(folder(dovecot, user, "INBOX")) == 1
+    result = sobot("mail", "poll", "--once", env=env)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "1 new orders" in result.stdout and "0 replies sent (1 to send again later" in result.stdout
+    assert folder(dovecot, user, "INBOX") == [] and len(folder(dovecot, user, "Processed")) == 1
+    assert len(folder(dovecot, user, "Needs attention")) == 1
+    [(state, tries, error)] = outbox(tmp_path, "reply")
+    assert (state, tries) == ("queued", 1) and error is not None and "could not be reached" in error
 
-    # The SMTP server back: the order made before is asked about once, and the message filed.
+    # The SMTP server back, the reply's pause over: the reply goes once; the order is not made again, and its
+    # allocation request is left to the service's dispatch tick.
     recorded, port = smtp_server
+    due_now(tmp_path)
     result = sobot("mail", "poll", "--once", env=env | {"SOBOT_SMTP_PORT": str(port)})
     assert result.returncode == 0, result.stderr
-    assert [str(m["Subject"]) for m in recorded.messages()] == ["[SO-2026-0001] Allocate an IRO"]
-    assert folder(dovecot, user, "INBOX") == [] and len(folder(dovecot, user, "Processed")) == 1
+    assert "0 new orders" in result.stdout and "1 replies sent" in result.stdout
+    assert [str(m["Subject"]) for m in recorded.messages()] == ["Re: New supervision order - LCS-400002"]
+    assert [(state, tries) for state, tries, _ in outbox(tmp_path, "reply")] == [("sent", 2)]
+    assert len(outbox(tmp_path, "allocation")) == 1 and outbox(tmp_path, "allocation")[0][0] == "queued"
+    result = sobot("mail", "poll", "--once", env=env | {"SOBOT_SMTP_PORT": str(port)})
+    assert result.returncode == 0 and "0 replies sent" in result.stdout and len(recorded.messages()) == 1
 
 
-def test_a_recipient_smtp_refuses_leaves_that_message_to_try_again_and_the_poll_goes_on(
+def test_a_recipient_smtp_refuses_is_retried_from_the_outbox_and_the_poll_goes_on(
     tmp_path: Path,
     dovecot: Dovecot,  # noqa: F811 (a fixture)
     user: str,  # noqa: F811 (a fixture)
@@ -112,17 +141,27 @@ def test_a_recipient_smtp_refuses_leaves_that_message_to_try_again_and_the_poll_
 ) -> None:
     recorded, port = smtp_server
     refused_reply = order_mail("LCS-500002", fixable=True).replace(b"tom.jones@", b"gone.away@")
-    deliver(dovecot, user, order_mail("LCS-500001"), refused_reply, order_mail("LCS-500003"))
+    deliver(dovecot, user, order_mail("LCS-500001"), refused_reply, order_mail("LCS-500003"),
+            order_mail("LCS-500004", fixable=True))  # fmt: skip
     staff = STAFF + "Gone Away,gone.away@example.gov.uk,social_worker\n"
     env = with_staff(imap_env(tmp_path, dovecot.port, port, user), tmp_path, staff)
 
     result = sobot("mail", "poll", "--once", env=env)
 
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    assert "2 new orders" in result.stdout and "1 to try again later" in result.stdout
-    assert sorted(str(m["Subject"]) for m in recorded.messages()) == [
-        "[SO-2026-0001] Allocate an IRO", "[SO-2026-0002] Allocate an IRO"]  # fmt: skip
-    assert len(folder(dovecot, user, "INBOX")) == 1 and len(folder(dovecot, user, "Processed")) == 2
+    assert "2 new orders" in result.stdout and "2 replies, 1 replies sent (1 to send again later" in result.stdout
+    # The 550 stopped neither the poll nor the other reply; the CLI's poll sends no allocation requests.
+    assert [str(m["Subject"]) for m in recorded.messages()] == ["Re: New supervision order - LCS-500004"]
+    assert folder(dovecot, user, "INBOX") == [] and len(folder(dovecot, user, "Processed")) == 2
+    assert len(folder(dovecot, user, "Needs attention")) == 2
+    assert sorted((state, tries) for state, tries, _ in outbox(tmp_path, "reply")) == [("queued", 1), ("sent", 1)]
+
+    # Its pause over, the next poll tries the refused reply again (and only it); nothing else is redone.
+    due_now(tmp_path)
+    result = sobot("mail", "poll", "--once", env=env)
+    assert result.returncode == 0 and "0 new orders" in result.stdout, result.stderr
+    assert "0 replies sent (1 to send again later" in result.stdout and len(recorded.messages()) == 1
+    assert sorted((state, tries) for state, tries, _ in outbox(tmp_path, "reply")) == [("queued", 2), ("sent", 1)]
 
 
 def test_two_sobot_processes_polling_one_maildir_act_on_each_message_once(tmp_path: Path, database_url: str) -> None:
@@ -155,5 +194,26 @@ def test_two_sobot_processes_polling_one_maildir_act_on_each_message_once(tmp_pa
     sent = [message_from_bytes(store.get_folder("Sent").get_bytes(key), policy=policy.default)
             for key in store.get_folder("Sent").iterkeys()]  # fmt: skip
     subjects = sorted(str(m["Subject"]) for m in sent)
-    assert len(subjects) == 30 and len(set(subjects)) == 30  # a request or a reply for each message, once
-    assert sum(s.endswith("Allocate an IRO") for s in subjects) == 30 - len(fixable)
+    # A reply to each fixable message, once; the CLI's poll leaves the allocation requests to the service's
+    # dispatch tick: queued, one for each order, once.
+    assert len(subjects) == len(fixable) and len(set(subjects)) == len(fixable)
+    assert all(s.startswith("Re: ") for s in subjects)
+    assert asyncio.run(allocations_queued(database_url)) == (30 - len(fixable), 30 - len(fixable))
+
+
+async def allocations_queued(url: str) -> tuple[int, int]:
+    """How many allocation requests are queued in the outbox, and for how many orders."""
+    from sqlalchemy import func, select
+
+    from storage import Database, models
+
+    database = Database.from_url(url)
+    try:
+        async with database.session() as session:
+            table = models.Notification
+            queued = (table.kind == "allocation") & (table.state == "queued")
+            rows = await session.scalar(select(func.count()).select_from(table).where(queued))
+            orders = await session.scalar(select(func.count(func.distinct(table.order_id))).where(queued))
+            return rows or 0, orders or 0
+    finally:
+        await database.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import mailbox as stdlib_mailbox
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,11 +24,12 @@ from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox
 from mail.backends.ews import EwsMailbox
 from mail.backends.graph import GraphMailbox
 from mail.backends.maildir import MaildirMailbox
-from mail.poller import Notices, Poller
+from mail.poller import Notices
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
 from storage import Database, models
+from tests import mailing
 from tests.fakes.ews import serve_ews
 from tests.fakes.graph import serve_graph
 from tests.integration.test_mail_imap import (  # noqa: F401 (fixtures)
@@ -169,7 +170,7 @@ def subjects(target: Target) -> list[str]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_mail_a_person_opened_and_flagged_first_is_acted_on_once(ctx: Context, target: Target) -> None:
-    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=TRUST)
+    poller = mailing.poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=TRUST)
     target.deliver(order_mail("LCS-100001"), True)
     target.deliver(order_mail("LCS-100002", fixable=True), True)
     target.deliver(order_mail("LCS-100003"), False)
@@ -179,6 +180,8 @@ async def test_mail_a_person_opened_and_flagged_first_is_acted_on_once(ctx: Cont
     assert await orders_of(ctx) == ["LCS-100001", "LCS-100003"]
     assert target.filed(PROCESSED) == 2 and target.filed(NEEDS_ATTENTION) == 1
     assert await target.mailbox.new_messages() == []
+    assert [s for s in subjects(target) if s.startswith("Re: ")] != [] and len(subjects(target)) == 1  # the reply
+    await mailing.dispatcher(ctx, target.mailbox, UNIT).tick()  # the allocation requests, queued with their orders
 
     # The same message back in the inbox later, unread (moved back, or marked unread by a person): filed, not redone.
     target.deliver(order_mail("LCS-100001"), False)
@@ -187,7 +190,9 @@ async def test_mail_a_person_opened_and_flagged_first_is_acted_on_once(ctx: Cont
     report = await poller.poll_once()
     assert report.orders == [] and report.already_done == 1 and report.replied == 0
     assert await orders_of(ctx) == ["LCS-100001", "LCS-100003"] and target.filed(PROCESSED) == 3
+    await mailing.dispatcher(ctx, target.mailbox, UNIT).tick()
     assert subjects(target).count("[SO-2026-0001] Allocate an IRO") == 1
+    assert subjects(target).count("[SO-2026-0002] Allocate an IRO") == 1 and len(subjects(target)) == 3
 
 
 # 2. No message can stop the others ---------------------------------------------------------------------------------
@@ -232,8 +237,8 @@ async def test_a_message_that_fails_is_retried_with_back_off_then_left_in_needs_
     async def tell_unit(note: str) -> None:
         notes.append(note)
 
-    poller = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), trust=TRUST,
-                    attempts=3, retry_seconds=60)  # fmt: skip
+    poller = replace(mailing.poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit),
+                                    trust=TRUST), attempts=3, retry_seconds=60)  # fmt: skip
     clock = ctx.clock
     assert isinstance(clock, FixedClock)
     for child in ("LCS-100001", POISON, "LCS-100002"):
@@ -258,7 +263,8 @@ async def test_a_message_that_fails_is_retried_with_back_off_then_left_in_needs_
     assert target.filed(NEEDS_ATTENTION) == 1 and await target.mailbox.new_messages() == []
     [note] = notes
     assert "after 3 tries" in note and NEEDS_ATTENTION in note and "LCS-POISON" in note
-    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"]
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and subjects(target) == []
+    await mailing.dispatcher(ctx, target.mailbox, UNIT).tick()  # the requests queued with the orders
     assert subjects(target) == ["[SO-2026-0001] Allocate an IRO", "[SO-2026-0002] Allocate an IRO"]
 
 
@@ -266,7 +272,7 @@ async def test_a_message_that_failed_is_acted_on_when_its_fault_is_put_right(
     ctx: Context, database: Database, poisoned: None, tmp_path: Path
 ) -> None:
     box = MaildirMailbox(tmp_path / "mailbox", UNIT)
-    poller = Poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST, attempts=3, retry_seconds=60)
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), attempts=3, retry_seconds=60)
     store = stdlib_mailbox.Maildir(box.root)
     for child in (POISON, "LCS-100001"):
         store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
@@ -291,10 +297,13 @@ async def two_pollers_at_once(ctx: Context, target: Target, mail: int) -> tuple[
     fixable = [n for n in range(mail) if n % 5 == 4]
     for n in range(mail):
         target.deliver(order_mail(f"LCS-2{n:05d}", fixable=n in fixable), n % 2 == 0)
-    first = Poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=TRUST)
-    second = Poller(ctx, target.another(), UNIT, ["example.gov.uk"], trust=TRUST)
+    first = mailing.poller(ctx, target.mailbox, UNIT, ["example.gov.uk"], trust=TRUST)
+    second = mailing.poller(ctx, target.another(), UNIT, ["example.gov.uk"], trust=TRUST)
     for _ in range(3):  # a poll each, side by side, until the inbox is empty
         await asyncio.gather(first.poll_once(), second.poll_once())
+    # Then the two services' dispatch ticks, side by side: the allocation requests queued with the orders.
+    await asyncio.gather(mailing.dispatcher(ctx, target.mailbox, UNIT).tick(),
+                         mailing.dispatcher(ctx, target.another(), UNIT).tick())  # fmt: skip
     return mail - len(fixable), len(fixable)
 
 
@@ -317,6 +326,8 @@ async def test_a_reply_to_a_recipient_smtp_refuses_stops_no_poll(
     dovecot: Dovecot,  # noqa: F811 (a fixture)
     user: str,  # noqa: F811 (a fixture)
 ) -> None:
+    """The poll goes on; the refused reply is an outbox row the dispatcher retries, then fails (telling the unit),
+    not the poller, and a 550 on that row stops none of the others."""
     refusing = RefusingRecipient("gone.away@example.gov.uk")
     controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -326,26 +337,43 @@ async def test_a_reply_to_a_recipient_smtp_refuses_stops_no_poll(
         notes.append(note)
 
     box = imap_mailbox(dovecot, user, smtp_port=controller.port)
-    poller = Poller(
-        ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), trust=TRUST, attempts=2, retry_seconds=60
-    )
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], Notices(unreadable=tell_unit), trust=TRUST),
+                     attempts=2, retry_seconds=60)  # fmt: skip
+    dispatcher = replace(mailing.dispatcher(ctx, box, UNIT), attempts=2)
     await people.import_people(ctx, "name,email,roles\nGone Away,gone.away@example.gov.uk,social_worker\n", CLI)
     refused = order_mail("LCS-300002", fixable=True).replace(b"tom.jones@", b"gone.away@")
     imap_deliver(dovecot, user, order_mail("LCS-300001"), refused, order_mail("LCS-300003"))
     try:
         report = await poller.poll_once()
-        assert sorted(report.orders) == ["SO-2026-0001", "SO-2026-0002"]
-        assert await orders_of(ctx) == ["LCS-300001", "LCS-300003"]
+        assert sorted(report.orders) == ["SO-2026-0001", "SO-2026-0002"] and report.replied == 1
+        assert report.retrying == 0 and report.needs_attention == 1
+        assert await orders_of(ctx) == ["LCS-300001", "LCS-300003"] and await box.new_messages() == []
+        assert await reply_rows(ctx) == [("queued", 1)]  # refused once, by the reply's own send
+
+        first = await dispatcher.tick()  # the allocation requests go; the refused reply is not yet due again
+        assert sum(first.sent.values()) == 2 and first.failed == 0
         assert isinstance(ctx.clock, FixedClock)
-        for _ in range(3):  # its tries, each after its pause, until it is filed
-            ctx.clock.advance(timedelta(minutes=5))
-            await poller.poll_once()
-        assert await box.new_messages() == []
+        ctx.clock.advance(timedelta(minutes=10))
+        last = await dispatcher.tick()  # its last try: failed, and the unit told
+        assert last.failed == 1
+        await poller.poll_once()  # a later poll neither retries nor re-reads anything
     finally:
         controller.stop()
         await box.close()
 
+    assert await reply_rows(ctx) == [("failed", 2)]
     assert len(imap_folder(dovecot, user, PROCESSED)) == 2 and len(imap_folder(dovecot, user, NEEDS_ATTENTION)) == 1
-    assert sorted(str(m["Subject"]) for m in refusing.messages()) == [
+    subjects_sent = sorted(str(m["Subject"]) for m in refusing.messages())
+    assert [s for s in subjects_sent if s.endswith("Allocate an IRO")] == [
         "[SO-2026-0001] Allocate an IRO", "[SO-2026-0002] Allocate an IRO"]  # fmt: skip
-    assert len(notes) == 1 and NEEDS_ATTENTION in notes[0] and "LCS-300002" in notes[0]
+    assert not any(s.startswith("Re: ") for s in subjects_sent)  # the reply was never taken
+    # The poller's one note is the message needing fixing, not a give-up after its tries: it was acted on once.
+    assert len(notes) == 1 and NEEDS_ATTENTION in notes[0] and "LCS-300002" in notes[0] and "tries" not in notes[0]
+
+
+async def reply_rows(ctx: Context) -> list[tuple[str, int]]:
+    """The outbox's reply rows: their state and how many times each was tried."""
+    async with ctx.database.session() as session:
+        rows = await session.execute(select(models.Notification.state, models.Notification.attempts)
+                                     .where(models.Notification.kind == "reply"))  # fmt: skip
+        return [(state, attempts) for state, attempts in rows.all()]
