@@ -30,6 +30,7 @@ from rules.procedures import load_builtin
 from storage import Database, models
 from tests.faults.proxy import free_port
 from tests.integration import test_mail_imap as imap
+from tests.vouching import vouched
 
 pytestmark = pytest.mark.postgres
 
@@ -93,12 +94,12 @@ async def ctx(postgres_url: str) -> AsyncIterator[Context]:
 
 def order_email(child_id: str) -> bytes:
     raw = (CORPUS / "01_plain_template.eml").read_bytes().replace(b"LCS-104233", child_id.encode())
-    return raw.replace(b"20260303154210.1001", uuid.uuid4().hex.encode())
+    return vouched(raw.replace(b"20260303154210.1001", uuid.uuid4().hex.encode()))
 
 
 def bad_email() -> bytes:
     raw = (CORPUS / "19_impossible_dates.eml").read_bytes()
-    return raw.replace(b"20260316094000.omar.rahman", uuid.uuid4().hex.encode())
+    return vouched(raw.replace(b"20260316094000.omar.rahman", uuid.uuid4().hex.encode()))
 
 
 def run_job(server: KillOnAccept, args: list[str]) -> tuple[int, str]:
