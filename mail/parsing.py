@@ -86,12 +86,16 @@ _FORWARD_MARKER = "---------- Forwarded message ---------"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+def header_block(raw: bytes) -> bytes:
+    """The message's header block alone: what is read of it before (or without) decoding a body of any size."""
+    ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if found >= 0]
+    return raw[: min(ends) + 2] if ends else raw
+
+
 def read_headers(raw: bytes) -> MailHeaders:
     """The message's senders, subject, thread ids and authentication, its body left unread; never raises."""
     # Only the header block is parsed: the parser would otherwise still split a body of any size into lines.
-    ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if found >= 0]
-    head = raw[: min(ends) + 2] if ends else raw
-    return _headers_of(BytesParser(policy=policy.default).parsebytes(head, headersonly=True), raw)
+    return _headers_of(BytesParser(policy=policy.default).parsebytes(header_block(raw), headersonly=True), raw)
 
 
 def _headers_of(message: Message, raw: bytes) -> MailHeaders:
@@ -113,14 +117,17 @@ def _headers_of(message: Message, raw: bytes) -> MailHeaders:
     )
 
 
-def read_message(raw: bytes) -> IncomingMail:
-    """The message's senders, subject, thread ids, best plain text and attachment list; never raises on bad mail."""
+def read_message(raw: bytes, headers: MailHeaders | None = None) -> IncomingMail:
+    """The message's senders, subject, thread ids, best plain text and attachment list; never raises on bad mail.
+
+    `headers`, when the caller has already read them (read_headers), are not read again.
+    """
     message = BytesParser(policy=policy.default).parsebytes(raw)
     texts: list[str] = []
     attachments: list[Attachment] = []
     _walk(message, texts, attachments)
     text = _tidy(_BLANKS.sub(_blank, "\n\n".join(texts)))
-    headers = _headers_of(message, raw)
+    headers = headers or _headers_of(message, raw)
     # The reply parser is the costliest step: run once, both of its readings kept.
     latest = _latest_reply(text)
     return IncomingMail(

@@ -25,7 +25,7 @@ from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, Outgoing, RawMessage
-from mail.parsing import IncomingMail, MailHeaders, parse_order_email, read_headers, read_message
+from mail.parsing import IncomingMail, MailHeaders, header_block, parse_order_email, read_headers, read_message
 from mail.trust import SenderTrust, vouched
 from storage import DatabaseUnavailable
 
@@ -219,7 +219,7 @@ class Poller:
                                         "read")  # fmt: skip
             return
         try:
-            mail = await self._off_loop(read_message, raw.mime)
+            mail = await self._off_loop(read_message, raw.mime, headers)
         except TimeoutError:
             await self._needs_attention(raw, headers, report, f"a message from {headers.sender_email} that took "
                                         f"more than {self.read_seconds:g} s to read")  # fmt: skip
@@ -354,22 +354,13 @@ def message_key(raw: bytes) -> str:
 
     Read from the header alone, without the full parser, so even a message that cannot be parsed has one.
     """
-    found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(_head(raw)).get("Message-ID") or ""))
+    found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID") or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-
-
-def _head(raw: bytes) -> bytes:
-    """The header block alone: a message's key and subject are read without decoding its body (up to megabytes)."""
-    end = _BLANK_LINE.search(raw)
-    return raw[: end.end()] if end else raw
 
 
 def _subject(raw: bytes) -> str:
     try:
-        headers = BytesHeaderParser(policy=policy.default).parsebytes(_head(raw))
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(header_block(raw))
         return " ".join(str(headers.get("Subject") or "").split())
     except Exception:  # a malformed header: the note says which message without it
         return "(unreadable)"
