@@ -1,4 +1,8 @@
-"""What sobot tells people in Teams unasked when an order is saved or allocated, whichever channel did it."""
+"""What sobot tells people in Teams unasked when an order is saved or allocated, whichever channel did it.
+
+What Teams cannot carry at once (nobody has a chat with the bot, or Teams does not answer) is not dropped: it
+is queued in the outbox, which tries Teams again and then email, and tells the unit when neither reaches them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from handlers import conversations, orders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, iro_loads
 from handlers.kept import Kept
+from handlers.notes import queue_note
 from handlers.views import OrderView
 from storage import DatabaseUnavailable
 
@@ -60,13 +65,18 @@ class Announcements:
         return updated
 
     async def tell_unit(self, note: str) -> None:
-        """A note for the Safeguarding Unit's channel, when it has one."""
+        """A note for the Safeguarding Unit: in its channel, or by the outbox (its mailbox) when Teams cannot."""
         channel = await conversations.allocation_channel(self.ctx, self.channel)
-        if channel is None:
-            log.warning("a note for the Safeguarding Unit could not go to Teams: no allocation channel is set")
-            return
-        # A note is one sentence: as a card beside the same text it would show twice.
-        await self.messenger.send(channel, None, text=note)
+        if channel is not None:
+            try:
+                # A note is one sentence: as a card beside the same text it would show twice.
+                await self.messenger.send(channel, None, text=note)
+                return
+            except Exception as error:  # whatever Teams failed with (a token it would not give, too), it is queued
+                log.warning("a note for the Safeguarding Unit could not go to Teams (%s): queued", type(error).__name__)
+        else:
+            log.info("a note for the Safeguarding Unit: no allocation channel is set, so it goes to its mailbox")
+        await queue_note(self.ctx, f"unit:{self.ctx.clock.now().isoformat()}", None, None, note)
 
     async def tell_allocation(self, view: OrderView, replaced: str | None) -> None:
         note = f" (replacing {replaced})" if replaced else ""
@@ -78,8 +88,15 @@ class Announcements:
             if person_id is None:
                 continue
             conversation = await conversations.personal_conversation(self.ctx, person_id)
-            if conversation is None:
-                log.info("%s: person %s has no Teams conversation to be told in", view.reference, person_id)
-                continue
-            summary = cards.order_summary(view, events=event_titles(self.ctx, view))
-            await self.messenger.send(conversation, summary, text=line)
+            if conversation is not None:
+                try:
+                    summary = cards.order_summary(view, events=event_titles(self.ctx, view))
+                    await self.messenger.send(conversation, summary, text=line)
+                    continue
+                except Exception as error:  # whatever Teams failed with, the outbox tries again, then email
+                    log.warning("%s: person %s could not be told in Teams (%s): queued", view.reference, person_id,
+                                type(error).__name__)  # fmt: skip
+            else:
+                log.info("%s: person %s has no Teams conversation yet: told by the outbox", view.reference, person_id)
+            await queue_note(self.ctx, f"allocated:{view.reference}:{self.ctx.clock.now().isoformat()}",
+                             view.reference, person_id, line, iro_id=view.iro_id)  # fmt: skip

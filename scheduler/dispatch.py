@@ -32,18 +32,23 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
+from handlers.recipients import circle
 from rules.calendar import WorkingCalendar
 from rules.clock import Clock
 from rules.initials import initials
 from rules.notices import WorkingHours, opening_after
+from rules.recipients import Recipient
+from scheduler.outbox import recipient_key
 from storage import Database, models, outbox
-from storage.outbox import ALLOCATION, REPLY, UNIT, Planned, Settlement, queue
+from storage.outbox import ALLOCATION, NOTE, REPLY, UNIT, Planned, Settlement, queue
 
 log = logging.getLogger(__name__)
 
 STEP_KINDS = ("reminder", "escalation", "nobody")
+# An email subject longer than this is cut at a word, with an ellipsis.
+SUBJECT_LENGTH = 120
 
 
 class Transient(Exception):
@@ -87,7 +92,7 @@ class Message:
 
     @property
     def subject(self) -> str:
-        return self.headline if len(self.headline) <= 120 else self.headline[:117] + "…"
+        return cut_at_word(self.headline, SUBJECT_LENGTH)
 
     @property
     def text(self) -> str:
@@ -146,6 +151,8 @@ class _Row:
     acknowledged: bool = False
     snoozed_until: date | None = None
     allocated: bool = False  # the order has an IRO already
+    iro_id: int | None = None  # the order's IRO now
+    holders: list[Recipient] = field(default_factory=list)  # for a note that nobody held a role: who does now
 
 
 @dataclass
@@ -155,6 +162,7 @@ class Dispatcher:
     hours: WorkingHours
     clock: Clock
     unit_address: str | None = None
+    legal_address: str | None = None  # Legal's address, when nobody in the directory has the legal role
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     batch: int = 200
     concurrency: int = 32  # sends in flight at once; each batch of them is marked and settled in one go
@@ -212,6 +220,7 @@ class Dispatcher:
         today = self.clock.now().astimezone(self.hours.zone).date()
         ready = []
         settled: list[Settlement] = []
+        held: list[Planned] = []
         for row in rows:
             verdict = self._verdict(row, today)
             if verdict is None:
@@ -222,7 +231,13 @@ class Dispatcher:
             else:
                 report.cancelled += 1
                 settled.append(self._outcome(row, "cancelled", error=verdict))
+                held += _now_held(row)
         await self._settle(settled)
+        if held:
+            # The role has somebody now: the notice goes to them (from the next tick) in place of the note to the unit.
+            now = self.clock.now()
+            async with self.database.session() as session:
+                report.queued += len(await queue(session, held, now, now))
         for start in range(0, len(ready), self.concurrency):
             chunk = await self._mark_sending(ready[start : start + self.concurrency])
             outcomes = await asyncio.gather(*(self._send(row, today) for row in chunk))
@@ -270,20 +285,20 @@ class Dispatcher:
                     )
                 )
                 channel = (unit.id, dict(unit.reference)) if unit is not None else None
-            asking = {r.note.order_id for r in rows if r.note.kind == ALLOCATION}
-            allocated = (
-                set(
-                    (
-                        await session.scalars(
-                            select(models.Allocation.order_id).where(
-                                models.Allocation.order_id.in_(asking), models.Allocation.active.is_(True)
-                            )
+            asking = {r.note.order_id for r in rows if r.note.kind in (ALLOCATION, NOTE)}
+            iros: dict[int, int] = (
+                {
+                    order_id: iro_id
+                    for order_id, iro_id in await session.execute(
+                        select(models.Allocation.order_id, models.Allocation.iro_id).where(
+                            models.Allocation.order_id.in_(asking), models.Allocation.active.is_(True)
                         )
-                    ).all()
-                )
+                    )
+                }
                 if asking
-                else set()
+                else {}
             )
+            holders = await self._holders(session, [r for r in rows if r.note.kind == "nobody"])
             steps = {r.note.milestone_id for r in rows if r.note.milestone_id is not None}
             answers = (
                 (
@@ -296,7 +311,9 @@ class Dispatcher:
             )
         for row in rows:
             note = row.note
-            row.allocated = note.order_id in allocated
+            row.iro_id = iros.get(note.order_id or 0)
+            row.allocated = row.iro_id is not None
+            row.holders = holders.get(note.id, [])
             if note.person_id is not None:
                 row.teams = references.get(note.person_id)
             elif note.address is None:
@@ -306,6 +323,25 @@ class Dispatcher:
             row.snoozed_until = max((a.until for a in mine if a.kind == "snoozed" and a.until), default=None)
         return rows
 
+    async def _holders(self, session: AsyncSession, rows: list[_Row]) -> dict[int, list[Recipient]]:
+        """For each note that nobody held a role, who holds it for that order now (by the note's id)."""
+        orders = {r.note.order_id for r in rows if r.note.order_id is not None}
+        if not orders:
+            return {}
+        found = await session.scalars(
+            select(models.Order).where(models.Order.id.in_(orders))
+            .options(selectinload(models.Order.social_worker),
+                     selectinload(models.Order.allocations).selectinload(models.Allocation.iro))
+        )  # fmt: skip
+        by_id = {order.id: order for order in found}
+        holders = {}
+        for row in rows:
+            order = by_id.get(row.note.order_id or 0)
+            role = str(row.note.payload.get("role", ""))
+            if order is not None and role:
+                holders[row.note.id] = (await circle(session, order, {role})).choose(role, self.legal_address)
+        return holders
+
     def _verdict(self, row: _Row, today: date) -> datetime | str | None:
         """None to send now; a later instant to wait for (a snooze); or why it is no longer wanted."""
         note = row.note
@@ -313,6 +349,11 @@ class Dispatcher:
             if not row.order_open:
                 return "the order is no longer open"
             return "an IRO is allocated already" if row.allocated else None
+        if note.kind == NOTE:
+            told = note.payload.get("iro_id")
+            if told is not None and told != row.iro_id:
+                return "the order has another IRO now"
+            return None
         if note.kind not in STEP_KINDS:
             return None
         if not row.order_open:
@@ -325,6 +366,8 @@ class Dispatcher:
             return "acknowledged by the person"
         if row.snoozed_until is not None and row.snoozed_until >= today:
             return opening_after(self.hours, row.snoozed_until)
+        if note.kind == "nobody" and row.holders:
+            return f"somebody is the {str(note.payload.get('role', '')).replace('_', ' ')} now: they are told instead"
         return None
 
     # Sending ---------------------------------------------------------------------------------
@@ -342,26 +385,36 @@ class Dispatcher:
         note = row.note
         message = replace(self.message(row, today), token=outbox.message_token(note.id, note.dedupe_key))
         address = note.address or (row.person.email if row.person is not None else self.unit_address)
-        channel = "teams"
+        can_email = bool(address) and self.channels.has_email
+        if row.teams is not None:
+            try:
+                await asyncio.wait_for(self.channels.teams(row.teams[1], message), self.timeout)
+                return _Result("sent", "teams")
+            except Unreachable:
+                await self._mark_stale(row.teams[0])
+                log.warning("notification %s: Teams can no longer reach the conversation; trying email", note.id)
+            except Exception as error:  # a refused connection, a timeout, a token Entra would not give
+                failed = self._failure("teams", error)
+                if note.attempts + 1 < self.attempts or not can_email:
+                    return failed
+                # Its last try: what Teams could not carry goes by email rather than not at all.
+                log.warning("notification %s: Teams failed %d times (%s); sending it by email", note.id,
+                            note.attempts + 1, failed.error)  # fmt: skip
+        if not can_email:
+            return _Result("failed", "none", "no way to reach them: no Teams conversation and no email")
         try:
-            if row.teams is not None:
-                try:
-                    await asyncio.wait_for(self.channels.teams(row.teams[1], message), self.timeout)
-                    return _Result("sent", "teams")
-                except Unreachable:
-                    await self._mark_stale(row.teams[0])
-                    log.warning("notification %s: Teams can no longer reach the conversation; trying email", note.id)
-            channel = "email"
-            if not address or not self.channels.has_email:
-                return _Result("failed", "none", "no way to reach them: no Teams conversation and no email")
-            await asyncio.wait_for(self.channels.email(address, message), self.timeout)
+            await asyncio.wait_for(self.channels.email(str(address), message), self.timeout)
             return _Result("sent", "email")
-        except Transient as error:
+        except Exception as error:  # whatever it is, a later try may work
+            return self._failure("email", error)
+
+    def _failure(self, channel: str, error: Exception) -> _Result:
+        """A failed send to try again: its reason, without personal data."""
+        if isinstance(error, Transient):
             return _Result("retry", channel, str(error), error.retry_after)
-        except TimeoutError:
+        if isinstance(error, TimeoutError):
             return _Result("retry", channel, f"no answer within {self.timeout:g} s")
-        except Exception as error:  # a channel's own failure: try again later, the reason without personal data
-            return _Result("retry", channel, type(error).__name__)
+        return _Result("retry", channel, type(error).__name__)  # a channel's own failure: try again later
 
     async def _mark_stale(self, reference_id: int) -> None:
         async with self.database.session() as session:
@@ -449,6 +502,8 @@ class Dispatcher:
             return digest_message(note.payload)
         if note.kind == REPLY:
             return Message(REPLY, str(note.payload.get("subject", "")), mail=note.payload)
+        if note.kind == NOTE:
+            return Message(NOTE, str(note.payload.get("text", "")), reference=row.reference, initials=child)
         if note.kind == ALLOCATION:
             # The mail channel writes the request itself, with the order and the IROs as they are when it goes.
             return Message(ALLOCATION, f"{label}: please allocate an IRO.", reference=row.reference, initials=child)
@@ -478,19 +533,53 @@ class Dispatcher:
 
     def _about(self, kind: str, label: str, payload: dict[str, Any], step: models.Milestone | None = None) -> str:
         title = f"“{step.title}”" if step is not None else "a step"
+        if step is not None and step.due is not None:
+            # A repeated step's notes must say which time round they are about.
+            which = f"occurrence {step.occurrence}, " if step.occurrence > 1 else ""
+            title += f" ({which}due {step.due:%A} {step.due.day} {step.due:%B %Y})"
         if kind == "nobody":
             role = str(payload.get("role", "")).replace("_", " ")
-            return (f"{label}: a {payload.get('kind', 'notice')} about {title} is due but nobody is the {role} "
-                    f"for this order. Add them to the directory (sobot people import), or pass it on.")  # fmt: skip
+            return (f"{label}: {with_article(str(payload.get('kind', 'notice')))} about {title} is due but nobody "
+                    f"is the {role} for this order. Add them to the directory (sobot people import), "
+                    f"or pass it on.")  # fmt: skip
         who = "the Safeguarding Unit" if payload.get("person_id") is None else "the person it was for"
         if payload.get("address"):
             who = str(payload["address"])
-        about = f"a {payload.get('kind', 'notification')} to the {str(payload.get('role', '')).replace('_', ' ')}"
+        about = (f"{with_article(str(payload.get('kind', 'notification')))} to the "
+                 f"{str(payload.get('role', '')).replace('_', ' ')}")  # fmt: skip
         if kind == "failed":
             return (f"{label}: {about} about {title} could not be delivered after {payload.get('attempts')} tries "
                     f"({payload.get('error')}). Please make sure {who} knows.")  # fmt: skip
         return (f"{label}: {about} about {title} may not have been delivered: sobot stopped while sending it. "
                 f"Please check that {who} knows.")  # fmt: skip
+
+
+def with_article(noun: str) -> str:
+    """The noun with the article English gives it ("a reminder", "an escalation")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}" if noun else "a notice"
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """The text, or as many whole words of it as fit in `limit` characters with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:  # one very long word is cut where it must be
+        head = head[:space]
+    return head.rstrip(" ,;:.–-") + "…"
+
+
+def _now_held(row: _Row) -> list[Planned]:
+    """For a note that nobody held a role, the notices for those who hold it now (the planner's keys)."""
+    note = row.note
+    if note.kind != "nobody" or not row.holders:
+        return []
+    base = note.dedupe_key.removesuffix(":nobody")
+    kind, role = str(note.payload.get("kind", "reminder")), str(note.payload.get("role", ""))
+    return [Planned(f"{base}:{recipient_key(r)}", note.order_id,
+                    note.milestone_id, kind, role, r.person_id, None if r.person_id else r.email, {})
+            for r in row.holders]  # fmt: skip
 
 
 HOW_TO_ANSWER = "Answer with the buttons in Teams, or type “done REFERENCE STEP” to the sobot bot."

@@ -155,11 +155,12 @@ class _People:
             # Nobody holds the role for this order: the unit is told, and the audit says so.
             note = {"role": notice.role, "kind": notice.kind, "on": notice.on.isoformat()}
             return [Planned(f"{notice.dedupe_key}:nobody", step.order_id, step.id, "nobody", UNIT, None, None, note)]
-        return [Planned(f"{notice.dedupe_key}:{_who(r)}", step.order_id, step.id, kind, role, r.person_id,
+        return [Planned(f"{notice.dedupe_key}:{recipient_key(r)}", step.order_id, step.id, kind, role, r.person_id,
                         None if r.person_id else r.email, {}) for r in found]  # fmt: skip
 
 
-def _who(recipient: Recipient) -> str:
+def recipient_key(recipient: Recipient) -> str:
+    """How a notice's dedupe key names its recipient: by person, or by address."""
     return f"p{recipient.person_id}" if recipient.person_id else f"a{recipient.email.lower()}"
 
 

@@ -189,6 +189,7 @@ def assemble(
     planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
                       settings.legal_address or None)  # fmt: skip
     dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
+                            legal_address=settings.legal_address or None,
                             attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,
                             timeout=settings.notify_timeout_seconds,
                             concurrency=settings.notify_concurrency)  # fmt: skip

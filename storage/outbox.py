@@ -29,6 +29,10 @@ ALLOCATION = "allocation"
 # A reply to the sender of a message in the unit's mailbox (its words in the payload): it goes at any hour.
 REPLY = "reply"
 
+# A note in words (the payload's "text") for a person or, with no person and no address, for the unit: what Teams
+# could not carry at once (an allocation's news, a note about the mailbox) goes by the outbox, Teams or email.
+NOTE = "note"
+
 NOTIFICATIONS = table(models.Notification)
 _AUDIT_LOG = table(models.AuditEntry)
 
@@ -55,6 +59,12 @@ def allocation_key(reference: str) -> str:
 def allocation_request(order_id: int | None, reference: str, address: str) -> Planned:
     """The email asking the unit's mailbox (at `address`) to allocate an IRO for this order."""
     return Planned(allocation_key(reference), order_id, None, ALLOCATION, UNIT, None, address, {})
+
+
+def note(key: str, order_id: int | None, person_id: int | None, text: str, **facts: Any) -> Planned:
+    """A note for a person (or, with `person_id` None, the unit); `facts` say when it is no longer true."""
+    role = "person" if person_id is not None else UNIT
+    return Planned(f"note:{key}", order_id, None, NOTE, role, person_id, None, {"text": text, **facts})
 
 
 def reply(message_id: str, what: str, address: str, mail: Mapping[str, Any]) -> Planned:

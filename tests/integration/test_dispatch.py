@@ -17,11 +17,13 @@ from random import Random
 import pytest
 from sqlalchemy import select
 
+from bot.notify import TeamsChannel
 from handlers import orders
 from handlers.context import CLI, Actor
 from handlers.reminders import acknowledge, snooze
 from mail.poller import Notices, Poller
-from scheduler.dispatch import Message
+from scheduler.dispatch import Dispatcher, Message, Report
+from sobot.delivery import Delivery
 from storage import Database, models
 from tests.cards import texts
 from tests.outbox_rig import UNIT_ADDRESS, Rig, rig, sent_to
@@ -121,11 +123,7 @@ async def test_429_is_retried_after_the_time_teams_asks_for(r: Rig) -> None:
     assert len(sent_to(r.connector.sent, chat)) == 2
 
 
-async def test_500s_back_off_then_fail_and_the_unit_is_told(r: Rig) -> None:
-    chat = await r.in_teams("sam@example.gov.uk")
-    channel = await r.unit_channel()
-    r.connector.answer(*([500] * 6))
-    dispatcher = r.dispatcher(attempts=3, backoff=60, random=Random(7))
+async def _back_off_three_times(r: Rig, dispatcher: Dispatcher) -> Report:
     waits = []
     for _ in range(3):
         before = r.clock.now()
@@ -136,6 +134,27 @@ async def test_500s_back_off_then_fail_and_the_unit_is_told(r: Rig) -> None:
             r.clock.set(max(row.not_before for row in queued))
     # Exponential back-off with jitter: within [half, all] of 60 s, then of 120 s.
     assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120, waits
+    return report
+
+
+async def test_500s_back_off_then_go_by_email_after_the_last_try(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    r.connector.answer(*([500] * 6))
+    report = await _back_off_three_times(r, r.dispatcher(attempts=3, backoff=60, random=Random(7)))
+    assert report.sent == {"email": 2} and not report.failed
+    reminders = [row for row in await r.rows() if row.kind == "reminder"]
+    assert {(row.state, row.attempts, row.channel) for row in reminders} == {("sent", 3, "email")}
+    assert sent_to(r.connector.sent, chat) == []
+    assert sorted(m["To"] for m in r.emails()) == ["sam@example.gov.uk"] * 2
+
+
+async def test_500s_with_no_mailbox_fail_and_the_unit_is_told(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    channel = await r.unit_channel()
+    r.connector.answer(*([500] * 6))
+    teams_only = Delivery(TeamsChannel(r.sobot.teams.messenger), None)  # mail_backend none: Teams is all there is
+    dispatcher = r.dispatcher(attempts=3, backoff=60, random=Random(7), channels=teams_only)
+    report = await _back_off_three_times(r, dispatcher)
     assert report.failed == 2
     failed = [row for row in await r.rows() if row.kind == "reminder"]
     assert {(row.state, row.attempts, row.channel) for row in failed} == {("failed", 3, "teams")}
@@ -145,6 +164,7 @@ async def test_500s_back_off_then_fail_and_the_unit_is_told(r: Rig) -> None:
     await r.tick(dispatcher)
     notes = [s.text for s in sent_to(r.connector.sent, channel)]
     assert len(notes) == 2 and all("could not be delivered after 3 tries" in n for n in notes), notes
+    assert all("a reminder to the social worker about" in n for n in notes), notes
 
 
 async def test_a_connector_that_never_answers_is_timed_out_and_retried(r: Rig) -> None:
