@@ -477,6 +477,13 @@ class Dispatcher:
         """A note to the Safeguarding Unit about rows that failed or may not have arrived (not about its own)."""
         table = models.Notification
         rows = (await session.scalars(select(table).where(table.id.in_(ids)))).all()
+        ids_of_people = {row.person_id for row in rows if row.person_id is not None}
+        names = (
+            dict((await session.execute(select(models.Person.id, models.Person.name)
+                                        .where(models.Person.id.in_(ids_of_people)))).tuples().all())
+            if ids_of_people
+            else {}
+        )  # fmt: skip
         notes = []
         for row in rows:
             if row.person_id is None and row.address is None:
@@ -488,7 +495,9 @@ class Dispatcher:
             notes.append(Planned(f"{kind}:{row.id}", row.order_id, row.milestone_id, kind, UNIT, None, None,
                                  {"notification": row.id, "kind": row.kind, "role": row.role,
                                   "person_id": row.person_id, "address": row.address,
-                                  "error": row.last_error or "", "attempts": row.attempts}))  # fmt: skip
+                                  "name": names.get(row.person_id or 0), "error": row.last_error or "",
+                                  "attempts": row.attempts,
+                                  "text": str(row.payload.get("text", "")) if row.kind == NOTE else ""}))  # fmt: skip
         report.queued += len(await queue(session, notes, self.hours.next_opening(now), now))
 
     # Words -----------------------------------------------------------------------------------
@@ -542,15 +551,22 @@ class Dispatcher:
             return (f"{label}: {with_article(str(payload.get('kind', 'notice')))} about {title} is due but nobody "
                     f"is the {role} for this order. Add them to the directory (sobot people import), "
                     f"or pass it on.")  # fmt: skip
-        who = "the Safeguarding Unit" if payload.get("person_id") is None else "the person it was for"
-        if payload.get("address"):
-            who = str(payload["address"])
-        about = (f"{with_article(str(payload.get('kind', 'notification')))} to the "
-                 f"{str(payload.get('role', '')).replace('_', ' ')}")  # fmt: skip
+        name = payload.get("name")
+        who = str(name) if name else "the person it was for"
+        if payload.get("person_id") is None:
+            who = str(payload["address"]) if payload.get("address") else "the Safeguarding Unit"
+        role = str(payload.get("role", "")).replace("_", " ")
+        if payload.get("kind") == NOTE:
+            about = f"a note to {who} (“{cut_at_word(str(payload.get('text', '')), 160)}”)"
+        else:
+            to = f"the {role} ({name})" if name else f"the {role}"
+            about = f"{with_article(str(payload.get('kind', 'notification')))} to {to} about {title}"
         if kind == "failed":
-            return (f"{label}: {about} about {title} could not be delivered after {payload.get('attempts')} tries "
-                    f"({payload.get('error')}). Please make sure {who} knows.")  # fmt: skip
-        return (f"{label}: {about} about {title} may not have been delivered: sobot stopped while sending it. "
+            attempts = int(payload.get("attempts") or 0)
+            tries = f"{attempts} tr{'ies' if attempts != 1 else 'y'}"
+            return (f"{label}: {about} could not be delivered after {tries} ({payload.get('error')}). "
+                    f"Please make sure {who} knows.")  # fmt: skip
+        return (f"{label}: {about} may not have been delivered: sobot stopped while sending it. "
                 f"Please check that {who} knows.")  # fmt: skip
 
 

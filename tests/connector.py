@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import msal
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from microsoft_agents.hosting.core import RestChannelServiceClientFactory
@@ -114,6 +117,95 @@ class TokenlessClients(RestChannelServiceClientFactory):
 
     async def create_user_token_client(self, context: Any, claims_identity: Any, use_anonymous: bool = False) -> Any:
         return await super().create_user_token_client(context, claims_identity, True)
+
+
+def refusing_url() -> str:
+    """A loopback service URL where nothing listens: Teams' connector down, every connection refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+class EntraRefuses:
+    """Microsoft Entra's token endpoint, at msal's http_client seam, refusing the bot's secret as Entra does."""
+
+    TENANT = "https://login.microsoftonline.com/tenant-1"
+
+    def __init__(self) -> None:
+        self.token_requests = 0
+
+    def get(self, url: str, **kwargs: object) -> _EntraAnswer:
+        if url.endswith("/common/discovery/instance"):  # the cloud's aliases, which msal asks for first
+            discovery = f"{self.TENANT}/v2.0/.well-known/openid-configuration"
+            aliases = ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"]
+            cloud = {"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
+                     "aliases": aliases}  # fmt: skip
+            answer = {"tenant_discovery_endpoint": discovery, "api-version": "1.1", "metadata": [cloud]}
+            return _EntraAnswer(200, answer)
+        return _EntraAnswer(200, {"token_endpoint": f"{self.TENANT}/oauth2/v2.0/token",
+                                  "authorization_endpoint": f"{self.TENANT}/oauth2/v2.0/authorize",
+                                  "issuer": f"{self.TENANT}/v2.0"})  # fmt: skip
+
+    def post(self, url: str, **kwargs: object) -> _EntraAnswer:
+        self.token_requests += 1
+        return _EntraAnswer(401, {"error": "invalid_client", "error_codes": [7000215],
+                                  "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the "
+                                  "secret being sent in the request is the client secret value, not the client "
+                                  "secret ID, for a secret added to app 'bot-app-id'."})  # fmt: skip
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class _EntraAnswer:
+    status_code: int
+    body: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.body)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json"}
+
+    def raise_for_status(self) -> None:
+        pass
+
+
+class EntraTokens:
+    """The bot's client-credentials token from msal, failing as the SDK's MsalAuth does when Entra refuses."""
+
+    def __init__(self, entra: EntraRefuses) -> None:
+        self.app = msal.ConfidentialClientApplication("bot-app-id", client_credential="not-the-secret",
+                                                      authority=EntraRefuses.TENANT, http_client=entra)  # fmt: skip
+
+    async def get_access_token(self, resource_url: str, scopes: list[str], force_refresh: bool = False) -> str:
+        answer = await asyncio.to_thread(self.app.acquire_token_for_client, scopes=scopes)
+        if not answer.get("access_token"):
+            raise ValueError(f"Failed to acquire token. {answer}")
+        return str(answer["access_token"])
+
+
+BOT_SCOPE = "https://api.botframework.com/.default"
+
+
+class RefusedTokenClients(RestChannelServiceClientFactory):
+    """Outbound clients that ask Entra for the bot's token, as production does, and are refused it."""
+
+    def __init__(self, entra: EntraRefuses) -> None:
+        connections = LocalConnections()
+        tokens = EntraTokens(entra)
+        # Every connection's token is the bot's own, from Entra.
+        connections.get_token_provider = lambda *_, **__: tokens  # type: ignore[assignment,method-assign,return-value]
+        super().__init__(connections)  # type: ignore[arg-type]
+
+    async def create_connector_client(self, context: Any, claims_identity: Any, service_url: str, audience: str,
+                                      scopes: Any = None, use_anonymous: bool = False) -> Any:  # fmt: skip
+        scopes = scopes or [BOT_SCOPE]
+        return await super().create_connector_client(context, claims_identity, service_url, audience, scopes, False)
 
 
 @asynccontextmanager

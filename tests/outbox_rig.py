@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 from sqlalchemy import select
 
 from bot.agent import SobotAgent
@@ -104,22 +105,25 @@ class Rig:
         assert found is not None
         return found
 
-    async def in_teams(self, email: str) -> str:
-        """Give this person a personal chat with the bot, as installing the app does; its conversation id."""
+    async def in_teams(self, email: str, service_url: str | None = None) -> str:
+        """Give this person a personal chat with the bot, as installing the app does; its conversation id.
+
+        `service_url` is where Teams' connector is for it (the recording connector unless another is given).
+        """
         person = await self.person(email)
         conversation_id = f"a:personal-{person.id}"
-        await conversations.remember(self.ctx, conversation_id=conversation_id, kind="personal",
-                                     service_url=self.connector.url, reference=_reference(self.connector.url,
-                                     conversation_id, f"29:{person.id}"), person=person)  # fmt: skip
+        url = service_url or self.connector.url
+        await conversations.remember(self.ctx, conversation_id=conversation_id, kind="personal", service_url=url,
+                                     reference=_reference(url, conversation_id, f"29:{person.id}"),
+                                     person=person)  # fmt: skip
         return conversation_id
 
-    async def unit_channel(self) -> str:
+    async def unit_channel(self, service_url: str | None = None) -> str:
         conversation_id = "19:unit@thread.tacv2"
         unit = await self.person("una@example.gov.uk")
-        await conversations.remember(self.ctx, conversation_id=conversation_id, kind="channel",
-                                     service_url=self.connector.url,
-                                     reference=_reference(self.connector.url, conversation_id, "29:una"),
-                                     person=unit)  # fmt: skip
+        url = service_url or self.connector.url
+        await conversations.remember(self.ctx, conversation_id=conversation_id, kind="channel", service_url=url,
+                                     reference=_reference(url, conversation_id, "29:una"), person=unit)  # fmt: skip
         await conversations.use_for_allocations(self.ctx, conversation_id, unit)
         return conversation_id
 
@@ -151,13 +155,15 @@ def sent_to(sent: list[Sent], conversation_id: str) -> list[Sent]:
 
 @asynccontextmanager
 async def rig(database: Database, database_url: str, maildir: Path, at: datetime, staff: str = STAFF,
-              procedure: str = "wirral") -> AsyncIterator[Rig]:  # fmt: skip
+              procedure: str = "wirral",
+              client_factory: ChannelServiceClientFactoryBase | None = None) -> AsyncIterator[Rig]:  # fmt: skip
     async with recording_connector() as connector:
         clock = FixedClock(at)
         settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS,
                                  mailbox_dir=maildir, allowed_sender_domains=["example.gov.uk"], **TRUST_SETTINGS,
                                  legal_address="legal.cases@example.gov.uk", notify_timeout_seconds=5.0)  # fmt: skip
-        sobot = build_sobot(settings, clock=clock, database=database, environ={}, client_factory=TokenlessClients())
+        sobot = build_sobot(settings, clock=clock, database=database, environ={},
+                            client_factory=client_factory or TokenlessClients())  # fmt: skip
         await people.import_people(sobot.context, staff, CLI)
         assert isinstance(sobot.services.mailbox, MaildirMailbox)
         try:

@@ -164,7 +164,7 @@ async def test_500s_with_no_mailbox_fail_and_the_unit_is_told(r: Rig) -> None:
     await r.tick(dispatcher)
     notes = [s.text for s in sent_to(r.connector.sent, channel)]
     assert len(notes) == 2 and all("could not be delivered after 3 tries" in n for n in notes), notes
-    assert all("a reminder to the social worker about" in n for n in notes), notes
+    assert all("a reminder to the social worker (Sam Worker) about" in n for n in notes), notes
 
 
 async def test_a_connector_that_never_answers_is_timed_out_and_retried(r: Rig) -> None:
