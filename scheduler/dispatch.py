@@ -34,6 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
+from handlers.permissions import ROLE_WORDS
 from handlers.recipients import circle
 from rules.calendar import WorkingCalendar
 from rules.clock import Clock
@@ -47,6 +48,8 @@ from storage.outbox import ALLOCATION, NOTE, REPLY, UNIT, Planned, Settlement, q
 log = logging.getLogger(__name__)
 
 STEP_KINDS = ("reminder", "escalation", "nobody")
+# How soon a note waiting for its cause to go (an IRO to be allocated) is looked at again.
+RECHECK = timedelta(hours=1)
 # An email subject longer than this is cut at a word, with an ellipsis.
 SUBJECT_LENGTH = 120
 
@@ -285,7 +288,7 @@ class Dispatcher:
                     )
                 )
                 channel = (unit.id, dict(unit.reference)) if unit is not None else None
-            asking = {r.note.order_id for r in rows if r.note.kind in (ALLOCATION, NOTE)}
+            asking = {r.note.order_id for r in rows if r.note.kind in (ALLOCATION, NOTE, "nobody")}
             iros: dict[int, int] = (
                 {
                     order_id: iro_id
@@ -367,7 +370,11 @@ class Dispatcher:
         if row.snoozed_until is not None and row.snoozed_until >= today:
             return opening_after(self.hours, row.snoozed_until)
         if note.kind == "nobody" and row.holders:
-            return f"somebody is the {str(note.payload.get('role', '')).replace('_', ' ')} now: they are told instead"
+            return f"somebody is {the_role(str(note.payload.get('role', '')))} now: they are told instead"
+        if note.kind == "nobody" and note.payload.get("role") == "iro" and not row.allocated:
+            # No IRO yet is the unit's own step, asked for and reminded of: told beside the allocation card that
+            # nobody is the IRO, it would be noise. Looked at again soon: allocated, the IRO is told instead.
+            return self.hours.next_opening(self.clock.now() + RECHECK)
         return None
 
     # Sending ---------------------------------------------------------------------------------
@@ -522,7 +529,7 @@ class Dispatcher:
         due = f"{step.due:%A} {step.due.day} {step.due:%B %Y}"
         days = self.calendar.working_days_between(today, step.due)
         base = Message(note.kind, "", (), row.reference, child, step.key, step.occurrence, step.title, step.due)
-        owner = step.owner_role.replace("_", " ") + (f" ({row.owner_name})" if row.owner_name else "")
+        owner = the_role(step.owner_role) + (f" ({row.owner_name})" if row.owner_name else "")
         if note.kind == "reminder":
             when = "today" if days == 0 else f"in {days} working day{'s' if days != 1 else ''}"
             if days < 0:
@@ -535,7 +542,7 @@ class Dispatcher:
             return replace(
                 base,
                 headline=f"Overdue: {label}: {step.title} was due {due}, {late} working day{plural} ago.",
-                lines=(f"It is for the {owner}. You are told as the {note.role.replace('_', ' ')}.",
+                lines=(f"It is for {owner}. You are told as {the_role(note.role)}.",
                  f"Source: {step.source}.", HOW_TO_ANSWER),
             )  # fmt: skip
         return replace(base, headline=self._about(note.kind, label, note.payload, step))
@@ -547,19 +554,19 @@ class Dispatcher:
             which = f"occurrence {step.occurrence}, " if step.occurrence > 1 else ""
             title += f" ({which}due {step.due:%A} {step.due.day} {step.due:%B %Y})"
         if kind == "nobody":
-            role = str(payload.get("role", "")).replace("_", " ")
+            role = the_role(str(payload.get("role", "")))
             return (f"{label}: {with_article(str(payload.get('kind', 'notice')))} about {title} is due but nobody "
-                    f"is the {role} for this order. Add them to the directory (sobot people import), "
+                    f"is {role} for this order. Add them to the directory (sobot people import), "
                     f"or pass it on.")  # fmt: skip
         name = payload.get("name")
         who = str(name) if name else "the person it was for"
         if payload.get("person_id") is None:
             who = str(payload["address"]) if payload.get("address") else "the Safeguarding Unit"
-        role = str(payload.get("role", "")).replace("_", " ")
+        role = the_role(str(payload.get("role", "")))
         if payload.get("kind") == NOTE:
             about = f"a note to {who} (“{cut_at_word(str(payload.get('text', '')), 160)}”)"
         else:
-            to = f"the {role} ({name})" if name else f"the {role}"
+            to = f"{role} ({name})" if name else role
             about = f"{with_article(str(payload.get('kind', 'notification')))} to {to} about {title}"
         if kind == "failed":
             attempts = int(payload.get("attempts") or 0)
@@ -568,6 +575,11 @@ class Dispatcher:
                     f"Please make sure {who} knows.")  # fmt: skip
         return (f"{label}: {about} may not have been delivered: sobot stopped while sending it. "
                 f"Please check that {who} knows.")  # fmt: skip
+
+
+def the_role(role: str) -> str:
+    """A role as a sentence names it: "the IRO", "the team manager", "Legal"."""
+    return ROLE_WORDS.get(role) or f"the {role.replace('_', ' ')}"
 
 
 def with_article(noun: str) -> str:

@@ -259,3 +259,54 @@ async def test_a_token_entra_will_not_give_gives_way_to_email_after_the_retries(
         assert report.sent == {"email": 2}
         assert made.connector.sent == [] and not sent_to(made.connector.sent, channel)
         assert len(mail_to(made, "sam@example.gov.uk")) == 2
+
+
+# Notes whose cause has gone ----------------------------------------------------------------------------------
+
+
+async def test_a_back_dated_order_does_not_tell_the_unit_nobody_is_the_iro_and_the_iro_allocated_is_told(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    # Camden: the first review is the IRO's. An order made in January and recorded in September is overdue with it.
+    async with rig(database, database_url, tmp_path / "mail", datetime(2026, 9, 7, 9, 0, tzinfo=UTC),
+                   procedure="camden") as made:  # fmt: skip
+        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 1, 6),
+                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+        channel = await made.unit_channel()
+        report = await made.tick()
+        notes = [s.text for s in sent_to(made.connector.sent, channel)]
+        assert not [n for n in notes if "nobody is the IRO" in n], notes  # the unit is asked to allocate instead
+        [waiting] = [row for row in await made.rows() if row.kind == "nobody"]
+        assert waiting.state == "queued" and report.deferred == 1
+        assert waiting.not_before == datetime(2026, 9, 7, 10, 0, tzinfo=UTC)  # looked at again in an hour
+
+        await made.agent.announce_allocation(await orders.allocate_iro(made.ctx, "SO-2026-0001", "Ian Reviewer", UNA))
+        made.clock.set(waiting.not_before)
+        await made.tick()  # the note's cause is gone: it is dropped, and the IRO's own reminder queued
+        [dropped] = [row for row in await made.rows() if row.kind == "nobody"]
+        assert (dropped.state, dropped.last_error) == ("cancelled", "somebody is the IRO now: they are told instead")
+        await made.tick()
+        reminders = [m for m in mail_to(made, "ian@example.gov.uk") if m.startswith("SO-2026-0001 (J.M.S.): ")]
+        assert len(reminders) == 1 and "is due" in reminders[0], mail_to(made, "ian@example.gov.uk")
+        assert not [s.text for s in sent_to(made.connector.sent, channel) if "nobody is the" in s.text]
+
+
+async def test_a_note_that_nobody_holds_a_role_says_which_occurrence_of_a_repeated_step(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    async with rig(database, database_url, tmp_path / "mail", datetime(2026, 9, 7, 9, 0, tzinfo=UTC),
+                   procedure="camden") as made:  # fmt: skip
+        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 1, 6),
+                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+        await orders.allocate_iro(made.ctx, "SO-2026-0001", "Ian Reviewer", UNA)
+        # The first review was held; the second and third (the team manager's to chair) are overdue by September.
+        await orders.record_event(made.ctx, "SO-2026-0001", "review", date(2026, 2, 5), CLI)
+        async with made.database.session() as session:
+            tess = await session.scalar(select(models.Person).where(models.Person.email == "tess@example.gov.uk"))
+            assert tess is not None
+            tess.active = False  # the team manager has left
+        await made.tick()
+        notes = [m.splitlines()[1] for m in mail_to(made, UNIT_ADDRESS) if "nobody is the team manager" in m]
+        reviews = [n for n in notes if "about “Supervision support plan review” (occurrence" in n]
+        assert any("(occurrence 2, due " in n for n in reviews) and any("(occurrence 3, due " in n for n in reviews)
+        assert len({n.split("(occurrence ")[1].split(")")[0] for n in reviews}) == 2, reviews
