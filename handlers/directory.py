@@ -88,6 +88,11 @@ class IroLoad:
     open_orders: int
     manages: frozenset[int] = frozenset()  # the people whose manager they are
 
+    @property
+    def load(self) -> str:
+        """Their load in words: "1 open order", "3 open orders"."""
+        return f"{self.open_orders} open order{'' if self.open_orders == 1 else 's'}"
+
     def independent_of(self, social_worker: int | None) -> bool:
         """Whether they may be the IRO of an order with this social worker."""
         return independent(self.person.id, social_worker, self.person.id if social_worker in self.manages else None)

@@ -69,7 +69,7 @@ def order_lines(view: OrderView) -> list[tuple[str, str]]:
 
 def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: str) -> Outgoing:
     rows = order_lines(view)
-    choices = [f"{load.person.name} ({load.open_orders} open orders)" for load in iros
+    choices = [f"{load.person.name} ({load.load})" for load in iros
                if load.independent_of(view.social_worker_id)]  # fmt: skip
     text = (
         "A new order needs an IRO.\n\n"
@@ -106,7 +106,7 @@ def answer(to: str, subject: str, message_id: str, sentences: Sequence[str]) -> 
 
 
 def allocation_answer(to: str, subject: str, message_id: str, sentence: str, iros: Sequence[IroLoad]) -> Outgoing:
-    names = [f"{load.person.name} ({load.open_orders} open orders)" for load in iros]
+    names = [f"{load.person.name} ({load.load})" for load in iros]
     text = sentence + (
         "\n\nIROs:\n" + "\n".join(f"  {n}" for n in names) if names and "now the IRO" not in sentence else ""
     )
