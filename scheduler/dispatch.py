@@ -104,9 +104,12 @@ class Message:
 
 class Channels(Protocol):
     """How a message reaches someone. Both raise Transient for what may work later; teams() raises
-    Unreachable when the conversation is gone; anything else is treated as transient."""
+    Unreachable when the conversation is gone; anything else is treated as transient. reach() gives a Teams
+    conversation (its stored id and reference) for someone who has none yet, where it can make one."""
 
     async def teams(self, reference: dict[str, Any], message: Message) -> None: ...
+
+    async def reach(self, person_id: int) -> tuple[int, dict[str, Any]] | None: ...
 
     async def email(self, to: str, message: Message) -> None: ...
 
@@ -393,6 +396,12 @@ class Dispatcher:
         message = replace(self.message(row, today), token=outbox.message_token(note.id, note.dedupe_key))
         address = note.address or (row.person.email if row.person is not None else self.unit_address)
         can_email = bool(address) and self.channels.has_email
+        if row.teams is None and row.person is not None and note.address is None:
+            # Someone who never opened the bot: where sobot may install itself for them, the notice goes in Teams.
+            try:
+                row.teams = await asyncio.wait_for(self.channels.reach(row.person.id), self.timeout)
+            except Exception as error:  # reaching them is a bonus: email is still there
+                log.warning("notification %s: could not reach them in Teams (%s)", note.id, type(error).__name__)
         if row.teams is not None:
             try:
                 await asyncio.wait_for(self.channels.teams(row.teams[1], message), self.timeout)

@@ -17,8 +17,10 @@ from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 
 from bot.app import TeamsBot, add_teams_endpoint, build_bot
 from bot.notify import TeamsChannel
+from bot.reach import Installer
 from handlers.context import Context
 from mail.backends import Mailbox
+from mail.backends.graph import TokenProvider, client_credentials
 from mail.poller import Notices, Poller, PollReport
 from mail.trust import SenderTrust, trust_method
 from rules.calendar import WorkingCalendar
@@ -32,7 +34,7 @@ from scheduler.outbox import Planner
 from sobot.delivery import Delivery
 from sobot.mailboxes import build_mailbox
 from sobot.metrics import Metrics
-from sobot.settings import Settings, SettingsError
+from sobot.settings import TEAMS_APP_PREFIX, Settings, SettingsError
 from storage import Database, DatabaseUnavailable
 
 __all__ = ["SOBOT", "Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
@@ -149,16 +151,18 @@ def build_sobot(
     environ: Mapping[str, str] | None = None,
     client_factory: ChannelServiceClientFactoryBase | None = None,
     run_jobs: bool = True,
+    graph_token: TokenProvider | None = None,
 ) -> Sobot:
     """The whole service from settings: the one place its parts are made and joined.
 
     `clock` and `database` replace the system clock and the settings' database; `channels` replaces the delivery
     of notifications (Teams through the bot, email through the unit's mailbox); `environ` holds the Agents SDK's
     own variables (os.environ by default) and `client_factory` replaces its outbound connector client. With
-    `run_jobs` the jobs start when the web app starts and stop when it stops.
+    `run_jobs` the jobs start when the web app starts and stop when it stops. `graph_token` replaces the bot's own
+    app-only Microsoft Graph token, with which it installs itself for people (SOBOT_TEAMS_APP_CATALOG_ID).
     """
     return assemble(build_services(settings, clock=clock, database=database), channels=channels, environ=environ,
-                    client_factory=client_factory, run_jobs=run_jobs)  # fmt: skip
+                    client_factory=client_factory, run_jobs=run_jobs, graph_token=graph_token)  # fmt: skip
 
 
 def assemble(
@@ -168,9 +172,11 @@ def assemble(
     environ: Mapping[str, str] | None = None,
     client_factory: ChannelServiceClientFactoryBase | None = None,
     run_jobs: bool = True,
+    graph_token: TokenProvider | None = None,
 ) -> Sobot:
     """Everything else, on records and rules already built (build_sobot builds them from the settings)."""
     settings = services.settings
+    environ = os.environ if environ is None else environ
     ctx = services.context()
     hours = WorkingHours(services.calendar, settings.working_hours_start, settings.working_hours_end,
                          ZoneInfo(settings.timezone))  # fmt: skip
@@ -181,11 +187,11 @@ def assemble(
     app.router.add_get("/metrics", metrics_page)
     # With a mailbox, an order made in Teams asks the unit by email too, as one made by email does.
     unit_mailbox = settings.unit_address if services.mailbox is not None else None
-    teams = build_bot(ctx, os.environ if environ is None else environ, client_factory=client_factory,
-                      unit_mailbox=unit_mailbox)  # fmt: skip
+    teams = build_bot(ctx, environ, client_factory=client_factory, unit_mailbox=unit_mailbox)
     add_teams_endpoint(app, teams, settings.host)
     if channels is None:
-        channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to)
+        channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to,
+                            installer(ctx, settings, environ, graph_token))  # fmt: skip
     planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
                       settings.legal_address or None)  # fmt: skip
     dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
@@ -215,6 +221,31 @@ def assemble(
         app.on_startup.append(start)
     app.on_cleanup.append(stop)
     return sobot
+
+
+def cannot_install(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """Why sobot may not install itself for people in Teams, in a sentence; None when it may."""
+    if not settings.teams_app_catalog_id:
+        return "SOBOT_TEAMS_APP_CATALOG_ID is not set (see the README's registration guide)."
+    missing = [name for name in ("CLIENTID", "CLIENTSECRET", "TENANTID") if not environ.get(TEAMS_APP_PREFIX + name)]
+    if missing:
+        return f"the bot's app credentials are not all set ({', '.join(TEAMS_APP_PREFIX + m for m in missing)})."
+    return None
+
+
+def installer(ctx: Context, settings: Settings, environ: Mapping[str, str],
+              token: TokenProvider | None = None) -> Installer | None:  # fmt: skip
+    """What installs the bot for people who never opened it, with the bot's own app-only Graph token."""
+    app_id, tenant = environ.get(TEAMS_APP_PREFIX + "CLIENTID", ""), environ.get(TEAMS_APP_PREFIX + "TENANTID", "")
+    if token is None:
+        if cannot_install(settings, environ) is not None:
+            return None
+        token = client_credentials(tenant, app_id, environ[TEAMS_APP_PREFIX + "CLIENTSECRET"],
+                                   scope=f"{settings.graph_url.rstrip('/')}/.default")  # fmt: skip
+    elif not settings.teams_app_catalog_id:
+        return None
+    return Installer(ctx, settings.graph_url, settings.teams_app_catalog_id, app_id or "sobot", tenant, token,
+                     settings.teams_service_url)  # fmt: skip
 
 
 def add_jobs(sobot: Sobot) -> None:

@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from handlers import order_form, orders, people, queries
+from handlers import order_form, orders, people, queries, reach
 from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
@@ -196,6 +197,25 @@ async def people_import(ctx: Context, args: argparse.Namespace) -> None:
     print(f"Imported {path.name}: {result.added} added, {result.updated} updated.")
 
 
+async def people_reach(settings: Settings, args: argparse.Namespace) -> None:
+    """Who sobot reaches in Teams, who by email, and why."""
+    from sobot.app import build_services, cannot_install
+
+    services = build_services(settings)
+    try:
+        await upgrade(settings.database_url)
+        found = await reach.reach_report(services.context(), cannot_install(settings, os.environ))
+    finally:
+        await services.database.dispose()
+    if not found:
+        print("Nobody is in the directory yet: add people with `sobot people import FILE`.")
+        return
+    rows = [[r.person.name, r.person.email, "Teams" if r.channel == "teams" else "email", r.why] for r in found]
+    print(format_table(["name", "email", "told by", "why"], rows))
+    in_teams = sum(1 for r in found if r.channel == "teams")
+    print(f"{in_teams} in Teams, {len(found) - in_teams} by email.")
+
+
 REPORT_COLUMNS = ["reference", "child_initials", "type", "made", "last_day", "procedure", "iro", "social_worker",
                   "next_step", "next_step_due", "overdue_count"]  # fmt: skip
 
@@ -343,6 +363,8 @@ def add_commands(commands: Any) -> None:
     imp = people_actions.add_parser("import", help="add or update people from a CSV file")
     imp.add_argument("file", help="CSV with columns name, email, roles (;-separated), team, manager_email, entra_id")
     imp.set_defaults(handler=_with_context(people_import))
+    reach_cmd = people_actions.add_parser("reach", help="who sobot can tell in Teams, who by email, and why")
+    reach_cmd.set_defaults(handler=_command(people_reach))
 
     rep = commands.add_parser("report", help="the tracker of every order, as CSV")
     rep.add_argument("--csv", required=True, help="the file to write")

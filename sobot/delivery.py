@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.notify import TeamsChannel
+from bot.reach import Installer
 from handlers import orders
 from handlers.context import SYSTEM, Context
 from handlers.directory import iro_loads, unit_members
@@ -27,8 +28,9 @@ class Delivery:
     """
 
     def __init__(self, teams: TeamsChannel | None, mailbox: Mailbox | None, ctx: Context | None = None,
-                 allocation_to: Sequence[str] = ()) -> None:  # fmt: skip
+                 allocation_to: Sequence[str] = (), installer: Installer | None = None) -> None:  # fmt: skip
         self._teams = teams
+        self._installer = installer  # with Microsoft Graph set up: installs the bot for those with no chat
         self._mailbox = mailbox
         self._ctx = ctx  # the records, for the allocation request's order and IROs
         self._allocation_to = tuple(allocation_to)
@@ -41,6 +43,11 @@ class Delivery:
         if self._teams is None:
             raise Unreachable("Teams is not configured")
         await self._teams.send(reference, message)
+
+    async def reach(self, person_id: int) -> tuple[int, dict[str, Any]] | None:
+        if self._installer is None or self._teams is None:
+            return None
+        return await self._installer.reach(person_id)
 
     async def email(self, to: str, message: Message) -> None:
         if self._mailbox is None:

@@ -152,6 +152,20 @@ class Settings(BaseSettings):
         "", description="graph backend: the app registration with Mail.ReadWrite and Mail.Send."
     )
     graph_client_secret: SecretStr = Field(SecretStr(""), description="graph backend: that app's client secret.")
+    teams_app_catalog_id: str = Field(
+        "",
+        description="The sobot app's id in the organisation's Teams app catalogue (Graph's teamsApp id, not the "
+        "manifest's). Set, with the bot's app granted TeamsAppInstallation.ReadWriteSelfForUser.All, sobot installs "
+        "itself for someone it must tell who never opened it, so they get the card in Teams instead of an email.",
+    )
+    teams_service_url: str = Field(
+        "https://smba.trafficmanager.net/teams/",
+        description="Teams' connector address for a chat sobot made by installing itself, until Teams sends that "
+        "chat's own.",
+    )
+    graph_url: str = Field(
+        "https://graph.microsoft.com", description="Microsoft Graph, for installing the app (a national cloud's own)."
+    )
     ews_endpoint: str = Field("", description="ews backend: https://HOST/EWS/Exchange.asmx of on-premises Exchange.")
     ews_username: str = Field("", description="ews backend: the account that opens the unit's mailbox.")
     ews_password: SecretStr = Field(SecretStr(""), description="ews backend: its password.")

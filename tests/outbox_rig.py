@@ -3,7 +3,7 @@ through the SDK to a recording connector, and email into a real Maildir."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -155,15 +155,18 @@ def sent_to(sent: list[Sent], conversation_id: str) -> list[Sent]:
 
 @asynccontextmanager
 async def rig(database: Database, database_url: str, maildir: Path, at: datetime, staff: str = STAFF,
-              procedure: str = "wirral",
-              client_factory: ChannelServiceClientFactoryBase | None = None) -> AsyncIterator[Rig]:  # fmt: skip
+              procedure: str = "wirral", client_factory: ChannelServiceClientFactoryBase | None = None,
+              graph_token: Callable[[], str] | None = None, **more: Any) -> AsyncIterator[Rig]:  # fmt: skip
+    """The rig; `more` are further settings, and `graph_token` the Graph token the bot installs itself with."""
     async with recording_connector() as connector:
         clock = FixedClock(at)
+        more.setdefault("teams_service_url", connector.url)  # chats sobot makes are reached where Teams' is
         settings = load_settings({}, database_url=database_url, procedure=procedure, unit_address=UNIT_ADDRESS,
                                  mailbox_dir=maildir, allowed_sender_domains=["example.gov.uk"], **TRUST_SETTINGS,
-                                 legal_address="legal.cases@example.gov.uk", notify_timeout_seconds=5.0)  # fmt: skip
+                                 legal_address="legal.cases@example.gov.uk", notify_timeout_seconds=5.0,
+                                 **more)  # fmt: skip
         sobot = build_sobot(settings, clock=clock, database=database, environ={},
-                            client_factory=client_factory or TokenlessClients())  # fmt: skip
+                            client_factory=client_factory or TokenlessClients(), graph_token=graph_token)  # fmt: skip
         await people.import_people(sobot.context, staff, CLI)
         assert isinstance(sobot.services.mailbox, MaildirMailbox)
         try:

@@ -150,6 +150,36 @@ def test_an_unreachable_database_gets_a_sentence_not_a_traceback() -> None:
     assert "can't reach the records database" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_people_reach_says_who_is_told_in_teams_who_by_email_and_why(tmp_path: Path) -> None:
+    env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}"}
+    staff = tmp_path / "staff.csv"
+    staff.write_text(STAFF, encoding="utf-8")
+    assert sobot("people", "import", str(staff), env=env).returncode == 0
+
+    plain = sobot("people", "reach", env=env)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert lines[0].split() == ["name", "email", "told", "by", "why"]
+    ian = next(line for line in lines if line.startswith("Ian Reviewer")).split()
+    assert ian[2:4] == ["ian.reviewer@example.gov.uk", "email"]
+    why = "no chat with the bot, and sobot cannot install itself for them: SOBOT_TEAMS_APP_CATALOG_ID is not set"
+    assert " ".join(ian[4:]) == why + " (see the README's registration guide)."
+    assert lines[-1] == "0 in Teams, 3 by email."
+
+    catalogued = {**env, "SOBOT_TEAMS_APP_CATALOG_ID": "b1c5353a-7aca-41b3-830f-27d5218fe0e5"}
+    half = sobot("people", "reach", env=catalogued)
+    assert (
+        "the bot's app credentials are not all set (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID" in half.stdout
+    )
+
+    ready = sobot("people", "reach", env={**catalogued, "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": "a",
+                                          "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "b",
+                                          "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": "c"})  # fmt: skip
+    assert ready.returncode == 0, ready.stderr
+    assert ready.stdout.splitlines()[-1] == "3 in Teams, 0 by email."
+    assert "sobot installs itself for them the first time it must tell them something" in ready.stdout
+
+
 def test_mail_poll_once_reads_the_maildir(tmp_path: Path) -> None:
     env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}",
            "SOBOT_MAILBOX_DIR": str(tmp_path / "mailbox"), "SOBOT_ALLOWED_SENDER_DOMAINS": '["example.gov.uk"]',
