@@ -18,7 +18,6 @@ from handlers.directory import TRUSTED_FOR, iro_loads
 from handlers.kept import Kept
 from handlers.notes import queue_note
 from handlers.views import OrderView
-from storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,18 @@ class Announcements:
             if activity_id:
                 await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
             await orders.unit_told(self.ctx, view.reference)  # the card is sobot telling the unit
-        except (DatabaseUnavailable, *TEAMS_UNREACHABLE) as error:
+        except Exception as error:  # Teams down, or a token Entra would not give: the email request still goes
             log.warning("%s: the unit was not asked in Teams (%s)", view.reference, type(error).__name__)
 
     async def announce_allocation(self, done: orders.Allocated) -> cards.Card:
         """Update the posted cards and tell the social worker and IRO, whichever channel allocated; the new card."""
         updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
         for posted in await conversations.allocation_cards(self.ctx, done.order.reference):
-            await self.messenger.update(posted.conversation, posted.activity_id, updated)
+            try:
+                await self.messenger.update(posted.conversation, posted.activity_id, updated)
+            except Exception as error:  # a card left as it was must not keep the people concerned untold
+                log.warning("%s: the allocation card could not be updated in Teams (%s)", done.order.reference,
+                            type(error).__name__)  # fmt: skip
         await self.tell_allocation(done.order, done.replaced)
         return updated
 

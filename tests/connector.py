@@ -46,7 +46,7 @@ class RecordingConnector:
 
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
-    fail_with: int | None = None
+    fail_with: int | None = None  # every post and update answered with this status
     # Answers for the next posts, in turn: an HTTP status (with headers), or "hang" (never answer).
     script: deque[tuple[int, dict[str, str]] | str] = field(default_factory=deque)
     hung: int = 0
@@ -87,6 +87,8 @@ class RecordingConnector:
         return web.json_response({"id": activity_id})
 
     async def _put(self, request: web.Request) -> web.Response:
+        if self.fail_with:
+            return web.json_response({"error": {"code": str(self.fail_with)}}, status=self.fail_with)
         body = await request.json()
         activity_id = request.match_info["activity"]
         self.sent.append(Sent("PUT", request.match_info["conversation"], activity_id, body))

@@ -103,6 +103,23 @@ async def test_an_allocation_note_teams_refuses_goes_by_email_after_its_tries(r:
     assert len(told) == 1 and "Ian Reviewer is the IRO for SO-2026-0001 (J.M.S.)." in told[0]
 
 
+async def test_an_allocation_while_teams_fails_still_tells_the_social_worker_and_the_iro(r: Rig) -> None:
+    channel = await r.unit_channel()
+    await r.in_teams("sam@example.gov.uk")
+    await r.agent.ask_for_allocation(await orders.get_order(r.ctx, "SO-2026-0001", CLI))  # the unit's card
+    assert [s for s in sent_to(r.connector.sent, channel) if s.card is not None]
+    r.connector.fail_with = 502  # Teams fails from here on: the card cannot be updated, nor Sam told in Teams
+    await allocate(r, "Ian Reviewer")
+    r.connector.fail_with = None
+    assert [row.person_id for row in await r.rows() if row.kind == "note"] == [
+        (await r.person("sam@example.gov.uk")).id, (await r.person("ian@example.gov.uk")).id,
+    ]  # fmt: skip
+    await r.tick()
+    told = [s.text for s in r.connector.sent if s.text.startswith("Ian Reviewer is the IRO")]
+    assert told == ["Ian Reviewer is the IRO for SO-2026-0001 (J.M.S.)."]  # Teams is back: Sam's chat
+    assert [m for m in mail_to(r, "ian@example.gov.uk") if "You are now the IRO" in m]
+
+
 async def test_an_allocation_note_nobody_can_carry_tells_the_unit(r: Rig) -> None:
     channel = await r.unit_channel()
     await allocate(r, "Ian Reviewer")
