@@ -602,7 +602,7 @@ def cut_at_word(text: str, limit: int) -> str:
         return text
     head = text[: limit - 1]
     space = head.rfind(" ")
-    if space > limit // 2:  # one very long word is cut where it must be
+    if text[limit - 1] != " " and space > limit // 2:  # mid-word: back to the last whole one (unless it is long)
         head = head[:space]
     return head.rstrip(" ,;:.–-") + "…"
 

@@ -28,7 +28,8 @@ def test_a_subject_that_fits_is_whole() -> None:
     ("text", "cut"),
     [
         ("one two three four five six", "one two three…"),  # never mid-word
-        ("one two, three four five six", "one two…"),  # nor after a comma
+        ("one two, threefour five", "one two…"),  # nor after a comma
+        ("one two, three four five", "one two, three…"),  # a whole word that fits is kept
         ("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmn…"),  # one long word is cut where it must be
     ],
 )
