@@ -22,10 +22,10 @@ from bot.activities import Reply
 from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
-from handlers import access, conversations, order_form, orders, queries, reminders
+from handlers import access, conversations, order_form, orders, permissions, queries, reminders
 from handlers.context import Context
-from handlers.directory import TRUSTED_FOR, PersonView, identify
-from handlers.errors import Ambiguous, InvalidInput, NotFound, RequestError, brief
+from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
+from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, RequestError, brief
 from handlers.kept import Kept
 from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
@@ -332,6 +332,40 @@ class SobotAgent(ActivityHandler):
     async def _allocate_pressed(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         return await self.allocate(person, command.reference or "", str(command.data.get("iro", "")))
 
+    async def _refresh(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        """A card opened again (its Universal Actions refresh): the card as it now is, for the person looking."""
+        data = command.data
+        if data.get("card") == "reminder":
+            reference, key, occurrence = _step_of(data)
+            sender = turn_context.activity.from_property
+            try:
+                step = await reminders.step_now(self.ctx, reference, key, occurrence, person.actor)
+            except NotAllowed as refused:
+                return Reply(card=cards.card(cards.text(str(refused), color="Attention")))
+            may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
+            return Reply(card=cards.reminder_now(step, self.ctx.today(), sender.id if sender else None,
+                                                 may_allocate=may_allocate))  # fmt: skip
+        if data.get("card") == "allocation":
+            return Reply(card=await self._allocation_card(person, command.reference or ""))
+        return Reply("That card is not one I know; type help to see what I can do.")
+
+    async def _choose_iro(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        if not permissions.may_everywhere(person.roles, "order.allocate"):
+            raise NotAllowed(permissions.refusal("order.allocate", command.reference))
+        return Reply(card=await self._allocation_card(person, command.reference or ""))
+
+    async def _allocation_card(self, person: PersonView, reference: str) -> cards.Card:
+        """An order's allocation card as it stands: its IRO, who allocated them and when; buttons for the unit."""
+        try:
+            view, done = await orders.allocation_now(self.ctx, reference, person.actor)
+        except NotAllowed as refused:
+            return cards.card(cards.heading(reference), cards.text(str(refused), isSubtle=True))
+        may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
+        loads = await iro_loads(self.ctx) if may_allocate else []
+        if done is None:
+            return cards.allocation_request(view, loads, may_allocate=may_allocate)
+        return cards.allocated(view, done.by, done.at, done.replaced, loads, may_allocate=may_allocate)
+
     async def _use_channel(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         if activities.kind(turn_context.activity) != "channel":
             return Reply("Say this in the Safeguarding Unit's Teams channel, where the allocation cards should go.")
@@ -359,6 +393,8 @@ class SobotAgent(ActivityHandler):
         "extend": _extend,
         "allocate": _allocate,
         "order.allocate": _allocate_pressed,
+        "order.choose_iro": _choose_iro,
+        cards.REFRESH: _refresh,
         "use_channel": _use_channel,
     }
 

@@ -18,7 +18,7 @@ from handlers.order_form import NewOrder as NewOrder  # the operations' own type
 from handlers.order_form import first_problem, order_problems
 from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, OrderTerms, extension, order_terms
-from handlers.views import OrderView, order_view, ordered, planned_step_view
+from handlers.views import OrderView, order_view, ordered, planned_step_view, teams_ids
 from rules.initials import initials
 from rules.procedures import Procedure
 from rules.timeline import Milestone, OrderFacts
@@ -184,6 +184,7 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             await session.execute(records.NEW_AUDIT_ENTRY, audit)
         if receipt is not None:
             receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
+        viewers = await teams_ids(session, (social_worker.id if social_worker else None,))
     # The order as just written, without reading it back.
     today = ctx.today()
     return OrderView(
@@ -194,6 +195,7 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
         social_worker=social_worker.name if social_worker else None, iro=None,
         steps=ordered(planned_step_view(step, today) for step in timeline),
         social_worker_id=social_worker.id if social_worker else None, iro_id=None, procedure_title=procedure.title,
+        viewers=viewers,
     )  # fmt: skip
 
 
@@ -376,6 +378,25 @@ class Allocated:
     by: str
     at: datetime
     replaced: str | None
+
+
+async def allocation_now(ctx: Context, reference: str, actor: Actor) -> tuple[OrderView, Allocated | None]:
+    """The order and, once it has an IRO, who allocated them and when: for a card showing the allocation as it
+    stands, to someone who may see the order."""
+    async with permissions.acting_on(ctx, actor, "order.view", reference) as acting:
+        session, order = acting.session, acting.order
+        view = await order_view(ctx, session, order)
+        current = next((a for a in order.allocations if a.active), None)
+        if current is None:
+            return view, None
+        await records.load(session, current, "allocated_by")
+        replaced = None
+        if current.replaced_iro_id is not None:
+            replaced = await session.scalar(
+                select(models.Person.name).where(models.Person.id == current.replaced_iro_id)
+            )
+        by = current.allocated_by.name if current.allocated_by else "sobot's administrator"
+        return view, Allocated(view, by, current.allocated_at, replaced)
 
 
 async def allocate_iro(

@@ -464,3 +464,86 @@ async def test_turns_and_proactive_sends_share_one_pair_of_outbound_clients(
     assert len(connector.to(CHANNEL)) == 2
     # One connector client and one user-token client, where the SDK alone would make two per turn.
     assert teams.client.app[BOT].messenger.factory.made == 2
+
+
+def buttons(card: dict[str, Any]) -> list[str]:
+    """The titles of the buttons a person can press on a card (its refresh is no button)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Action."):
+                found.append(node["title"])
+            for key, value in node.items():
+                if key != "refresh":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return found
+
+
+async def test_allocation_cards_refresh_to_the_allocation_as_it_stands(
+    teams: Teams, connector: RecordingConnector
+) -> None:
+    await teams.say("una", "use this channel for allocations", CHANNEL)
+    await teams.say("sam", "hello")  # the social worker has a chat with the bot; the IRO not yet
+    connector.clear()
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    [posted] = connector.to(CHANNEL)
+    assert posted.card is not None
+    assert posted.card["refresh"]["userIds"] == ["29:sam"], "it refreshes for the people on the order"
+    opened = posted.card["refresh"]["action"]
+    assert opened["verb"] == "card.refresh"
+
+    # Opened by the social worker: the card as it is, with no buttons; by the unit: the IRO buttons.
+    for_sam = await teams.click("sam", opened["verb"], opened["data"], CHANNEL)
+    assert buttons(for_sam) == [] and "Waiting for the Safeguarding Unit" in texts(for_sam)
+    for_una = await teams.click("una", opened["verb"], opened["data"], CHANNEL)
+    assert "Ian Reviewer (0 open)" in buttons(for_una)
+
+    await teams.say("ian", "hello")
+    await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ian.reviewer@example.gov.uk"},
+                      CHANNEL)  # fmt: skip
+    update = next(s for s in connector.sent if s.method == "PUT")
+    assert update.card is not None and update.card["refresh"]["userIds"] == ["29:sam", "29:ian"]
+    for_ian = await teams.click("ian", opened["verb"], opened["data"], CHANNEL)
+    assert "Allocated to Ian Reviewer by Una Unit at 10:00 on 10 Mar 2026" in texts(for_ian)
+    assert buttons(for_ian) == []
+    assert buttons(await teams.click("una", opened["verb"], opened["data"], CHANNEL)) == [
+        "Reallocate to Ivy Reviewer (0 open)"
+    ]
+
+
+async def test_reminder_cards_refresh_to_who_did_the_step_and_when(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    summary = {"card": "reminder", "reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
+    before = await teams.click("tess", "card.refresh", summary)
+    assert "Mark done" in buttons(before) and "Due " in texts(before)
+    assert before["refresh"]["userIds"] == ["29:tess"]
+    await teams.click("tess", "step.acknowledge", summary)
+    assert "You acknowledged it" in texts(await teams.click("tess", "card.refresh", summary))
+    assert "You acknowledged it" not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
+
+    await teams.click("sam", "step.done", summary)
+    after = await teams.click("tess", "card.refresh", summary)
+    assert "Done on Tue 10 Mar 2026, recorded by Sam Worker." in texts(after)
+    assert buttons(after) == []
+
+
+async def test_the_reminder_to_allocate_offers_the_iros_to_the_unit_only(teams: Teams) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    allocate = {"card": "reminder", "reference": "SO-2026-0001", "step": "allocate_iro", "occurrence": 1}
+    for_una = await teams.click("una", "card.refresh", allocate)
+    assert "Choose the IRO" in buttons(for_una) and "Mark done" not in buttons(for_una)
+    chosen = await teams.click("una", "order.choose_iro", {"reference": "SO-2026-0001"})
+    assert "Ian Reviewer (0 open)" in buttons(chosen)
+    for_tess = await teams.click("tess", "card.refresh", allocate)
+    assert "Choose the IRO" not in buttons(for_tess) and "Mark done" not in buttons(for_tess)
+    refused = await teams.click("tess", "order.choose_iro", {"reference": "SO-2026-0001"})
+    assert "Only members of the Safeguarding Unit" in texts(refused)
+    await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ivy.reviewer@example.gov.uk"})
+    done = await teams.click("tess", "card.refresh", allocate)
+    assert "Done on Tue 10 Mar 2026, recorded by Una Unit." in texts(done) and buttons(done) == []
