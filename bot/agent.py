@@ -55,9 +55,12 @@ class SobotAgent(ActivityHandler):
         # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
-        # A stranger's same attempt (the same line, or button) is audited once in this long: each repeat would
-        # otherwise add a row, without limit, for someone who is only ever told whom to ask.
-        self.refused: Kept[tuple[str, str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
+        # A stranger (someone the directory does not know) costs a bounded amount however much they send: their
+        # attempts are audited, and their conversation kept, once in STRANGER_AUDITED_EVERY; Teams is asked for
+        # their email once in TRUSTED_FOR (someone added to the directory by email is known within it, by Entra
+        # object id at once). Otherwise each message would add an audit row, a stored conversation and a lookup.
+        self.refused: Kept[str, bool] = Kept(STRANGER_AUDITED_EVERY)
+        self.unknown: Kept[str, bool] = Kept(TRUSTED_FOR)
         self.announcements = Announcements(ctx, messenger)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
         self.ask_for_allocation = self.announcements.ask_for_allocation
@@ -98,22 +101,26 @@ class SobotAgent(ActivityHandler):
         else:
             await turn_context.send_activity(sentence)
 
-    async def _refuse_stranger(self, who: str, attempt: str, said: str = "") -> None:
-        """Audit a stranger's attempt, once an hour for the same sender, attempt and line said."""
+    async def _refuse_stranger(self, who: str, attempt: str) -> None:
+        """Audit a stranger's attempt: the first in each STRANGER_AUDITED_EVERY from the same sender."""
         now = self.ctx.clock.now()
-        key = (who[:200], attempt[:64], " ".join(said.split())[:64])
-        if self.refused.get(key, now) is None:
-            await access.refuse_stranger(self.ctx, who, attempt)
-            self.refused.keep(key, True, now)
+        if self.refused.get(who, now) is None:
+            await access.refuse_stranger(self.ctx, who, attempt[:64])
+            self.refused.keep(who, True, now)
 
     async def _person(self, turn_context: TurnContext) -> PersonView | None:
-        """Who sent this, from the directory; the conversation is remembered either way."""
+        """Who sent this, from the directory; the conversation is remembered, a stranger's once in a while."""
         activity = turn_context.activity
         sender = activity.from_property
         entra_id = sender.aad_object_id if sender else None
+        who, now = activities.sender(activity), self.ctx.clock.now()
         person = await identify(self.ctx, entra_id, None, self.known) if entra_id else None
-        if person is None:
+        if person is None and self.unknown.get(who, now) is None:
             person = await identify(self.ctx, entra_id, await self._email(turn_context), self.known)
+            if person is None:
+                self.unknown.keep(who, True, now)
+        if person is None and self.refused.get(who, now) is not None:
+            return None  # a stranger refused lately: their conversation was kept then
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
         # A channel is reached at its top level, not inside the thread this message happened to be in.
         reference["conversation"]["id"] = activities.channel_id(activity)
@@ -164,7 +171,7 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await self._refuse_stranger(activities.sender(activity), str(verb or "message"), activity.text or "")
+            await self._refuse_stranger(activities.sender(activity), str(verb or "message"))
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):

@@ -27,6 +27,7 @@ HELP = [
     ("extend SO-2026-0007 to 02/03/2028", "record the court's extension"),
     ("use this channel for allocations", "in the unit's channel, once (Safeguarding Unit)"),
 ]
+MOST_DAYS_AHEAD = 366
 WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "event", "allocate", "extend", "use"]
 
 
@@ -92,6 +93,8 @@ def parse(text: str, today: date) -> Command:
     if first == "due":
         days = 7
         if match := re.search(r"next (\d+) days?", joined):
+            if len(match.group(1)) > 3 or not 1 <= int(match.group(1)) <= MOST_DAYS_AHEAD:
+                return Command("due", problem=f"Say up to {MOST_DAYS_AHEAD} days, e.g. due next 30 days.")
             days = int(match.group(1))
         elif "this week" in joined:
             days = 0

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers import permissions, receipts, records, steps
 from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import PersonView, independent
-from handlers.errors import InvalidInput, NotAllowed, RequestError
+from handlers.errors import InvalidInput, NotAllowed, RequestError, brief
 from handlers.order_form import NewOrder as NewOrder  # the operations' own type; callers name it orders.NewOrder
 from handlers.order_form import first_problem, order_problems
 from handlers.receipts import Receipt
@@ -252,8 +252,8 @@ async def _record(ctx: Context, acting: permissions.Acting, reference: str, key:
     if key not in known and step is not None:
         key = step.completed_by  # a step done by another event, e.g. allocate_iro by iro_allocated
     if key not in known:
-        names = ", ".join(sorted(known))
-        raise InvalidInput(f"The {procedure.id} procedure has no step or event {key!r}. It knows: {names}.", "key")
+        raise InvalidInput(f"The {procedure.title} has no step or event {brief(key)!r}. It knows: "
+                           f"{steps.names(procedure)}.", "key")  # fmt: skip
     _may_record(acting, key)
     definition = known[key]
     if definition.values:
@@ -262,7 +262,7 @@ async def _record(ctx: Context, acting: permissions.Acting, reference: str, key:
             raise InvalidInput(f"Say which {definition.title.lower()}: one of {', '.join(definition.values)}.", "value")
         value = match
     elif value:
-        raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
+        raise InvalidInput(f"{definition.title} takes no value; record it with just its date.", "value")
     records.check_event_date(ctx, on, order.made)
     rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
     if rule is not None and rule.repeat is None:

@@ -75,7 +75,7 @@ def normalise_reference(text: str) -> str:
     """'so-2026-7', 'SO20260007' → 'SO-2026-0007'."""
     match = REFERENCE.match(text.strip())
     if not match:
-        raise NotFound(f"{text.strip()!r} is not an order reference: they look like SO-2026-0007.")
+        raise NotFound(f"{brief(text)!r} is not an order reference: they look like SO-2026-0007.")
     return f"SO-{match.group(1)}-{int(match.group(2)):04d}"
 
 

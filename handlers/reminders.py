@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from handlers import permissions, records
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotFound
+from handlers.errors import InvalidInput, NotFound, brief
 from handlers.orders import BY_OPERATION
 from rules.initials import initials
 from storage import models
@@ -29,7 +29,8 @@ def _open_step(acting: permissions.Acting, key: str, occurrence: int) -> models.
     order = acting.order
     step = next((m for m in order.milestones if m.key == key and m.occurrence == occurrence), None)
     if step is None:
-        raise NotFound(f"{order.reference} has no step {key} ({occurrence}).")
+        raise NotFound(f"{order.reference} has no step {brief(key)!r} ({occurrence}): open the order with "
+                       f"`order {order.reference}` to see its steps.")  # fmt: skip
     if step.state != "open":
         raise InvalidInput(f"{step.title} on {order.reference} is {step.state}: there is nothing to answer.")
     return step
@@ -89,7 +90,8 @@ async def step_now(ctx: Context, reference: str, key: str, occurrence: int, acto
         session, order = acting.session, acting.order
         step = next((m for m in order.milestones if m.key == key and m.occurrence == occurrence), None)
         if step is None:
-            raise NotFound(f"{order.reference} has no step {key} ({occurrence}).")
+            raise NotFound(f"{order.reference} has no step {brief(key)!r} ({occurrence}): open the order with "
+                           f"`order {order.reference}` to see its steps.")  # fmt: skip
         done_by = None
         if step.done_by_id is not None:
             done_by = await session.scalar(select(models.Person.name).where(models.Person.id == step.done_by_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import mailbox
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -89,6 +90,35 @@ async def test_a_stranger_saying_the_same_again_and_again_is_audited_once(teams:
     for _ in range(5):
         assert "ask the Safeguarding Unit" in (await teams.say("nobody", "help"))[0]["text"]
     assert await teams.count(models.AuditEntry, models.AuditEntry.action == "directory.stranger") == 1
+
+
+async def test_a_strangers_flood_costs_one_audit_row_one_conversation_and_one_lookup_a_while(
+    teams: Teams, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def looked_up() -> int:
+        # Teams' member lookup, answered 404 by the test connector, which the SDK logs as an ERROR line.
+        return sum(1 for r in caplog.records if r.levelno >= logging.ERROR and "/members/" in r.getMessage())
+
+    caplog.set_level(logging.INFO)
+    for n in range(40):
+        line = f"line {n} " + "x" * n
+        replies = await teams.say("nobody", line, f"a:personal-nobody-{n % 4}")
+        assert "ask the Safeguarding Unit" in replies[0]["text"]
+    await teams.click("nobody", "step.done", {"reference": "SO-2026-0001", "step": "x"})
+    stranger = models.AuditEntry.action == "directory.stranger"
+    assert await teams.count(models.AuditEntry, stranger) == 1
+    assert await teams.count(models.ConversationReference) == 1
+    assert looked_up() == 1
+    clock.advance(TRUSTED_FOR)
+    await teams.say("nobody", "help")
+    assert looked_up() == 2, "asked again after a minute: someone added by email is known within it"
+    assert await teams.count(models.AuditEntry, stranger) == 1
+    clock.advance(timedelta(hours=1))
+    await teams.say("nobody", "help", "a:personal-nobody-9")
+    assert await teams.count(models.AuditEntry, stranger) == 2, "audited again each hour"
+    assert await teams.count(models.ConversationReference) == 2
+    await teams.say("someone-else", "help")
+    assert await teams.count(models.AuditEntry, stranger) == 3, "each stranger is audited"
 
 
 async def test_someone_leaving_the_directory_is_a_stranger_within_a_minute(teams: Teams, clock: FixedClock) -> None:
@@ -547,3 +577,62 @@ async def test_the_reminder_to_allocate_offers_the_iros_to_the_unit_only(teams: 
     await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ivy.reviewer@example.gov.uk"})
     done = await teams.click("tess", "card.refresh", allocate)
     assert "Done on Tue 10 Mar 2026, recorded by Una Unit." in texts(done) and buttons(done) == []
+
+
+LONG = "x" * 10_000
+
+
+def answered(replies: list[dict[str, Any]]) -> str:
+    """Every sentence of what the bot answered: its text, and its cards' text (not the form's kept values)."""
+    lines = [r.get("text") or "" for r in replies]
+    for reply in replies:
+        for attachment in reply.get("attachments") or []:
+            lines.append(texts({k: v for k, v in attachment["content"].items() if k != "body"}))
+            lines += [texts(block) for block in attachment["content"]["body"] if block["type"] == "TextBlock"]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        LONG,
+        f"done SO-2026-0001 {LONG}",
+        f"done SO-2026-0001 case summary 12/{LONG}/2026",
+        f"event SO-2026-0001 {LONG} 12/03/2026",
+        f"allocate SO-2026-0001 to {LONG}",
+        f"extend SO-2026-0001 to {LONG}",
+        f"order SO-2026-{'1' * 5000}",
+        f"due next {'9' * 5000} days",
+        f"allocate {LONG}",
+    ],
+)
+async def test_a_line_of_any_length_is_answered_without_being_repeated_whole(teams: Teams, line: str) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    answer = answered(await teams.say("una", line))
+    assert answer.strip() and "Something went wrong" not in answer
+    assert "x" * 200 not in answer and "1" * 200 not in answer and "9" * 200 not in answer, answer[:300]
+    assert len(answer) < 5_000
+
+
+@pytest.mark.parametrize(
+    ("verb", "data"),
+    [
+        ("step.done", {"reference": "SO-2026-0001", "step": LONG}),
+        ("step.done_on", {"reference": "SO-2026-0001", "step": "case_summary", "done_on": LONG}),
+        ("step.snooze", {"reference": "SO-2026-0001", "step": "case_summary", "days": "1" * 5000}),
+        ("step.acknowledge", {"reference": "SO-2026-0001", "step": LONG}),
+        ("order.allocate", {"reference": "SO-2026-0001", "iro": LONG}),
+        ("order.allocate", {"reference": "SO-" + LONG, "iro": "ian.reviewer@example.gov.uk"}),
+        ("card.refresh", {"card": LONG, "reference": "SO-2026-0001"}),
+        ("card.refresh", {"card": "reminder", "reference": "SO-2026-0001", "step": LONG, "occurrence": 1}),
+        ("order.choose_iro", {"reference": LONG}),
+    ],
+)
+async def test_a_button_of_any_length_is_answered_without_being_repeated_whole(
+    teams: Teams, verb: str, data: dict[str, Any]
+) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    answer = texts(await teams.click("una", verb, data))
+    assert answer.strip() and "Something went wrong" not in answer
+    assert "x" * 200 not in answer and "1" * 200 not in answer, answer[:300]
+    assert len(answer) < 5_000
