@@ -22,7 +22,7 @@ HELP = [
     ("due [this week | next 30 days]", "steps due soon on your orders"),
     ("overdue", "steps past their date on your orders"),
     ("done SO-2026-0007 initial review [12/05/2026]", "record a step as done (today if no date)"),
-    ("event SO-2026-0007 first_cin_meeting 12/05/2026", "record an event of the procedure"),
+    ("event SO-2026-0007 first CIN meeting 12/05/2026", "record an event of the procedure, by its name"),
     ("allocate SO-2026-0007 to Jane Smith", "allocate an IRO (Safeguarding Unit)"),
     ("extend SO-2026-0007 to 02/03/2028", "record the court's extension"),
     ("use this channel for allocations", "in the unit's channel, once (Safeguarding Unit)"),
