@@ -254,7 +254,8 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, form=uuid.uuid4().hex))
 
     async def _submit_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        return await self.submit_order(person, command.data)
+        sender = turn_context.activity.from_property
+        return await self.submit_order(person, command.data, sender.id if sender else None)
 
     async def _my_orders(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         found = await queries.my_orders(self.ctx, person)
@@ -405,7 +406,8 @@ class SobotAgent(ActivityHandler):
         "use_channel": _use_channel,
     }
 
-    async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
+    async def submit_order(self, person: PersonView, data: Mapping[str, Any], teams_id: str | None = None) -> Reply:
+        """Save the form's order, or give the form back with its problems; `teams_id` is the sender's in Teams."""
         values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
         # Saving a form twice (pressed twice, or Teams sending it again) saves one order: the form's id is unique.
         form = str(data.get("form") or "")[:64] or None
@@ -433,6 +435,10 @@ class SobotAgent(ActivityHandler):
             return await self._form_again_unless_saved(values, errors, str(error), form)
         except NotFound as error:
             return await self._form_again_unless_saved(values, {"social_worker": str(error)}, form=form)
+        if teams_id and view.social_worker_id == person.id:
+            # The order's cards refresh for its social worker, here the one saving it, known by this turn's Teams id
+            # (read from the records, it would be one more statement in the busiest turn there is).
+            view = replace(view, viewers=(teams_id,))
         await self.ask_for_allocation(view)
         return Reply(card=self._summary(view, saved=True))
 

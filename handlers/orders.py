@@ -18,7 +18,7 @@ from handlers.order_form import NewOrder as NewOrder  # the operations' own type
 from handlers.order_form import first_problem, order_problems
 from handlers.receipts import Receipt
 from handlers.terms import TYPE_NAMES, OrderTerms, extension, order_terms
-from handlers.views import OrderView, order_view, ordered, planned_step_view, teams_ids
+from handlers.views import OrderView, order_view, ordered, planned_step_view
 from rules.initials import initials
 from rules.procedures import Procedure
 from rules.timeline import Milestone, OrderFacts
@@ -184,7 +184,6 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             await session.execute(records.NEW_AUDIT_ENTRY, audit)
         if receipt is not None:
             receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
-        viewers = await teams_ids(session, (social_worker.id if social_worker else None,))
     # The order as just written, without reading it back.
     today = ctx.today()
     return OrderView(
@@ -195,7 +194,6 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
         social_worker=social_worker.name if social_worker else None, iro=None,
         steps=ordered(planned_step_view(step, today) for step in timeline),
         social_worker_id=social_worker.id if social_worker else None, iro_id=None, procedure_title=procedure.title,
-        viewers=viewers,
     )  # fmt: skip
 
 
