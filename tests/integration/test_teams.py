@@ -533,6 +533,10 @@ async def test_allocation_cards_refresh_to_the_allocation_as_it_stands(
     assert buttons(for_sam) == [] and "Waiting for the Safeguarding Unit" in texts(for_sam)
     for_una = await teams.click("una", opened["verb"], opened["data"], CHANNEL)
     assert "Ian Reviewer (0 open)" in buttons(for_una)
+    # Someone in the channel not linked to the order learns no more of it than the card showed, and gets no button.
+    for_ian = await teams.click("ian", opened["verb"], opened["data"], CHANNEL)
+    assert buttons(for_ian) == [] and "You are not linked to SO-2026-0001" in texts(for_ian)
+    assert "S.T." not in texts(for_ian) and "Sam Worker" not in texts(for_ian)
 
     await teams.say("ian", "hello")
     await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ian.reviewer@example.gov.uk"},
@@ -556,6 +560,9 @@ async def test_reminder_cards_refresh_to_who_did_the_step_and_when(teams: Teams,
     await teams.click("tess", "step.acknowledge", summary)
     assert "You acknowledged it" in texts(await teams.click("tess", "card.refresh", summary))
     assert "You acknowledged it" not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
+
+    stranger_to_it = await teams.click("ian", "card.refresh", summary)
+    assert buttons(stranger_to_it) == [] and "You are not linked to SO-2026-0001" in texts(stranger_to_it)
 
     await teams.click("sam", "step.done", summary)
     after = await teams.click("tess", "card.refresh", summary)
