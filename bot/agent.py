@@ -55,11 +55,13 @@ class SobotAgent(ActivityHandler):
         # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
-        # A stranger (someone the directory does not know) costs a bounded amount however much they send: their
-        # attempts are audited, and their conversation kept, once in STRANGER_AUDITED_EVERY; Teams is asked for
-        # their email once in TRUSTED_FOR (someone added to the directory by email is known within it, by Entra
-        # object id at once). Otherwise each message would add an audit row, a stored conversation and a lookup.
-        self.refused: Kept[str, bool] = Kept(STRANGER_AUDITED_EVERY)
+        # A stranger (someone the directory does not know) costs a bounded amount however much they send: each
+        # thing they ask (a command, whatever its words; a button of sobot's; anything else) is audited once in
+        # STRANGER_AUDITED_EVERY, their conversation kept once in it, and Teams asked for their email once in
+        # TRUSTED_FOR (someone added to the directory by email is known within it, by Entra object id at once).
+        # Otherwise each message would add an audit row, a stored conversation and a lookup, without limit.
+        self.refused: Kept[tuple[str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
+        self.stranger_kept: Kept[str, bool] = Kept(STRANGER_AUDITED_EVERY)
         self.unknown: Kept[str, bool] = Kept(TRUSTED_FOR)
         self.announcements = Announcements(ctx, messenger)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
@@ -101,12 +103,13 @@ class SobotAgent(ActivityHandler):
         else:
             await turn_context.send_activity(sentence)
 
-    async def _refuse_stranger(self, who: str, attempt: str) -> None:
-        """Audit a stranger's attempt: the first in each STRANGER_AUDITED_EVERY from the same sender."""
+    async def _refuse_stranger(self, who: str, attempt: str, asked: str) -> None:
+        """Audit a stranger's attempt: the first of each thing `asked` in STRANGER_AUDITED_EVERY from one sender."""
         now = self.ctx.clock.now()
-        if self.refused.get(who, now) is None:
+        key = (who, asked if asked in self.ASKS else "unknown")
+        if self.refused.get(key, now) is None:
             await access.refuse_stranger(self.ctx, who, attempt[:64])
-            self.refused.keep(who, True, now)
+            self.refused.keep(key, True, now)
 
     async def _person(self, turn_context: TurnContext) -> PersonView | None:
         """Who sent this, from the directory; the conversation is remembered, a stranger's once in a while."""
@@ -119,8 +122,10 @@ class SobotAgent(ActivityHandler):
             person = await identify(self.ctx, entra_id, await self._email(turn_context), self.known)
             if person is None:
                 self.unknown.keep(who, True, now)
-        if person is None and self.refused.get(who, now) is not None:
-            return None  # a stranger refused lately: their conversation was kept then
+        if person is None:
+            if self.stranger_kept.get(who, now) is not None:
+                return None  # a stranger seen lately: their conversation was kept then
+            self.stranger_kept.keep(who, True, now)
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
         # A channel is reached at its top level, not inside the thread this message happened to be in.
         reference["conversation"]["id"] = activities.channel_id(activity)
@@ -171,7 +176,8 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await self._refuse_stranger(activities.sender(activity), str(verb or "message"))
+            asked = str(verb) if verb else parse(activity.text or "", self.ctx.today()).name
+            await self._refuse_stranger(activities.sender(activity), str(verb or "message"), asked)
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):
@@ -201,7 +207,8 @@ class SobotAgent(ActivityHandler):
         person = await self._person(turn_context)
         action = invoke_value.action
         if person is None:
-            await self._refuse_stranger(activities.sender(turn_context.activity), (action.verb if action else "") or "")
+            verb = (action.verb if action else "") or ""
+            await self._refuse_stranger(activities.sender(turn_context.activity), verb, verb)
             return cards.message(STRANGER, attention=True)
         data = dict(action.data or {}) if action else {}
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)

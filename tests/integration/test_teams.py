@@ -104,21 +104,26 @@ async def test_a_strangers_flood_costs_one_audit_row_one_conversation_and_one_lo
         line = f"line {n} " + "x" * n
         replies = await teams.say("nobody", line, f"a:personal-nobody-{n % 4}")
         assert "ask the Safeguarding Unit" in replies[0]["text"]
-    await teams.click("nobody", "step.done", {"reference": "SO-2026-0001", "step": "x"})
+    for n in range(20):
+        await teams.click("nobody", f"made.up.{n}", {"reference": "SO-2026-0001"})
     stranger = models.AuditEntry.action == "directory.stranger"
-    assert await teams.count(models.AuditEntry, stranger) == 1
+    assert await teams.count(models.AuditEntry, stranger) == 1, "lines and buttons sobot does not know: one row"
     assert await teams.count(models.ConversationReference) == 1
     assert looked_up() == 1
+    for _ in range(5):
+        await teams.say("nobody", "new order please")
+        await teams.click("nobody", "step.done", {"reference": "SO-2026-0001", "step": "x"})
+    assert await teams.count(models.AuditEntry, stranger) == 3, "each thing sobot knows, asked for: once each"
     clock.advance(TRUSTED_FOR)
-    await teams.say("nobody", "help")
+    await teams.say("nobody", "new order")
     assert looked_up() == 2, "asked again after a minute: someone added by email is known within it"
-    assert await teams.count(models.AuditEntry, stranger) == 1
+    assert await teams.count(models.AuditEntry, stranger) == 3
     clock.advance(timedelta(hours=1))
-    await teams.say("nobody", "help", "a:personal-nobody-9")
-    assert await teams.count(models.AuditEntry, stranger) == 2, "audited again each hour"
+    await teams.say("nobody", "new order", "a:personal-nobody-9")
+    assert await teams.count(models.AuditEntry, stranger) == 4, "audited again each hour"
     assert await teams.count(models.ConversationReference) == 2
-    await teams.say("someone-else", "help")
-    assert await teams.count(models.AuditEntry, stranger) == 3, "each stranger is audited"
+    await teams.say("someone-else", "new order")
+    assert await teams.count(models.AuditEntry, stranger) == 5, "each stranger is audited"
 
 
 async def test_someone_leaving_the_directory_is_a_stranger_within_a_minute(teams: Teams, clock: FixedClock) -> None:
@@ -643,3 +648,10 @@ async def test_a_button_of_any_length_is_answered_without_being_repeated_whole(
     assert answer.strip() and "Something went wrong" not in answer
     assert "x" * 200 not in answer and "1" * 200 not in answer, answer[:300]
     assert len(answer) < 5_000
+
+
+@pytest.mark.parametrize("field", ["made", "child_local_id", "months", "last_day", "social_worker", "procedure"])
+async def test_a_form_answer_of_any_length_is_kept_but_not_repeated_in_its_sentences(teams: Teams, field: str) -> None:
+    form = await teams.click("sam", "order.submit", {**NEW_ORDER, field: "1" * 300 + LONG})
+    sentences = "\n".join(texts(block) for block in form["body"] if block["type"] == "TextBlock")
+    assert sentences.strip() and "x" * 200 not in sentences and "1" * 200 not in sentences, sentences[:300]
