@@ -22,10 +22,10 @@ from bot.activities import Reply
 from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
-from handlers import access, conversations, order_form, orders, queries, reminders
+from handlers import access, conversations, order_form, orders, permissions, queries, reminders
 from handlers.context import Context
-from handlers.directory import TRUSTED_FOR, PersonView, identify
-from handlers.errors import Ambiguous, InvalidInput, NotFound, RequestError, brief
+from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
+from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, RequestError, brief
 from handlers.kept import Kept
 from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
@@ -55,9 +55,14 @@ class SobotAgent(ActivityHandler):
         # and who the sender is.
         self.recent = conversations.RecentReferences()
         self.known: Kept[str, PersonView] = Kept(TRUSTED_FOR)
-        # A stranger's same attempt (the same line, or button) is audited once in this long: each repeat would
-        # otherwise add a row, without limit, for someone who is only ever told whom to ask.
-        self.refused: Kept[tuple[str, str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
+        # A stranger (someone the directory does not know) costs a bounded amount however much they send: each
+        # thing they ask (a command, whatever its words; a button of sobot's; anything else) is audited once in
+        # STRANGER_AUDITED_EVERY, their conversation kept once in it, and Teams asked for their email once in
+        # TRUSTED_FOR (someone added to the directory by email is known within it, by Entra object id at once).
+        # Otherwise each message would add an audit row, a stored conversation and a lookup, without limit.
+        self.refused: Kept[tuple[str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
+        self.stranger_kept: Kept[str, bool] = Kept(STRANGER_AUDITED_EVERY)
+        self.unknown: Kept[str, bool] = Kept(TRUSTED_FOR)
         self.announcements = Announcements(ctx, messenger)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
         self.ask_for_allocation = self.announcements.ask_for_allocation
@@ -98,22 +103,29 @@ class SobotAgent(ActivityHandler):
         else:
             await turn_context.send_activity(sentence)
 
-    async def _refuse_stranger(self, who: str, attempt: str, said: str = "") -> None:
-        """Audit a stranger's attempt, once an hour for the same sender, attempt and line said."""
+    async def _refuse_stranger(self, who: str, attempt: str, asked: str) -> None:
+        """Audit a stranger's attempt: the first of each thing `asked` in STRANGER_AUDITED_EVERY from one sender."""
         now = self.ctx.clock.now()
-        key = (who[:200], attempt[:64], " ".join(said.split())[:64])
+        key = (who, asked if asked in self.ASKS else "unknown")
         if self.refused.get(key, now) is None:
-            await access.refuse_stranger(self.ctx, who, attempt)
+            await access.refuse_stranger(self.ctx, who, attempt[:64])
             self.refused.keep(key, True, now)
 
     async def _person(self, turn_context: TurnContext) -> PersonView | None:
-        """Who sent this, from the directory; the conversation is remembered either way."""
+        """Who sent this, from the directory; the conversation is remembered, a stranger's once in a while."""
         activity = turn_context.activity
         sender = activity.from_property
         entra_id = sender.aad_object_id if sender else None
+        who, now = activities.sender(activity), self.ctx.clock.now()
         person = await identify(self.ctx, entra_id, None, self.known) if entra_id else None
-        if person is None:
+        if person is None and self.unknown.get(who, now) is None:
             person = await identify(self.ctx, entra_id, await self._email(turn_context), self.known)
+            if person is None:
+                self.unknown.keep(who, True, now)
+        if person is None:
+            if self.stranger_kept.get(who, now) is not None:
+                return None  # a stranger seen lately: their conversation was kept then
+            self.stranger_kept.keep(who, True, now)
         reference = activity.get_conversation_reference().model_dump(mode="json", by_alias=True, exclude_none=True)
         # A channel is reached at its top level, not inside the thread this message happened to be in.
         reference["conversation"]["id"] = activities.channel_id(activity)
@@ -164,7 +176,8 @@ class SobotAgent(ActivityHandler):
         activity = turn_context.activity
         if person is None:
             verb = activity.value.get("verb") if isinstance(activity.value, dict) else None
-            await self._refuse_stranger(activities.sender(activity), str(verb or "message"), activity.text or "")
+            asked = str(verb) if verb else parse(activity.text or "", self.ctx.today()).name
+            await self._refuse_stranger(activities.sender(activity), str(verb or "message"), asked)
             await turn_context.send_activity(STRANGER)
             return
         if isinstance(activity.value, dict) and activity.value.get("verb"):
@@ -194,7 +207,8 @@ class SobotAgent(ActivityHandler):
         person = await self._person(turn_context)
         action = invoke_value.action
         if person is None:
-            await self._refuse_stranger(activities.sender(turn_context.activity), (action.verb if action else "") or "")
+            verb = (action.verb if action else "") or ""
+            await self._refuse_stranger(activities.sender(turn_context.activity), verb, verb)
             return cards.message(STRANGER, attention=True)
         data = dict(action.data or {}) if action else {}
         reply = await self.card_action(turn_context, person, (action.verb if action else "") or "", data)
@@ -247,7 +261,8 @@ class SobotAgent(ActivityHandler):
         return Reply(card=cards.new_order_form(self._procedure_choices(), values, form=uuid.uuid4().hex))
 
     async def _submit_order(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
-        return await self.submit_order(person, command.data)
+        sender = turn_context.activity.from_property
+        return await self.submit_order(person, command.data, sender.id if sender else None)
 
     async def _my_orders(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         found = await queries.my_orders(self.ctx, person)
@@ -332,6 +347,40 @@ class SobotAgent(ActivityHandler):
     async def _allocate_pressed(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         return await self.allocate(person, command.reference or "", str(command.data.get("iro", "")))
 
+    async def _refresh(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        """A card opened again (its Universal Actions refresh): the card as it now is, for the person looking."""
+        data = command.data
+        if data.get("card") == "reminder":
+            reference, key, occurrence = _step_of(data)
+            sender = turn_context.activity.from_property
+            try:
+                step = await reminders.step_now(self.ctx, reference, key, occurrence, person.actor)
+            except NotAllowed as refused:
+                return Reply(card=cards.card(cards.text(str(refused), color="Attention")))
+            may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
+            return Reply(card=cards.reminder_now(step, self.ctx.today(), sender.id if sender else None,
+                                                 may_allocate=may_allocate))  # fmt: skip
+        if data.get("card") == "allocation":
+            return Reply(card=await self._allocation_card(person, command.reference or ""))
+        return Reply("That card is not one I know; type help to see what I can do.")
+
+    async def _choose_iro(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        if not permissions.may_everywhere(person.roles, "order.allocate"):
+            raise NotAllowed(permissions.refusal("order.allocate", command.reference))
+        return Reply(card=await self._allocation_card(person, command.reference or ""))
+
+    async def _allocation_card(self, person: PersonView, reference: str) -> cards.Card:
+        """An order's allocation card as it stands: its IRO, who allocated them and when; buttons for the unit."""
+        try:
+            view, done = await orders.allocation_now(self.ctx, reference, person.actor)
+        except NotAllowed as refused:
+            return cards.card(cards.heading(reference), cards.text(str(refused), isSubtle=True))
+        may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
+        loads = await iro_loads(self.ctx) if may_allocate else []
+        if done is None:
+            return cards.allocation_request(view, loads, may_allocate=may_allocate)
+        return cards.allocated(view, done.by, done.at, done.replaced, loads, may_allocate=may_allocate)
+
     async def _use_channel(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         if activities.kind(turn_context.activity) != "channel":
             return Reply("Say this in the Safeguarding Unit's Teams channel, where the allocation cards should go.")
@@ -359,10 +408,13 @@ class SobotAgent(ActivityHandler):
         "extend": _extend,
         "allocate": _allocate,
         "order.allocate": _allocate_pressed,
+        "order.choose_iro": _choose_iro,
+        cards.REFRESH: _refresh,
         "use_channel": _use_channel,
     }
 
-    async def submit_order(self, person: PersonView, data: Mapping[str, Any]) -> Reply:
+    async def submit_order(self, person: PersonView, data: Mapping[str, Any], teams_id: str | None = None) -> Reply:
+        """Save the form's order, or give the form back with its problems; `teams_id` is the sender's in Teams."""
         values = {field: str(data.get(field) or "").strip() for field, _, _ in cards.FORM_FIELDS}
         # Saving a form twice (pressed twice, or Teams sending it again) saves one order: the form's id is unique.
         form = str(data.get("form") or "")[:64] or None
@@ -390,6 +442,10 @@ class SobotAgent(ActivityHandler):
             return await self._form_again_unless_saved(values, errors, str(error), form)
         except NotFound as error:
             return await self._form_again_unless_saved(values, {"social_worker": str(error)}, form=form)
+        if teams_id and view.social_worker_id == person.id:
+            # The order's cards refresh for its social worker, here the one saving it, known by this turn's Teams id
+            # (read from the records, it would be one more statement in the busiest turn there is).
+            view = replace(view, viewers=(teams_id,))
         await self.ask_for_allocation(view)
         return Reply(card=self._summary(view, saved=True))
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.directory import IroLoad
 from handlers.queries import DueStep, OrderSummary
+from handlers.reminders import StepNow
 from handlers.terms import TYPE_NAMES
 from handlers.views import OrderView
 
@@ -36,11 +37,29 @@ FORM_FIELDS: list[tuple[str, str, str]] = [
 REQUIRED = {"child_local_id", "child_name", "order_type", "made"}
 
 
-def card(*body: Any, actions: Sequence[Card] = ()) -> Card:
+def card(*body: Any, actions: Sequence[Card] = (), refresh: Card | None = None) -> Card:
     content: Card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": list(body)}
     if actions:
         content["actions"] = list(actions)
+    if refresh is not None:
+        content["refresh"] = refresh
     return content
+
+
+# The verb of every card's refresh: Teams sends it, as an adaptiveCard/action invoke, when the card is opened.
+REFRESH = "card.refresh"
+# Teams refreshes a card by itself for at most 60 of the people named.
+MOST_VIEWERS = 60
+
+
+def refresh(data: Mapping[str, Any], viewers: Sequence[str] | None) -> Card:
+    """A card's refresh (Universal Actions): Teams asks sobot for the card as it now is when one of `viewers`
+    (Teams ids) opens it. `viewers` None names nobody, which Teams reads as everyone in a conversation of at most
+    60 people: right for a card in one person's chat, who is the only one to see it."""
+    clause: Card = {"action": execute("Refresh", REFRESH, data)}
+    if viewers is not None:
+        clause["userIds"] = list(dict.fromkeys(viewers))[:MOST_VIEWERS]
+    return clause
 
 
 def text(value: str, **style: Any) -> Card:
@@ -220,16 +239,26 @@ def event_name(key: str | None, titles: Mapping[str, str]) -> str:
     return titles.get(key or "") or (key or "an event").replace("_", " ")
 
 
-def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
-    """The unit's card for a new order: a button for each IRO independent of its social worker."""
+def allocation_refresh(view: OrderView) -> Card:
+    """The refresh of an order's allocation card, for the people on the order who chat with sobot."""
+    return refresh({"card": "allocation", "reference": view.reference}, view.viewers)
+
+
+def allocation_request(view: OrderView, iros: Sequence[IroLoad], *, may_allocate: bool = True) -> Card:
+    """The unit's card for a new order: a button for each IRO independent of its social worker.
+
+    `may_allocate` False is the card as someone outside the Safeguarding Unit sees it when it refreshes: no buttons.
+    """
     buttons = [
         execute(f"{load.person.name} ({load.open_orders} open)", "order.allocate",
                 {"reference": view.reference, "iro": load.person.email})
         for load in iros
-        if load.independent_of(view.social_worker_id)
+        if may_allocate and load.independent_of(view.social_worker_id)
     ]  # fmt: skip
     body: list[Card] = [heading(f"Allocate an IRO: {view.reference}"), facts(order_facts(view)[:8])]
-    if not iros:
+    if not may_allocate:
+        body.append(text("Waiting for the Safeguarding Unit to allocate an IRO.", isSubtle=True))
+    elif not iros:
         body.append(
             text("There are no IROs in the directory yet: ask an administrator to add them.", color="Attention")
         )
@@ -238,7 +267,9 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad]) -> Card:
                          "ask an administrator to add one.", color="Attention"))  # fmt: skip
     else:
         body.append(text("Choose the IRO, or reply in this thread: allocate Jane Smith", isSubtle=True))
-    return card(*body, {"type": "ActionSet", "actions": buttons} if buttons else text(""))
+    if buttons:
+        body.append({"type": "ActionSet", "actions": buttons})
+    return card(*body, refresh=allocation_refresh(view))
 
 
 def choose_iro(reference: str, choices: Sequence[tuple[str, str]]) -> Card:
@@ -247,7 +278,11 @@ def choose_iro(reference: str, choices: Sequence[tuple[str, str]]) -> Card:
     return card(text(f"Which IRO for {reference}?", weight="Bolder"), {"type": "ActionSet", "actions": buttons})
 
 
-def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros: Sequence[IroLoad]) -> Card:
+def allocated(
+    view: OrderView, by: str, at: datetime, replaced: str | None, iros: Sequence[IroLoad], *, may_allocate: bool = True
+) -> Card:
+    """An allocated order's card: who allocated whom, and when; for the unit, a button to reallocate to each other
+    IRO (`may_allocate` False: none)."""
     local = at.astimezone(LONDON)
     line = f"Allocated to {view.iro} by {by} at {local:%H:%M} on {local:%d %b %Y}"
     if replaced:
@@ -256,12 +291,12 @@ def allocated(view: OrderView, by: str, at: datetime, replaced: str | None, iros
         execute(f"Reallocate to {load.person.name} ({load.open_orders} open)", "order.allocate",
                 {"reference": view.reference, "iro": load.person.email})
         for load in iros
-        if load.person.name != view.iro and load.independent_of(view.social_worker_id)
+        if may_allocate and load.person.name != view.iro and load.independent_of(view.social_worker_id)
     ]  # fmt: skip
     body = [heading(f"{view.reference}: IRO allocated"), text(line, color="Good"), facts(order_facts(view)[:8])]
     if buttons:
         body.append({"type": "ActionSet", "actions": buttons})
-    return card(*body)
+    return card(*body, refresh=allocation_refresh(view))
 
 
 # Teams refuses a message over about 28 KB, and a row of these tables is about 600 bytes of card.
@@ -303,22 +338,71 @@ def _capped(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], t
     return card(*body)
 
 
+# The step the built-in procedures give to allocating an IRO. A reminder built without its procedure at hand knows
+# it by this key; the reminder's refresh, made with the procedure, knows any other.
+ALLOCATION_STEP = "allocate_iro"
+
+
 def reminder(reference: str, initials: str, title: str, key: str, occurrence: int, due: date, note: str) -> Card:
-    """A reminder or escalation about one step, with the buttons that act on it."""
+    """A reminder or escalation about one step, with the buttons that act on it; it refreshes to the step as it
+    stands whenever it is opened (reminder_now)."""
     data = {"reference": reference, "step": key, "occurrence": occurrence}
     return card(
         heading(f"{reference} ({initials}): {title}"),
         text(f"Due {day(due)}. {note}"),
-        {"type": "Input.Date", "id": "done_on", "label": "Done on (for Done on a date)"},
-        actions=[
-            execute("Mark done", "step.done", data),
-            execute("Done on a date", "step.done_on", data),
-            execute("Acknowledge", "step.acknowledge", data),
-            {"type": "Action.ShowCard", "title": "Snooze", "card": card(text("Snooze for"), actions=[
-                execute(f"{n} working day{'s' if n > 1 else ''}", "step.snooze", {**data, "days": n}) for n in (1, 2, 5)
-            ])},
-        ],
-    )  # fmt: skip
+        *_step_inputs(key == ALLOCATION_STEP),
+        actions=_step_actions(data, key == ALLOCATION_STEP),
+        refresh=refresh({"card": "reminder", **data}, None),
+    )
+
+
+def _step_inputs(by_allocating: bool) -> list[Card]:
+    return [] if by_allocating else [{"type": "Input.Date", "id": "done_on", "label": "Done on (for Done on a date)"}]
+
+
+def _step_actions(data: Mapping[str, Any], by_allocating: bool) -> list[Card]:
+    """What answers a step's reminder: done (or, for the step that allocating does, choosing the IRO),
+    acknowledged, snoozed."""
+    if by_allocating:
+        done = [execute("Choose the IRO", "order.choose_iro", {"reference": data["reference"]})]
+    else:
+        done = [execute("Mark done", "step.done", data), execute("Done on a date", "step.done_on", data)]
+    return [
+        *done,
+        execute("Acknowledge", "step.acknowledge", data),
+        {"type": "Action.ShowCard", "title": "Snooze", "card": card(text("Snooze for"), actions=[
+            execute(f"{n} working day{'s' if n > 1 else ''}", "step.snooze", {**data, "days": n}) for n in (1, 2, 5)
+        ])},
+    ]  # fmt: skip
+
+
+def reminder_now(step: StepNow, today: date, viewer: str | None, *, may_allocate: bool) -> Card:
+    """A reminder as the step now stands, for the person (Teams id `viewer`) who opened it: who did it and when,
+    once done; else the buttons that fit the step, less the IRO's choice for someone outside the unit."""
+    data = {"reference": step.reference, "step": step.key, "occurrence": step.occurrence}
+    again = refresh({"card": "reminder", **data}, [viewer] if viewer else None)
+    head = heading(f"{step.reference} ({step.initials}): {step.title}")
+    if step.state == "done":
+        by = f" by {step.done_by}" if step.done_by else ""
+        return card(head, text(f"Done on {day(step.done_on)}, recorded{by}.", color="Good"), refresh=again)
+    if step.state not in ("open", "waiting"):
+        return card(head, text("No longer due: nothing more is asked of anyone for this step."), refresh=again)
+    when = (
+        f"Due {day(step.due)}" + (" (overdue)." if step.due and step.due < today else ".")
+        if step.due
+        else "Not due yet."
+    )
+    body = [head, text(when, color="Attention" if step.due and step.due < today else "Default")]
+    if step.answered == "acknowledged":
+        body.append(text("You acknowledged it: escalations to you for it have stopped.", isSubtle=True))
+    elif step.answered == "snoozed" and step.until and step.until >= today:
+        body.append(text(f"You snoozed it until {day(step.until)}.", isSubtle=True))
+    by_allocating = step.by_operation == "order.allocate"
+    actions = _step_actions(data, by_allocating)
+    if by_allocating and not may_allocate:
+        actions = actions[1:]
+        body.append(text("The Safeguarding Unit allocates the IRO.", isSubtle=True))
+    return card(*body, *_step_inputs(by_allocating), actions=actions, refresh=again)
 
 
 def message(value: str, *, attention: bool = False) -> Card:

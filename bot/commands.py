@@ -22,11 +22,12 @@ HELP = [
     ("due [this week | next 30 days]", "steps due soon on your orders"),
     ("overdue", "steps past their date on your orders"),
     ("done SO-2026-0007 initial review [12/05/2026]", "record a step as done (today if no date)"),
-    ("event SO-2026-0007 first_cin_meeting 12/05/2026", "record an event of the procedure"),
+    ("event SO-2026-0007 first CIN meeting 12/05/2026", "record an event of the procedure, by its name"),
     ("allocate SO-2026-0007 to Jane Smith", "allocate an IRO (Safeguarding Unit)"),
     ("extend SO-2026-0007 to 02/03/2028", "record the court's extension"),
     ("use this channel for allocations", "in the unit's channel, once (Safeguarding Unit)"),
 ]
+MOST_DAYS_AHEAD = 366
 WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "event", "allocate", "extend", "use"]
 
 
@@ -92,6 +93,8 @@ def parse(text: str, today: date) -> Command:
     if first == "due":
         days = 7
         if match := re.search(r"next (\d+) days?", joined):
+            if len(match.group(1)) > 3 or not 1 <= int(match.group(1)) <= MOST_DAYS_AHEAD:
+                return Command("due", problem=f"Say up to {MOST_DAYS_AHEAD} days, e.g. due next 30 days.")
             days = int(match.group(1))
         elif "this week" in joined:
             days = 0

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from handlers.errors import InvalidInput
+from handlers.errors import InvalidInput, brief
 from handlers.terms import FIRST_ORDER_DAY, day, order_terms, order_type
 from rules.dates import add_months
 from rules.ukdates import DateNotUnderstood, parse_uk_date
@@ -211,13 +211,13 @@ def _length_or_last_day(
     label = LABELS[field]
     if field == "months":
         problems.append(
-            FieldProblem(field, f"{label}: '{value}' is not a number of months: give the length the court set, "
+            FieldProblem(field, f"{label}: '{brief(value)}' is not a number of months: give the length the court set, "
                                 "e.g. 12.")
         )  # fmt: skip
         return None, None
     if _OTHER_UNIT.match(value):
-        problems.append(FieldProblem(field, f"{label}: '{value}' is not a length in months: give the order's last "
-                                            "day instead."))  # fmt: skip
+        problems.append(FieldProblem(field, f"{label}: '{brief(value)}' is not a length in months: give the order's "
+                                            "last day instead."))  # fmt: skip
         return None, None
     try:
         return None, parse_uk_date(value)
@@ -226,8 +226,8 @@ def _length_or_last_day(
             problems.append(FieldProblem(field, f"{label}: {error}"))
         else:
             problems.append(
-                FieldProblem(field, f"{label}: '{value}' is not a length or a date: write the length the court set "
-                                    "(e.g. 12 months) or the last day (e.g. 2 March 2027).")
+                FieldProblem(field, f"{label}: '{brief(value)}' is not a length or a date: write the length the court "
+                                    "set (e.g. 12 months) or the last day (e.g. 2 March 2027).")
             )  # fmt: skip
         return None, None
 

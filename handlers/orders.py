@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers import permissions, receipts, records, steps
 from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import PersonView, independent
-from handlers.errors import InvalidInput, NotAllowed, RequestError
+from handlers.errors import InvalidInput, NotAllowed, RequestError, brief
 from handlers.order_form import NewOrder as NewOrder  # the operations' own type; callers name it orders.NewOrder
 from handlers.order_form import first_problem, order_problems
 from handlers.receipts import Receipt
@@ -250,8 +250,8 @@ async def _record(ctx: Context, acting: permissions.Acting, reference: str, key:
     if key not in known and step is not None:
         key = step.completed_by  # a step done by another event, e.g. allocate_iro by iro_allocated
     if key not in known:
-        names = ", ".join(sorted(known))
-        raise InvalidInput(f"The {procedure.id} procedure has no step or event {key!r}. It knows: {names}.", "key")
+        raise InvalidInput(f"The {procedure.title} has no step or event {brief(key)!r}. It knows: "
+                           f"{steps.names(procedure)}.", "key")  # fmt: skip
     _may_record(acting, key)
     definition = known[key]
     if definition.values:
@@ -260,7 +260,7 @@ async def _record(ctx: Context, acting: permissions.Acting, reference: str, key:
             raise InvalidInput(f"Say which {definition.title.lower()}: one of {', '.join(definition.values)}.", "value")
         value = match
     elif value:
-        raise InvalidInput(f"{key} takes no value; record it with just its date.", "value")
+        raise InvalidInput(f"{definition.title} takes no value; record it with just its date.", "value")
     records.check_event_date(ctx, on, order.made)
     rule = procedure.milestone(key) or next((r for r in procedure.milestones if r.completed_by == key), None)
     if rule is not None and rule.repeat is None:
@@ -376,6 +376,25 @@ class Allocated:
     by: str
     at: datetime
     replaced: str | None
+
+
+async def allocation_now(ctx: Context, reference: str, actor: Actor) -> tuple[OrderView, Allocated | None]:
+    """The order and, once it has an IRO, who allocated them and when: for a card showing the allocation as it
+    stands, to someone who may see the order."""
+    async with permissions.acting_on(ctx, actor, "order.view", reference) as acting:
+        session, order = acting.session, acting.order
+        view = await order_view(ctx, session, order)
+        current = next((a for a in order.allocations if a.active), None)
+        if current is None:
+            return view, None
+        await records.load(session, current, "allocated_by")
+        replaced = None
+        if current.replaced_iro_id is not None:
+            replaced = await session.scalar(
+                select(models.Person.name).where(models.Person.id == current.replaced_iro_id)
+            )
+        by = current.allocated_by.name if current.allocated_by else "sobot's administrator"
+        return view, Allocated(view, by, current.allocated_at, replaced)
 
 
 async def allocate_iro(

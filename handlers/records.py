@@ -65,7 +65,8 @@ def procedure(ctx: Context, procedure_id: str) -> Procedure:
     found = ctx.procedures.get(procedure_id)
     if found is None:
         raise InvalidInput(
-            f"There is no procedure called {procedure_id!r}. The procedures are: {', '.join(sorted(ctx.procedures))}.",
+            f"There is no procedure called {brief(procedure_id)!r}. The procedures are: "
+            f"{', '.join(sorted(ctx.procedures))}.",
             "procedure",
         )
     return found
@@ -75,7 +76,7 @@ def normalise_reference(text: str) -> str:
     """'so-2026-7', 'SO20260007' → 'SO-2026-0007'."""
     match = REFERENCE.match(text.strip())
     if not match:
-        raise NotFound(f"{text.strip()!r} is not an order reference: they look like SO-2026-0007.")
+        raise NotFound(f"{brief(text)!r} is not an order reference: they look like SO-2026-0007.")
     return f"SO-{match.group(1)}-{int(match.group(2)):04d}"
 
 
@@ -173,7 +174,7 @@ async def social_worker_named(session: AsyncSession, name: str) -> Named:
     matches = [p for p in people if "social_worker" in p.roles and " ".join(p.name.split()).casefold() == wanted]
     if not matches:
         raise InvalidInput(
-            f"Social worker: there is no social worker called '{name.strip()}' in the directory: give their email "
+            f"Social worker: there is no social worker called '{brief(name)}' in the directory: give their email "
             "address, or ask an administrator to add them (sobot people import).",
             "social_worker_email",
         )

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
+
 from handlers import permissions, records
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotFound
+from handlers.errors import InvalidInput, NotFound, brief
+from handlers.orders import BY_OPERATION
+from rules.initials import initials
 from storage import models
 
 SNOOZE_DAYS = (1, 2, 5)
@@ -25,7 +29,8 @@ def _open_step(acting: permissions.Acting, key: str, occurrence: int) -> models.
     order = acting.order
     step = next((m for m in order.milestones if m.key == key and m.occurrence == occurrence), None)
     if step is None:
-        raise NotFound(f"{order.reference} has no step {key} ({occurrence}).")
+        raise NotFound(f"{order.reference} has no step {brief(key)!r} ({occurrence}): open the order with "
+                       f"`order {order.reference}` to see its steps.")  # fmt: skip
     if step.state != "open":
         raise InvalidInput(f"{step.title} on {order.reference} is {step.state}: there is nothing to answer.")
     return step
@@ -57,3 +62,50 @@ async def snooze(ctx: Context, reference: str, key: str, occurrence: int, days: 
         records.audit(session, ctx, actor, "step.snooze", order.reference,
                       {"step": key, "occurrence": occurrence, "until": until.isoformat()})  # fmt: skip
         return Response(order.reference, step.title, "snoozed", until)
+
+
+@dataclass(frozen=True)
+class StepNow:
+    """A step as it stands now, for a reminder opened again: done or not, by whom and when, and how the person
+    looking last answered it."""
+
+    reference: str
+    initials: str
+    title: str
+    key: str
+    occurrence: int
+    due: date | None
+    state: str  # open, waiting, done or waived
+    done_on: date | None
+    done_by: str | None
+    # Done by an operation (allocating an IRO) rather than by being recorded: the reminder offers that instead.
+    by_operation: str | None
+    answered: str | None  # this person's latest answer: acknowledged or snoozed
+    until: date | None
+
+
+async def step_now(ctx: Context, reference: str, key: str, occurrence: int, actor: Actor) -> StepNow:
+    """The step as it stands, for anyone who may answer its reminders; NotFound for a step the order lacks."""
+    async with permissions.acting_on(ctx, actor, "step.acknowledge", reference) as acting:
+        session, order = acting.session, acting.order
+        step = next((m for m in order.milestones if m.key == key and m.occurrence == occurrence), None)
+        if step is None:
+            raise NotFound(f"{order.reference} has no step {brief(key)!r} ({occurrence}): open the order with "
+                           f"`order {order.reference}` to see its steps.")  # fmt: skip
+        done_by = None
+        if step.done_by_id is not None:
+            done_by = await session.scalar(select(models.Person.name).where(models.Person.id == step.done_by_id))
+        answer = None
+        if acting.person is not None:
+            answer = await session.scalar(
+                select(models.StepResponse)
+                .where(models.StepResponse.milestone_id == step.id, models.StepResponse.person_id == acting.person.id)
+                .order_by(models.StepResponse.id.desc())
+            )
+        rule = acting.procedure.milestone(key)
+        completion = rule.completed_by if rule is not None else None
+        operation = BY_OPERATION[completion][0] if completion in BY_OPERATION else None
+        await records.load(session, order, "child")
+        return StepNow(order.reference, initials(order.child.name), step.title, step.key, step.occurrence, step.due,
+                       step.state, step.done_on, done_by, operation, answer.kind if answer else None,
+                       answer.until if answer else None)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.errors import InvalidInput
+from handlers.errors import InvalidInput, brief
 from rules.procedures import Procedure
 
 
@@ -41,7 +41,13 @@ def step_key(procedure: Procedure, text: str, *, quiet: bool = False) -> str | N
         return scored[0][1]
     if quiet:
         return None
-    raise InvalidInput(f"I can't tell which step {text!r} is. Its steps are: {', '.join(sorted(known))}.", "key")
+    raise InvalidInput(f"I can't tell which step {brief(text)!r} is. Its steps are: {names(procedure)}.", "key")
+
+
+def names(procedure: Procedure) -> str:
+    """The procedure's steps and events as people know them, by title, for a sentence listing them."""
+    titles = {rule.title for rule in procedure.milestones} | {event.title for event in procedure.event_keys().values()}
+    return "; ".join(sorted(titles, key=str.lower))
 
 
 def title(procedure: Procedure, key: str) -> str:

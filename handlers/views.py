@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -53,6 +54,9 @@ class OrderView:
     iro_id: int | None = None
     # What people call the procedure (its title), where the view was made with the procedures at hand.
     procedure_title: str = ""
+    # The Teams ids of the people on the order (its social worker and IRO) who have chatted with sobot: the people
+    # its cards refresh for when they open them.
+    viewers: tuple[str, ...] = ()
 
     def open_steps(self) -> list[StepView]:
         return [s for s in self.steps if s.state in ("open", "waiting")]
@@ -87,6 +91,27 @@ def sorted_steps(rows: list[models.Milestone], today: date) -> tuple[StepView, .
     return ordered(step_view(row, today) for row in rows)
 
 
+async def teams_ids(session: AsyncSession, person_ids: Iterable[int | None]) -> tuple[str, ...]:
+    """The Teams ids (the ids Teams gives users in a bot's conversations) of these people, where they have a chat
+    with sobot, in the order given: each chat's stored reference names its user."""
+    wanted = [person_id for person_id in dict.fromkeys(person_ids) if person_id is not None]
+    if not wanted:
+        return ()
+    rows = await session.execute(
+        select(models.ConversationReference.person_id, models.ConversationReference.reference).where(
+            models.ConversationReference.person_id.in_(wanted),
+            models.ConversationReference.kind == "personal",
+            models.ConversationReference.stale.is_(False),
+        )
+    )
+    found: dict[int, str] = {}
+    for person_id, reference in rows:
+        user = reference.get("user") if isinstance(reference, dict) else None
+        if isinstance(user, dict) and isinstance(user.get("id"), str) and user["id"]:
+            found.setdefault(person_id, user["id"])
+    return tuple(dict.fromkeys(found[p] for p in wanted if p in found))
+
+
 async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -> OrderView:
     await load(session, order, "milestones", "allocations", "child", "social_worker")
     active = next((a for a in order.allocations if a.active), None)
@@ -116,4 +141,5 @@ async def order_view(ctx: Context, session: AsyncSession, order: models.Order) -
         social_worker_id=order.social_worker_id,
         iro_id=active.iro_id if active else None,
         procedure_title=procedure.title if (procedure := ctx.procedures.get(order.procedure_id)) else "",
+        viewers=await teams_ids(session, (order.social_worker_id, active.iro_id if active else None)),
     )

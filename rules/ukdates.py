@@ -103,5 +103,10 @@ def _checked(
     return found
 
 
+# What is typed is repeated back at most this long: a page pasted in place of a date is not sent back whole.
+QUOTED_AT_MOST = 60
+
+
 def _quoted(text: str) -> str:
-    return "'" + " ".join(text.split()) + "'"
+    line = " ".join(text.split())
+    return "'" + (line if len(line) <= QUOTED_AT_MOST else line[: QUOTED_AT_MOST - 1].rstrip() + "…") + "'"

@@ -6,8 +6,10 @@ import asyncio
 import logging
 import os
 import signal
+from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from sobot.app import build_sobot
 from sobot.settings import Settings, SettingsError, missing_teams_app
@@ -19,7 +21,53 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_SECONDS = 20
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+@dataclass(frozen=True)
+class Patience:
+    """How long the server waits on a caller before it closes the connection, so that connections held open slowly
+    (a request's head sent a byte at a time, or never) cannot pile up without end."""
+
+    # From a connection's opening, or the end of its last answer, until a request's head (line and headers) has
+    # arrived. Longer than a reverse proxy's idle keep-alive to its upstreams (nginx: 60 s), so that the proxy, not
+    # sobot, closes an idle connection it might be about to reuse.
+    idle_seconds: float = 75.0
+    # From the end of a request's head until its whole body has arrived.
+    body_seconds: float = 30.0
+    # After answering a request whose body is unfinished (a 408), how long the rest is still read and dropped, so
+    # the caller hears the answer before the connection closes.
+    linger_seconds: float = 5.0
+
+
+def body_within(seconds: float) -> Middleware:
+    """A middleware that reads a request's body (up to the app's size limit) before anything else sees it, and
+    answers 408, closing the connection, when it does not all arrive within `seconds`."""
+
+    @web.middleware
+    async def read_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()  # kept by aiohttp: the handler reads the same body again
+            except TimeoutError:
+                log.info("a request's body did not arrive within %g s; its connection was closed", seconds)
+                response = web.json_response(
+                    {"error": f"the request's body did not arrive within {seconds:g} seconds: send it again"},
+                    status=408,
+                )
+                response.force_close()
+                return response
+        return await handler(request)
+
+    return read_body
+
+
+def runner(app: web.Application, patience: Patience = Patience()) -> web.AppRunner:
+    """The server for the app, with its patience for slow callers."""
+    app.middlewares.insert(0, body_within(patience.body_seconds))
+    return web.AppRunner(app, access_log=None, keepalive_timeout=patience.idle_seconds,
+                         lingering_time=patience.linger_seconds)  # fmt: skip
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None, patience: Patience = Patience()) -> None:
     """Serve until `stop` is set (or SIGINT/SIGTERM); SettingsError, before anything starts, naming every Teams
     app variable that serving on this address needs and lacks."""
     missing = missing_teams_app(os.environ, settings.host)
@@ -40,9 +88,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     for sig in SIGNALS:
         loop.add_signal_handler(sig, first_signal)
     await upgrade(settings.database_url)
-    runner = web.AppRunner(build_sobot(settings).app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    server = runner(build_sobot(settings).app, patience)
+    await server.setup()
+    site = web.TCPSite(server, settings.host, settings.port)
     await site.start()
     log.info("sobot is listening on http://%s:%d (database %s)", settings.host, settings.port,
              settings.database_url.split("://", 1)[0])  # fmt: skip
@@ -51,7 +99,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("sobot is stopping")
         try:
-            await asyncio.wait_for(runner.cleanup(), STOP_SECONDS)
+            await asyncio.wait_for(server.cleanup(), STOP_SECONDS)
         except TimeoutError:
             log.error("sobot did not stop within %d s; stopping anyway", STOP_SECONDS)
 
@@ -66,5 +114,5 @@ def event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(settings: Settings) -> None:
-    with asyncio.Runner(loop_factory=event_loop) as runner:
-        runner.run(serve(settings))
+    with asyncio.Runner(loop_factory=event_loop) as loop:
+        loop.run(serve(settings))

@@ -27,6 +27,8 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 SHOWN_WITHIN = 30.0
 
 CARD = ".ac-adaptiveCard"
+# What the Playground's default configuration calls the bot, in its @mention list.
+BOT = "Test Bot"
 
 
 def missing() -> str | None:
@@ -65,11 +67,27 @@ class PlaygroundPage:
         """Choose a conversation in the list on the left: "Personal Chat", or a channel as "My Team - General"."""
         self.wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"[role=treeitem][aria-label='{name}']")).click()
 
-    def say(self, line: str) -> None:
+    def say(self, line: str, *, mention: str | None = None) -> None:
+        """Type a line and send it; with `mention`, first @mention them as a person does in a channel (where Teams
+        passes a bot only what mentions it): type @ and pick the name from the list that opens."""
         box = self.wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[role=textbox][contenteditable=true]"))
         box.click()
+        if mention is not None:
+            box.send_keys("@")
+            named = f"//*[@role='menuitem'][normalize-space(.)={_xpath_text(mention)}]"
+            self.wait.until(lambda d: d.find_element(By.XPATH, named)).click()
+            line = " " + line
         box.send_keys(line)
         box.send_keys(Keys.ENTER)
+
+    def message(self, showing: str) -> WebElement:
+        """The latest message in the conversation showing this text, once it is there (not the log panel's copy)."""
+        shown = f"//div[@role='group'][contains(normalize-space(.), {_xpath_text(showing)})]"
+        try:
+            found: WebElement = self.wait.until(lambda d: (d.find_elements(By.XPATH, shown) or [None])[-1])
+        except Exception as error:
+            raise AssertionError(f"no message showing {showing!r} within {SHOWN_WITHIN}s") from error
+        return found
 
     def cards(self) -> list[WebElement]:
         return list(self.driver.find_elements(By.CSS_SELECTOR, CARD))

@@ -15,6 +15,7 @@ from bot import cards
 from bot.notify import notification_card
 from handlers.directory import IroLoad, PersonView
 from handlers.queries import DueStep, OrderSummary
+from handlers.reminders import StepNow
 from handlers.views import OrderView, StepView
 from scheduler.dispatch import DigestLine, Message
 
@@ -59,6 +60,8 @@ SUMMARY = OrderSummary("SO-2026-0007", "S.T.", "supervision", date(2026, 3, 3), 
 REMINDER = Message("reminder", "SO-2026-0007 (S.T.): First Child in Need meeting is due on Tue 31 Mar 2026",
                    ("Due Tue 31 Mar 2026.", "Reply to answer."), "SO-2026-0007", "S.T.", "cin_plan", 1,
                    "First Child in Need meeting", date(2026, 3, 31))  # fmt: skip
+STEP_NOW = StepNow("SO-2026-0007", "S.T.", "First Child in Need meeting", "cin_plan", 1, date(2026, 3, 31), "open",
+                   None, None, None, "acknowledged", None)  # fmt: skip
 DIGEST = Message("digest", "Your orders: 1 overdue, 1 due soon", digest=(
     DigestLine(date(2026, 3, 5), "SO-2026-0007", "S.T.", "Tell the Safeguarding Unit", "social_worker", True),
 ))  # fmt: skip
@@ -97,6 +100,30 @@ def every_card() -> dict[str, cards.Card]:
         "a digest": notification_card(DIGEST),
         "a note to the unit": notification_card(Message("nobody", "Nobody is the IRO for SO-2026-0007.")),
         "a message": cards.message("Snoozed: a step, until Fri 04 Dec 2026."),
+        "the allocation request refreshed for someone outside the unit": cards.allocation_request(
+            view(), [MEGAN, IAN], may_allocate=False
+        ),
+        "the allocated card refreshed for someone outside the unit": cards.allocated(
+            view(iro="Megan Bowen"), "Alex Wilber", ALLOCATED_AT, None, [MEGAN, IVY], may_allocate=False
+        ),
+        "the reminder to allocate an IRO": cards.reminder(
+            "SO-2026-0007", "S.T.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, date(2026, 3, 5), "Due soon."
+        ),
+        "a reminder refreshed, its step open": cards.reminder_now(
+            STEP_NOW, date(2026, 3, 10), "29:alex", may_allocate=False
+        ),
+        "a reminder refreshed, its step done": cards.reminder_now(
+            StepNow(**{**STEP_NOW.__dict__, "state": "done", "done_on": date(2026, 3, 9), "done_by": "Alex Wilber"}),
+            date(2026, 3, 10),
+            "29:alex",
+            may_allocate=False,
+        ),
+        "the reminder to allocate refreshed for the unit": cards.reminder_now(
+            StepNow(**{**STEP_NOW.__dict__, "key": "allocate_iro", "by_operation": "order.allocate"}),
+            date(2026, 3, 10),
+            "29:alex",
+            may_allocate=True,
+        ),
     }
 
 

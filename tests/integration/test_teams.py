@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import mailbox
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -89,6 +90,40 @@ async def test_a_stranger_saying_the_same_again_and_again_is_audited_once(teams:
     for _ in range(5):
         assert "ask the Safeguarding Unit" in (await teams.say("nobody", "help"))[0]["text"]
     assert await teams.count(models.AuditEntry, models.AuditEntry.action == "directory.stranger") == 1
+
+
+async def test_a_strangers_flood_costs_one_audit_row_one_conversation_and_one_lookup_a_while(
+    teams: Teams, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def looked_up() -> int:
+        # Teams' member lookup, answered 404 by the test connector, which the SDK logs as an ERROR line.
+        return sum(1 for r in caplog.records if r.levelno >= logging.ERROR and "/members/" in r.getMessage())
+
+    caplog.set_level(logging.INFO)
+    for n in range(40):
+        line = f"line {n} " + "x" * n
+        replies = await teams.say("nobody", line, f"a:personal-nobody-{n % 4}")
+        assert "ask the Safeguarding Unit" in replies[0]["text"]
+    for n in range(20):
+        await teams.click("nobody", f"made.up.{n}", {"reference": "SO-2026-0001"})
+    stranger = models.AuditEntry.action == "directory.stranger"
+    assert await teams.count(models.AuditEntry, stranger) == 1, "lines and buttons sobot does not know: one row"
+    assert await teams.count(models.ConversationReference) == 1
+    assert looked_up() == 1
+    for _ in range(5):
+        await teams.say("nobody", "new order please")
+        await teams.click("nobody", "step.done", {"reference": "SO-2026-0001", "step": "x"})
+    assert await teams.count(models.AuditEntry, stranger) == 3, "each thing sobot knows, asked for: once each"
+    clock.advance(TRUSTED_FOR)
+    await teams.say("nobody", "new order")
+    assert looked_up() == 2, "asked again after a minute: someone added by email is known within it"
+    assert await teams.count(models.AuditEntry, stranger) == 3
+    clock.advance(timedelta(hours=1))
+    await teams.say("nobody", "new order", "a:personal-nobody-9")
+    assert await teams.count(models.AuditEntry, stranger) == 4, "audited again each hour"
+    assert await teams.count(models.ConversationReference) == 2
+    await teams.say("someone-else", "new order")
+    assert await teams.count(models.AuditEntry, stranger) == 5, "each stranger is audited"
 
 
 async def test_someone_leaving_the_directory_is_a_stranger_within_a_minute(teams: Teams, clock: FixedClock) -> None:
@@ -464,3 +499,159 @@ async def test_turns_and_proactive_sends_share_one_pair_of_outbound_clients(
     assert len(connector.to(CHANNEL)) == 2
     # One connector client and one user-token client, where the SDK alone would make two per turn.
     assert teams.client.app[BOT].messenger.factory.made == 2
+
+
+def buttons(card: dict[str, Any]) -> list[str]:
+    """The titles of the buttons a person can press on a card (its refresh is no button)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Action."):
+                found.append(node["title"])
+            for key, value in node.items():
+                if key != "refresh":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return found
+
+
+async def test_allocation_cards_refresh_to_the_allocation_as_it_stands(
+    teams: Teams, connector: RecordingConnector
+) -> None:
+    await teams.say("una", "use this channel for allocations", CHANNEL)
+    await teams.say("sam", "hello")  # the social worker has a chat with the bot; the IRO not yet
+    connector.clear()
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    [posted] = connector.to(CHANNEL)
+    assert posted.card is not None
+    assert posted.card["refresh"]["userIds"] == ["29:sam"], "it refreshes for the people on the order"
+    opened = posted.card["refresh"]["action"]
+    assert opened["verb"] == "card.refresh"
+
+    # Opened by the social worker: the card as it is, with no buttons; by the unit: the IRO buttons.
+    for_sam = await teams.click("sam", opened["verb"], opened["data"], CHANNEL)
+    assert buttons(for_sam) == [] and "Waiting for the Safeguarding Unit" in texts(for_sam)
+    for_una = await teams.click("una", opened["verb"], opened["data"], CHANNEL)
+    assert "Ian Reviewer (0 open)" in buttons(for_una)
+    # Someone in the channel not linked to the order learns no more of it than the card showed, and gets no button.
+    for_ian = await teams.click("ian", opened["verb"], opened["data"], CHANNEL)
+    assert buttons(for_ian) == [] and "You are not linked to SO-2026-0001" in texts(for_ian)
+    assert "S.T." not in texts(for_ian) and "Sam Worker" not in texts(for_ian)
+
+    await teams.say("ian", "hello")
+    await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ian.reviewer@example.gov.uk"},
+                      CHANNEL)  # fmt: skip
+    update = next(s for s in connector.sent if s.method == "PUT")
+    assert update.card is not None and update.card["refresh"]["userIds"] == ["29:sam", "29:ian"]
+    for_ian = await teams.click("ian", opened["verb"], opened["data"], CHANNEL)
+    assert "Allocated to Ian Reviewer by Una Unit at 10:00 on 10 Mar 2026" in texts(for_ian)
+    assert buttons(for_ian) == []
+    assert buttons(await teams.click("una", opened["verb"], opened["data"], CHANNEL)) == [
+        "Reallocate to Ivy Reviewer (0 open)"
+    ]
+
+
+async def test_reminder_cards_refresh_to_who_did_the_step_and_when(teams: Teams, clock: FixedClock) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    summary = {"card": "reminder", "reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
+    before = await teams.click("tess", "card.refresh", summary)
+    assert "Mark done" in buttons(before) and "Due " in texts(before)
+    assert before["refresh"]["userIds"] == ["29:tess"]
+    await teams.click("tess", "step.acknowledge", summary)
+    assert "You acknowledged it" in texts(await teams.click("tess", "card.refresh", summary))
+    assert "You acknowledged it" not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
+
+    stranger_to_it = await teams.click("ian", "card.refresh", summary)
+    assert buttons(stranger_to_it) == [] and "You are not linked to SO-2026-0001" in texts(stranger_to_it)
+
+    await teams.click("sam", "step.done", summary)
+    after = await teams.click("tess", "card.refresh", summary)
+    assert "Done on Tue 10 Mar 2026, recorded by Sam Worker." in texts(after)
+    assert buttons(after) == []
+
+
+async def test_the_reminder_to_allocate_offers_the_iros_to_the_unit_only(teams: Teams) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    allocate = {"card": "reminder", "reference": "SO-2026-0001", "step": "allocate_iro", "occurrence": 1}
+    for_una = await teams.click("una", "card.refresh", allocate)
+    assert "Choose the IRO" in buttons(for_una) and "Mark done" not in buttons(for_una)
+    chosen = await teams.click("una", "order.choose_iro", {"reference": "SO-2026-0001"})
+    assert "Ian Reviewer (0 open)" in buttons(chosen)
+    for_tess = await teams.click("tess", "card.refresh", allocate)
+    assert "Choose the IRO" not in buttons(for_tess) and "Mark done" not in buttons(for_tess)
+    refused = await teams.click("tess", "order.choose_iro", {"reference": "SO-2026-0001"})
+    assert "Only members of the Safeguarding Unit" in texts(refused)
+    await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ivy.reviewer@example.gov.uk"})
+    done = await teams.click("tess", "card.refresh", allocate)
+    assert "Done on Tue 10 Mar 2026, recorded by Una Unit." in texts(done) and buttons(done) == []
+
+
+LONG = "x" * 10_000
+
+
+def answered(replies: list[dict[str, Any]]) -> str:
+    """Every sentence of what the bot answered: its text, and its cards' text (not the form's kept values)."""
+    lines = [r.get("text") or "" for r in replies]
+    for reply in replies:
+        for attachment in reply.get("attachments") or []:
+            lines.append(texts({k: v for k, v in attachment["content"].items() if k != "body"}))
+            lines += [texts(block) for block in attachment["content"]["body"] if block["type"] == "TextBlock"]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        LONG,
+        f"done SO-2026-0001 {LONG}",
+        f"done SO-2026-0001 case summary 12/{LONG}/2026",
+        f"event SO-2026-0001 {LONG} 12/03/2026",
+        f"allocate SO-2026-0001 to {LONG}",
+        f"extend SO-2026-0001 to {LONG}",
+        f"order SO-2026-{'1' * 5000}",
+        f"due next {'9' * 5000} days",
+        f"allocate {LONG}",
+    ],
+)
+async def test_a_line_of_any_length_is_answered_without_being_repeated_whole(teams: Teams, line: str) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    answer = answered(await teams.say("una", line))
+    assert answer.strip() and "Something went wrong" not in answer
+    assert "x" * 200 not in answer and "1" * 200 not in answer and "9" * 200 not in answer, answer[:300]
+    assert len(answer) < 5_000
+
+
+@pytest.mark.parametrize(
+    ("verb", "data"),
+    [
+        ("step.done", {"reference": "SO-2026-0001", "step": LONG}),
+        ("step.done_on", {"reference": "SO-2026-0001", "step": "case_summary", "done_on": LONG}),
+        ("step.snooze", {"reference": "SO-2026-0001", "step": "case_summary", "days": "1" * 5000}),
+        ("step.acknowledge", {"reference": "SO-2026-0001", "step": LONG}),
+        ("order.allocate", {"reference": "SO-2026-0001", "iro": LONG}),
+        ("order.allocate", {"reference": "SO-" + LONG, "iro": "ian.reviewer@example.gov.uk"}),
+        ("card.refresh", {"card": LONG, "reference": "SO-2026-0001"}),
+        ("card.refresh", {"card": "reminder", "reference": "SO-2026-0001", "step": LONG, "occurrence": 1}),
+        ("order.choose_iro", {"reference": LONG}),
+    ],
+)
+async def test_a_button_of_any_length_is_answered_without_being_repeated_whole(
+    teams: Teams, verb: str, data: dict[str, Any]
+) -> None:
+    await teams.click("sam", "order.submit", NEW_ORDER)
+    answer = texts(await teams.click("una", verb, data))
+    assert answer.strip() and "Something went wrong" not in answer
+    assert "x" * 200 not in answer and "1" * 200 not in answer, answer[:300]
+    assert len(answer) < 5_000
+
+
+@pytest.mark.parametrize("field", ["made", "child_local_id", "months", "last_day", "social_worker", "procedure"])
+async def test_a_form_answer_of_any_length_is_kept_but_not_repeated_in_its_sentences(teams: Teams, field: str) -> None:
+    form = await teams.click("sam", "order.submit", {**NEW_ORDER, field: "1" * 300 + LONG})
+    sentences = "\n".join(texts(block) for block in form["body"] if block["type"] == "TextBlock")
+    assert sentences.strip() and "x" * 200 not in sentences and "1" * 200 not in sentences, sentences[:300]

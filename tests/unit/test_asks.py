@@ -45,10 +45,11 @@ def test_every_verb_on_sobots_cards_has_an_answer() -> None:
         cards.allocation_request(VIEW, [IAN]),
         cards.allocated(VIEW, "Una Unit", datetime(2026, 3, 10, tzinfo=UTC), None, [IAN]),
         cards.reminder("SO-2026-0001", "J.S.", "Case summary", "case_summary", 1, TODAY, "Due soon."),
+        cards.reminder("SO-2026-0001", "J.S.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, TODAY, "Due soon."),
     ]
     found = {verb for card in shown for verb in verbs(card)}
     assert found == {"order.submit", "order.allocate", "step.done", "step.done_on", "step.acknowledge",
-                     "step.snooze"}  # fmt: skip
+                     "step.snooze", "order.choose_iro", "card.refresh"}  # fmt: skip
     assert all(verb in SobotAgent.ASKS and "." in verb for verb in found)
     # No verb in the map is one that no card carries.
     assert set(SobotAgent.ASKS) == found | {name for name in SobotAgent.ASKS if "." not in name}
