@@ -24,7 +24,7 @@ class Receipt:
 
 
 def add(
-    session: AsyncSession, ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None
+    session: AsyncSession, ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None = None
 ) -> None:
     """Record the receipt in the caller's transaction, so it commits with what the message caused."""
     session.add(

@@ -255,15 +255,20 @@ class Poller:
             return
         problems = list(result.problems)
         repeated: list[str] = []
+        message = Receipt(mail.message_id, mail.sender_email)
+        filed = False  # the message's own receipt written with its last order
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
                     continue
+                # The last order of a message that needs no answer carries the message's receipt: one commit.
+                last = number == len(result.orders) and not problems and not repeated
                 try:
                     view = await orders.create_order(
                         self.ctx, _new_order(fields, mail), Actor(mail.sender_name or mail.sender_email,
                                                                   mail.sender_email),
                         Receipt(mail.message_id, mail.sender_email, number), ask_unit_at=self.unit_address,
+                        filed=message if last else None,
                     )  # fmt: skip
                 except orders.AlreadyRecorded as already:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
@@ -275,6 +280,7 @@ class Poller:
                 except RequestError as error:
                     problems.append(f"{_label(number, len(result.orders), fields.child_name)}{error}")
                     continue
+                filed = last
                 report.orders.append(view.reference)
                 await self._ask_for_allocation(view)
         if problems:
@@ -286,7 +292,8 @@ class Poller:
         if repeated:
             await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
                                                                repeated), report)  # fmt: skip
-        await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
+        if not filed:
+            await receipts.record(self.ctx, message, "order", PROCESSED)
         await self._file(raw, PROCESSED)
 
     async def _needs_attention(
