@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from handlers import orders, receipts, replies
 from handlers.context import SYSTEM, Actor, Context
-from handlers.directory import IroLoad, iro_loads
+from handlers.directory import IroLoad, PersonView, identify, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
 from handlers.views import OrderView
@@ -94,6 +94,7 @@ class Poller:
     claimant: str = field(default_factory=_claimant)
     # Sends the replies queued in the outbox (the dispatcher's send_replies); None leaves them to its next tick.
     send_replies: Callable[[], Awaitable[object]] | None = None
+    _senders: dict[str, PersonView] = field(default_factory=dict, init=False, repr=False)  # this poll's, by email
 
     async def poll_once(self) -> PollReport:
         """Act on every message of the inbox not yet acted on, each claimed so no other poller acts on it too.
@@ -106,17 +107,28 @@ class Poller:
         so a poller stopped at any instant sends nothing twice. The replies then go at once.
         """
         report = PollReport()
+        self._senders.clear()
         try:
             messages = await self.mailbox.new_messages()
             for start in range(0, len(messages), CLAIM_BATCH):
-                batch = [(message_key(raw.mime), raw) for raw in messages[start : start + CLAIM_BATCH]]
-                held = await receipts.claim(self.ctx, {key for key, _ in batch}, self.claimant, self.hold_for)
+                chunk = messages[start : start + CLAIM_BATCH]
+                # The headers alone first, a batch in one go: who sent each, and its id, before any body is read.
+                headers = await asyncio.to_thread(_headers_of_all, chunk)
+                batch = [(message_key(raw.mime), raw) for raw in chunk]
+                taken = await receipts.take(self.ctx, {key for key, _ in batch}, {h.message_id for h in headers},
+                                            self.claimant, self.hold_for)  # fmt: skip
+                held = taken.tries
+                seen: set[str] = set()
                 for number, (key, raw) in enumerate(batch):
                     if key not in held:
                         report.held_elsewhere += 1
                         continue
+                    message_id = headers[number].message_id
+                    # The same message twice in one batch: the second learns what the first did.
+                    done = taken.done.get(message_id, {}) if message_id not in seen else None
+                    seen.add(message_id)
                     try:
-                        await self._take(raw, key, held[key], report)
+                        await self._take(raw, key, held[key], headers[number], done, report)
                     except Exception:
                         # The poll ends here: the claims not yet acted on are given back for the next poll.
                         rest = {k for k, _ in batch[number:]} & held.keys()
@@ -128,14 +140,15 @@ class Poller:
                 await self.send_replies()
         return report
 
-    async def _take(self, raw: RawMessage, key: str, tries: int, report: PollReport) -> None:
+    async def _take(self, raw: RawMessage, key: str, tries: int, headers: MailHeaders, done: dict[int, str] | None,
+                    report: PollReport) -> None:  # fmt: skip
         """Act on a message this poller has claimed; one that fails is left to try again, or filed after its last."""
         if tries >= self.attempts:
             # Its last try failed before (or while) it was filed: file it now.
             await self._give_up(raw, key, tries, report)
             return
         try:
-            await self._handle(raw, report)
+            await self._handle(raw, headers, done, report)
         except Exception as error:
             if out_of_reach(error):
                 raise
@@ -181,10 +194,11 @@ class Poller:
         """Reading a message in a worker thread, so the service answers meanwhile, for at most read_seconds."""
         return await asyncio.wait_for(asyncio.to_thread(work, *args), self.read_seconds)
 
-    async def _handle(self, raw: RawMessage, report: PollReport) -> None:
-        # The headers alone first: who sent it, and whether anyone vouches for them, before any body is read.
-        headers = await asyncio.to_thread(read_headers, raw.mime)
-        done = await receipts.done_parts(self.ctx, headers.message_id)
+    async def _handle(self, raw: RawMessage, headers: MailHeaders, done: dict[int, str] | None,
+                      report: PollReport) -> None:  # fmt: skip
+        """Act on one message, its headers read; `done` is its receipts read with its claim (None: read them now)."""
+        if done is None:
+            done = await receipts.done_parts(self.ctx, headers.message_id)
         if 0 in done:
             # Acted on before a crash kept it from moving: finish the move, do nothing twice.
             report.already_done += 1
@@ -267,8 +281,8 @@ class Poller:
                     view = await orders.create_order(
                         self.ctx, _new_order(fields, mail), Actor(mail.sender_name or mail.sender_email,
                                                                   mail.sender_email),
-                        Receipt(mail.message_id, mail.sender_email, number), ask_unit_at=self.unit_address,
-                        filed=message if last else None,
+                        Receipt(mail.message_id, mail.sender_email, number), await self._sender(mail.sender_email),
+                        ask_unit_at=self.unit_address, filed=message if last else None,
                     )  # fmt: skip
                 except orders.AlreadyRecorded as already:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
@@ -305,6 +319,16 @@ class Poller:
         if self.notices.unreadable is not None:
             await self.notices.unreadable(f"The unit's mailbox has {what} (subject \"{mail.subject}\"): it is in "
                                           f"{NEEDS_ATTENTION}.")  # fmt: skip
+
+    async def _sender(self, email: str) -> PersonView | None:
+        """The directory's record of a sender, read once a poll: most of a poll's mail comes from a few people, and
+        one who leaves the directory meanwhile is refused from the next poll on (a stranger is looked up again)."""
+        known = self._senders.get(email)
+        if known is None:
+            known = await identify(self.ctx, None, email)
+            if known is not None:
+                self._senders[email] = known
+        return known
 
     async def _iros_for(self, reference: str) -> list[IroLoad]:
         """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
@@ -363,6 +387,10 @@ def message_key(raw: bytes) -> str:
     """
     found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID") or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _headers_of_all(messages: Sequence[RawMessage]) -> list[MailHeaders]:
+    return [read_headers(raw.mime) for raw in messages]
 
 
 def _subject(raw: bytes) -> str:
