@@ -118,3 +118,9 @@ async def restart(ctx: Context, key: str, claimant: str, hold_for: timedelta) ->
     now = ctx.clock.now()
     async with ctx.database.session() as session:
         await mail_claims.restart(session, key, claimant, now + hold_for)
+
+
+async def prune_claims(ctx: Context, kept: timedelta) -> int:
+    """Forget the claims whose lease ended more than `kept` ago (messages long filed): how many went."""
+    async with ctx.database.session() as session:
+        return await mail_claims.prune(session, ctx.clock.now() - kept)

@@ -12,7 +12,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
 from typing import TypeVar
@@ -70,6 +70,7 @@ class PollReport:
 # Messages claimed in one statement: enough to spare a commit per message, few enough that one poller's claims run
 # out long before it has finished with them.
 CLAIM_BATCH = 10
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def _claimant() -> str:
@@ -94,7 +95,10 @@ class Poller:
     claimant: str = field(default_factory=_claimant)
     # Sends the replies queued in the outbox (the dispatcher's send_replies); None leaves them to its next tick.
     send_replies: Callable[[], Awaitable[object]] | None = None
+    # Claims whose lease ended longer ago than this are forgotten (their messages are long filed), once an hour.
+    claims_kept: timedelta = timedelta(days=7)
     _senders: dict[str, PersonView] = field(default_factory=dict, init=False, repr=False)  # this poll's, by email
+    _pruned_at: datetime | None = field(default=None, init=False, repr=False)
 
     async def poll_once(self) -> PollReport:
         """Act on every message of the inbox not yet acted on, each claimed so no other poller acts on it too.
@@ -135,10 +139,19 @@ class Poller:
                         with contextlib.suppress(DatabaseUnavailable):
                             await receipts.release(self.ctx, rest, self.claimant)
                         raise
+            await self._prune()
         finally:
             if self.send_replies is not None:  # this poll's, and any an earlier one left queued
                 await self.send_replies()
         return report
+
+    async def _prune(self) -> None:
+        now = self.ctx.clock.now()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            gone = await receipts.prune_claims(self.ctx, self.claims_kept)
+            self._pruned_at = now
+            if gone:
+                log.info("mail: forgot %d claims of messages filed more than %s ago", gone, self.claims_kept)
 
     async def _take(self, raw: RawMessage, key: str, tries: int, headers: MailHeaders, done: dict[int, str] | None,
                     report: PollReport) -> None:  # fmt: skip
