@@ -156,14 +156,6 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
         )
         reference = await records.next_reference(session, ctx.today().year)
-        # Looked for once the year's number is taken: that lock queues a twin saved at the same moment behind
-        # this one, so it finds this order rather than saving another.
-        already = (
-            await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
-                                                           "order_type": terms.order_type, "made": terms.made})
-        ).first()  # fmt: skip
-        if already is not None:
-            raise _Open(already.reference, already.form_id)
         now = ctx.clock.now()
         saved: dict[str, Any] = {
             "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,
@@ -173,7 +165,15 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             "social_worker_id": social_worker.id if social_worker else None, "notes": new.notes.strip(),
             "created_at": now, "updated_at": now, "form_id": new.form_id,
         }  # fmt: skip
-        order_id: int = await session.scalar(records.NEW_ORDER, saved)
+        # Written unless an open order like it exists, looked for once the year's number is taken: that lock queues
+        # a twin saved at the same moment behind this one, so it finds this order rather than saving another.
+        order_id: int | None = await session.scalar(records.NEW_ORDER_UNLESS_OPEN, saved)
+        if order_id is None:
+            already = (
+                await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
+                                                               "order_type": terms.order_type, "made": terms.made})
+            ).one()  # fmt: skip
+            raise _Open(already.reference, already.form_id)
         await records.add_milestones(session, order_id, timeline, ctx.clock.now())
         audit = records.audit_values(
             ctx, actor, "order.create", reference,
