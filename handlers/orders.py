@@ -84,6 +84,7 @@ async def create_order(
     receipt: Receipt | None = None,
     sender: PersonView | None = None,
     ask_unit_at: str | None = None,
+    filed: Receipt | None = None,
 ) -> OrderView:
     """Save a new order and its timeline; InvalidInput (nothing written) when the terms cannot stand.
 
@@ -93,7 +94,8 @@ async def create_order(
     `sender` is the directory's record of who is saving it, already read: when they are the order's social
     worker (as they usually are), they are not looked up again. With `ask_unit_at` (the unit's mailbox), the
     email asking the unit to allocate an IRO is queued in the outbox with the order, so neither is saved
-    without the other.
+    without the other. `filed` is the message's own receipt when this order is the last thing the message asks:
+    it commits with the order, so the message needs no transaction of its own.
     """
     if not new.child_local_id.strip():
         raise InvalidInput("Give the child's local ID (the council's case number).", "child_local_id")
@@ -114,7 +116,7 @@ async def create_order(
     # Worked out before the transaction: the timeline needs only the terms, and writers queue behind the lock.
     timeline = records.first_timeline(ctx, procedure, facts)
     try:
-        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at)
+        return await _save(ctx, new, actor, receipt, terms, procedure, timeline, sender, ask_unit_at, filed)
     except _Open as found:
         try:
             view = await get_order(ctx, found.reference, actor)
@@ -136,7 +138,7 @@ async def create_order(
 
 async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,
                 procedure: Procedure, timeline: list[Milestone], sender: PersonView | None,
-                ask_unit_at: str | None) -> OrderView:  # fmt: skip
+                ask_unit_at: str | None, filed: Receipt | None) -> OrderView:  # fmt: skip
     async with ctx.database.session() as session:
         social_worker = None
         if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:
@@ -154,14 +156,6 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
         )
         reference = await records.next_reference(session, ctx.today().year)
-        # Looked for once the year's number is taken: that lock queues a twin saved at the same moment behind
-        # this one, so it finds this order rather than saving another.
-        already = (
-            await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
-                                                           "order_type": terms.order_type, "made": terms.made})
-        ).first()  # fmt: skip
-        if already is not None:
-            raise _Open(already.reference, already.form_id)
         now = ctx.clock.now()
         saved: dict[str, Any] = {
             "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,
@@ -171,7 +165,15 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             "social_worker_id": social_worker.id if social_worker else None, "notes": new.notes.strip(),
             "created_at": now, "updated_at": now, "form_id": new.form_id,
         }  # fmt: skip
-        order_id: int = await session.scalar(records.NEW_ORDER, saved)
+        # Written unless an open order like it exists, looked for once the year's number is taken: that lock queues
+        # a twin saved at the same moment behind this one, so it finds this order rather than saving another.
+        order_id: int | None = await session.scalar(records.NEW_ORDER_UNLESS_OPEN, saved)
+        if order_id is None:
+            already = (
+                await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
+                                                               "order_type": terms.order_type, "made": terms.made})
+            ).one()  # fmt: skip
+            raise _Open(already.reference, already.form_id)
         await records.add_milestones(session, order_id, timeline, ctx.clock.now())
         audit = records.audit_values(
             ctx, actor, "order.create", reference,
@@ -184,6 +186,8 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             await session.execute(records.NEW_AUDIT_ENTRY, audit)
         if receipt is not None:
             receipts.add(session, ctx, receipt, "order", PROCESSED, reference)
+        if filed is not None:
+            receipts.add(session, ctx, filed, "order", PROCESSED)
     # The order as just written, without reading it back.
     today = ctx.today()
     return OrderView(

@@ -24,7 +24,7 @@ class Receipt:
 
 
 def add(
-    session: AsyncSession, ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None
+    session: AsyncSession, ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None = None
 ) -> None:
     """Record the receipt in the caller's transaction, so it commits with what the message caused."""
     session.add(
@@ -43,12 +43,19 @@ async def record(ctx: Context, receipt: Receipt, outcome: str, folder: str, refe
 async def done_parts(ctx: Context, message_id: str) -> dict[int, str]:
     """Each part of this message already acted on, and the folder it was to go to."""
     async with ctx.database.read() as session:  # one statement: no transaction round trips around it
-        rows = await session.execute(
-            select(models.ProcessedMail.part, models.ProcessedMail.folder).where(
-                models.ProcessedMail.message_id == message_id
-            )
+        return (await _done(session, [message_id])).get(message_id, {})
+
+
+async def _done(session: AsyncSession, message_ids: Collection[str]) -> dict[str, dict[int, str]]:
+    rows = await session.execute(
+        select(models.ProcessedMail.message_id, models.ProcessedMail.part, models.ProcessedMail.folder).where(
+            models.ProcessedMail.message_id.in_(list(message_ids))
         )
-        return {part: folder for part, folder in rows}
+    )
+    done: dict[str, dict[int, str]] = {}
+    for message_id, part, folder in rows:
+        done.setdefault(message_id, {})[part] = folder
+    return done
 
 
 async def audit_and_ask(
@@ -75,6 +82,25 @@ async def claim(ctx: Context, keys: Collection[str], claimant: str, hold_for: ti
         return await mail_claims.take(session, keys, claimant, now, now + hold_for)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """The messages a poller claimed, with their earlier failed tries, and what was already done with each."""
+
+    tries: dict[str, int]  # by claim key
+    done: dict[str, dict[int, str]]  # by Message-ID: each part acted on, and the folder it was to go to
+
+
+async def take(
+    ctx: Context, keys: Collection[str], message_ids: Collection[str], claimant: str, hold_for: timedelta
+) -> Taken:
+    """Claim the messages `keys` for this poller (as `claim`) and read the receipts of `message_ids` (theirs) in the
+    same transaction: one commit for a whole batch of messages, where a look-up each would cost a round trip."""
+    now = ctx.clock.now()
+    async with ctx.database.session() as session:
+        tries = await mail_claims.take(session, keys, claimant, now, now + hold_for)
+        return Taken(tries, await _done(session, message_ids) if tries else {})
+
+
 async def failed_try(ctx: Context, key: str, claimant: str, retry_at: datetime, error: str) -> None:
     """One more failed try of the message `key`: not tried again, by any poller, before `retry_at`."""
     async with ctx.database.session() as session:
@@ -92,3 +118,9 @@ async def restart(ctx: Context, key: str, claimant: str, hold_for: timedelta) ->
     now = ctx.clock.now()
     async with ctx.database.session() as session:
         await mail_claims.restart(session, key, claimant, now + hold_for)
+
+
+async def prune_claims(ctx: Context, kept: timedelta) -> int:
+    """Forget the claims whose lease ended more than `kept` ago (messages long filed): how many went."""
+    async with ctx.database.session() as session:
+        return await mail_claims.prune(session, ctx.clock.now() - kept)

@@ -37,7 +37,6 @@ CHILD_BY_LOCAL_ID = select(CHILDREN.c.id, CHILDREN.c.name, CHILDREN.c.date_of_bi
 PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active, PEOPLE.c.roles).where(
     PEOPLE.c.email == bindparam("wanted")
 )
-NEW_ORDER = insert(ORDERS).returning(ORDERS.c.id)
 NEW_MILESTONES = insert(MILESTONES)
 NEW_AUDIT_ENTRY = insert(AUDIT_LOG)
 COUNTERS = table(models.ReferenceCounter)
@@ -58,6 +57,31 @@ OPEN_ORDER_LIKE = (
         ORDERS.c.status == "open",
     )
     .limit(1)
+)
+
+# The order's columns as the save writes them, each a parameter of its own name.
+_SAVED = ("reference", "child_id", "order_type", "made", "commenced", "last_day", "court", "other_orders",
+          "conditions", "procedure_id", "status", "ended_on", "end_reason", "social_worker_id", "notes", "created_at",
+          "updated_at", "form_id")  # fmt: skip
+_OPEN = ORDERS.alias("open_order")
+# A new order, written only when no open order of the same child, type and day made exists (then no row comes
+# back): the look for one and the write in one statement.
+NEW_ORDER_UNLESS_OPEN = (
+    insert(ORDERS)
+    .from_select(
+        _SAVED,
+        select(*(bindparam(name, type_=ORDERS.c[name].type) for name in _SAVED)).where(
+            ~select(_OPEN.c.id)
+            .where(
+                _OPEN.c.child_id == bindparam("child_id"),
+                _OPEN.c.order_type == bindparam("order_type"),
+                _OPEN.c.made == bindparam("made"),
+                _OPEN.c.status == "open",
+            )
+            .exists()
+        ),
+    )
+    .returning(ORDERS.c.id)
 )
 
 

@@ -99,7 +99,12 @@ def read_headers(raw: bytes) -> MailHeaders:
 
 
 def _headers_of(message: Message, raw: bytes) -> MailHeaders:
-    sender_email, sender_name = _sender(message)
+    # The From line parsed once: the stdlib parses a header again on every get.
+    try:
+        from_line: object = message.get("From")
+    except Exception as error:  # as in _header: a malformed From must not lose the message
+        from_line = error
+    sender_email, sender_name = _sender(message, from_line)
     subject = _header(message, "Subject")
     message_ids = _message_ids(_header(message, "Message-ID"))
     in_reply_to = _message_ids(_header(message, "In-Reply-To"))
@@ -107,7 +112,7 @@ def _headers_of(message: Message, raw: bytes) -> MailHeaders:
         message_id=message_ids[0] if message_ids else _content_id(message, raw),
         sender_email=sender_email,
         sender_name=sender_name,
-        sender_is_ambiguous=_sender_is_ambiguous(message, sender_email),
+        sender_is_ambiguous=_sender_is_ambiguous(message, from_line, sender_email),
         subject=subject,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=_message_ids(_header(message, "References")),
@@ -208,17 +213,18 @@ def _all_headers(message: Message, name: str) -> tuple[str, ...]:
 _ANY_ADDRESS = re.compile(r"[^\s<>\"(),;:@]+@[^\s<>\"(),;:@]+")
 
 
-def _sender_is_ambiguous(message: Message, sender_email: str) -> bool:
+def _sender_is_ambiguous(message: Message, from_line: object, sender_email: str) -> bool:
     """A From line that could be read as someone other than its one address: two addresses, two From lines, or
-    a display name (`sue.unit@council.gov.uk <attacker@evil.example>`) that is itself another address."""
+    a display name (`sue.unit@council.gov.uk <attacker@evil.example>`) that is itself another address.
+
+    `from_line` is the parsed From header, or the error parsing it raised."""
     froms = [value for key, value in message.raw_items() if key.lower() == "from"]
-    if len(froms) != 1 or not sender_email:
-        return True
+    if len(froms) != 1 or not sender_email or from_line is None or isinstance(from_line, Exception):
+        return True  # a From the stdlib cannot read is not one to trust
     try:
-        parsed = message.get("From")
-        addresses = tuple(getattr(parsed, "addresses", ()))
-        decoded = str(parsed)
-    except Exception:  # as in _header: a From the stdlib cannot read is not one to trust
+        addresses = tuple(getattr(from_line, "addresses", ()))
+        decoded = str(from_line)
+    except Exception:  # as in _header
         return True
     if len(addresses) != 1:
         return True
@@ -226,10 +232,10 @@ def _sender_is_ambiguous(message: Message, sender_email: str) -> bool:
     return written != {sender_email.lower()}
 
 
-def _sender(message: Message) -> tuple[str, str]:
+def _sender(message: Message, from_line: object) -> tuple[str, str]:
     # From, not Reply-To: From is what the allow-list and the unit's membership are checked against.
     try:
-        addresses = getattr(message.get("From"), "addresses", ())
+        addresses = () if isinstance(from_line, Exception) else getattr(from_line, "addresses", ())
     except Exception:  # as in _header: a malformed From must not lose the message
         addresses = ()
     for address in addresses:
@@ -380,11 +386,19 @@ def _blank(run: re.Match[str]) -> str:
     return "\t" if "\t" in run[0] else " "
 
 
+# Compiled once: _tidy runs on every table cell of an HTML mail, tens of thousands of times in a hostile one.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
+
+
 def _tidy(text: str) -> str:
+    if not text.strip():
+        return ""  # an empty table cell (or paragraph) is most of what a long table holds
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", re.sub("[\u200b\u200c\u200d\u2060\ufeff\u00ad]", "", text)).replace("\xa0", " ")
+    text = _CONTROL.sub("", _INVISIBLE.sub("", text)).replace("\xa0", " ")
     lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
 # --- HTML to text --------------------------------------------------------------------------------------------------
@@ -511,7 +525,7 @@ class _HtmlText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._hidden or self._concealed is not None:
             return
-        self._append(data if self._pre else re.sub(r"[ \t\r\n\f]+", " ", data))
+        self._append(data if self._pre else _HTML_SPACE.sub(" ", data))
 
     def _append(self, chunk: str) -> None:
         self._buffers[-1].append(chunk)

@@ -12,14 +12,14 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
 from typing import TypeVar
 
 from handlers import orders, receipts, replies
 from handlers.context import SYSTEM, Actor, Context
-from handlers.directory import IroLoad, iro_loads
+from handlers.directory import IroLoad, PersonView, identify, iro_loads
 from handlers.errors import NotAllowed, RequestError
 from handlers.receipts import Receipt
 from handlers.views import OrderView
@@ -70,6 +70,7 @@ class PollReport:
 # Messages claimed in one statement: enough to spare a commit per message, few enough that one poller's claims run
 # out long before it has finished with them.
 CLAIM_BATCH = 10
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def _claimant() -> str:
@@ -94,6 +95,10 @@ class Poller:
     claimant: str = field(default_factory=_claimant)
     # Sends the replies queued in the outbox (the dispatcher's send_replies); None leaves them to its next tick.
     send_replies: Callable[[], Awaitable[object]] | None = None
+    # Claims whose lease ended longer ago than this are forgotten (their messages are long filed), once an hour.
+    claims_kept: timedelta = timedelta(days=7)
+    _senders: dict[str, PersonView] = field(default_factory=dict, init=False, repr=False)  # this poll's, by email
+    _pruned_at: datetime | None = field(default=None, init=False, repr=False)
 
     async def poll_once(self) -> PollReport:
         """Act on every message of the inbox not yet acted on, each claimed so no other poller acts on it too.
@@ -106,36 +111,57 @@ class Poller:
         so a poller stopped at any instant sends nothing twice. The replies then go at once.
         """
         report = PollReport()
+        self._senders.clear()
         try:
             messages = await self.mailbox.new_messages()
             for start in range(0, len(messages), CLAIM_BATCH):
-                batch = [(message_key(raw.mime), raw) for raw in messages[start : start + CLAIM_BATCH]]
-                held = await receipts.claim(self.ctx, {key for key, _ in batch}, self.claimant, self.hold_for)
+                chunk = messages[start : start + CLAIM_BATCH]
+                # The headers alone first, a batch in one go: who sent each, and its id, before any body is read.
+                headers = await asyncio.to_thread(_headers_of_all, chunk)
+                batch = [(message_key(raw.mime), raw) for raw in chunk]
+                taken = await receipts.take(self.ctx, {key for key, _ in batch}, {h.message_id for h in headers},
+                                            self.claimant, self.hold_for)  # fmt: skip
+                held = taken.tries
+                seen: set[str] = set()
                 for number, (key, raw) in enumerate(batch):
                     if key not in held:
                         report.held_elsewhere += 1
                         continue
+                    message_id = headers[number].message_id
+                    # The same message twice in one batch: the second learns what the first did.
+                    done = taken.done.get(message_id, {}) if message_id not in seen else None
+                    seen.add(message_id)
                     try:
-                        await self._take(raw, key, held[key], report)
+                        await self._take(raw, key, held[key], headers[number], done, report)
                     except Exception:
                         # The poll ends here: the claims not yet acted on are given back for the next poll.
                         rest = {k for k, _ in batch[number:]} & held.keys()
                         with contextlib.suppress(DatabaseUnavailable):
                             await receipts.release(self.ctx, rest, self.claimant)
                         raise
+            await self._prune()
         finally:
             if self.send_replies is not None:  # this poll's, and any an earlier one left queued
                 await self.send_replies()
         return report
 
-    async def _take(self, raw: RawMessage, key: str, tries: int, report: PollReport) -> None:
+    async def _prune(self) -> None:
+        now = self.ctx.clock.now()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            gone = await receipts.prune_claims(self.ctx, self.claims_kept)
+            self._pruned_at = now
+            if gone:
+                log.info("mail: forgot %d claims of messages filed more than %s ago", gone, self.claims_kept)
+
+    async def _take(self, raw: RawMessage, key: str, tries: int, headers: MailHeaders, done: dict[int, str] | None,
+                    report: PollReport) -> None:  # fmt: skip
         """Act on a message this poller has claimed; one that fails is left to try again, or filed after its last."""
         if tries >= self.attempts:
             # Its last try failed before (or while) it was filed: file it now.
             await self._give_up(raw, key, tries, report)
             return
         try:
-            await self._handle(raw, report)
+            await self._handle(raw, headers, done, report)
         except Exception as error:
             if out_of_reach(error):
                 raise
@@ -181,10 +207,11 @@ class Poller:
         """Reading a message in a worker thread, so the service answers meanwhile, for at most read_seconds."""
         return await asyncio.wait_for(asyncio.to_thread(work, *args), self.read_seconds)
 
-    async def _handle(self, raw: RawMessage, report: PollReport) -> None:
-        # The headers alone first: who sent it, and whether anyone vouches for them, before any body is read.
-        headers = await asyncio.to_thread(read_headers, raw.mime)
-        done = await receipts.done_parts(self.ctx, headers.message_id)
+    async def _handle(self, raw: RawMessage, headers: MailHeaders, done: dict[int, str] | None,
+                      report: PollReport) -> None:  # fmt: skip
+        """Act on one message, its headers read; `done` is its receipts read with its claim (None: read them now)."""
+        if done is None:
+            done = await receipts.done_parts(self.ctx, headers.message_id)
         if 0 in done:
             # Acted on before a crash kept it from moving: finish the move, do nothing twice.
             report.already_done += 1
@@ -255,15 +282,20 @@ class Poller:
             return
         problems = list(result.problems)
         repeated: list[str] = []
+        message = Receipt(mail.message_id, mail.sender_email)
+        filed = False  # the message's own receipt written with its last order
         if result.kind == "orders":
             for number, fields in enumerate(result.orders, start=1):
                 if number in done:
                     continue
+                # The last order of a message that needs no answer carries the message's receipt: one commit.
+                last = number == len(result.orders) and not problems and not repeated
                 try:
                     view = await orders.create_order(
                         self.ctx, _new_order(fields, mail), Actor(mail.sender_name or mail.sender_email,
                                                                   mail.sender_email),
-                        Receipt(mail.message_id, mail.sender_email, number), ask_unit_at=self.unit_address,
+                        Receipt(mail.message_id, mail.sender_email, number), await self._sender(mail.sender_email),
+                        ask_unit_at=self.unit_address, filed=message if last else None,
                     )  # fmt: skip
                 except orders.AlreadyRecorded as already:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
@@ -275,6 +307,7 @@ class Poller:
                 except RequestError as error:
                     problems.append(f"{_label(number, len(result.orders), fields.child_name)}{error}")
                     continue
+                filed = last
                 report.orders.append(view.reference)
                 await self._ask_for_allocation(view)
         if problems:
@@ -286,7 +319,8 @@ class Poller:
         if repeated:
             await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
                                                                repeated), report)  # fmt: skip
-        await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "order", PROCESSED)
+        if not filed:
+            await receipts.record(self.ctx, message, "order", PROCESSED)
         await self._file(raw, PROCESSED)
 
     async def _needs_attention(
@@ -298,6 +332,16 @@ class Poller:
         if self.notices.unreadable is not None:
             await self.notices.unreadable(f"The unit's mailbox has {what} (subject \"{mail.subject}\"): it is in "
                                           f"{NEEDS_ATTENTION}.")  # fmt: skip
+
+    async def _sender(self, email: str) -> PersonView | None:
+        """The directory's record of a sender, read once a poll: most of a poll's mail comes from a few people, and
+        one who leaves the directory meanwhile is refused from the next poll on (a stranger is looked up again)."""
+        known = self._senders.get(email)
+        if known is None:
+            known = await identify(self.ctx, None, email)
+            if known is not None:
+                self._senders[email] = known
+        return known
 
     async def _iros_for(self, reference: str) -> list[IroLoad]:
         """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
@@ -356,6 +400,10 @@ def message_key(raw: bytes) -> str:
     """
     found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID") or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _headers_of_all(messages: Sequence[RawMessage]) -> list[MailHeaders]:
+    return [read_headers(raw.mime) for raw in messages]
 
 
 def _subject(raw: bytes) -> str:

@@ -244,12 +244,15 @@ async def report(ctx: Context, args: argparse.Namespace) -> None:
 
 async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
     from mail.poller import Notices
+    from sobot.delivery import Delivery
 
     if sobot.poller is None:
         raise InvalidInput("SOBOT_MAIL_BACKEND is none: there is no mailbox to read.")
     # A read from the command line tells no one in Teams: that is the running service's mail job. Its replies
     # are sent here, after the poll (as the poller would), so that how their sending went can be told.
     poller = replace(sobot.poller, notices=Notices(), send_replies=None)
+    channels = sobot.dispatcher.channels
+    failures_before = channels.server_failures if isinstance(channels, Delivery) else 0
     try:
         try:
             report = await poller.poll_once()
@@ -257,6 +260,14 @@ async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
             sent = await sobot.dispatcher.send_replies()
     except server_errors(sobot.settings) as error:
         fail(mail_server_failed(sobot.settings, error), 2)
+    if isinstance(channels, Delivery) and channels.server_failures > failures_before and sent.retried:
+        # The mail read is saved and filed; the replies wait in the outbox, never lost, for a server that answers.
+        waiting = f"{sent.retried} {'reply waits' if sent.retried == 1 else 'replies wait'}"
+        fail(f"the unit's mail server refused the replies ({channels.last_server_failure}), so {waiting} in the "
+             f"outbox and will be sent when it answers; the mail was read and saved ({len(report.orders)} new "
+             f"orders, {report.needs_attention} to Needs attention), so check "
+             f"{SETTINGS_OF.get(sobot.settings.mail_backend, 'SOBOT_MAIL_BACKEND')} and that the server is "
+             "running.", 2)  # fmt: skip
     retry = f", {report.retrying} to try again later" if report.retrying else ""
     unsent = sent.retried + sent.failed
     replies = f"{sum(sent.sent.values())} replies sent" + (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from smtplib import SMTPDataError, SMTPRecipientsRefused, SMTPSenderRefused
 from typing import Any
 
 from bot.notify import TeamsChannel
@@ -34,6 +35,10 @@ class Delivery:
         self._mailbox = mailbox
         self._ctx = ctx  # the records, for the allocation request's order and IROs
         self._allocation_to = tuple(allocation_to)
+        # Sends the mail server did not take (down, refusing the connection, or failing), and what it said last:
+        # what `sobot mail poll` tells of the replies it leaves queued.
+        self.server_failures = 0
+        self.last_server_failure = ""
 
     @property
     def has_email(self) -> bool:
@@ -55,8 +60,14 @@ class Delivery:
         outgoing = replace(await self._email(to, message), token=message.token)
         try:
             await self._mailbox.send(outgoing)
-        except OSError as error:
-            raise Transient(f"the mail server could not be reached ({type(error).__name__})") from None
+        except Exception as error:
+            # A refusal of this message (a recipient, the sender, its content) is the server answering, not failing.
+            if not isinstance(error, SMTPRecipientsRefused | SMTPSenderRefused | SMTPDataError):
+                self.server_failures += 1
+                self.last_server_failure = " ".join(str(error).split()) or type(error).__name__
+            if isinstance(error, OSError):
+                raise Transient(f"the mail server could not be reached ({type(error).__name__})") from None
+            raise
         if message.kind == ALLOCATION and message.reference and self._ctx is not None:
             await self._told(message.reference)
 

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description='The authserv-ids of the council\'s own mail servers, as a JSON list, e.g. ["mx.council.gov.uk"]: '
         "only their Authentication-Results are believed. None named: no sender is vouched for by that method.",
     )
+    mail_claims_kept_days: int = Field(
+        7,
+        ge=1,
+        description="How long a poller's claim on a message is kept after it was last taken: a claim "
+        "long past belongs to a message filed long ago, and is forgotten (its receipt still keeps it from being "
+        "acted on twice).",
+    )
     mail_max_bytes: int = Field(
         10_000_000, ge=10_000, description="A larger message is not read: it goes to Needs attention, answered."
     )

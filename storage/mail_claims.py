@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models
@@ -64,3 +64,15 @@ async def restart(session: AsyncSession, key: str, claimant: str, lease_until: d
         .where(_CLAIMS.c.message_key == key)
         .values(claimed_by=claimant, lease_until=lease_until, attempts=0)
     )
+
+
+async def prune(session: AsyncSession, ended_before: datetime) -> int:
+    """Forget the claims no poller has touched since `ended_before`: how many went.
+
+    While a poller runs, the claim of every message in the inbox is taken again within an hour of its lease
+    ending (a success holds it for minutes, a wait for the next try is at most an hour), so a claim whose lease
+    ended long before is a message filed long ago. Its receipt, not its claim, is what keeps it from being acted
+    on twice.
+    """
+    gone = await session.execute(delete(_CLAIMS).where(_CLAIMS.c.lease_until < ended_before))
+    return int(getattr(gone, "rowcount", 0) or 0)

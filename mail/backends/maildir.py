@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import os
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,17 +22,29 @@ class MaildirMailbox:
         self.address = address
         root.parent.mkdir(parents=True, exist_ok=True)
         self._inbox = mailbox.Maildir(root, create=True)
+        self._files: dict[str, Path] = {}  # the inbox's files at the last listing, by key
         for folder in (PROCESSED, NEEDS_ATTENTION, SENT):
             if folder not in self._inbox.list_folders():
                 self._inbox.add_folder(folder)
 
+    def _listing(self) -> dict[str, Path]:
+        """Each inbox message's file, by its key (the file's name before the flags), from new/ and cur/ alike."""
+        found: dict[str, Path] = {}
+        for subdir in ("new", "cur"):
+            with os.scandir(self.root / subdir) as entries:
+                for entry in entries:
+                    if entry.is_file() and not entry.name.startswith("."):
+                        found[entry.name.split(self._inbox.colon)[0]] = Path(entry.path)
+        return found
+
     def _inbox_messages(self) -> list[RawMessage]:
+        # Read straight from the files: the delivery time is the file's, so no message is parsed here.
         found = []
-        for key in self._inbox.iterkeys():
+        self._files = self._listing()
+        for key, path in self._files.items():
             try:
-                message = self._inbox.get_message(key)
-                found.append((message.get_date(), key, bytes(self._inbox.get_bytes(key))))
-            except (KeyError, FileNotFoundError):
+                found.append((path.stat().st_mtime, key, path.read_bytes()))
+            except FileNotFoundError:
                 continue  # filed by another reader since the folder was listed
         return [RawMessage(key, raw) for _, key, raw in sorted(found)]
 
@@ -49,13 +62,22 @@ class MaildirMailbox:
         await asyncio.to_thread(self._mark_read, message)
 
     def _move(self, message: RawMessage, folder: str) -> None:
-        try:
-            stored = self._inbox.get_message(message.mailbox_id)
-        except (KeyError, FileNotFoundError):
-            return  # no longer in the inbox: filed already (by another reader, or a person)
-        stored.set_subdir("cur")  # filed, but its read flag is left as it was
-        self._inbox.get_folder(folder).add(stored)
-        self._inbox.remove(message.mailbox_id)
+        # A rename within the Maildir, as an IMAP server files a message: the bytes are not rewritten, its read
+        # flag is left as it was, and of two readers filing one message at once only one finds it to move.
+        filed = self.root / f".{folder}" / "cur"
+        if not filed.is_dir():  # a folder a person removed is made again
+            self._inbox.add_folder(folder)
+        for files in (self._files, None):
+            path = (files if files is not None else self._listing()).get(message.mailbox_id)
+            if path is None:
+                continue
+            name = path.name if self._inbox.colon in path.name else f"{path.name}{self._inbox.colon}2,"
+            try:
+                os.rename(path, filed / name)
+                return
+            except FileNotFoundError:
+                continue  # its flags changed since it was listed (a new name), or it was filed: look again
+        # No longer in the inbox: filed already (by another reader, or a person).
 
     async def move(self, message: RawMessage, folder: str) -> None:
         await asyncio.to_thread(self._move, message, folder)
