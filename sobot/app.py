@@ -192,7 +192,7 @@ def assemble(
     add_teams_endpoint(app, teams, settings.host)
     if channels is None:
         channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to,
-                            installer(ctx, settings, environ, graph_token))  # fmt: skip
+                            installer(ctx, settings, environ, graph_token), polled=settings.unit_address)  # fmt: skip
     planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
                       settings.legal_address or None)  # fmt: skip
     dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,

@@ -25,16 +25,19 @@ class Delivery:
     """What scheduler.dispatch.Channels asks for, over the bot's messenger and the configured mailbox.
 
     `allocation_to` is who is asked by email to allocate an IRO (the unit's members or their list); empty, each
-    person with the safeguarding_unit role. Never the shared mailbox itself: the poller reads that one.
+    person with the safeguarding_unit role. Never the shared mailbox itself: the poller reads that one, and files
+    sobot's own mail unread, so a note addressed to `polled` (the unit's mailbox) goes to those same people.
     """
 
     def __init__(self, teams: TeamsChannel | None, mailbox: Mailbox | None, ctx: Context | None = None,
-                 allocation_to: Sequence[str] = (), installer: Installer | None = None) -> None:  # fmt: skip
+                 allocation_to: Sequence[str] = (), installer: Installer | None = None,
+                 polled: str | None = None) -> None:  # fmt: skip
         self._teams = teams
         self._installer = installer  # with Microsoft Graph set up: installs the bot for those with no chat
         self._mailbox = mailbox
         self._ctx = ctx  # the records, for the allocation request's order and IROs
         self._allocation_to = tuple(allocation_to)
+        self._polled = (polled or "").strip().lower()
         # Sends the mail server did not take (down, refusing the connection, or failing), and what it said last:
         # what `sobot mail poll` tells of the replies it leaves queued.
         self.server_failures = 0
@@ -79,11 +82,18 @@ class Delivery:
         if message.kind == ALLOCATION and message.reference and self._ctx is not None:
             # The same request whichever way the order came: a reply with a name allocates.
             view = await orders.get_order(self._ctx, message.reference, SYSTEM)
-            people = self._allocation_to or tuple(await unit_members(self._ctx))
-            if not people:
-                raise Transient("nobody to ask: no allocation_request_to and nobody with the safeguarding_unit role")
+            people = await self._unit_people()
             return replace(allocation_request(view, await iro_loads(self._ctx), people[0]), to=people)
+        if self._polled and to.strip().lower() == self._polled:
+            # A note to the unit: its people read it, not the poller (which would file it as sobot's own).
+            return replace(notification(to, message), to=await self._unit_people())
         return notification(to, message)
+
+    async def _unit_people(self) -> tuple[str, ...]:
+        people = self._allocation_to or (tuple(await unit_members(self._ctx)) if self._ctx is not None else ())
+        if not people:
+            raise Transient("nobody to tell: no allocation_request_to and nobody with the safeguarding_unit role")
+        return people
 
     async def _told(self, reference: str) -> None:
         # Sent: the unit is told. Its step's record is not the send's: a failure here must not send it again.

@@ -92,9 +92,9 @@ class Settings(BaseSettings):
     )
     allocation_request_to: list[str] = Field(
         default_factory=list,
-        description='Who gets the emails asking for an IRO, as a JSON list, e.g. ["su-team@council.gov.uk"] (the '
-        "unit's members or their distribution list); empty: each person with the safeguarding_unit role in the "
-        "directory. Never the shared mailbox itself, which sobot reads.",
+        description="Who gets the emails asking for an IRO, and the notes to the unit that Teams cannot carry, as a "
+        'JSON list, e.g. ["su-team@council.gov.uk"] (the unit\'s members or their distribution list); empty: each '
+        "person with the safeguarding_unit role in the directory. Never the shared mailbox itself, which sobot reads.",
     )
     allowed_sender_domains: list[str] = Field(
         default_factory=lambda: ["localhost"],

@@ -142,8 +142,10 @@ UNREADABLE = "A message from ann@example.gov.uk (“New order”) could not be r
 async def test_a_note_to_a_unit_with_no_channel_goes_to_its_mailbox(r: Rig) -> None:
     await r.agent.tell_unit(UNREADABLE)
     await r.tick()
-    [mail] = [m for m in mail_to(r, UNIT_ADDRESS) if "could not be read" in m]
+    [mail] = [m for m in mail_to(r, UNA.email) if "could not be read" in m]
     assert mail.startswith("sobot: " + UNREADABLE)
+    # Not to the shared mailbox itself: its poller would file sobot's own mail, unread, in Processed.
+    assert not mail_to(r, UNIT_ADDRESS)
 
 
 async def test_a_note_to_the_unit_goes_to_its_channel_when_it_has_one(r: Rig) -> None:
@@ -157,7 +159,7 @@ async def test_a_note_to_the_unit_teams_refuses_goes_to_its_mailbox(r: Rig) -> N
     await r.unit_channel(refusing_url())
     await r.agent.tell_unit(UNREADABLE)
     await r.tick(r.dispatcher(attempts=1))
-    assert [m for m in mail_to(r, UNIT_ADDRESS) if "could not be read" in m]
+    assert [m for m in mail_to(r, UNA.email) if "could not be read" in m]
 
 
 # Reminders, escalations, digests -----------------------------------------------------------------------------
@@ -209,7 +211,7 @@ async def test_a_note_that_nobody_holds_a_role_goes_to_the_units_mailbox(r: Rig)
         manager.active = False
     r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))  # the team manager's escalation day
     await r.tick()
-    [note] = [m for m in mail_to(r, UNIT_ADDRESS) if "nobody is the team manager" in m]
+    [note] = [m for m in mail_to(r, UNA.email) if "nobody is the team manager" in m]
     assert "SO-2026-0001 (J.M.S.): an escalation about “Tell the Safeguarding Unit of the order" in note
     assert "” (due Thursday 5 March 2026) is due but nobody is the team manager for this order." in note
 
@@ -223,8 +225,8 @@ async def test_a_could_not_be_delivered_note_goes_to_the_units_mailbox_when_team
     failed = [row for row in await r.rows() if row.kind == "failed"]
     assert len(failed) == 2 and {row.state for row in failed} == {"queued"}
     await r.tick(r.dispatcher(attempts=1))  # Teams refuses the unit's note: it goes to the unit's mailbox
-    notes = [m for m in mail_to(r, UNIT_ADDRESS) if "could not be delivered after 1 try (Teams answered 500)" in m]
-    assert len(notes) == 2, mail_to(r, UNIT_ADDRESS)
+    notes = [m for m in mail_to(r, UNA.email) if "could not be delivered after 1 try (Teams answered 500)" in m]
+    assert len(notes) == 2, mail_to(r, UNA.email)
 
 
 # Teams down --------------------------------------------------------------------------------------------------
@@ -323,7 +325,7 @@ async def test_a_note_that_nobody_holds_a_role_says_which_occurrence_of_a_repeat
             assert tess is not None
             tess.active = False  # the team manager has left
         await made.tick()
-        notes = [m.splitlines()[1] for m in mail_to(made, UNIT_ADDRESS) if "nobody is the team manager" in m]
+        notes = [m.splitlines()[1] for m in mail_to(made, UNA.email) if "nobody is the team manager" in m]
         reviews = [n for n in notes if "about “Supervision support plan review” (occurrence" in n]
         assert any("(occurrence 2, due " in n for n in reviews) and any("(occurrence 3, due " in n for n in reviews)
         assert len({n.split("(occurrence ")[1].split(")")[0] for n in reviews}) == 2, reviews
