@@ -18,7 +18,7 @@ RIGHT = 24
 TOP = 56  # the axis and the order's span above the rows
 ROW = 24
 LEGEND = 44
-LABEL_CHARACTERS = 38
+LABEL_CHARACTERS = 32
 
 # What each state is called, and the shape that marks it (the template draws each shape).
 SHAPES = {"done": "circle", "open": "ring", "overdue": "triangle", "waiting": "square"}
@@ -86,12 +86,14 @@ def _describe(step: StepLine) -> str:
 
 
 def _months(start: date, end: date) -> list[date]:
-    """The first of every third month from `start`'s month on, up to `end`."""
+    """The first of every third month from `start`'s month on, up to `end` (every sixth over a longer span, so that
+    the labels do not run into one another)."""
+    every = 3 if (end - start).days < 800 else 6
     first = date(start.year, start.month, 1)
     found = []
     while first <= end:
         found.append(first)
-        month = first.month + 3
+        month = first.month + every
         first = date(first.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
     return found
 
