@@ -10,14 +10,16 @@ from datetime import date
 
 from handlers import records
 from handlers.context import Context
-from handlers.directory import PersonView, iro_loads
+from handlers.directory import PersonView, listed_people
 from handlers.errors import NotFound
+from handlers.kept import Kept
 from handlers.permissions import TABLE, Scope, procedure_roles
 from rules.dates import add_months
 from rules.initials import initials
 from rules.procedures import Procedure
 from storage import caseload as stored
 from storage.caseload import SORTS, Filters, Seeing
+from storage.people import Listed
 
 PAGE_SIZE = 50
 # "Ending within 3 months": the tracker Legal keeps asks what is decided for these.
@@ -171,8 +173,11 @@ class Choices:
     iros: Sequence[tuple[int, str]]
 
 
-async def choices(ctx: Context) -> Choices:
-    loads = await iro_loads(ctx)
-    iros = sorted(((load.person.id, load.person.name) for load in loads), key=lambda pair: pair[1])
+async def choices(ctx: Context, known: Kept[str, list[Listed]] | None = None) -> Choices:
+    """The teams of the directory's social workers, the procedures and the active IROs (the directory as `known`
+    keeps it, where given)."""
+    everyone = await listed_people(ctx, known)
+    teams = sorted({p.team for p in everyone if p.team and "social_worker" in p.roles})
+    iros = [(p.id, p.name) for p in everyone if "iro" in p.roles]
     procedures = sorted(((pid, p.title) for pid, p in ctx.procedures.items()), key=lambda pair: pair[1])
-    return Choices(await stored.teams(ctx.database), procedures, iros)
+    return Choices(teams, procedures, iros)

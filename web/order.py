@@ -58,7 +58,7 @@ async def _show(request: web.Request, reference: str, *, status: int = 200, form
     person = await viewer(request)
     ctx = request.app[DASHBOARD].ctx
     try:
-        page = await order_page(ctx, reference, person.actor)
+        page = await order_page(ctx, reference, person.actor, request.app[DASHBOARD].directory)
     except NotFound as error:
         return await render(request, "problem.html", {"title": "No such order", "sentence": str(error)}, status=404)
     except NotAllowed as error:
