@@ -47,7 +47,7 @@ async def renumber(url: str) -> None:
     try:
         await connection.execute(
             "UPDATE orders SET reference = split_part(reference, '-', 1) || '-' || split_part(reference, '-', 2)"
-            " || '-' || lpad(id::text, 4, '0')"
+            " || '-' || CASE WHEN id < 1000 THEN lpad(id::text, 4, '0') ELSE id::text END"
         )
         await connection.execute("ANALYZE orders")
     finally:
