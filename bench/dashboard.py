@@ -199,16 +199,19 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to study its plans)")
+    parser.add_argument("--populated", action="store_true", help="measure a database kept by an earlier --keep")
     args = parser.parse_args()
     url = args.database_url
-    await recreate(url)
+    if not args.populated:
+        await recreate(url)
     try:
         await upgrade(url)
-        began = clock.perf_counter()
-        counts = await populate(url, args.orders, the_day(), "http://127.0.0.1:9")
-        await renumber(url)
-        print(f"populated {counts['orders']:,} orders, {counts['milestones']:,} milestones "
-              f"({counts['open']:,} open) in {clock.perf_counter() - began:.0f} s")  # fmt: skip
+        if not args.populated:
+            began = clock.perf_counter()
+            counts = await populate(url, args.orders, the_day(), "http://127.0.0.1:9")
+            await renumber(url)
+            print(f"populated {counts['orders']:,} orders, {counts['milestones']:,} milestones "
+                  f"({counts['open']:,} open) in {clock.perf_counter() - began:.0f} s")  # fmt: skip
         results = await measure(url, args.requests)
     finally:
         if not args.keep:

@@ -71,6 +71,8 @@ class CaseloadRow:
     overdue_count: int
 
 
+# Past this many, a view says "more than" rather than counting every order on each page.
+COUNTED_UP_TO = 10_000
 SORTS = ("reference", "made", "last_day", "next_due", "overdue", "social_worker", "team", "iro")
 
 _WORKER = aliased(Person, name="social_worker")
@@ -91,7 +93,9 @@ def _seen(seeing: Seeing) -> ColumnElement[bool]:
     if seeing.as_social_worker:
         ways.append(Order.social_worker_id == seeing.person_id)
     if seeing.as_manager:
-        ways.append(_WORKER.manager_id == seeing.person_id)
+        # As a set of social workers, so the orders are read by the index on their social worker.
+        managed = select(Person.id).where(Person.manager_id == seeing.person_id)
+        ways.append(Order.social_worker_id.in_(managed))
     if seeing.as_iro:
         ways.append(_ACTIVE.iro_id == seeing.person_id)
     if seeing.team and seeing.team_procedures:
@@ -102,7 +106,7 @@ def _seen(seeing: Seeing) -> ColumnElement[bool]:
 def _needs(seeing: Seeing, filters: Filters) -> tuple[bool, bool, bool]:
     """Which of the child, the social worker and the active allocation the view's conditions name."""
     child = bool(filters.search)
-    worker = bool(filters.team) or (not seeing.every and (seeing.as_manager or bool(seeing.team)))
+    worker = bool(filters.team) or (not seeing.every and bool(seeing.team))
     allocation = filters.iro_id is not None or filters.unallocated or (not seeing.every and seeing.as_iro)
     return child, worker, allocation
 
@@ -162,23 +166,23 @@ def _statement(seeing: Seeing, filters: Filters, today: date) -> Select[*tuple[A
 
 
 def _count(seeing: Seeing, filters: Filters, today: date) -> Select[*tuple[Any, ...]]:
-    """How many orders the view holds, joining only what its conditions name (counting every open order is then an
-    index's count)."""
+    """How many orders the view holds, up to COUNTED_UP_TO and one more, joining only what its conditions name."""
     child, worker, allocation = _needs(seeing, filters)
-    statement = select(func.count()).select_from(Order)
+    inner = select(Order.id)
     if child:
-        statement = statement.join(Child, Order.child_id == Child.id)
+        inner = inner.join(Child, Order.child_id == Child.id)
     if worker:
-        statement = statement.outerjoin(_WORKER, Order.social_worker_id == _WORKER.id)
+        inner = inner.outerjoin(_WORKER, Order.social_worker_id == _WORKER.id)
     if allocation:
-        statement = statement.outerjoin(_ACTIVE, and_(_ACTIVE.order_id == Order.id, _ACTIVE.active.is_(True)))
-    return statement.where(*_filtered(seeing, filters, today))
+        inner = inner.outerjoin(_ACTIVE, and_(_ACTIVE.order_id == Order.id, _ACTIVE.active.is_(True)))
+    counted = inner.where(*_filtered(seeing, filters, today)).limit(COUNTED_UP_TO + 1).subquery()
+    return select(func.count()).select_from(counted)
 
 
 async def caseload(database: Database, seeing: Seeing, filters: Filters, today: date, *, offset: int = 0,
                    limit: int | None = None) -> tuple[list[CaseloadRow], int]:  # fmt: skip
     """One page of the orders `seeing` lets its person see, narrowed by `filters` (every row when `limit` is None),
-    and how many there are in all."""
+    and how many there are in all, counted up to COUNTED_UP_TO and one more."""
     statement = _statement(seeing, filters, today).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
