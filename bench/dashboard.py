@@ -69,10 +69,6 @@ async def raw(url: str, statements: list[tuple[str, tuple[Any, ...]]], times: in
         await connection.close()
 
 
-def literal(statement: Any, dialect: Any) -> str:
-    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
 async def measure(url: str, requests: int) -> dict[str, Any]:
     today = the_day()
     at = datetime.combine(today, time(10, 0), tzinfo=LONDON).astimezone(UTC)
@@ -117,9 +113,6 @@ async def measure(url: str, requests: int) -> dict[str, Any]:
                     assert answer.status == 200, (answer.status, body[:300])
                 return (clock.perf_counter() - began) * 1000
 
-            from sqlalchemy.dialects import postgresql
-
-            dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
             for who, email in (("the Safeguarding Unit (every order)", "unit.0@example.gov.uk"),
                                ("a team manager (their team's)", "manager.0@example.gov.uk")):  # fmt: skip
                 await be(email)
@@ -129,8 +122,7 @@ async def measure(url: str, requests: int) -> dict[str, Any]:
                 query = CaseloadQuery()
                 filters = stored.Filters(status="open", sort="reference", descending=True)
                 seen = seeing(people[email], sobot.context.procedures)
-                page_sql = literal(stored._statement(seen, filters, today).limit(50), dialect)
-                count_sql = literal(stored._count(seen, filters, today), dialect)
+                page_sql, count_sql = stored.postgresql_text(seen, filters, today, 50)
                 sql = await raw(url, [(page_sql, ()), (count_sql, ())], requests + 5)
                 total = (await stored.caseload(sobot.database, seen, filters, today, limit=50))[1]
                 results[f"caseload: {who}"] = {"server_p95": p95(served), "server_median": statistics.median(served),

@@ -191,3 +191,15 @@ async def caseload(database: Database, seeing: Seeing, filters: Filters, today: 
         rows = [CaseloadRow(*values) for values in found]
         total = int(await session.scalar(_count(seeing, filters, today)) or 0)
     return rows, total
+
+
+def postgresql_text(seeing: Seeing, filters: Filters, today: date, limit: int) -> tuple[str, str]:
+    """The SQL of one page of the view and of its count, as sobot sends them to PostgreSQL, with the values written
+    in (for the benchmark's raw run of the same query)."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    written = {"literal_binds": True}
+    page = _statement(seeing, filters, today).limit(limit).compile(dialect=dialect, compile_kwargs=written)
+    count = _count(seeing, filters, today).compile(dialect=dialect, compile_kwargs=written)
+    return str(page), str(count)
