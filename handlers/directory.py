@@ -11,7 +11,8 @@ from sqlalchemy import Row, bindparam, func, select, update
 from handlers.context import Actor, Context
 from handlers.kept import Kept
 from handlers.records import PEOPLE
-from storage import models
+from storage import models, people
+from storage.people import Listed as Listed
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,26 @@ async def unit_members(ctx: Context) -> list[str]:
     async with ctx.database.read() as session:
         people = (await session.scalars(select(models.Person).order_by(models.Person.email))).all()
     return [p.email for p in people if p.active and "safeguarding_unit" in p.roles]
+
+
+async def directory(ctx: Context) -> list[PersonView]:
+    """Everyone active in the directory, by name: whom local mode lets one be."""
+    return [person_view(p) for p in await people.active_people(ctx.database)]
+
+
+async def person_by_id(ctx: Context, person_id: int) -> PersonView | None:
+    """The active person with this id, or None (unknown, or no longer active)."""
+    found = await people.active_person(ctx.database, person_id)
+    return person_view(found) if found is not None else None
+
+
+async def listed_people(ctx: Context, known: Kept[str, list[Listed]] | None = None) -> list[Listed]:
+    """Everyone active, by name, in the few columns a page's choices need; with `known`, read at most once in
+    its time to live (a directory change reaches the page within it)."""
+    now = ctx.clock.now()
+    if known is not None and (kept := known.get("listed", now)) is not None:
+        return kept[0]
+    found = await people.listed(ctx.database)
+    if known is not None:
+        known.keep("listed", found, now)
+    return found

@@ -37,6 +37,10 @@ from sobot.mailboxes import build_mailbox
 from sobot.metrics import Metrics
 from sobot.settings import TEAMS_APP_PREFIX, Settings, SettingsError
 from storage import Database, DatabaseUnavailable
+from web.app import add_web, choose_identity
+from web.identity import Identity
+from web.page import Dashboard
+from web.sessions import Sessions
 
 __all__ = ["SOBOT", "Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
 
@@ -153,6 +157,7 @@ def build_sobot(
     client_factory: ChannelServiceClientFactoryBase | None = None,
     run_jobs: bool = True,
     graph_token: TokenProvider | None = None,
+    identity: Identity | None = None,
 ) -> Sobot:
     """The whole service from settings: the one place its parts are made and joined.
 
@@ -161,9 +166,11 @@ def build_sobot(
     own variables (os.environ by default) and `client_factory` replaces its outbound connector client. With
     `run_jobs` the jobs start when the web app starts and stop when it stops. `graph_token` replaces the bot's own
     app-only Microsoft Graph token, with which it installs itself for people (SOBOT_TEAMS_APP_CATALOG_ID).
+    `identity` says who looks at the dashboard (by default local mode's without an app id, else the Entra sign-in).
     """
     return assemble(build_services(settings, clock=clock, database=database), channels=channels, environ=environ,
-                    client_factory=client_factory, run_jobs=run_jobs, graph_token=graph_token)  # fmt: skip
+                    client_factory=client_factory, run_jobs=run_jobs, graph_token=graph_token,
+                    identity=identity)  # fmt: skip
 
 
 def assemble(
@@ -174,6 +181,7 @@ def assemble(
     client_factory: ChannelServiceClientFactoryBase | None = None,
     run_jobs: bool = True,
     graph_token: TokenProvider | None = None,
+    identity: Identity | None = None,
 ) -> Sobot:
     """Everything else, on records and rules already built (build_sobot builds them from the settings)."""
     settings = services.settings
@@ -190,6 +198,7 @@ def assemble(
     unit_mailbox = settings.unit_address if services.mailbox is not None else None
     teams = build_bot(ctx, environ, client_factory=client_factory, unit_mailbox=unit_mailbox)
     add_teams_endpoint(app, teams, settings.host)
+    add_web(app, dashboard(ctx, settings, teams.app_id, identity))
     if channels is None:
         channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to,
                             installer(ctx, settings, environ, graph_token), polled=settings.unit_address)  # fmt: skip
@@ -247,6 +256,14 @@ def installer(ctx: Context, settings: Settings, environ: Mapping[str, str],
         return None
     return Installer(ctx, settings.graph_url, settings.teams_app_catalog_id, app_id or "sobot", tenant, token,
                      settings.teams_service_url)  # fmt: skip
+
+
+def dashboard(ctx: Context, settings: Settings, app_id: str | None, identity: Identity | None) -> Dashboard:
+    """The dashboard's parts: who is looking, and how its session cookie is signed and sent."""
+    secret = settings.web_session_secret.get_secret_value() or Sessions.random_secret()
+    # A Teams tab is a frame on Teams' own site, where a cookie is sent only as SameSite=None (and so Secure).
+    sessions = Sessions(secret) if app_id is None else Sessions(secret, same_site="None", secure=True)
+    return Dashboard(ctx, identity or choose_identity(ctx, app_id), sessions)
 
 
 def add_jobs(sobot: Sobot) -> None:
