@@ -16,10 +16,15 @@ import jwt
 import pytest
 
 from rules.clock import FixedClock
+from sobot.app import build_sobot
+from sobot.settings import load_settings
 from storage import Database
 from tests.fakes.entra import FakeEntra, Tls, make_tls, serve_entra
-from tests.signin import SAM, STRANGER, UNA, SignedInBrowser, signed_in_dashboard
+from tests.signin import SAM, STRANGER, TEAMS_APP, UNA, SignedInBrowser, sign_in_settings, signed_in_dashboard
 from web.entra import KEYS_REREAD_AFTER, SENTENCES
+from web.local import LocalIdentity, NoSignIn
+from web.page import DASHBOARD
+from web.signin import EntraIdentity
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +300,21 @@ async def test_the_fake_token_endpoint_checks_pkce_secret_and_code_once(entra: F
     claims = jwt.decode(answer["id_token"], public, algorithms=["RS256"], audience=entra.client_id,
                         issuer=entra.issuer)  # fmt: skip
     assert claims["oid"] == UNA.oid and claims["nonce"] == "n1" and claims["tid"] == entra.tenant
+
+
+async def test_the_composition_root_signs_in_with_entra_where_there_is_an_app_and_sign_in(
+    database: Database, database_url: str, entra: FakeEntra
+) -> None:
+    with_sign_in, without = sign_in_settings(entra, database_url), load_settings({}, database_url=database_url)
+    chosen = {
+        "app and sign-in": build_sobot(with_sign_in, database=database, environ=TEAMS_APP, run_jobs=False),
+        "sign-in, no app": build_sobot(with_sign_in, database=database, environ={}, run_jobs=False),
+        "app, no sign-in": build_sobot(without, database=database, environ=TEAMS_APP, run_jobs=False),
+    }
+    kinds = {name: type(sobot.app[DASHBOARD].identity) for name, sobot in chosen.items()}
+    assert kinds == {"app and sign-in": EntraIdentity, "sign-in, no app": LocalIdentity, "app, no sign-in": NoSignIn}
+    identity = chosen["app and sign-in"].app[DASHBOARD].identity
+    assert isinstance(identity, EntraIdentity)
+    assert identity.app.tab_audiences == (f"api://sobot.example.gov.uk/{entra.client_id}", entra.client_id)
+    assert identity.redirect_uri == "https://sobot.example.gov.uk/signin/callback"
+    assert chosen["app and sign-in"].app[DASHBOARD].sessions.same_site == "None"
