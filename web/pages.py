@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import caseload
+from web import caseload, order
 
 
 async def home(request: web.Request) -> web.Response:
@@ -14,3 +14,4 @@ async def home(request: web.Request) -> web.Response:
 def add_pages(app: web.Application) -> None:
     app.router.add_get("/", home, name="web.home")
     caseload.add_routes(app)
+    order.add_routes(app)
