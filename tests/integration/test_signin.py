@@ -80,7 +80,7 @@ async def test_signing_in_with_microsoft_runs_the_code_flow_with_pkce_and_opens_
     back = await browser.sign_in_with_microsoft()
     assert back.status == 303 and back.headers["Location"] == "/caseload", await back.text()
     cookie = back.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=None" in cookie
+    assert {"HttpOnly", "Secure", "SameSite=None", "Partitioned"} <= {part.strip() for part in cookie.split(";")}
     assert ("POST", f"/{entra.tenant}/oauth2/v2.0/token") in entra.requests
     response, text = await browser.page("/caseload")
     assert response.status == 200 and "Signed in as <strong>Una Unit</strong>" in text
