@@ -21,7 +21,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.e2e import browser
 from tests.e2e.conftest import free_port, stop
-from tests.fakes.entra import FakeEntra, Tls, entra_in_thread, make_tls
+from tests.fakes.entra import FakeEntra, Tls, entra_in_thread, in_thread, make_tls
+from tests.fakes.teams_host import TeamsHost, serve_teams_host
 from tests.signin import SAM, SECRET, STAFF, STRANGER, TEAMS_APP, UNA
 
 pytestmark = pytest.mark.skipif(browser.missing() is not None, reason=browser.missing() or "")
@@ -120,3 +121,21 @@ def test_the_page_asked_for_opens_after_signing_in(driver: webdriver.Chrome, ser
     wait.until(shown.element_to_be_clickable((By.ID, "sign-in-with-microsoft"))).click()
     wait.until(shown.url_to_be(f"{served.address}/caseload?overdue=1"))
     assert "Signed in as Sam Worker" in driver.find_element(By.CSS_SELECTOR, "form.who").text
+
+
+def test_the_teams_tab_signs_in_with_the_token_teams_gives_it(served: Served) -> None:
+    audience = f"api://sobot.example.gov.uk/{served.entra.client_id}"
+    host = TeamsHost(f"{served.address}/tab?next=/caseload", lambda: served.entra.token(UNA, audience=audience))
+    with in_thread(lambda: serve_teams_host(served.tls, host)) as port:
+        flags = (f"--ignore-certificate-errors-spki-list={served.tls.spki_sha256}",
+                 f"--host-resolver-rules=MAP teams.microsoft.com 127.0.0.1:{port}")  # fmt: skip
+        with browser.chromium(*flags) as driver:
+            wait = WebDriverWait(driver, browser.SHOWN_WITHIN)
+            driver.get("https://teams.microsoft.com/")
+            wait.until(shown.frame_to_be_available_and_switch_to_it((By.ID, "tab")))
+            who = wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, "form.who")))
+            assert "Signed in as Una Unit" in who.text
+            assert driver.execute_script("return window.location.pathname") == "/caseload"
+            driver.switch_to.default_content()
+            calls = driver.execute_script("return window.teamsCalls")
+    assert calls[0] == "initialize" and "authentication.getAuthToken" in calls

@@ -19,12 +19,12 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import jwt
@@ -39,6 +39,7 @@ TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
 CLIENT_SECRET = "fake-entra-client-secret"
 GRAPH = "00000003-0000-0000-c000-000000000000"
+T = TypeVar("T")
 CODE_LIFETIME = timedelta(minutes=10)
 
 
@@ -410,28 +411,32 @@ async def serve_entra(tls: Tls, fake: FakeEntra | None = None) -> AsyncIterator[
         await runner.cleanup()
 
 
-@contextmanager
-def entra_in_thread(tls: Tls, fake: FakeEntra | None = None) -> Iterator[FakeEntra]:
+def entra_in_thread(tls: Tls, fake: FakeEntra | None = None) -> AbstractContextManager[FakeEntra]:
     """The fake on a loop in a thread of its own, for tests that drive a browser and a `sobot serve` process."""
+    return in_thread(lambda: serve_entra(tls, fake))
+
+
+@contextmanager
+def in_thread(serve: Callable[[], AbstractAsyncContextManager[T]]) -> Iterator[T]:
+    """What `serve()` serves, on an event loop in a thread of its own until the block ends."""
     loop = asyncio.new_event_loop()
-    started: asyncio.Future[FakeEntra] = loop.create_future()
+    started: asyncio.Future[T] = loop.create_future()
     stopping = asyncio.Event()
 
     async def run() -> None:
-        async with serve_entra(tls, fake) as served:
+        async with serve() as served:
             started.set_result(served)
             await stopping.wait()
 
+    async def wait() -> T:
+        return await started
+
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
-    served = asyncio.run_coroutine_threadsafe(_wait(started), loop).result(timeout=30)
+    served = asyncio.run_coroutine_threadsafe(wait(), loop).result(timeout=30)
     try:
         yield served
     finally:
         loop.call_soon_threadsafe(stopping.set)
         thread.join(timeout=30)
         loop.close()
-
-
-async def _wait(started: asyncio.Future[FakeEntra]) -> FakeEntra:
-    return await started
