@@ -25,7 +25,6 @@ from web.signin import EntraIdentity
 
 DOMAIN = "sobot.example.gov.uk"
 REDIRECT_URI = f"https://{DOMAIN}/signin/callback"
-APP_ID_URI = f"api://{DOMAIN}/"  # + the client id
 SECRET = "a-test-secret-that-is-long-enough-to-sign-cookies"
 BOT_APP_ID = "11111111-2222-3333-4444-555555555555"
 TEAMS_APP = {
