@@ -126,16 +126,35 @@ def test_the_page_asked_for_opens_after_signing_in(driver: webdriver.Chrome, ser
 def test_the_teams_tab_signs_in_with_the_token_teams_gives_it(served: Served) -> None:
     audience = f"api://sobot.example.gov.uk/{served.entra.client_id}"
     host = TeamsHost(f"{served.address}/tab?next=/caseload", lambda: served.entra.token(UNA, audience=audience))
-    with in_thread(lambda: serve_teams_host(served.tls, host)) as port:
-        flags = (f"--ignore-certificate-errors-spki-list={served.tls.spki_sha256}",
-                 f"--host-resolver-rules=MAP teams.microsoft.com 127.0.0.1:{port}")  # fmt: skip
-        with browser.chromium(*flags) as driver:
-            wait = WebDriverWait(driver, browser.SHOWN_WITHIN)
-            driver.get("https://teams.microsoft.com/")
-            wait.until(shown.frame_to_be_available_and_switch_to_it((By.ID, "tab")))
-            who = wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, "form.who")))
-            assert "Signed in as Una Unit" in who.text
-            assert driver.execute_script("return window.location.pathname") == "/caseload"
-            driver.switch_to.default_content()
-            calls = driver.execute_script("return window.teamsCalls")
+    serving = in_thread(lambda: serve_teams_host(served.tls, host))
+    with serving as port, browser.chromium(*_as_teams(served, port)) as driver:
+        wait = WebDriverWait(driver, browser.SHOWN_WITHIN)
+        driver.get("https://teams.microsoft.com/")
+        wait.until(shown.frame_to_be_available_and_switch_to_it((By.ID, "tab")))
+        who = wait.until(shown.visibility_of_element_located((By.CSS_SELECTOR, "form.who")))
+        assert "Signed in as Una Unit" in who.text
+        assert driver.execute_script("return window.location.pathname") == "/caseload"
+        driver.switch_to.default_content()
+        calls = driver.execute_script("return window.teamsCalls")
     assert calls[0] == "initialize" and "authentication.getAuthToken" in calls
+
+
+def test_the_unit_adds_the_channel_tab_through_its_configuration_page(served: Served) -> None:
+    host = TeamsHost(f"{served.address}/tab/configure", lambda: "", context="settings")
+    serving = in_thread(lambda: serve_teams_host(served.tls, host))
+    with serving as port, browser.chromium(*_as_teams(served, port)) as driver:
+        wait = WebDriverWait(driver, browser.SHOWN_WITHIN)
+        driver.get("https://teams.microsoft.com/")
+        wait.until(lambda d: d.execute_script("return window.tabValid") is True)
+        driver.execute_script("window.pressSave()")
+        wait.until(lambda d: d.execute_script("return window.tabSaved") is True)
+        settings = driver.execute_script("return window.tabSettings")
+    assert settings == {"entityId": "sobot-caseload", "suggestedDisplayName": "sobot",
+                        "contentUrl": f"{served.address}/tab?next=/caseload",
+                        "websiteUrl": f"{served.address}/caseload"}  # fmt: skip
+
+
+def _as_teams(served: Served, port: int) -> tuple[str, ...]:
+    """Chromium flags: trust the fake's certificate by its key, and find teams.microsoft.com at the stand-in."""
+    return (f"--ignore-certificate-errors-spki-list={served.tls.spki_sha256}",
+            f"--host-resolver-rules=MAP teams.microsoft.com 127.0.0.1:{port}")  # fmt: skip

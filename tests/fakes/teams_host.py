@@ -3,7 +3,8 @@
 TeamsJS in the tab talks to its host by postMessage: it sends {id, uuidAsString, func, args} and takes back
 {id, uuidAsString, args}. This host answers `initialize` as Teams' web client does (the frame's context, the
 client type, a runtime configuration, the SDK version it supports) and `authentication.getAuthToken` with the
-token the test chooses; it records every call, for the test to read back. The browser is told to resolve
+token the test chooses; for a configuration page it keeps what `setValidityState` and `setSettings` said and
+has a Save button (`pressSave()`). It records every call, for the test to read back. The browser is told to resolve
 teams.microsoft.com to this server, so the tab is framed from the origin its Content-Security-Policy allows.
 """
 
@@ -36,9 +37,16 @@ window.addEventListener("message", function (event) {{
   function reply(args) {{
     event.source.postMessage({{ id: message.id, uuidAsString: message.uuidAsString, args: args }}, event.origin);
   }}
-  if (message.func === "initialize") {{ reply(["content", "web", {runtime}, "2.58.0"]); }}
+  if (message.func === "initialize") {{ reply([{context}, "web", {runtime}, "2.58.0"]); }}
   if (message.func === "authentication.getAuthToken") {{ reply([true, {token}]); }}
+  if (message.func === "settings.setValidityState") {{ window.tabValid = message.args[0]; }}
+  if (message.func === "settings.setSettings") {{ window.tabSettings = message.args[0]; reply([true]); }}
+  if (message.func === "settings.save.success") {{ window.tabSaved = true; }}
 }});
+// The configuration dialog's Save button.
+window.pressSave = function () {{
+  document.getElementById("tab").contentWindow.postMessage({{ func: "settings.save", args: [{{}}] }}, "*");
+}};
 </script>
 </body></html>
 """
@@ -49,6 +57,8 @@ class TeamsHost:
     tab_url: str
     token: Callable[[], str]
     """The token getAuthToken hands the tab, made afresh for each page."""
+    context: str = "content"
+    """The frame's context: "content" for a tab, "settings" for a channel tab's configuration page."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -56,7 +66,12 @@ class TeamsHost:
         return app
 
     async def _page(self, request: web.Request) -> web.Response:
-        page = PAGE.format(tab=self.tab_url, runtime=json.dumps(json.dumps(RUNTIME)), token=json.dumps(self.token()))
+        page = PAGE.format(
+            tab=self.tab_url,
+            runtime=json.dumps(json.dumps(RUNTIME)),
+            token=json.dumps(self.token()),
+            context=json.dumps(self.context),
+        )
         return web.Response(text=page, content_type="text/html")
 
 
