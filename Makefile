@@ -79,7 +79,8 @@ bench: $(STAMP)
 		$(BIN)/python -m tests.container.measure --replicas 1 && $(BIN)/python -m tests.container.measure --replicas 2; \
 	else echo "bench: no Docker engine answers, so the container's figures are not measured"; fi
 
-# The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name:
+# The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name (and, where the
+# tabs sign on with an app registration of their own, SOBOT_ENTRA_CLIENT_ID):
 #   CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=<guid> SOBOT_BOT_DOMAIN=sobot.example.gov.uk make teams-package
 teams-package: $(STAMP)
 	$(BIN)/python -m bot.package --out dist/sobot-teams-app.zip
