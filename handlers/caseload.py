@@ -10,14 +10,16 @@ from datetime import date
 
 from handlers import records
 from handlers.context import Context
-from handlers.directory import PersonView, iro_loads
+from handlers.directory import PersonView, listed_people
 from handlers.errors import NotFound
+from handlers.kept import Kept
 from handlers.permissions import TABLE, Scope, procedure_roles
 from rules.dates import add_months
 from rules.initials import initials
 from rules.procedures import Procedure
 from storage import caseload as stored
-from storage.caseload import SORTS, Filters, Seeing
+from storage.caseload import COUNTED_UP_TO, SORTS, Filters, Seeing
+from storage.people import Listed
 
 PAGE_SIZE = 50
 # "Ending within 3 months": the tracker Legal keeps asks what is decided for these.
@@ -98,11 +100,16 @@ class CaseloadLine:
 @dataclass(frozen=True)
 class Caseload:
     lines: list[CaseloadLine]
-    total: int
+    total: int  # counted up to COUNTED_UP_TO; past it, `more_than` says so
     page: int
-    pages: int
+    pages: int  # the pages counted (with `more_than`, at least these)
     query: CaseloadQuery
     today: date
+    more_than: int | None = None  # the number the view holds more orders than, when it was not counted to the end
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages or (self.more_than is not None and len(self.lines) == PAGE_SIZE)
 
 
 def _search(text: str | None) -> str | None:
@@ -146,19 +153,21 @@ async def caseload(ctx: Context, person: PersonView, query: CaseloadQuery) -> Ca
     page = max(query.page, 1)
     rows, total = await stored.caseload(ctx.database, seeing(person, ctx.procedures), filters, today,
                                         offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)  # fmt: skip
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages and total:
+    more_than = COUNTED_UP_TO if total > COUNTED_UP_TO else None
+    pages = max(1, -(-min(total, COUNTED_UP_TO) // PAGE_SIZE))
+    if page > pages and total and more_than is None:
         return await caseload(ctx, person, replace(query, page=pages))
-    return Caseload(_lines(ctx, person, rows), total, page, pages, query, today)
+    return Caseload(_lines(ctx, person, rows), min(total, COUNTED_UP_TO), page, max(pages, page), query, today,
+                    more_than)  # fmt: skip
 
 
 async def export(ctx: Context, person: PersonView, query: CaseloadQuery, form: str) -> list[CaseloadLine]:
     """Every order of the caseload as `query` narrows it (all pages), for a tracker file; the export is audited."""
     today = ctx.today()
     filters = _filters(ctx, query, today)
-    rows, total = await stored.caseload(ctx.database, seeing(person, ctx.procedures), filters, today)
+    rows, _ = await stored.caseload(ctx.database, seeing(person, ctx.procedures), filters, today)
     async with ctx.database.session() as session:
-        records.audit(session, ctx, person.actor, "caseload.export", None, {"form": form, "orders": total})
+        records.audit(session, ctx, person.actor, "caseload.export", None, {"form": form, "orders": len(rows)})
     return _lines(ctx, person, rows)
 
 
@@ -171,8 +180,11 @@ class Choices:
     iros: Sequence[tuple[int, str]]
 
 
-async def choices(ctx: Context) -> Choices:
-    loads = await iro_loads(ctx)
-    iros = sorted(((load.person.id, load.person.name) for load in loads), key=lambda pair: pair[1])
+async def choices(ctx: Context, known: Kept[str, list[Listed]] | None = None) -> Choices:
+    """The teams of the directory's social workers, the procedures and the active IROs (the directory as `known`
+    keeps it, where given)."""
+    everyone = await listed_people(ctx, known)
+    teams = sorted({p.team for p in everyone if p.team and "social_worker" in p.roles})
+    iros = [(p.id, p.name) for p in everyone if "iro" in p.roles]
     procedures = sorted(((pid, p.title) for pid, p in ctx.procedures.items()), key=lambda pair: pair[1])
-    return Choices(await stored.teams(ctx.database), procedures, iros)
+    return Choices(teams, procedures, iros)

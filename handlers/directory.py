@@ -12,6 +12,7 @@ from handlers.context import Actor, Context
 from handlers.kept import Kept
 from handlers.records import PEOPLE
 from storage import models, people
+from storage.people import Listed as Listed
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,15 @@ async def person_by_id(ctx: Context, person_id: int) -> PersonView | None:
     """The active person with this id, or None (unknown, or no longer active)."""
     found = await people.active_person(ctx.database, person_id)
     return person_view(found) if found is not None else None
+
+
+async def listed_people(ctx: Context, known: Kept[str, list[Listed]] | None = None) -> list[Listed]:
+    """Everyone active, by name, in the few columns a page's choices need; with `known`, read at most once in
+    its time to live (a directory change reaches the page within it)."""
+    now = ctx.clock.now()
+    if known is not None and (kept := known.get("listed", now)) is not None:
+        return kept[0]
+    found = await people.listed(ctx.database)
+    if known is not None:
+        known.keep("listed", found, now)
+    return found

@@ -13,7 +13,8 @@ from datetime import date
 
 from handlers import permissions, records
 from handlers.context import Actor, Context
-from handlers.directory import iro_loads
+from handlers.directory import independent, listed_people
+from handlers.kept import Kept
 from handlers.orders import BY_OPERATION
 from handlers.views import OrderView, order_view
 from rules.dates import latest_last_day
@@ -21,6 +22,7 @@ from rules.initials import initials
 from rules.procedures import Procedure
 from storage import models
 from storage.order_history import AuditRow, NotificationRow, audit_trail, notifications_about
+from storage.people import Listed
 
 VIEWED = "order.view"
 
@@ -72,7 +74,8 @@ class OrderPage:
     may_record_event: bool
     recordable: tuple[Recordable, ...]
     may_allocate: bool
-    iros: tuple[tuple[int, str], ...]  # whom the unit may allocate: active IROs independent of the social worker
+    iros: tuple[tuple[int, str], ...]  # whom the unit may allocate: active IROs independent of the social worker,
+    # by name
     may_extend: bool
     may_end: bool
 
@@ -123,9 +126,10 @@ def _recordable(procedure: Procedure, standing: permissions.Standing) -> tuple[R
                  if key not in BY_OPERATION)  # fmt: skip
 
 
-async def order_page(ctx: Context, reference: str, actor: Actor) -> OrderPage:
+async def order_page(ctx: Context, reference: str, actor: Actor,
+                     kept: Kept[str, list[Listed]] | None = None) -> OrderPage:  # fmt: skip
     """The order's whole page for someone the permission table lets see it (NotAllowed, audited, for anyone else);
-    the look is audited, saying whether the child's full name was shown."""
+    the look is audited, saying whether the child's full name was shown. `kept` keeps the directory's list."""
     today = ctx.today()
     async with permissions.acting_on(ctx, actor, "order.view", reference) as acting:
         session, order, procedure, standing = acting.session, acting.order, acting.procedure, acting.standing
@@ -138,11 +142,12 @@ async def order_page(ctx: Context, reference: str, actor: Actor) -> OrderPage:
                        for e in sorted(order.events, key=lambda e: (e.occurred_on, e.id)))  # fmt: skip
         may_allocate = view.status == "open" and permissions.allows("order.allocate", standing)
         worker_id = order.social_worker_id
+        manager_id = order.social_worker.manager_id if order.social_worker else None
         records.audit(session, ctx, actor, VIEWED, view.reference, {"full_name": full})
     iros: tuple[tuple[int, str], ...] = ()
     if may_allocate:
-        iros = tuple((load.person.id, load.person.name) for load in await iro_loads(ctx)
-                     if load.independent_of(worker_id) and load.person.id != view.iro_id)  # fmt: skip
+        iros = tuple((p.id, p.name) for p in await listed_people(ctx, kept) if "iro" in p.roles
+                     and independent(p.id, worker_id, manager_id) and p.id != view.iro_id)  # fmt: skip
     shown = view if full else replace(view, child_name=initials(view.child_name))
     return OrderPage(
         order=shown, full_name=full, procedure_title=procedure.title, steps=steps, events=events,

@@ -71,6 +71,8 @@ class CaseloadRow:
     overdue_count: int
 
 
+# Past this many, a view says "more than" rather than counting every order on each page.
+COUNTED_UP_TO = 10_000
 SORTS = ("reference", "made", "last_day", "next_due", "overdue", "social_worker", "team", "iro")
 
 _WORKER = aliased(Person, name="social_worker")
@@ -91,12 +93,22 @@ def _seen(seeing: Seeing) -> ColumnElement[bool]:
     if seeing.as_social_worker:
         ways.append(Order.social_worker_id == seeing.person_id)
     if seeing.as_manager:
-        ways.append(_WORKER.manager_id == seeing.person_id)
+        # As a set of social workers, so the orders are read by the index on their social worker.
+        managed = select(Person.id).where(Person.manager_id == seeing.person_id)
+        ways.append(Order.social_worker_id.in_(managed))
     if seeing.as_iro:
         ways.append(_ACTIVE.iro_id == seeing.person_id)
     if seeing.team and seeing.team_procedures:
         ways.append(and_(_WORKER.team == seeing.team, Order.procedure_id.in_(seeing.team_procedures)))
     return or_(*ways) if ways else false()
+
+
+def _needs(seeing: Seeing, filters: Filters) -> tuple[bool, bool, bool]:
+    """Which of the child, the social worker and the active allocation the view's conditions name."""
+    child = bool(filters.search)
+    worker = bool(filters.team) or (not seeing.every and bool(seeing.team))
+    allocation = filters.iro_id is not None or filters.unallocated or (not seeing.every and seeing.as_iro)
+    return child, worker, allocation
 
 
 def _filtered(seeing: Seeing, filters: Filters, today: date) -> list[ColumnElement[bool]]:
@@ -135,7 +147,10 @@ def _statement(seeing: Seeing, filters: Filters, today: date) -> Select[*tuple[A
         "overdue": overdue, "social_worker": _WORKER.name, "team": _WORKER.team, "iro": _IRO.name,
     }  # fmt: skip
     key = sort_by.get(filters.sort, Order.reference)
-    first = key.desc().nulls_last() if filters.descending else key.asc().nulls_last()
+    # The columns that always hold something sort without NULLS LAST, so that the index on each serves the sort.
+    always = filters.sort in ("reference", "made", "last_day", "overdue")
+    first = (key.desc() if filters.descending else key.asc()) if always else (
+        key.desc().nulls_last() if filters.descending else key.asc().nulls_last())  # fmt: skip
     then = Order.reference.desc() if filters.descending else Order.reference.asc()
     return (
         select(Order.reference, Child.local_id, Child.name, Order.order_type, Order.procedure_id, Order.status,
@@ -151,19 +166,23 @@ def _statement(seeing: Seeing, filters: Filters, today: date) -> Select[*tuple[A
 
 
 def _count(seeing: Seeing, filters: Filters, today: date) -> Select[*tuple[Any, ...]]:
-    return (
-        select(func.count()).select_from(Order)
-        .join(Child, Order.child_id == Child.id)
-        .outerjoin(_WORKER, Order.social_worker_id == _WORKER.id)
-        .outerjoin(_ACTIVE, and_(_ACTIVE.order_id == Order.id, _ACTIVE.active.is_(True)))
-        .where(*_filtered(seeing, filters, today))
-    )  # fmt: skip
+    """How many orders the view holds, up to COUNTED_UP_TO and one more, joining only what its conditions name."""
+    child, worker, allocation = _needs(seeing, filters)
+    inner = select(Order.id)
+    if child:
+        inner = inner.join(Child, Order.child_id == Child.id)
+    if worker:
+        inner = inner.outerjoin(_WORKER, Order.social_worker_id == _WORKER.id)
+    if allocation:
+        inner = inner.outerjoin(_ACTIVE, and_(_ACTIVE.order_id == Order.id, _ACTIVE.active.is_(True)))
+    counted = inner.where(*_filtered(seeing, filters, today)).limit(COUNTED_UP_TO + 1).subquery()
+    return select(func.count()).select_from(counted)
 
 
 async def caseload(database: Database, seeing: Seeing, filters: Filters, today: date, *, offset: int = 0,
                    limit: int | None = None) -> tuple[list[CaseloadRow], int]:  # fmt: skip
     """One page of the orders `seeing` lets its person see, narrowed by `filters` (every row when `limit` is None),
-    and how many there are in all."""
+    and how many there are in all, counted up to COUNTED_UP_TO and one more."""
     statement = _statement(seeing, filters, today).offset(offset)
     if limit is not None:
         statement = statement.limit(limit)
@@ -172,13 +191,3 @@ async def caseload(database: Database, seeing: Seeing, filters: Filters, today: 
         rows = [CaseloadRow(*values) for values in found]
         total = int(await session.scalar(_count(seeing, filters, today)) or 0)
     return rows, total
-
-
-async def teams(database: Database) -> list[str]:
-    """Every team a social worker of an order is in, by name: what the team filter offers."""
-    async with database.read() as session:
-        found = await session.scalars(
-            select(Person.team).join(Order, Order.social_worker_id == Person.id)
-            .where(Person.team.is_not(None)).distinct().order_by(Person.team)
-        )  # fmt: skip
-        return [team for team in found if team]

@@ -104,7 +104,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     ended_on: Mapped[date | None] = mapped_column(Date)
     end_reason: Mapped[str | None] = mapped_column(String(32))
-    social_worker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Indexed: a social worker's caseload, and their manager's, reads the orders by it.
+    social_worker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     # The Teams form it was saved from: pressing Save again on the same form finds this order, not a new one.
     form_id: Mapped[str | None] = mapped_column(String(64), unique=True)

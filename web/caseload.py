@@ -86,9 +86,10 @@ async def _page(request: web.Request, form: Asked, searched: str | None = None) 
     result = await handler.caseload(ctx, person, form.query)
     context = {
         "title": "Caseload", "result": result, "typed": form.typed, "problems": form.problems,
-        "choices": await handler.choices(ctx), "searched": searched, "sorts": SORT_WORDS,
+        "choices": await handler.choices(ctx, request.app[DASHBOARD].directory), "searched": searched,
+        "sorts": SORT_WORDS,
         "previous": address("/caseload", form.typed, page=result.page - 1) if result.page > 1 else None,
-        "next": address("/caseload", form.typed, page=result.page + 1) if result.page < result.pages else None,
+        "next": address("/caseload", form.typed, page=result.page + 1) if result.has_next else None,
         "csv": address("/caseload/export.csv", form.typed), "xlsx": address("/caseload/export.xlsx", form.typed),
         "sorted_by": {name: address("/caseload", form.typed, sort=name, dir=_flip(form, name)) for name in SORT_WORDS},
     }  # fmt: skip

@@ -58,7 +58,7 @@ async def _show(request: web.Request, reference: str, *, status: int = 200, form
     person = await viewer(request)
     ctx = request.app[DASHBOARD].ctx
     try:
-        page = await order_page(ctx, reference, person.actor)
+        page = await order_page(ctx, reference, person.actor, request.app[DASHBOARD].directory)
     except NotFound as error:
         return await render(request, "problem.html", {"title": "No such order", "sentence": str(error)}, status=404)
     except NotAllowed as error:
@@ -172,7 +172,10 @@ async def act(request: web.Request) -> web.Response:
     except Problems as problems:
         return await _show(request, reference, status=400, form=form, typed=typed, problems=problems.problems)
     except NotAllowed as error:
-        return await _show(request, reference, status=403, form=form, typed=typed, refused=str(error))
+        # The refusal alone (audited by the operation): showing the order again would be a look not asked for,
+        # and one some of those refused may not have.
+        return await render(request, "problem.html", {"title": f"Not done on {reference}", "sentence": str(error),
+                                                      "back": f"/orders/{reference}"}, status=403)  # fmt: skip
     except InvalidInput as error:
         return await _show(request, reference, status=400, form=form, typed=typed,
                            problems={_field_of(error, form): str(error)})  # fmt: skip

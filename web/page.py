@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from handlers.context import Context
-from handlers.directory import PersonView
+from handlers.directory import TRUSTED_FOR, Listed, PersonView
+from handlers.kept import Kept
 from web import csrf
 from web.identity import Identity
 from web.sessions import Sessions, session_of
@@ -22,6 +23,8 @@ class Dashboard:
     ctx: Context
     identity: Identity
     sessions: Sessions
+    # The directory's list behind the pages' choices (teams, IROs), read again after TRUSTED_FOR.
+    directory: Kept[str, list[Listed]] = field(default_factory=lambda: Kept(TRUSTED_FOR))
 
 
 DASHBOARD = web.AppKey("sobot_dashboard", Dashboard)

@@ -171,3 +171,16 @@ async def test_the_export_holds_every_page_and_is_audited(rig: Browser) -> None:
 async def test_a_role_that_sees_no_order_sees_an_empty_caseload(rig: Browser) -> None:
     nobody = PersonView(999, "Rita Receiving", "rita@example.gov.uk", ("receiving_authority",), None)
     assert (await cl.caseload(rig.ctx, nobody, CaseloadQuery())).lines == []
+
+
+async def test_past_the_counting_limit_the_view_says_more_than(rig: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage import caseload as stored
+
+    monkeypatch.setattr(stored, "COUNTED_UP_TO", 2)
+    monkeypatch.setattr(cl, "COUNTED_UP_TO", 2)
+    result = await cl.caseload(rig.ctx, await person(rig.ctx, "una@example.gov.uk"), CaseloadQuery())
+    assert (result.more_than, result.total, len(result.lines)) == (2, 2, 3), "the page still shows every line"
+    assert not result.has_next, "a page short of fifty is the last"
+    await rig.be("una@example.gov.uk")
+    _, page = await rig.page("/caseload")
+    assert "More than 2 orders: page 1." in page

@@ -1,8 +1,8 @@
 """The package as the container installs it: a wheel built from the project, installed on its own, runs.
 
 The image (Dockerfile) is `pip wheel .` then `pip install` of that wheel; this builds the same wheel and
-runs `sobot db upgrade`, `sobot procedures` and `sobot serve` from it alone, so a procedure file or a
-migration left out of the package fails here rather than in a council's deployment.
+runs `sobot db upgrade`, `sobot procedures` and `sobot serve` from it alone, so a procedure file, a migration or
+a dashboard template left out of the package fails here rather than in a council's deployment.
 """
 
 from __future__ import annotations
@@ -70,6 +70,11 @@ def test_the_wheel_alone_migrates_knows_its_procedures_and_serves(installed: Pat
                 break
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
             assert json.load(answer)["status"] == "ready"
+        # The dashboard's templates and static files are in the wheel.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/local/choose", timeout=10) as answer:
+            assert "Local mode:" in answer.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/sobot.css", timeout=10) as answer:
+            assert b"prefers-color-scheme" in answer.read()
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=60)
