@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as shown
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.e2e import browser
+from tests.e2e import browser, dashboard
 from tests.e2e.conftest import free_port, stop
 from tests.fakes.entra import FakeEntra, Tls, entra_in_thread, in_thread, make_tls
 from tests.fakes.teams_host import TeamsHost, serve_teams_host
@@ -158,3 +158,17 @@ def _as_teams(served: Served, port: int) -> tuple[str, ...]:
     """Chromium flags: trust the fake's certificate by its key, and find teams.microsoft.com at the stand-in."""
     return (f"--ignore-certificate-errors-spki-list={served.tls.spki_sha256}",
             f"--host-resolver-rules=MAP teams.microsoft.com 127.0.0.1:{port}")  # fmt: skip
+
+
+@pytest.mark.parametrize(("width", "dark", "forced"), [(320, False, False), (1024, True, False), (1024, False, True)])
+def test_the_sign_in_pages_pass_axe(driver: webdriver.Chrome, served: Served, width: int, dark: bool,
+                                    forced: bool) -> None:  # fmt: skip
+    served.entra.signed_in = STRANGER
+    dashboard.emulate(driver, width, dark=dark, forced_colours=forced)
+    wait = _sign_in(driver, served)  # the sign-in page, then its refusal
+    wait.until(shown.visibility_of_element_located((By.ID, "signin-problem")))
+    pages = {"the refusal": dashboard.blocking(dashboard.violations(driver))}
+    for path in ("/signin?next=/caseload", "/signin?signed_out=1", "/tab/configure"):
+        driver.get(served.address + path)
+        pages[path] = dashboard.blocking(dashboard.violations(driver))
+    assert pages == {page: [] for page in pages}
