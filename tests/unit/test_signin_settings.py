@@ -59,7 +59,7 @@ def _manifest(path: Path) -> dict[str, object]:
 def test_the_package_has_the_personal_tabs_the_channel_tab_and_single_sign_on(tmp_path: Path) -> None:
     manifest = _manifest(build(BOT, "sobot.example.gov.uk", "Example Council", tmp_path / "app.zip", CLIENT))
     tabs = {tab["entityId"]: tab for tab in manifest["staticTabs"]}  # type: ignore[attr-defined]
-    assert list(tabs) == ["conversations", "sobot-caseload", "sobot-oversight"]  # the bot's chat stays first
+    assert list(tabs) == ["conversations", "sobot-caseload"]  # the bot's chat stays first
     assert tabs["sobot-caseload"] == {
         "entityId": "sobot-caseload", "name": "Orders", "scopes": ["personal"],
         "contentUrl": "https://sobot.example.gov.uk/tab?next=/caseload",
