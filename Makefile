@@ -19,7 +19,7 @@ SYSTEM_NEEDS += chromium:chromium chromedriver:chromium-driver
 # Programs installed by root are often outside a user's PATH.
 SYSTEM_PATH := $(PATH):/usr/local/sbin:/usr/sbin:/sbin
 
-.PHONY: run test lint bench install teams-package playground screenshots system-deps clean
+.PHONY: run test lint bench install teams-package teams-js playground screenshots system-deps clean
 
 install: $(STAMP)
 
@@ -81,10 +81,18 @@ bench: $(STAMP)
 		$(BIN)/python -m tests.container.measure --replicas 1 && $(BIN)/python -m tests.container.measure --replicas 2; \
 	else echo "bench: no Docker engine answers, so the container's figures are not measured"; fi
 
-# The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name:
+# The zip a Teams administrator uploads. Needs the bot's app id and the messaging endpoint's host name (and, where the
+# tabs sign on with an app registration of their own, SOBOT_ENTRA_CLIENT_ID):
 #   CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID=<guid> SOBOT_BOT_DOMAIN=sobot.example.gov.uk make teams-package
 teams-package: $(STAMP)
 	$(BIN)/python -m bot.package --out dist/sobot-teams-app.zip
+
+# TeamsJS, served by the dashboard from its own static files: the built file of the version tests/e2e/package.json
+# pins, copied into web/static/teams-js (commit the copy).
+teams-js:
+	cd tests/e2e && npm install --no-audit --no-fund --loglevel=error
+	cp tests/e2e/node_modules/@microsoft/teams-js/dist/umd/MicrosoftTeams.min.js web/static/teams-js/
+	cp tests/e2e/node_modules/@microsoft/teams-js/LICENSE web/static/teams-js/LICENSE
 
 # Try the bot in a browser with no Microsoft account: start `make run` first, then open the address printed.
 playground: $(PLAYGROUND)

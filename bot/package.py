@@ -54,9 +54,16 @@ def _clock_face(size: int, on: tuple[int, ...], off: tuple[int, ...]) -> object:
     return pixel
 
 
-def build(app_id: str, domain: str, developer: str, out: Path) -> Path:
+def build(app_id: str, domain: str, developer: str, out: Path, sign_in_app_id: str = "") -> Path:
+    """The package at `out`: the bot `app_id`, its tabs on `domain`, their single sign-on through `sign_in_app_id`
+    (the dashboard's app registration, SOBOT_ENTRA_CLIENT_ID; the bot's own when empty)."""
     if not GUID.match(app_id):
         raise PackageError(f"{CLIENT_ID} must be the bot's Entra app (client) id, a GUID; got {app_id!r}.")
+    sign_in_app_id = sign_in_app_id or app_id
+    if not GUID.match(sign_in_app_id):
+        raise PackageError(
+            f"SOBOT_ENTRA_CLIENT_ID must be the dashboard's Entra app (client) id, a GUID; got {sign_in_app_id!r}."
+        )
     if not DOMAIN.match(domain):
         raise PackageError(
             "SOBOT_BOT_DOMAIN must be the host name of the messaging endpoint, e.g. sobot.example.gov.uk; "
@@ -64,6 +71,7 @@ def build(app_id: str, domain: str, developer: str, out: Path) -> Path:
         )
     text = MANIFEST.read_text(encoding="utf-8")
     text = text.replace("${APP_ID}", app_id).replace("${BOT_DOMAIN}", domain)
+    text = text.replace("${SIGN_IN_APP_ID}", sign_in_app_id)
     text = text.replace("${DEVELOPER_NAME}", json.dumps(developer)[1:-1])
     manifest = json.loads(text)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,10 +89,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-id", default=os.environ.get(CLIENT_ID, ""), help=f"default: ${CLIENT_ID}")
     parser.add_argument("--domain", default=os.environ.get("SOBOT_BOT_DOMAIN", ""), help="default: $SOBOT_BOT_DOMAIN")
     parser.add_argument("--developer", default=os.environ.get("SOBOT_DEVELOPER_NAME", "The council"))
+    parser.add_argument(
+        "--sign-in-app-id",
+        default=os.environ.get("SOBOT_ENTRA_CLIENT_ID", ""),
+        help="the tabs' single sign-on app (default: $SOBOT_ENTRA_CLIENT_ID, else the bot's app id)",
+    )
     parser.add_argument("--out", default="dist/sobot-teams-app.zip")
     args = parser.parse_args(argv)
     try:
-        path = build(args.app_id, args.domain, args.developer, Path(args.out))
+        path = build(args.app_id, args.domain, args.developer, Path(args.out), args.sign_in_app_id)
     except PackageError as error:
         print(f"sobot: {error}", file=sys.stderr)
         raise SystemExit(2) from None

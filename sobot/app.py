@@ -38,9 +38,11 @@ from sobot.metrics import Metrics
 from sobot.settings import TEAMS_APP_PREFIX, Settings, SettingsError
 from storage import Database, DatabaseUnavailable
 from web.app import add_web, choose_identity
+from web.entra import EntraApp
 from web.identity import Identity
 from web.page import Dashboard
 from web.sessions import Sessions
+from web.signin import EntraIdentity
 
 __all__ = ["SOBOT", "Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
 
@@ -263,7 +265,17 @@ def dashboard(ctx: Context, settings: Settings, app_id: str | None, identity: Id
     secret = settings.web_session_secret.get_secret_value() or Sessions.random_secret()
     # A Teams tab is a frame on Teams' own site, where a cookie is sent only as SameSite=None (and so Secure).
     sessions = Sessions(secret) if app_id is None else Sessions(secret, same_site="None", secure=True)
-    return Dashboard(ctx, identity or choose_identity(ctx, app_id), sessions)
+    return Dashboard(ctx, identity or choose_identity(ctx, app_id, entra_identity(ctx, settings)), sessions)
+
+
+def entra_identity(ctx: Context, settings: Settings) -> EntraIdentity | None:
+    """Signing in with Microsoft, where the settings name the Entra app; None where they do not."""
+    if not settings.sign_in_configured:
+        return None
+    app = EntraApp(settings.entra_tenant_id, settings.entra_client_id,
+                   settings.entra_client_secret.get_secret_value(), settings.entra_authority_host,
+                   settings.sign_in_app_id_uri)  # fmt: skip
+    return EntraIdentity(ctx, app, settings.sign_in_redirect_uri)
 
 
 def add_jobs(sobot: Sobot) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -20,6 +21,7 @@ SETTINGS_FILE_VARIABLE = "SOBOT_SETTINGS_FILE"
 # The Agents SDK reads the Teams app's credentials itself, from these variables.
 TEAMS_APP_PREFIX = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SettingsError(ValueError):
@@ -185,6 +187,30 @@ class Settings(BaseSettings):
         description="The secret the dashboard's session cookies are signed with (32 characters or more); the same "
         "for every replica. Unset, each process makes its own, and its sessions end when it stops.",
     )
+    entra_tenant_id: str = Field(
+        "",
+        description="Sign-in to the dashboard: the council's Entra tenant id (a GUID). With SOBOT_ENTRA_CLIENT_ID and "
+        "SOBOT_ENTRA_CLIENT_SECRET, people sign in with Microsoft (the Teams tab's token, or OpenID Connect in a "
+        "browser); it may be the bot's own app registration.",
+    )
+    entra_client_id: str = Field(
+        "", description="Sign-in: the app (client) id of the app registration the dashboard signs people in with."
+    )
+    entra_client_secret: SecretStr = Field(SecretStr(""), description="Sign-in: that app registration's client secret.")
+    entra_authority_host: str = Field(
+        "https://login.microsoftonline.com",
+        description="Sign-in: Entra ID's sign-in host (https://login.microsoftonline.us for US Government clouds).",
+    )
+    entra_app_id_uri: str = Field(
+        "",
+        description="Sign-in: the Application ID URI the Teams tab asks tokens for; empty: api://<SOBOT_BOT_DOMAIN>/"
+        "<SOBOT_ENTRA_CLIENT_ID>, as the app package's webApplicationInfo names it.",
+    )
+    entra_redirect_uri: str = Field(
+        "",
+        description="Sign-in: where Entra sends the browser back to, registered on the app as a Web redirect URI; "
+        "empty: https://<SOBOT_BOT_DOMAIN>/signin/callback.",
+    )
     bot_domain: str = Field("", description="The host name of the Teams messaging endpoint (for the app package).")
     developer_name: str = Field("The council", description="The publisher named in the Teams app package.")
 
@@ -214,6 +240,45 @@ class Settings(BaseSettings):
         if value.get_secret_value() and len(value.get_secret_value()) < 32:
             raise ValueError("must be 32 characters or more (for example `openssl rand -base64 48`)")
         return value
+
+    @field_validator("entra_tenant_id", "entra_client_id")
+    @classmethod
+    def _guid(cls, value: str) -> str:
+        if value and not GUID.match(value.strip()):
+            raise ValueError(
+                "must be a GUID such as 9188040d-6c67-4c5b-b112-36a304b66dad (Entra's Overview page shows it)"
+            )
+        return value.strip()
+
+    @field_validator("entra_authority_host")
+    @classmethod
+    def _https_host(cls, value: str) -> str:
+        if not value.startswith("https://") or value.rstrip("/").count("/") != 2:
+            raise ValueError("must be https://HOST, e.g. https://login.microsoftonline.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _whole_sign_in(self) -> Settings:
+        given = {"SOBOT_ENTRA_TENANT_ID": self.entra_tenant_id, "SOBOT_ENTRA_CLIENT_ID": self.entra_client_id,
+                 "SOBOT_ENTRA_CLIENT_SECRET": self.entra_client_secret.get_secret_value()}  # fmt: skip
+        missing = [name for name, value in given.items() if not value]
+        if any(given.values()) and missing:
+            raise ValueError(f"signing in with Microsoft needs {', '.join(missing)} as well")
+        if self.entra_client_id and not (self.entra_redirect_uri or self.bot_domain):
+            raise ValueError("signing in with Microsoft needs SOBOT_BOT_DOMAIN (or SOBOT_ENTRA_REDIRECT_URI)")
+        return self
+
+    @property
+    def sign_in_configured(self) -> bool:
+        return bool(self.entra_client_id)
+
+    @property
+    def sign_in_app_id_uri(self) -> str:
+        return self.entra_app_id_uri or (f"api://{self.bot_domain}/{self.entra_client_id}" if self.bot_domain else "")
+
+    @property
+    def sign_in_redirect_uri(self) -> str:
+        return self.entra_redirect_uri or f"https://{self.bot_domain}/signin/callback"
 
     @field_validator("mail_backend")
     @classmethod
@@ -286,6 +351,9 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         settings = Settings(**values)
     except ValidationError as error:
         for detail in error.errors():
+            if not detail["loc"]:  # a rule across settings: its input is all of them, secrets included
+                problems.append(str(detail["msg"]).removeprefix("Value error, "))
+                continue
             shown = detail.get("input")
             problems.append(f"{_variable(detail['loc'])}: {detail['msg']} (got {shown!r})")
         settings = None

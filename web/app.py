@@ -101,8 +101,8 @@ def add_web(app: web.Application, dashboard: Dashboard) -> None:
     pages.add_pages(app)
 
 
-def choose_identity(ctx: Context, app_id: str | None) -> Identity:
+def choose_identity(ctx: Context, app_id: str | None, sign_in: Identity | None = None) -> Identity:
     """Local mode's identity without an app id; with one, the Entra sign-in (until it is set up, nobody gets in)."""
     if app_id is None:
         return LocalIdentity(ctx)
-    return NoSignIn()
+    return sign_in or NoSignIn()

@@ -12,7 +12,7 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "sobot_session"
@@ -97,9 +97,16 @@ class Sessions:
         secure = self.secure or self.same_site == "None"
         if not len(session):
             response.del_cookie(self.cookie, path="/", secure=secure, httponly=True, samesite=self.same_site)
-            return
-        response.set_cookie(self.cookie, self._signer.dumps(session.values_to_keep()), max_age=self.lifetime_seconds,
-                            path="/", secure=secure, httponly=True, samesite=self.same_site)  # fmt: skip
+        else:
+            response.set_cookie(self.cookie, self._signer.dumps(session.values_to_keep()),
+                                max_age=self.lifetime_seconds, path="/", secure=secure, httponly=True,
+                                samesite=self.same_site)  # fmt: skip
+        if self.same_site == "None":
+            # A framed tab's cookie is a third party's on Teams' site: browsers that block those (Safari, Chromium
+            # set so) still keep one marked Partitioned, for that top-level site alone (CHIPS). Python's cookie
+            # module knows the attribute only from 3.14, so it is added to the header here.
+            morsel = response.cookies.pop(self.cookie)
+            response.headers.add(hdrs.SET_COOKIE, morsel.OutputString() + "; Partitioned")
 
 
 def session_of(request: web.Request) -> Session:

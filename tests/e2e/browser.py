@@ -41,11 +41,11 @@ def missing() -> str | None:
 
 
 @contextmanager
-def chromium() -> Iterator[webdriver.Chrome]:
+def chromium(*more_flags: str) -> Iterator[webdriver.Chrome]:
     """A headless Chromium of its own (a fresh profile), quit, with its driver, when done."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in FLAGS:
+    for flag in (*FLAGS, *more_flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:

@@ -75,6 +75,9 @@ def test_the_wheel_alone_migrates_knows_its_procedures_and_serves(installed: Pat
             assert "Local mode:" in answer.read().decode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/sobot.css", timeout=10) as answer:
             assert b"prefers-color-scheme" in answer.read()
+        # TeamsJS, which the Teams tab loads from sobot itself.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/teams-js/MicrosoftTeams.min.js", timeout=10) as js:
+            assert b"microsoftTeams" in js.read()
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=60)
