@@ -1,0 +1,266 @@
+"""The oversight figures for managers, Heads of Service, the unit and Legal: is the procedure being followed?
+
+Over the last 12 months: steps done on time (per team, per procedure), working days from an order made to its
+IRO's allocation (median and 90th percentile), the overdue steps by how long they have waited, and the orders
+ending in the next 3 months with whether their decision is recorded. Who may see which orders' figures is the
+permission table's "oversight.view" row: a team manager their own team's, the others every order's.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers import permissions, records
+from handlers.context import Actor, Context
+from handlers.errors import InvalidInput, NotAllowed
+from rules.dates import add_months
+from rules.initials import initials
+from storage import oversight
+from storage.oversight import Narrowing
+
+ACTION = "oversight.view"
+MONTHS_BACK = 12
+MONTHS_AHEAD = 3
+NO_TEAM = "No team"
+EVERY_ORDER = "every order"
+
+# The event that records each built-in procedure's decision on the order's future (its outcome, or whether to seek
+# a further order or an extension). Bradford's guide leaves that to the court's final hearing: it names none.
+DECISIONS: Mapping[str, str] = {
+    "wirral": "outcome",  # §6.4–7.1: Outcome A (no further legal action) or B (seek an extension)
+    "camden": "further_order_decision",  # §7: the review decides on a further order
+    "sussex": "final_decision_endorsed",  # §9: the Family Support Service Manager endorses the final decision
+    "leicestershire": "service_manager_overview",  # §6: the overview decides whether an extension is needed
+}
+
+
+@dataclass(frozen=True)
+class WaitBucket:
+    """Overdue steps that have waited a span of working days since their due day."""
+
+    label: str
+    least: int
+    most: int | None  # None: no upper end
+
+    def holds(self, waited: int) -> bool:
+        return waited >= self.least and (self.most is None or waited <= self.most)
+
+
+BUCKETS = (
+    WaitBucket("1–5 working days", 1, 5),
+    WaitBucket("6–10 working days", 6, 10),
+    WaitBucket("11–20 working days", 11, 20),
+    WaitBucket("over 20 working days", 21, None),
+)
+
+
+@dataclass(frozen=True)
+class OnTime:
+    """Of the steps due in the span in one team or under one procedure, how many were done by their due day."""
+
+    name: str
+    due: int
+    on_time: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.due == 0 else 100 * self.on_time / self.due
+
+
+@dataclass(frozen=True)
+class AllocationTimes:
+    """Working days from the day an order was made to its first IRO's allocation, over the orders of one procedure
+    (or all) made in the span."""
+
+    name: str
+    allocated: int
+    unallocated: int
+    median: float | None
+    p90: int | None
+
+
+@dataclass(frozen=True)
+class Waited:
+    bucket: WaitBucket
+    steps: int
+
+
+@dataclass(frozen=True)
+class EndingOrder:
+    """An open order ending soon: by reference and the child's initials only (these figures are not its file)."""
+
+    reference: str
+    child_initials: str
+    procedure: str
+    team: str
+    last_day: date
+    decision: str | None  # the decision's title under its procedure; None when the procedure names none
+    decided: bool
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything the oversight page shows, for the orders the viewer may see, narrowed as they asked."""
+
+    today: date
+    since: date  # the first day of the 12 months
+    until: date  # the last day the orders ending are looked for
+    scope: str  # in words: EVERY_ORDER or "the North team's orders"
+    team: str | None
+    procedure: str | None
+    teams: tuple[str, ...]  # the teams the viewer may narrow to
+    procedures: Mapping[str, str]  # id → title, every procedure the viewer may narrow to
+    on_time_by_team: tuple[OnTime, ...]
+    on_time_by_procedure: tuple[OnTime, ...]
+    on_time_overall: OnTime
+    allocation: tuple[AllocationTimes, ...]  # per procedure, then "All procedures"
+    waited: tuple[Waited, ...]
+    ending: tuple[EndingOrder, ...]
+
+
+def percentile_90(values: Sequence[int]) -> int:
+    """The 90th percentile by nearest rank: the smallest value at least 90% of the values are at or below."""
+    ordered = sorted(values)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1]
+
+
+def bucket_of(waited: int) -> WaitBucket:
+    # A step due on a non-working day has waited no working day on the next one, yet is overdue: it is in the first.
+    return next(b for b in BUCKETS if b.holds(max(waited, 1)))
+
+
+def allocation_times(
+    name: str, made_and_allocated: Sequence[tuple[date, date | None]], ctx: Context
+) -> AllocationTimes:
+    waits = [ctx.calendar.working_days_between(made, on) for made, on in made_and_allocated if on is not None]
+    unallocated = sum(1 for _, on in made_and_allocated if on is None)
+    if not waits:
+        return AllocationTimes(name, 0, unallocated, None, None)
+    return AllocationTimes(name, len(waits), unallocated, statistics.median(waits), percentile_90(waits))
+
+
+async def _scope(ctx: Context, actor: Actor, team: str | None) -> tuple[str | None, str]:
+    """The team the figures must be of (None: any the viewer asked for) and the scope in words; refuses those the
+    table does not allow, auditing the refusal."""
+    if actor.administrator:
+        return team, EVERY_ORDER
+    async with ctx.database.read() as session:
+        person = await records.actor_person(session, actor)
+    roles = person.roles if person is not None and person.active else []
+    scope = permissions.widest_scope(roles, ACTION)
+    if scope is permissions.Scope.EVERY:
+        return team, EVERY_ORDER
+    own = person.team if person is not None else None
+    if scope is permissions.Scope.TEAM and own:
+        if team is not None and team != own:
+            sentence = f"You can see the oversight figures of your own team ({own}) only, not of {team}."
+            await _refuse(ctx, actor, sentence, "the team's manager")
+        return own, f"the {own} team's orders"
+    if scope is permissions.Scope.TEAM:
+        sentence = "The directory gives you no team, so there are no team figures to show: ask for your team to be set."
+        await _refuse(ctx, actor, sentence, "a team")
+    await _refuse(ctx, actor, permissions.refusal(ACTION, None), permissions.NEEDS[ACTION])
+    raise AssertionError("refused above")
+
+
+async def _refuse(ctx: Context, actor: Actor, sentence: str, needs: str) -> None:
+    await permissions.audit_refusal(ctx, actor, permissions.Refused(ACTION, None, sentence, needs))
+    raise NotAllowed(sentence)
+
+
+async def may_view(ctx: Context, actor: Actor) -> bool:
+    """Whether the viewer may see any oversight figures (a channel shows its way to them only then); nothing audited."""
+    if actor.administrator:
+        return True
+    async with ctx.database.read() as session:
+        person = await records.actor_person(session, actor)
+    if person is None or not person.active:
+        return False
+    scope = permissions.widest_scope(person.roles, ACTION)
+    return scope is permissions.Scope.EVERY or (scope is permissions.Scope.TEAM and bool(person.team))
+
+
+async def figures(ctx: Context, actor: Actor, *, team: str | None = None, procedure: str | None = None) -> Figures:
+    """The oversight figures of the orders `actor` may see, narrowed to one team and one procedure when asked."""
+    if procedure is not None and procedure not in ctx.procedures:
+        known = ", ".join(sorted(ctx.procedures))
+        raise InvalidInput(f"There is no procedure {procedure!r}: choose one of {known}, or all of them.", "procedure")
+    team, scope = await _scope(ctx, actor, team)
+    today = ctx.today()
+    since = add_months(today, -MONTHS_BACK) + timedelta(days=1)
+    until = add_months(today, MONTHS_AHEAD)
+    narrowing = Narrowing(team, procedure)
+    zone = ZoneInfo(ctx.zone)
+    decisions = {DECISIONS[p] for p in ctx.procedures if p in DECISIONS}
+    async with ctx.database.read() as session:
+        known_teams = [team] if scope != EVERY_ORDER and team else await oversight.teams(session)
+        if team is not None and team not in known_teams:
+            teams = ", ".join(known_teams) or "none yet"
+            raise InvalidInput(f"No order's social worker is in a team called {team!r}: choose one of {teams}, or "
+                               "every team.", "team")  # fmt: skip
+        # Steps due up to yesterday: by today each was done on time, done late, or is overdue.
+        due = await oversight.steps_due(session, since, today - timedelta(days=1), narrowing)
+        made = await oversight.first_allocations(session, since, today, narrowing)
+        overdue = await oversight.overdue_by_due_day(session, today, narrowing)
+        ending = await oversight.orders_ending(session, today, until, narrowing, decisions)
+
+    def totals(by_team: bool) -> tuple[OnTime, ...]:
+        found: dict[str, list[int]] = {}
+        for row in due:
+            name = (row.team or NO_TEAM) if by_team else row.procedure
+            counts = found.setdefault(name, [0, 0])
+            counts[0] += row.due
+            counts[1] += row.on_time
+        return tuple(OnTime(name, d, o) for name, (d, o) in sorted(found.items()))
+
+    by_procedure: dict[str, list[tuple[date, date | None]]] = {}
+    for row in made:
+        on = row.allocated_at.astimezone(zone).date() if row.allocated_at is not None else None
+        by_procedure.setdefault(row.procedure, []).append((row.made, on))
+    allocation = [allocation_times(p, pairs, ctx) for p, pairs in sorted(by_procedure.items())]
+    everything = [pair for pairs in by_procedure.values() for pair in pairs]
+    allocation.append(allocation_times("All procedures", everything, ctx))
+
+    waited = {bucket: 0 for bucket in BUCKETS}
+    for due_on, count in overdue.items():
+        waited[bucket_of(ctx.calendar.working_days_between(due_on, today))] += count
+
+    def decision(procedure_id: str) -> str | None:
+        key = DECISIONS.get(procedure_id)
+        found = ctx.procedures.get(procedure_id)
+        if key is None or found is None or key not in found.event_keys():
+            return None
+        return found.event_keys()[key].title
+
+    return Figures(
+        today=today,
+        since=since,
+        until=until,
+        scope=scope,
+        team=team,
+        procedure=procedure,
+        teams=tuple(known_teams),
+        procedures={key: p.title for key, p in sorted(ctx.procedures.items())},
+        on_time_by_team=totals(by_team=True),
+        on_time_by_procedure=totals(by_team=False),
+        on_time_overall=OnTime("All steps", sum(r.due for r in due), sum(r.on_time for r in due)),
+        allocation=tuple(allocation),
+        waited=tuple(Waited(bucket, count) for bucket, count in waited.items()),
+        ending=tuple(
+            EndingOrder(
+                e.reference,
+                initials(e.child_name),
+                e.procedure,
+                e.team or NO_TEAM,
+                e.last_day,
+                decision(e.procedure),
+                DECISIONS.get(e.procedure) in e.recorded,
+            )
+            for e in ending
+        ),
+    )

@@ -1,0 +1,153 @@
+"""The oversight figures' reads: steps due and done, first allocations, what is overdue, orders ending, as plain rows.
+
+Each read takes the same narrowing (the social worker's team, the procedure) and returns grouped counts or one
+row per order, never whole orders with their relations, so a large authority's figures cost a few statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import Allocation, Child, Event, Milestone, Order, Person
+
+_WORKER = aliased(Person, name="social_worker")
+_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
+
+# States of a step that was asked for: a waived step (its order ended) or one still waiting on an event is not.
+_ASKED = ("open", "done")
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """Which orders the figures are of: those of one team's social workers, of one procedure, or every one."""
+
+    team: str | None = None
+    procedure: str | None = None
+
+
+def _narrowed(query: _S, narrowing: Narrowing) -> _S:
+    """The query (which already selects from orders) joined to the social worker and narrowed as asked."""
+    query = query.outerjoin(_WORKER, Order.social_worker_id == _WORKER.id)
+    if narrowing.team is not None:
+        query = query.where(_WORKER.team == narrowing.team)
+    if narrowing.procedure is not None:
+        query = query.where(Order.procedure_id == narrowing.procedure)
+    return query
+
+
+@dataclass(frozen=True)
+class StepsDue:
+    """Of one team's orders under one procedure: the steps due in a span, and how many were done by their due day."""
+
+    team: str | None
+    procedure: str
+    due: int
+    on_time: int
+
+
+async def steps_due(session: AsyncSession, first: date, last: date, narrowing: Narrowing) -> list[StepsDue]:
+    """Steps that were asked for and fell due from `first` to `last`, by team and procedure, with those done on or
+    before their due day."""
+    on_time = func.sum(case(((Milestone.state == "done") & (Milestone.done_on <= Milestone.due), 1), else_=0))
+    query = _narrowed(
+        select(_WORKER.team, Order.procedure_id, func.count(), on_time)
+        .select_from(Milestone)
+        .join(Order, Milestone.order_id == Order.id),
+        narrowing,
+    ).where(Milestone.due >= first, Milestone.due <= last, Milestone.state.in_(_ASKED))
+    rows = await session.execute(query.group_by(_WORKER.team, Order.procedure_id))
+    return [StepsDue(team, procedure, int(due), int(done or 0)) for team, procedure, due, done in rows]
+
+
+@dataclass(frozen=True)
+class FirstAllocation:
+    """An order made in the span, and when its first IRO was allocated (None: not yet)."""
+
+    procedure: str
+    made: date
+    allocated_at: datetime | None
+
+
+async def first_allocations(
+    session: AsyncSession, first: date, last: date, narrowing: Narrowing
+) -> list[FirstAllocation]:
+    """Every order made from `first` to `last`, with the instant of its first allocation (a reallocation is later)."""
+    earliest = (
+        select(Allocation.order_id, func.min(Allocation.allocated_at).label("at"))
+        .group_by(Allocation.order_id)
+        .subquery()
+    )
+    query = _narrowed(
+        select(Order.procedure_id, Order.made, earliest.c.at)
+        .select_from(Order)
+        .outerjoin(earliest, earliest.c.order_id == Order.id),
+        narrowing,
+    ).where(Order.made >= first, Order.made <= last)
+    rows = await session.execute(query)
+    return [FirstAllocation(procedure, made, at) for procedure, made, at in rows]
+
+
+async def overdue_by_due_day(session: AsyncSession, today: date, narrowing: Narrowing) -> dict[date, int]:
+    """Open steps of open orders due before `today`, counted by their due day."""
+    query = _narrowed(
+        select(Milestone.due, func.count()).select_from(Milestone).join(Order, Milestone.order_id == Order.id),
+        narrowing,
+    ).where(Milestone.state == "open", Milestone.due < today, Order.status == "open")
+    rows = await session.execute(query.group_by(Milestone.due))
+    return {due: int(count) for due, count in rows if due is not None}
+
+
+@dataclass(frozen=True)
+class Ending:
+    """An open order whose last day falls in the span, and which of the decision events asked about it has."""
+
+    reference: str
+    child_name: str
+    procedure: str
+    team: str | None
+    last_day: date
+    recorded: frozenset[str]
+
+
+async def orders_ending(
+    session: AsyncSession, first: date, last: date, narrowing: Narrowing, decisions: Collection[str]
+) -> list[Ending]:
+    """Open orders whose last day is from `first` to `last`, by last day, each with those of `decisions` (event
+    kinds) recorded for it."""
+
+    def ending(query: _S) -> _S:
+        return _narrowed(query, narrowing).where(
+            Order.status == "open", Order.last_day >= first, Order.last_day <= last
+        )
+
+    orders = ending(
+        select(Order.id, Order.reference, Child.name, Order.procedure_id, _WORKER.team, Order.last_day)
+        .select_from(Order)
+        .join(Child, Order.child_id == Child.id)
+    )
+    rows = (await session.execute(orders.order_by(Order.last_day, Order.reference))).all()
+    recorded: dict[int, set[str]] = {}
+    if rows and decisions:
+        events = ending(
+            select(Event.order_id, Event.kind).select_from(Event).join(Order, Event.order_id == Order.id)
+        ).where(Event.kind.in_(list(decisions)))
+        for order_id, kind in await session.execute(events.distinct()):
+            recorded.setdefault(order_id, set()).add(kind)
+    return [
+        Ending(reference, child, procedure, team, last_day, frozenset(recorded.get(order_id, ())))
+        for order_id, reference, child, procedure, team, last_day in rows
+    ]
+
+
+async def teams(session: AsyncSession) -> list[str]:
+    """The teams of the social workers that orders name, by name."""
+    query = select(_WORKER.team).select_from(Order).join(_WORKER, Order.social_worker_id == _WORKER.id)
+    found = await session.scalars(query.where(_WORKER.team.is_not(None)).distinct())
+    return sorted(team for team in found if team)

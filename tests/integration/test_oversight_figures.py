@@ -1,0 +1,253 @@
+"""The oversight figures against a real database, on SQLite and on PostgreSQL: a fixture of orders and steps whose
+every figure is worked out by hand below, seen by each kind of viewer the permission table names."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from handlers import orders, oversight, people
+from handlers.context import CLI, Actor, Context
+from handlers.errors import InvalidInput, NotAllowed
+from rules.calendar import WorkingCalendar
+from rules.clock import FixedClock
+from rules.procedures import load_builtin
+from storage import Database, models
+
+STAFF = """name,email,roles,team,manager_email
+Tess Manager,tess@example.gov.uk,team_manager,North,
+Tom Manager,tom@example.gov.uk,team_manager,South,
+Sam Worker,sam@example.gov.uk,social_worker,North,tess@example.gov.uk
+Sue Worker,sue@example.gov.uk,social_worker,South,tom@example.gov.uk
+Ian Reviewer,ian@example.gov.uk,iro,IRO service,
+Una Unit,una@example.gov.uk,safeguarding_unit,Safeguarding,
+Sean Service,sean@example.gov.uk,service_manager,North,
+Hana Head,hana@example.gov.uk,head_of_service,,
+Lee Legal,lee@example.gov.uk,legal,Legal,
+Nat Teamless,nat@example.gov.uk,team_manager,,
+"""
+PROCEDURES = load_builtin()
+# Thursday 3 December 2026: the 12 months are 4 December 2025 to today, steps due up to yesterday (2 December)
+# count, and orders ending up to 3 March 2027 are listed.
+TODAY = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+
+
+def actor(handle: str) -> Actor:
+    return Actor(handle, f"{handle}@example.gov.uk")
+
+
+@pytest.fixture
+async def ctx(database: Database) -> Context:
+    context = Context(database, PROCEDURES, WorkingCalendar(), FixedClock(TODAY), default_procedure="wirral")
+    await people.import_people(context, STAFF, CLI)
+    await _orders(context)
+    return context
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+# Each order: reference, procedure, social worker, made, last day, status, its allocations (UTC instants), its steps
+# (due, state, done on) and the events recorded.
+ORDERS = [
+    # A, North. Allocated 23:30 UTC on Wed 3 June = Thu 4 June in London (BST): 3 working days after Mon 1 June.
+    ("SO-2026-0001", "wirral", "sam", "2026-06-01", "2027-05-31", "open", ["2026-06-03T23:30"],
+     [("2026-06-03", "done", "2026-06-03"),   # on time
+      ("2026-07-01", "done", "2026-07-02"),   # late
+      ("2026-11-26", "open", None),           # overdue: Thu 26 Nov to Thu 3 Dec is 5 working days
+      ("2026-11-30", "open", None),           # overdue 3 working days
+      ("2026-12-03", "open", None),           # due today: neither counted nor overdue
+      (None, "waiting", None)], []),
+    # B, South. Allocated Mon 16 March: 10 working days after Mon 2 March. Ends 1 March 2027, undecided.
+    ("SO-2026-0002", "camden", "sue", "2026-03-02", "2027-03-01", "open", ["2026-03-16T10:00"],
+     [("2026-04-02", "done", "2026-04-01"),   # on time
+      ("2026-10-01", "open", None),           # overdue 45 working days
+      ("2026-11-20", "waived", None)], []),   # never asked for: not counted
+    # C, North. Made before the 12 months (so not among the allocation times); extended to 31 December, decided.
+    ("SO-2025-0001", "wirral", "sam", "2025-12-01", "2026-12-31", "open", ["2025-12-02T10:00"],
+     [("2025-12-03", "done", "2025-12-03"),   # due before the 12 months: not counted
+      ("2025-12-04", "done", "2025-12-10"),   # the first day of the 12 months, late
+      ("2026-11-18", "open", None),           # overdue 11 working days
+      ("2026-11-19", "open", None)],          # overdue 10 working days
+     [("outcome", "2026-11-30", "A")]),
+    # D, South. Unallocated. Ends 28 February 2027; an event that is not Sussex's decision is recorded.
+    ("SO-2026-0003", "sussex", "sue", "2026-09-01", "2027-02-28", "open", [],
+     [("2026-09-03", "done", "2026-09-03"), ("2026-12-02", "done", "2026-12-02")],  # both on time, one yesterday
+     [("continuation_possible", "2026-11-02", None)]),
+    # E, North, an interim order under Bradford (which names no decision). Allocated the next working day, then
+    # reallocated: the first allocation is the one counted.
+    ("SO-2026-0004", "bradford", "sam", "2026-11-02", "2027-01-15", "open", ["2026-11-03T10:00", "2026-11-20T10:00"],
+     [("2026-11-04", "done", "2026-11-04")], []),
+    # F, South, ended. Made Mon 22 Dec 2025, allocated Mon 29 Dec: 3 working days over Christmas and Boxing Day.
+    ("SO-2025-0002", "camden", "sue", "2025-12-22", "2027-01-10", "ended", ["2025-12-29T10:00"],
+     [("2026-10-15", "done", "2026-10-14"),   # on time
+      ("2026-11-02", "open", None)], []),     # due and not done (counted late), but its order ended: not overdue
+    # G, North. Unallocated; ends on the last day looked at, its decision recorded.
+    ("SO-2026-0005", "camden", "sam", "2026-03-04", "2027-03-03", "open", [], [],
+     [("further_order_decision", "2026-12-01", None)]),
+    # H, South. Ends the day after the last day looked at.
+    ("SO-2026-0006", "camden", "sue", "2026-03-05", "2027-03-04", "open", [], [], []),
+]  # fmt: skip
+
+
+async def _orders(ctx: Context) -> None:
+    now = ctx.clock.now()
+    async with ctx.database.session() as session:
+        staff = {p.email.split("@")[0]: p for p in (await session.scalars(select(models.Person))).all()}
+        for number, (reference, procedure, worker, made, last_day, status, allocated, steps, events) in enumerate(
+            ORDERS, start=1
+        ):
+            child = models.Child(local_id=f"C{number}", name=f"Child Number{number} Smith")
+            order = models.Order(
+                reference=reference, child=child, order_type="supervision", made=d(made), commenced=d(made),
+                last_day=d(last_day), procedure_id=procedure, status=status, social_worker=staff[worker],
+                created_at=now, updated_at=now,
+            )  # fmt: skip
+            for i, at in enumerate(allocated):
+                order.allocations.append(
+                    models.Allocation(iro=staff["ian"], allocated_at=datetime.fromisoformat(at).replace(tzinfo=UTC),
+                                      active=i == len(allocated) - 1)
+                )  # fmt: skip
+            for i, (due, state, done_on) in enumerate(steps, start=1):
+                order.milestones.append(
+                    models.Milestone(key=f"step_{i}", occurrence=1, title=f"Step {i}", owner_role="social_worker",
+                                     due=due and d(due), state=state, done_on=done_on and d(done_on), source="§1",
+                                     updated_at=now)
+                )  # fmt: skip
+            for kind, on, value in events:
+                order.events.append(models.Event(kind=kind, occurred_on=d(on), value=value, recorded_at=now))
+            session.add(order)
+
+
+def table(rows: tuple[oversight.OnTime, ...]) -> dict[str, tuple[int, int, float | None]]:
+    return {r.name: (r.due, r.on_time, None if r.percent is None else round(r.percent, 1)) for r in rows}
+
+
+def times(figures: oversight.Figures) -> dict[str, tuple[int, int, float | None, int | None]]:
+    return {a.name: (a.allocated, a.unallocated, a.median, a.p90) for a in figures.allocation}
+
+
+def waits(figures: oversight.Figures) -> list[int]:
+    return [w.steps for w in figures.waited]
+
+
+def ending(figures: oversight.Figures) -> list[tuple[str, str, date, bool]]:
+    return [(e.reference, e.team, e.last_day, e.decided) for e in figures.ending]
+
+
+async def test_a_head_of_service_sees_every_order_s_figures(ctx: Context) -> None:
+    figures = await oversight.figures(ctx, actor("hana"))
+    assert (figures.since, figures.until, figures.scope) == (date(2025, 12, 4), date(2027, 3, 3), "every order")
+    assert figures.teams == ("North", "South")
+    # North: A 4 due (1 on time), C 3 (0), E 1 (1); South: B 2 (1), D 2 (2), F 2 (1).
+    assert table(figures.on_time_by_team) == {"North": (8, 2, 25.0), "South": (6, 4, 66.7)}
+    assert table(figures.on_time_by_procedure) == {
+        "bradford": (1, 1, 100.0), "camden": (4, 2, 50.0), "sussex": (2, 2, 100.0), "wirral": (7, 1, 14.3),
+    }  # fmt: skip
+    assert table((figures.on_time_overall,)) == {"All steps": (14, 6, 42.9)}
+    # Made in the 12 months: A 3, B 10, E 1, F 3; D, G and H not yet allocated. All: [1, 3, 3, 10]: the median is
+    # 3, and the 90th percentile by nearest rank the 4th (ceil(0.9 × 4)) of them, 10.
+    assert times(figures) == {
+        "bradford": (1, 0, 1, 1), "camden": (2, 2, 6.5, 10), "sussex": (0, 1, None, None), "wirral": (1, 0, 3, 3),
+        "All procedures": (4, 3, 3, 10),
+    }  # fmt: skip
+    # Overdue: A 5 and 3 working days (1–5), C 10 (6–10) and 11 (11–20), B 45 (over 20); F's order has ended.
+    assert [w.bucket.label for w in figures.waited] == [
+        "1–5 working days", "6–10 working days", "11–20 working days", "over 20 working days",
+    ]  # fmt: skip
+    assert waits(figures) == [2, 1, 1, 1]
+    assert ending(figures) == [
+        ("SO-2025-0001", "North", date(2026, 12, 31), True),
+        ("SO-2026-0004", "North", date(2027, 1, 15), False),
+        ("SO-2026-0003", "South", date(2027, 2, 28), False),
+        ("SO-2026-0002", "South", date(2027, 3, 1), False),
+        ("SO-2026-0005", "North", date(2027, 3, 3), True),
+    ]
+    decisions = {e.reference: e.decision for e in figures.ending}
+    assert decisions["SO-2026-0004"] is None  # Bradford names no decision
+    assert decisions["SO-2025-0001"] == PROCEDURES["wirral"].event_keys()["outcome"].title
+    assert {e.child_initials for e in figures.ending} == {"C.N.S."}  # initials only, never the name
+
+
+@pytest.mark.parametrize("handle", ["una", "sean", "lee"])
+async def test_the_unit_service_managers_and_legal_see_every_order_too(ctx: Context, handle: str) -> None:
+    figures = await oversight.figures(ctx, actor(handle))
+    assert figures.scope == "every order" and table((figures.on_time_overall,)) == {"All steps": (14, 6, 42.9)}
+
+
+async def test_a_team_manager_sees_their_own_team_s_figures_only(ctx: Context) -> None:
+    figures = await oversight.figures(ctx, actor("tess"))
+    assert (figures.scope, figures.team, figures.teams) == ("the North team's orders", "North", ("North",))
+    assert table(figures.on_time_by_team) == {"North": (8, 2, 25.0)}
+    assert table(figures.on_time_by_procedure) == {"bradford": (1, 1, 100.0), "wirral": (7, 1, 14.3)}
+    # A 3, E 1; G not yet allocated: [1, 3] has median 2 and 90th percentile the 2nd, 3.
+    assert times(figures) == {"bradford": (1, 0, 1, 1), "camden": (0, 1, None, None), "wirral": (1, 0, 3, 3),
+                              "All procedures": (2, 1, 2, 3)}  # fmt: skip
+    assert waits(figures) == [2, 1, 1, 0]
+    assert [e.reference for e in figures.ending] == ["SO-2025-0001", "SO-2026-0004", "SO-2026-0005"]
+    assert figures == await oversight.figures(ctx, actor("tess"), team="North")
+
+
+async def test_narrowed_to_a_procedure_and_a_team(ctx: Context) -> None:
+    camden = await oversight.figures(ctx, actor("hana"), procedure="camden")
+    assert table(camden.on_time_by_team) == {"South": (4, 2, 50.0)}
+    assert table(camden.on_time_by_procedure) == {"camden": (4, 2, 50.0)}
+    assert waits(camden) == [0, 0, 0, 1]
+    assert [e.reference for e in camden.ending] == ["SO-2026-0002", "SO-2026-0005"]
+    south_camden = await oversight.figures(ctx, actor("hana"), team="South", procedure="camden")
+    # B 10 and F 3; H not yet allocated.
+    assert times(south_camden) == {"camden": (2, 1, 6.5, 10), "All procedures": (2, 1, 6.5, 10)}
+    assert [e.reference for e in south_camden.ending] == ["SO-2026-0002"]
+
+
+async def test_those_the_table_does_not_allow_are_refused_with_a_sentence_and_audited(ctx: Context) -> None:
+    with pytest.raises(NotAllowed, match="for team managers, service managers, Heads of Service"):
+        await oversight.figures(ctx, actor("sam"))
+    with pytest.raises(NotAllowed, match="for team managers"):
+        await oversight.figures(ctx, actor("ian"))
+    with pytest.raises(NotAllowed, match="for team managers"):
+        await oversight.figures(ctx, Actor("someone", "stranger@example.org"))
+    with pytest.raises(NotAllowed, match=r"your own team \(North\) only, not of South"):
+        await oversight.figures(ctx, actor("tess"), team="South")
+    with pytest.raises(NotAllowed, match="gives you no team"):
+        await oversight.figures(ctx, actor("nat"))
+    assert [await oversight.may_view(ctx, actor(h)) for h in ("sam", "ian", "nat", "tess", "hana", "una", "lee")] == [
+        False, False, False, True, True, True, True,
+    ]  # fmt: skip
+    async with ctx.database.session() as session:
+        refused = (await session.scalars(select(models.AuditEntry).where(models.AuditEntry.outcome == "refused"))).all()
+    assert [(r.actor, r.action) for r in refused] == [
+        ("sam@example.gov.uk", "oversight.view"), ("ian@example.gov.uk", "oversight.view"),
+        ("stranger@example.org", "oversight.view"), ("tess@example.gov.uk", "oversight.view"),
+        ("nat@example.gov.uk", "oversight.view"),
+    ]  # fmt: skip
+
+
+async def test_an_unknown_team_or_procedure_is_a_sentence_naming_the_choices(ctx: Context) -> None:
+    with pytest.raises(InvalidInput, match="no procedure 'atlantis': choose one of bradford, camden"):
+        await oversight.figures(ctx, actor("hana"), procedure="atlantis")
+    with pytest.raises(InvalidInput, match="team called 'East': choose one of North, South"):
+        await oversight.figures(ctx, actor("hana"), team="East")
+
+
+async def test_figures_follow_the_operations_that_make_them(database: Database) -> None:
+    clock = FixedClock(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
+    ctx = Context(database, PROCEDURES, WorkingCalendar(), clock, default_procedure="wirral")
+    await people.import_people(ctx, STAFF, CLI)
+    new = orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 3, 3), procedure="wirral",
+                          social_worker_email="sam@example.gov.uk")  # fmt: skip
+    reference = (await orders.create_order(ctx, new, CLI)).reference
+    before = await oversight.figures(ctx, actor("tess"))
+    assert times(before)["All procedures"] == (0, 1, None, None)
+    await orders.allocate_iro(ctx, reference, "Ian Reviewer", actor("una"))  # Tue 10 March: 5 working days on
+    clock.set(datetime(2026, 12, 14, 9, 0, tzinfo=UTC))
+    figures = await oversight.figures(ctx, actor("tess"))
+    assert times(figures)["wirral"] == (1, 0, 5, 5)
+    assert [(e.reference, e.decided) for e in figures.ending] == [(reference, False)]  # last day 2 March 2027
+    await orders.record_event(ctx, reference, "outcome", date(2026, 12, 10), CLI, value="A")
+    assert [(e.reference, e.decided) for e in (await oversight.figures(ctx, actor("tess"))).ending] == [
+        (reference, True)
+    ]
