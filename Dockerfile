@@ -10,6 +10,7 @@ COPY handlers ./handlers
 COPY scheduler ./scheduler
 COPY storage ./storage
 COPY mail ./mail
+COPY web ./web
 COPY rules ./rules
 # The environment holds sobot and its dependencies only: no pip, no wheels, no build tools, no tests of the packages.
 # The bytecode is compiled here, because the unprivileged user cannot write it beside root's files at run time.

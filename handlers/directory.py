@@ -11,7 +11,7 @@ from sqlalchemy import Row, bindparam, func, select, update
 from handlers.context import Actor, Context
 from handlers.kept import Kept
 from handlers.records import PEOPLE
-from storage import models
+from storage import models, people
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,14 @@ async def unit_members(ctx: Context) -> list[str]:
     async with ctx.database.read() as session:
         people = (await session.scalars(select(models.Person).order_by(models.Person.email))).all()
     return [p.email for p in people if p.active and "safeguarding_unit" in p.roles]
+
+
+async def directory(ctx: Context) -> list[PersonView]:
+    """Everyone active in the directory, by name: whom local mode lets one be."""
+    return [person_view(p) for p in await people.active_people(ctx.database)]
+
+
+async def person_by_id(ctx: Context, person_id: int) -> PersonView | None:
+    """The active person with this id, or None (unknown, or no longer active)."""
+    found = await people.active_person(ctx.database, person_id)
+    return person_view(found) if found is not None else None

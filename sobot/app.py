@@ -34,6 +34,10 @@ from sobot.mailboxes import build_mailbox
 from sobot.metrics import Metrics
 from sobot.settings import Settings, SettingsError
 from storage import Database, DatabaseUnavailable
+from web.app import add_web, choose_identity
+from web.identity import Identity
+from web.page import Dashboard
+from web.sessions import Sessions
 
 __all__ = ["SOBOT", "Services", "Sobot", "build_mailbox", "build_poller", "build_services", "build_sobot", "create_app"]
 
@@ -149,16 +153,18 @@ def build_sobot(
     environ: Mapping[str, str] | None = None,
     client_factory: ChannelServiceClientFactoryBase | None = None,
     run_jobs: bool = True,
+    identity: Identity | None = None,
 ) -> Sobot:
     """The whole service from settings: the one place its parts are made and joined.
 
     `clock` and `database` replace the system clock and the settings' database; `channels` replaces the delivery
     of notifications (Teams through the bot, email through the unit's mailbox); `environ` holds the Agents SDK's
     own variables (os.environ by default) and `client_factory` replaces its outbound connector client. With
-    `run_jobs` the jobs start when the web app starts and stop when it stops.
+    `run_jobs` the jobs start when the web app starts and stop when it stops. `identity` says who looks at the
+    dashboard (by default local mode's without an app id, else the Entra sign-in).
     """
     return assemble(build_services(settings, clock=clock, database=database), channels=channels, environ=environ,
-                    client_factory=client_factory, run_jobs=run_jobs)  # fmt: skip
+                    client_factory=client_factory, run_jobs=run_jobs, identity=identity)  # fmt: skip
 
 
 def assemble(
@@ -168,6 +174,7 @@ def assemble(
     environ: Mapping[str, str] | None = None,
     client_factory: ChannelServiceClientFactoryBase | None = None,
     run_jobs: bool = True,
+    identity: Identity | None = None,
 ) -> Sobot:
     """Everything else, on records and rules already built (build_sobot builds them from the settings)."""
     settings = services.settings
@@ -184,6 +191,7 @@ def assemble(
     teams = build_bot(ctx, os.environ if environ is None else environ, client_factory=client_factory,
                       unit_mailbox=unit_mailbox)  # fmt: skip
     add_teams_endpoint(app, teams, settings.host)
+    add_web(app, dashboard(ctx, settings, teams.app_id, identity))
     if channels is None:
         channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to)
     planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
@@ -214,6 +222,14 @@ def assemble(
         app.on_startup.append(start)
     app.on_cleanup.append(stop)
     return sobot
+
+
+def dashboard(ctx: Context, settings: Settings, app_id: str | None, identity: Identity | None) -> Dashboard:
+    """The dashboard's parts: who is looking, and how its session cookie is signed and sent."""
+    secret = settings.web_session_secret.get_secret_value() or Sessions.random_secret()
+    # A Teams tab is a frame on Teams' own site, where a cookie is sent only as SameSite=None (and so Secure).
+    sessions = Sessions(secret) if app_id is None else Sessions(secret, same_site="None", secure=True)
+    return Dashboard(ctx, identity or choose_identity(ctx, app_id), sessions)
 
 
 def add_jobs(sobot: Sobot) -> None:

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     ews_build: str = Field(
         "15.1", description="ews backend: the server's version, 15.1 (Exchange 2016) or 15.2 (2019)."
     )
+    web_session_secret: SecretStr = Field(
+        SecretStr(""),
+        description="The secret the dashboard's session cookies are signed with (32 characters or more); the same "
+        "for every replica. Unset, each process makes its own, and its sessions end when it stops.",
+    )
     bot_domain: str = Field("", description="The host name of the Teams messaging endpoint (for the app package).")
     developer_name: str = Field("The council", description="The publisher named in the Teams app package.")
 
@@ -181,6 +186,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("web_session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:
+            raise ValueError("must be 32 characters or more (for example `openssl rand -base64 48`)")
+        return value
 
     @field_validator("mail_backend")
     @classmethod

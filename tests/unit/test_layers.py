@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
-from tests.imports import cycles, describe, imports, layer_problems, modules
+from tests.imports import CHANNELS, cycles, describe, imports, layer_problems, modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +80,27 @@ def test_a_layer_may_import_any_layer_below_it_and_sobot_everything(tmp_path: Pa
     found = imports(tmp_path, known)
     assert layer_problems(found, known, tmp_path) == []
     assert cycles(found, known) == []
+
+
+# What a channel may take from storage/: the one exception that tells it the records cannot be reached. Everything
+# else it asks of handlers/, which check who may see it.
+CHANNEL_STORAGE = {"DatabaseUnavailable"}
+
+
+def test_a_channel_takes_from_storage_only_the_exception_that_says_it_is_unreachable() -> None:
+    problems = []
+    for channel in CHANNELS:
+        for path in sorted((ROOT / channel).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+                if isinstance(node, ast.Import):
+                    problems += [f"{where} imports {a.name}" for a in node.names
+                                 if a.name.split(".")[0] in ("storage", "sqlalchemy")]  # fmt: skip
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                    "storage",
+                    "sqlalchemy",
+                ):
+                    taken = {a.name for a in node.names}
+                    if node.module != "storage" or not taken <= CHANNEL_STORAGE:
+                        problems.append(f"{where} imports {', '.join(sorted(taken))} from {node.module}")
+    assert problems == [], "\n".join(problems)
