@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.queries import my_orders
+from web.oversight import add_oversight
 from web.page import DASHBOARD, render, viewer
 
 
@@ -21,3 +22,4 @@ async def caseload(request: web.Request) -> web.Response:
 def add_pages(app: web.Application) -> None:
     app.router.add_get("/", home, name="web.home")
     app.router.add_get("/caseload", caseload, name="web.caseload")
+    add_oversight(app)
