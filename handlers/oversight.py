@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -173,16 +173,20 @@ async def _refuse(ctx: Context, actor: Actor, sentence: str, needs: str) -> None
     raise NotAllowed(sentence)
 
 
+def may_oversee(roles: Iterable[str], team: str | None) -> bool:
+    """Whether someone with these roles and team may see any oversight figures (pure): a channel shows its way to
+    them only then."""
+    scope = permissions.widest_scope(roles, ACTION)
+    return scope is permissions.Scope.EVERY or (scope is permissions.Scope.TEAM and bool(team))
+
+
 async def may_view(ctx: Context, actor: Actor) -> bool:
-    """Whether the viewer may see any oversight figures (a channel shows its way to them only then); nothing audited."""
+    """Whether this viewer may see any oversight figures; nothing is audited."""
     if actor.administrator:
         return True
     async with ctx.database.read() as session:
         person = await records.actor_person(session, actor)
-    if person is None or not person.active:
-        return False
-    scope = permissions.widest_scope(person.roles, ACTION)
-    return scope is permissions.Scope.EVERY or (scope is permissions.Scope.TEAM and bool(person.team))
+    return person is not None and person.active and may_oversee(person.roles, person.team)
 
 
 async def figures(ctx: Context, actor: Actor, *, team: str | None = None, procedure: str | None = None) -> Figures:
