@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from handlers.oversight import AllocationTimes, EndingOrder, Figures, OnTime, Waited
 
-WIDTH = 760
+WIDTH = 900
 LABEL_WIDTH = 190  # the labels' column, right-aligned to the bars' baseline
 BAR_SPACE = 330  # the longest bar
 ROW = 34  # each row's height
@@ -72,6 +72,10 @@ def _chart(key: str, title: str, desc: str, rows: list[Row], legend: tuple[Legen
     return Chart(key, title, desc, tuple(rows), TOP * 2 + max(len(rows), 1) * ROW + extra, legend)
 
 
+def plural(count: int, what: str) -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}s"
+
+
 def percent_words(row: OnTime) -> str:
     if row.percent is None:
         return "no steps due"
@@ -94,7 +98,7 @@ def on_time(key: str, title: str, rows: Sequence[OnTime], what: str) -> Chart:
 def allocation_words(row: AllocationTimes) -> str:
     if row.median is None or row.p90 is None:
         return "none allocated yet" + (f" ({row.unallocated} waiting)" if row.unallocated else "")
-    return f"median {row.median:g}, 90th percentile {row.p90} ({row.allocated} orders)"
+    return f"median {row.median:g}, 90th percentile {row.p90} ({plural(row.allocated, 'order')})"
 
 
 def allocation(rows: Sequence[AllocationTimes]) -> Chart:
@@ -125,14 +129,14 @@ def counts(key: str, title: str, named: Sequence[tuple[str, int]], of_what: str)
         y = _row_y(index)
         length = _length(count, most)
         bar = Bar(LABEL_WIDTH, y + (ROW - BAR) / 2, length, BAR, True)
-        laid.append(Row(label, y + ROW / 2, (bar,), f"{count} {of_what}", LABEL_WIDTH + length + 8))
+        laid.append(Row(label, y + ROW / 2, (bar,), plural(count, of_what), LABEL_WIDTH + length + 8))
     summary = "; ".join(f"{label}: {count}" for label, count in named)
-    return _chart(key, title, f"Bars of the number of {of_what}. {summary}.", laid)
+    return _chart(key, title, f"Bars of the number of {of_what}s. {summary}.", laid)
 
 
 def waited(rows: Sequence[Waited]) -> Chart:
     return counts("waited", "Overdue steps by how long they have waited", [(w.bucket.label, w.steps) for w in rows],
-                  "steps")  # fmt: skip
+                  "step")  # fmt: skip
 
 
 def decisions(rows: Sequence[EndingOrder]) -> Chart:
@@ -142,7 +146,7 @@ def decisions(rows: Sequence[EndingOrder]) -> Chart:
     named = [("Decision recorded", recorded), ("Decision not recorded", missing)]
     if none:
         named.append(("Procedure names none", none))
-    return counts("ending", "Orders ending in the next 3 months: is their decision recorded?", named, "orders")
+    return counts("ending", "Orders ending in the next 3 months: is their decision recorded?", named, "order")
 
 
 def charts(figures: Figures) -> dict[str, Chart]:

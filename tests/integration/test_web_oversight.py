@@ -65,7 +65,7 @@ async def test_a_head_of_service_sees_every_team_s_figures_as_charts_with_their_
         ["Wirral Supervision Order procedure", "1", "5", "5", "0"],
         ["All procedures", "1", "5", "5", "1"],
     ]
-    assert "median 5, 90th percentile 5 (1 orders)" in html  # beside the bars, in words, not colour alone
+    assert "median 5, 90th percentile 5 (1 order)" in html  # beside the bars, in words, not colour alone
     assert re.search(r'<option value="North"\s*>North</option>', html) and '<option value="South"' in html
 
 
