@@ -94,7 +94,7 @@ playground: $(PLAYGROUND)
 
 # The pictures of the cards in docs/ (the README shows them): the browser tests, saving what they see.
 screenshots: system-deps $(STAMP) $(PLAYGROUND)
-	SOBOT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_browser.py
+	SOBOT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_browser.py tests/e2e/test_oversight_page.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache tests/e2e/node_modules dist
