@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from handlers.context import Context
+from handlers.terms import day
 from web import csrf, pages
 from web.identity import Identity
 from web.local import LocalIdentity, NoSignIn
@@ -88,6 +89,8 @@ def add_web(app: web.Application, dashboard: Dashboard) -> None:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["static"] = lambda name: STATIC + name
+    env.filters["day"] = lambda value: day(value) if value else ""
+    env.filters["words"] = lambda value: str(value or "").replace("_", " ")
     app[DASHBOARD] = dashboard
     app.middlewares.append(guard)
     app.router.add_static(STATIC, HERE / "static", name="web.static", append_version=False)
