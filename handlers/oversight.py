@@ -28,6 +28,8 @@ MONTHS_BACK = 12
 MONTHS_AHEAD = 3
 NO_TEAM = "No team"
 EVERY_ORDER = "every order"
+# The orders ending soon are listed, soonest first, up to this many; the caseload's "ending within 3 months" has all.
+ENDING_SHOWN = 50
 
 # The event that records each built-in procedure's decision on the order's future (its outcome, or whether to seek
 # a further order or an extension). Bradford's guide leaves that to the court's final hearing: it names none.
@@ -120,7 +122,11 @@ class Figures:
     on_time_overall: OnTime
     allocation: tuple[AllocationTimes, ...]  # per procedure, then "All procedures"
     waited: tuple[Waited, ...]
-    ending: tuple[EndingOrder, ...]
+    ending: tuple[EndingOrder, ...]  # the first ENDING_SHOWN of them, soonest first
+    ending_total: int  # every open order ending by `until`
+    ending_decided: int  # of them, those whose decision is recorded
+    ending_undecided: int  # those whose decision is not recorded yet
+    ending_no_decision: int  # those whose procedure names no decision
 
 
 def percentile_90(values: Sequence[int]) -> int:
@@ -142,6 +148,15 @@ def allocation_times(
     if not waits:
         return AllocationTimes(name, 0, unallocated, None, None)
     return AllocationTimes(name, len(waits), unallocated, statistics.median(waits), percentile_90(waits))
+
+
+def decision_title(ctx: Context, procedure_id: str) -> str | None:
+    """The title of the event that records this procedure's decision; None when it names none."""
+    key = DECISIONS.get(procedure_id)
+    procedure = ctx.procedures.get(procedure_id)
+    if key is None or procedure is None or key not in procedure.event_keys():
+        return None
+    return procedure.event_keys()[key].title
 
 
 async def _scope(ctx: Context, actor: Actor, team: str | None) -> tuple[str | None, str]:
@@ -200,7 +215,7 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
     until = add_months(today, MONTHS_AHEAD)
     narrowing = Narrowing(team, procedure)
     zone = ZoneInfo(ctx.zone)
-    decisions = {DECISIONS[p] for p in ctx.procedures if p in DECISIONS}
+    decisions = {p: DECISIONS[p] for p in ctx.procedures if decision_title(ctx, p) is not None}
     async with ctx.database.read() as session:
         known_teams = [team] if scope != EVERY_ORDER and team else await oversight.teams(session)
         if team is not None and team not in known_teams:
@@ -211,7 +226,8 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
         due = await oversight.steps_due(session, since, today - timedelta(days=1), narrowing)
         made = await oversight.first_allocations(session, since, today, narrowing)
         overdue = await oversight.overdue_by_due_day(session, today, narrowing)
-        ending = await oversight.orders_ending(session, today, until, narrowing, decisions)
+        ending = await oversight.orders_ending(session, today, until, narrowing, decisions, ENDING_SHOWN)
+        ending_counts = await oversight.orders_ending_counts(session, today, until, narrowing, decisions)
 
     def totals(by_team: bool) -> tuple[OnTime, ...]:
         found: dict[str, list[int]] = {}
@@ -234,13 +250,6 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
     for due_on, count in overdue.items():
         waited[bucket_of(ctx.calendar.working_days_between(due_on, today))] += count
 
-    def decision(procedure_id: str) -> str | None:
-        key = DECISIONS.get(procedure_id)
-        found = ctx.procedures.get(procedure_id)
-        if key is None or found is None or key not in found.event_keys():
-            return None
-        return found.event_keys()[key].title
-
     return Figures(
         today=today,
         since=since,
@@ -262,9 +271,13 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
                 e.procedure,
                 e.team or NO_TEAM,
                 e.last_day,
-                decision(e.procedure),
-                DECISIONS.get(e.procedure) in e.recorded,
+                decision_title(ctx, e.procedure),
+                e.decided,
             )
             for e in ending
         ),
+        ending_total=sum(c.orders for c in ending_counts),
+        ending_decided=sum(c.orders for c in ending_counts if c.decided),
+        ending_undecided=sum(c.orders for c in ending_counts if not c.decided and c.procedure in decisions),
+        ending_no_decision=sum(c.orders for c in ending_counts if c.procedure not in decisions),
     )

@@ -6,12 +6,12 @@ row per order, never whole orders with their relations, so a large authority's f
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -106,44 +106,65 @@ async def overdue_by_due_day(session: AsyncSession, today: date, narrowing: Narr
 
 @dataclass(frozen=True)
 class Ending:
-    """An open order whose last day falls in the span, and which of the decision events asked about it has."""
+    """An open order whose last day falls in the span, and whether its procedure's decision event is recorded."""
 
     reference: str
     child_name: str
     procedure: str
     team: str | None
     last_day: date
-    recorded: frozenset[str]
+    decided: bool
+
+
+@dataclass(frozen=True)
+class EndingCount:
+    """How many open orders of one procedure end in the span, with their decision recorded or not."""
+
+    procedure: str
+    decided: bool
+    orders: int
+
+
+def _decided(decisions: Mapping[str, str]) -> ColumnElement[bool]:
+    """Whether the order's procedure's decision event (`decisions`: procedure → event kind) is recorded for it."""
+    if not decisions:
+        return false()
+    kind = case(dict(decisions), value=Order.procedure_id, else_=None)
+    return exists().where(Event.order_id == Order.id, Event.kind == kind)
+
+
+def _ending(query: _S, first: date, last: date, narrowing: Narrowing) -> _S:
+    return _narrowed(query, narrowing).where(Order.status == "open", Order.last_day >= first, Order.last_day <= last)
 
 
 async def orders_ending(
-    session: AsyncSession, first: date, last: date, narrowing: Narrowing, decisions: Collection[str]
+    session: AsyncSession, first: date, last: date, narrowing: Narrowing, decisions: Mapping[str, str], most: int
 ) -> list[Ending]:
-    """Open orders whose last day is from `first` to `last`, by last day, each with those of `decisions` (event
-    kinds) recorded for it."""
-
-    def ending(query: _S) -> _S:
-        return _narrowed(query, narrowing).where(
-            Order.status == "open", Order.last_day >= first, Order.last_day <= last
-        )
-
-    orders = ending(
-        select(Order.id, Order.reference, Child.name, Order.procedure_id, _WORKER.team, Order.last_day)
+    """The first `most` open orders whose last day is from `first` to `last`, soonest first, each with whether the
+    decision event its procedure asks for (`decisions`: procedure → event kind) is recorded."""
+    query = _ending(
+        select(Order.reference, Child.name, Order.procedure_id, _WORKER.team, Order.last_day, _decided(decisions))
         .select_from(Order)
-        .join(Child, Order.child_id == Child.id)
+        .join(Child, Order.child_id == Child.id),
+        first, last, narrowing,
+    )  # fmt: skip
+    rows = await session.execute(query.order_by(Order.last_day, Order.reference).limit(most))
+    return [Ending(reference, child, procedure, team, last_day, bool(decided))
+            for reference, child, procedure, team, last_day, decided in rows]  # fmt: skip
+
+
+async def orders_ending_counts(
+    session: AsyncSession, first: date, last: date, narrowing: Narrowing, decisions: Mapping[str, str]
+) -> list[EndingCount]:
+    """How many open orders end from `first` to `last`, by procedure and whether their decision is recorded."""
+    each = _ending(
+        select(Order.procedure_id.label("procedure"), _decided(decisions).label("decided")).select_from(Order),
+        first, last, narrowing,
+    ).subquery()  # fmt: skip
+    rows = await session.execute(
+        select(each.c.procedure, each.c.decided, func.count()).group_by(each.c.procedure, each.c.decided)
     )
-    rows = (await session.execute(orders.order_by(Order.last_day, Order.reference))).all()
-    recorded: dict[int, set[str]] = {}
-    if rows and decisions:
-        events = ending(
-            select(Event.order_id, Event.kind).select_from(Event).join(Order, Event.order_id == Order.id)
-        ).where(Event.kind.in_(list(decisions)))
-        for order_id, kind in await session.execute(events.distinct()):
-            recorded.setdefault(order_id, set()).add(kind)
-    return [
-        Ending(reference, child, procedure, team, last_day, frozenset(recorded.get(order_id, ())))
-        for order_id, reference, child, procedure, team, last_day in rows
-    ]
+    return [EndingCount(procedure, bool(decided), int(count)) for procedure, decided, count in rows]
 
 
 async def teams(session: AsyncSession) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -45,8 +46,14 @@ async def page(request: web.Request) -> web.Response:
         return await render(request, "oversight.html", context, status=400)
     context = {"title": TITLE, "figures": figures, "problem": None, "problem_field": None, "team": figures.team,
                "procedure": figures.procedure, "procedures": figures.procedures, "teams": figures.teams,
-               "charts": charts(figures)}  # fmt: skip
+               "charts": charts(figures), "caseload_ending": caseload_ending(figures)}  # fmt: skip
     return await render(request, "oversight.html", context)
+
+
+def caseload_ending(figures: oversight.Figures) -> str:
+    """The caseload's view of the same orders ending within 3 months."""
+    chosen = [("ending", "1"), ("team", figures.team or ""), ("procedure", figures.procedure or "")]
+    return "/caseload?" + urlencode([(name, value) for name, value in chosen if value])
 
 
 def may_see(person: PersonView | None) -> bool:

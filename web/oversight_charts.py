@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from handlers.oversight import AllocationTimes, EndingOrder, Figures, OnTime, Waited
+from handlers.oversight import AllocationTimes, Figures, OnTime, Waited
 
 WIDTH = 900
 LABEL_WIDTH = 190  # the labels' column, right-aligned to the bars' baseline
@@ -139,13 +139,10 @@ def waited(rows: Sequence[Waited]) -> Chart:
                   "step")  # fmt: skip
 
 
-def decisions(rows: Sequence[EndingOrder]) -> Chart:
-    recorded = sum(1 for row in rows if row.decided)
-    missing = sum(1 for row in rows if row.decision is not None and not row.decided)
-    none = sum(1 for row in rows if row.decision is None)
-    named = [("Decision recorded", recorded), ("Decision not recorded", missing)]
-    if none:
-        named.append(("Procedure names none", none))
+def decisions(figures: Figures) -> Chart:
+    named = [("Decision recorded", figures.ending_decided), ("Decision not recorded", figures.ending_undecided)]
+    if figures.ending_no_decision:
+        named.append(("Procedure names none", figures.ending_no_decision))
     return counts("ending", "Orders ending in the next 3 months: is their decision recorded?", named, "order")
 
 
@@ -158,5 +155,5 @@ def charts(figures: Figures) -> dict[str, Chart]:
         ),
         "allocation": allocation(figures.allocation),
         "waited": waited(figures.waited),
-        "ending": decisions(figures.ending),
+        "ending": decisions(figures),
     }

@@ -76,6 +76,9 @@ async def test_a_head_of_service_sees_every_order_s_figures(ctx: Context) -> Non
         ("SO-2026-0002", "South", date(2027, 3, 1), False),
         ("SO-2026-0005", "North", date(2027, 3, 3), True),
     ]
+    # C and G decided; B and D not (D's event is not Sussex's decision); E's Bradford names none.
+    counts = (figures.ending_total, figures.ending_decided, figures.ending_undecided, figures.ending_no_decision)
+    assert counts == (5, 2, 2, 1)
     decisions = {e.reference: e.decision for e in figures.ending}
     assert decisions["SO-2026-0004"] is None  # Bradford names no decision
     assert decisions["SO-2025-0001"] == PROCEDURES["wirral"].event_keys()["outcome"].title
@@ -111,6 +114,15 @@ async def test_narrowed_to_a_procedure_and_a_team(ctx: Context) -> None:
     # B 10 and F 3; H not yet allocated.
     assert times(south_camden) == {"camden": (2, 1, 6.5, 10), "All procedures": (2, 1, 6.5, 10)}
     assert [e.reference for e in south_camden.ending] == ["SO-2026-0002"]
+
+
+async def test_the_orders_ending_are_listed_soonest_first_up_to_a_bound_and_counted_whole(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oversight, "ENDING_SHOWN", 2)
+    figures = await oversight.figures(ctx, actor("hana"))
+    assert [e.reference for e in figures.ending] == ["SO-2025-0001", "SO-2026-0004"]
+    assert (figures.ending_total, figures.ending_decided, figures.ending_undecided) == (5, 2, 2)
 
 
 async def test_those_the_table_does_not_allow_are_refused_with_a_sentence_and_audited(ctx: Context) -> None:

@@ -84,6 +84,7 @@ async def test_a_team_manager_sees_their_team_only_and_is_refused_another(browse
     await browser.be("tess@example.gov.uk")
     response, html = await browser.page("/oversight")
     assert response.status == 200 and "Figures of the North team&#39;s orders" in html
+    assert 'href="/caseload?ending=1&amp;team=North"' in html
     assert '<select id="team"' not in html and "North (yours)" in html
     assert cells(html, "Working days from order made to IRO allocated")[-1] == ["All procedures", "1", "5", "5", "0"]
     response, html = await browser.page("/oversight?team=South")
@@ -119,4 +120,8 @@ async def test_the_figures_move_with_the_clock(browser: Browser) -> None:
     ending = cells(html, "Orders ending by 4 April 2027")
     assert [row[:3] for row in ending] == [["SO-2026-0001", "J.M.S.", "North"], ["SO-2026-0002", "T.J.", "South"]]
     assert [row[-1] for row in ending] == ["No", "No"]
+    assert cells(html, "Orders ending by 4 April 2027: their decisions") == [
+        ["Recorded", "0"], ["Not recorded", "2"], ["The procedure names none", "0"],
+    ]  # fmt: skip
+    assert '<a href="/caseload?ending=1">the caseload lists every order ending by then</a>' in html
     assert "Jane" not in html
