@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from handlers import permissions, records
 from handlers.context import Actor, Context
 from handlers.errors import InvalidInput, NotAllowed
+from rules.calendar import WorkingCalendar
 from rules.dates import add_months
 from rules.initials import initials
 from storage import oversight
@@ -140,10 +141,35 @@ def bucket_of(waited: int) -> WaitBucket:
     return next(b for b in BUCKETS if b.holds(max(waited, 1)))
 
 
+class WorkingDayCount:
+    """Working days between any two days of a span, each answer a subtraction: the calendar is walked once.
+
+    The figures ask it for every order made in the year and every day a step fell overdue; walking the calendar
+    for each (calendar.working_days_between) would cost days × orders.
+    """
+
+    def __init__(self, calendar: WorkingCalendar, days: Iterable[date]) -> None:
+        wanted = list(days)
+        self._calendar = calendar
+        self._first = min(wanted, default=date.min)
+        self._upto: dict[date, int] = {}
+        day, count = self._first, 0
+        for _ in range((max(wanted) - self._first).days + 1 if wanted else 0):
+            count += calendar.is_working_day(day)
+            self._upto[day] = count
+            day += timedelta(days=1)
+
+    def between(self, start: date, end: date) -> int:
+        """As calendar.working_days_between: working days after `start` up to and including `end`."""
+        if start in self._upto and end in self._upto:
+            return self._upto[end] - self._upto[start]
+        return self._calendar.working_days_between(start, end)
+
+
 def allocation_times(
-    name: str, made_and_allocated: Sequence[tuple[date, date | None]], ctx: Context
+    name: str, made_and_allocated: Sequence[tuple[date, date | None]], count: WorkingDayCount
 ) -> AllocationTimes:
-    waits = [ctx.calendar.working_days_between(made, on) for made, on in made_and_allocated if on is not None]
+    waits = [count.between(made, on) for made, on in made_and_allocated if on is not None]
     unallocated = sum(1 for _, on in made_and_allocated if on is None)
     if not waits:
         return AllocationTimes(name, 0, unallocated, None, None)
@@ -242,13 +268,15 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
     for row in made:
         on = row.allocated_at.astimezone(zone).date() if row.allocated_at is not None else None
         by_procedure.setdefault(row.procedure, []).append((row.made, on))
-    allocation = [allocation_times(p, pairs, ctx) for p, pairs in sorted(by_procedure.items())]
+    days = [today, *overdue, *(day for pairs in by_procedure.values() for pair in pairs for day in pair if day)]
+    count = WorkingDayCount(ctx.calendar, days)
+    allocation = [allocation_times(p, pairs, count) for p, pairs in sorted(by_procedure.items())]
     everything = [pair for pairs in by_procedure.values() for pair in pairs]
-    allocation.append(allocation_times("All procedures", everything, ctx))
+    allocation.append(allocation_times("All procedures", everything, count))
 
     waited = {bucket: 0 for bucket in BUCKETS}
-    for due_on, count in overdue.items():
-        waited[bucket_of(ctx.calendar.working_days_between(due_on, today))] += count
+    for due_on, steps in overdue.items():
+        waited[bucket_of(count.between(due_on, today))] += steps
 
     return Figures(
         today=today,
