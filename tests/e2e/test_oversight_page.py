@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -84,7 +85,10 @@ def be(driver: browser.webdriver.Chrome, served: Served, name: str, then: str = 
     driver.get(f"http://127.0.0.1:{served.port}/local/choose?next={then}")
     choice = Select(driver.find_element(By.ID, "person"))
     choice.select_by_visible_text(next(o.text for o in choice.options if o.text.startswith(name + " (")))
-    driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
+    button = driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]")
+    button.click()
+    # The choosing page is gone once its button is; then the page asked for has its heading.
+    WebDriverWait(driver, browser.SHOWN_WITHIN).until(staleness_of(button))
     WebDriverWait(driver, browser.SHOWN_WITHIN).until(lambda d: d.find_element(By.TAG_NAME, "h1").text != "")
 
 
@@ -128,6 +132,13 @@ def test_a_head_of_service_reads_the_charts_in_every_theme(driver: browser.webdr
     theme(driver)
     row = driver.find_element(By.XPATH, "//caption[text()='Steps done on time, by team']/..//tbody/tr[1]")
     assert row.text.split() == ["North", "8", "2", "25.0%"]
+    # At a narrow Teams tab's width each chart keeps its size (its words readable) and scrolls sideways (keyboard too).
+    driver.set_window_size(400, 900)
+    narrow = driver.execute_script(
+        "return [...document.querySelectorAll('figure.chart')].map(f => [f.tabIndex, f.scrollWidth > f.clientWidth,"
+        " f.querySelector('svg').getBoundingClientRect().width])"
+    )
+    assert narrow == [[0, True, 900]] * 5, narrow
     if SCREENSHOTS is not None:
         driver.set_window_size(1280, 3300)
         driver.save_screenshot(str(SCREENSHOTS / "oversight.png"))
@@ -139,8 +150,10 @@ def test_a_team_manager_narrows_by_procedure_within_their_team(
     be(driver, served, "Tess Manager")
     assert "North (yours)" in driver.find_element(By.CSS_SELECTOR, "form.filters").text
     Select(driver.find_element(By.ID, "procedure")).select_by_value("wirral")
-    driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
-    WebDriverWait(driver, browser.SHOWN_WITHIN).until(lambda d: "procedure=wirral" in d.current_url)
+    button = driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]")
+    button.click()
+    WebDriverWait(driver, browser.SHOWN_WITHIN).until(staleness_of(button))
+    assert "procedure=wirral" in driver.current_url
     rows = driver.find_elements(By.XPATH, "//caption[text()='Steps done on time, by procedure']/..//tbody/tr")
     assert [r.text for r in rows] == ["Wirral Supervision Order procedure 7 1 14.3%"]
 

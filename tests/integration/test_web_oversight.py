@@ -37,7 +37,9 @@ async def browser(database: Database, database_url: str) -> AsyncIterator[Browse
 
 def cells(html: str, caption: str) -> list[list[str]]:
     """The body rows of the table with this caption, each cell's text."""
-    table = html[html.index(f"<caption>{caption}</caption>") :]
+    found = re.search(rf"<caption[^>]*>{re.escape(caption)}</caption>", html)
+    assert found is not None, f"no table captioned {caption!r}"
+    table = html[found.start() :]
     body = table[table.index("<tbody>") : table.index("</tbody>")]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
     return [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)]
