@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -30,6 +31,7 @@ Una Unit,una@example.gov.uk,safeguarding_unit,Safeguarding,
 Hope Head,hope@example.gov.uk,head_of_service,,
 Lena Legal,lena@example.gov.uk,legal,Legal,
 """
+UNIT_ADDRESS = "safeguarding.unit@example.gov.uk"
 SECRET = "a-test-secret-that-is-long-enough-to-sign-cookies"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -71,10 +73,12 @@ class Browser:
 
 
 @asynccontextmanager
-async def dashboard(database: Database, database_url: str, at: datetime, staff: str = STAFF) -> AsyncIterator[
-        Browser]:  # fmt: skip
-    """The service in local mode on a loopback port, its directory `staff`, its clock stopped at `at`."""
-    settings = load_settings({}, database_url=database_url, web_session_secret=SECRET)
+async def dashboard(database: Database, database_url: str, at: datetime, maildir: Path, staff: str = STAFF) -> \
+        AsyncIterator[Browser]:  # fmt: skip
+    """The service in local mode on a loopback port, its directory `staff`, its clock stopped at `at`, the unit's
+    mailbox a Maildir at `maildir`."""
+    settings = load_settings({}, database_url=database_url, web_session_secret=SECRET, mailbox_dir=maildir,
+                             unit_address=UNIT_ADDRESS)  # fmt: skip
     sobot = build_sobot(settings, clock=FixedClock(at), database=database, environ={}, run_jobs=False)
     await people.import_people(sobot.context, staff, CLI)
     client: TestClient[Any, Any] = TestClient(TestServer(sobot.app, host="127.0.0.1"))

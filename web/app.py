@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -91,6 +92,8 @@ def add_web(app: web.Application, dashboard: Dashboard) -> None:
     env.globals["static"] = lambda name: STATIC + name
     env.filters["day"] = lambda value: day(value) if value else ""
     env.filters["words"] = lambda value: str(value or "").replace("_", " ")
+    zone = ZoneInfo(dashboard.ctx.zone)
+    env.filters["when"] = lambda at: f"{day(at.astimezone(zone).date())}, {at.astimezone(zone):%H:%M}" if at else ""
     app[DASHBOARD] = dashboard
     app.middlewares.append(guard)
     app.router.add_static(STATIC, HERE / "static", name="web.static", append_version=False)

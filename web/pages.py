@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import caseload
+from web import caseload, order
 from web.oversight import add_oversight
 
 
@@ -15,4 +15,5 @@ async def home(request: web.Request) -> web.Response:
 def add_pages(app: web.Application) -> None:
     app.router.add_get("/", home, name="web.home")
     caseload.add_routes(app)
+    order.add_routes(app)
     add_oversight(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,8 +24,8 @@ AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def rig(database: Database, database_url: str) -> AsyncIterator[Browser]:
-    async with dashboard(database, database_url, AT) as made:
+async def rig(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
+    async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
         ctx = made.ctx
         # SO-2026-0001: Sam's (North), made a month ago, allocated to Ian; its early steps are now overdue.
         await orders.create_order(ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 2, 2),

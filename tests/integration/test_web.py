@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -17,8 +18,8 @@ AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def browser(database: Database, database_url: str) -> AsyncIterator[Browser]:
-    async with dashboard(database, database_url, AT) as made:
+async def browser(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
+    async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
         yield made
 
 

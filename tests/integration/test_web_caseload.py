@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -21,8 +22,8 @@ AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def browser(database: Database, database_url: str) -> AsyncIterator[Browser]:
-    async with dashboard(database, database_url, AT) as made:
+async def browser(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
+    async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
         await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 2, 2),
                                                             social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
         await orders.create_order(made.ctx, orders.NewOrder("C2", "Tom Brown", "supervision", date(2026, 3, 9),
