@@ -32,6 +32,7 @@ class Served:
     an event loop of its own in a thread while the browser is driven from the test."""
 
     def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.url = f"sqlite+aiosqlite:///{folder / 'sobot.db'}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -45,7 +46,7 @@ class Served:
         await upgrade(self.url)
         database = Database.from_url(self.url)
         self.stack.push_async_callback(database.dispose)
-        made = await self.stack.enter_async_context(dashboard(database, self.url, TODAY, STAFF))
+        made = await self.stack.enter_async_context(dashboard(database, self.url, TODAY, self.folder / "mail", STAFF))
         await add_orders(made.ctx)
         port: int = made.client.server.port  # type: ignore[union-attr]
         return port

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from html import unescape
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,8 @@ AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # Tuesday
 
 
 @pytest.fixture
-async def browser(database: Database, database_url: str) -> AsyncIterator[Browser]:
-    async with dashboard(database, database_url, AT) as made:
+async def browser(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
+    async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
         ctx = made.ctx
         # Sam's (North) under Wirral, made Tue 3 March and allocated today: 5 working days. Sue's (South) under
         # Camden, made Mon 9 March, not yet allocated.
@@ -126,4 +127,5 @@ async def test_the_figures_move_with_the_clock(browser: Browser) -> None:
         ["Recorded", "0"], ["Not recorded", "2"], ["The procedure names none", "0"],
     ]  # fmt: skip
     assert '<a href="/caseload?ending=1">the caseload lists every order ending by then</a>' in html
+    assert '<a href="/orders/SO-2026-0001">SO-2026-0001</a>' in html
     assert "Jane" not in html
