@@ -13,7 +13,6 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from handlers import permissions, records
 from handlers.context import Actor, Context
@@ -166,11 +165,14 @@ class WorkingDayCount:
         return self._calendar.working_days_between(start, end)
 
 
-def allocation_times(
-    name: str, made_and_allocated: Sequence[tuple[date, date | None]], count: WorkingDayCount
-) -> AllocationTimes:
-    waits = [count.between(made, on) for made, on in made_and_allocated if on is not None]
-    unallocated = sum(1 for _, on in made_and_allocated if on is None)
+def allocation_times(name: str, made: Iterable[oversight.FirstAllocations], count: WorkingDayCount) -> AllocationTimes:
+    waits: list[int] = []
+    unallocated = 0
+    for row in made:
+        if row.allocated_on is None:
+            unallocated += row.orders
+        else:
+            waits.extend([count.between(row.made, row.allocated_on)] * row.orders)
     if not waits:
         return AllocationTimes(name, 0, unallocated, None, None)
     return AllocationTimes(name, len(waits), unallocated, statistics.median(waits), percentile_90(waits))
@@ -240,7 +242,6 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
     since = add_months(today, -MONTHS_BACK) + timedelta(days=1)
     until = add_months(today, MONTHS_AHEAD)
     narrowing = Narrowing(team, procedure)
-    zone = ZoneInfo(ctx.zone)
     decisions = {p: DECISIONS[p] for p in ctx.procedures if decision_title(ctx, p) is not None}
     async with ctx.database.read() as session:
         known_teams = [team] if scope != EVERY_ORDER and team else await oversight.teams(session)
@@ -250,7 +251,7 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
                                "every team.", "team")  # fmt: skip
         # Steps due up to yesterday: by today each was done on time, done late, or is overdue.
         due = await oversight.steps_due(session, since, today - timedelta(days=1), narrowing)
-        made = await oversight.first_allocations(session, since, today, narrowing)
+        made = await oversight.first_allocations(session, since, today, narrowing, ctx.zone)
         overdue = await oversight.overdue_by_due_day(session, today, narrowing)
         ending = await oversight.orders_ending(session, today, until, narrowing, decisions, ENDING_SHOWN)
         ending_counts = await oversight.orders_ending_counts(session, today, until, narrowing, decisions)
@@ -264,15 +265,13 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
             counts[1] += row.on_time
         return tuple(OnTime(name, d, o) for name, (d, o) in sorted(found.items()))
 
-    by_procedure: dict[str, list[tuple[date, date | None]]] = {}
+    by_procedure: dict[str, list[oversight.FirstAllocations]] = {}
     for row in made:
-        on = row.allocated_at.astimezone(zone).date() if row.allocated_at is not None else None
-        by_procedure.setdefault(row.procedure, []).append((row.made, on))
-    days = [today, *overdue, *(day for pairs in by_procedure.values() for pair in pairs for day in pair if day)]
+        by_procedure.setdefault(row.procedure, []).append(row)
+    days = [today, *overdue, *(day for row in made for day in (row.made, row.allocated_on) if day)]
     count = WorkingDayCount(ctx.calendar, days)
-    allocation = [allocation_times(p, pairs, count) for p, pairs in sorted(by_procedure.items())]
-    everything = [pair for pairs in by_procedure.values() for pair in pairs]
-    allocation.append(allocation_times("All procedures", everything, count))
+    allocation = [allocation_times(p, rows, count) for p, rows in sorted(by_procedure.items())]
+    allocation.append(allocation_times("All procedures", made, count))
 
     waited = {bucket: 0 for bucket in BUCKETS}
     for due_on, steps in overdue.items():

@@ -6,16 +6,19 @@ row per order, never whole orders with their relations, so a large authority's f
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, exists, false, func, select
+from sqlalchemy import ColumnElement, Date, Select, case, cast, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import Allocation, Child, Event, Milestone, Order, Person
+from storage.statements import POSTGRESQL, dialect
 
 _WORKER = aliased(Person, name="social_worker")
 _S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
@@ -67,31 +70,48 @@ async def steps_due(session: AsyncSession, first: date, last: date, narrowing: N
 
 
 @dataclass(frozen=True)
-class FirstAllocation:
-    """An order made in the span, and when its first IRO was allocated (None: not yet)."""
+class FirstAllocations:
+    """How many orders of one procedure made on one day had their first IRO allocated on one day (None: not yet)."""
 
     procedure: str
     made: date
-    allocated_at: datetime | None
+    allocated_on: date | None  # the day in the council's time zone
+    orders: int
 
 
 async def first_allocations(
-    session: AsyncSession, first: date, last: date, narrowing: Narrowing
-) -> list[FirstAllocation]:
-    """Every order made from `first` to `last`, with the instant of its first allocation (a reallocation is later)."""
+    session: AsyncSession, first: date, last: date, narrowing: Narrowing, zone: str
+) -> list[FirstAllocations]:
+    """The orders made from `first` to `last`, counted by procedure, day made and the day (in `zone`) of their first
+    allocation (a reallocation is later).
+
+    PostgreSQL counts them itself, so a large authority's year comes back as a few thousand rows; SQLite, which
+    knows no time zones, hands back each order's first instant and they are counted here.
+    """
     earliest = (
         select(Allocation.order_id, func.min(Allocation.allocated_at).label("at"))
         .group_by(Allocation.order_id)
         .subquery()
     )
-    query = _narrowed(
-        select(Order.procedure_id, Order.made, earliest.c.at)
-        .select_from(Order)
-        .outerjoin(earliest, earliest.c.order_id == Order.id),
-        narrowing,
-    ).where(Order.made >= first, Order.made <= last)
-    rows = await session.execute(query)
-    return [FirstAllocation(procedure, made, at) for procedure, made, at in rows]
+
+    def made_in_span(*columns: Any) -> Select[*tuple[Any, ...]]:
+        query = select(Order.procedure_id, Order.made, *columns).select_from(Order)
+        query = query.outerjoin(earliest, earliest.c.order_id == Order.id)
+        return _narrowed(query, narrowing).where(Order.made >= first, Order.made <= last)
+
+    if dialect(session) == POSTGRESQL:
+        on = cast(func.timezone(zone, earliest.c.at), Date)
+        rows = await session.execute(made_in_span(on, func.count()).group_by(Order.procedure_id, Order.made, on))
+        return [FirstAllocations(procedure, made, allocated_on, int(n)) for procedure, made, allocated_on, n in rows]
+    where = ZoneInfo(zone)
+    counted: Counter[tuple[str, date, date | None]] = Counter()
+    for procedure, made, at in await session.execute(made_in_span(earliest.c.at)):
+        counted[procedure, made, _aware(at).astimezone(where).date() if at is not None else None] += 1
+    return [FirstAllocations(procedure, made, on, n) for (procedure, made, on), n in counted.items()]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def overdue_by_due_day(session: AsyncSession, today: date, narrowing: Narrowing) -> dict[date, int]:
