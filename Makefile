@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.hostile_mail
 	$(BIN)/python -m bench.teams --database-url $${SOBOT_BENCH_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/sobot_bench}
 	$(BIN)/python -m bench.reminders
+	$(BIN)/python -m bench.oversight
 	$(BIN)/python -m bench.load
 	@# The container's figures, where a Docker engine answers (../shared/tools/docker-here start gives one).
 	@if docker version >/dev/null 2>&1; then \
