@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
@@ -20,6 +21,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from storage import Database, upgrade
 from tests.e2e import browser
+from tests.e2e import dashboard as in_browser
 from tests.oversight_orders import STAFF, TODAY, add_orders
 from tests.web import dashboard
 
@@ -84,8 +86,16 @@ def driver() -> Iterator[browser.webdriver.Chrome]:
 def be(driver: browser.webdriver.Chrome, served: Served, name: str, then: str = "/oversight") -> None:
     """Choose, on local mode's page, to be this directory person, and go on to `then`."""
     driver.get(f"http://127.0.0.1:{served.port}/local/choose?next={then}")
-    choice = Select(driver.find_element(By.ID, "person"))
-    choice.select_by_visible_text(next(o.text for o in choice.options if o.text.startswith(name + " (")))
+
+    def chosen(d: browser.webdriver.Chrome) -> bool:
+        try:
+            choice = Select(d.find_element(By.ID, "person"))
+            choice.select_by_visible_text(next(o.text for o in choice.options if o.text.startswith(name + " (")))
+        except WebDriverException:  # the page was still being laid out anew (a theme or width just changed)
+            return False
+        return True
+
+    WebDriverWait(driver, browser.SHOWN_WITHIN).until(chosen)
     button = driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]")
     button.click()
     # The choosing page is gone once its button is; then the page asked for has its heading.
@@ -164,3 +174,35 @@ def test_a_social_worker_is_refused_and_not_shown_the_way_in(driver: browser.web
     assert driver.find_elements(By.CSS_SELECTOR, "nav a[href='/oversight']") == []
     driver.get(f"http://127.0.0.1:{served.port}/oversight")
     assert "The oversight figures are for team managers" in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+PAGES = [
+    ("Hana Head", "/oversight"),
+    ("Hana Head", "/oversight?procedure=camden"),
+    ("Tess Manager", "/oversight"),
+    ("Lee Legal", "/oversight?procedure=atlantis"),  # the form with its problem
+    ("Sam Worker", "/oversight"),  # refused
+]
+MODES = [(320, False, False), (1024, False, False), (320, True, False), (1024, True, False), (1024, False, True),
+         (320, False, True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("width", "dark", "forced"),
+    MODES,
+    ids=[f"{w}px{'-dark' if d else ''}{'-forced-colours' if f else ''}" for w, d, f in MODES],
+)
+def test_the_page_has_no_serious_accessibility_problem_at_a_tab_s_widths_and_themes(
+    driver: browser.webdriver.Chrome, served: Served, width: int, dark: bool, forced: bool
+) -> None:
+    in_browser.emulate(driver, width, dark=dark, forced_colours=forced)
+    try:
+        problems = []
+        for person, path in PAGES:
+            be(driver, served, person, then=path)
+            problems += [f"{path} as {person}: {p}" for p in in_browser.blocking(in_browser.violations(driver))]
+            if driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1"):
+                problems.append(f"{path} as {person}: the page scrolls sideways at {width} px")
+        assert problems == [], "\n".join(problems)
+    finally:
+        in_browser.emulate(driver, 1024)
