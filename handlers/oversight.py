@@ -13,10 +13,11 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NoReturn
 
 from handlers import permissions, records
 from handlers.context import Actor, Context
-from handlers.errors import InvalidInput, NotAllowed
+from handlers.errors import InvalidInput, NotAllowed, brief
 from rules.calendar import WorkingCalendar
 from rules.dates import add_months
 from rules.initials import initials
@@ -201,17 +202,16 @@ async def _scope(ctx: Context, actor: Actor, team: str | None) -> tuple[str | No
     own = person.team if person is not None else None
     if scope is permissions.Scope.TEAM and own:
         if team is not None and team != own:
-            sentence = f"You can see the oversight figures of your own team ({own}) only, not of {team}."
+            sentence = f"You can see the oversight figures of your own team ({own}) only, not of {brief(team)}."
             await _refuse(ctx, actor, sentence, "the team's manager")
         return own, f"the {own} team's orders"
     if scope is permissions.Scope.TEAM:
         sentence = "The directory gives you no team, so there are no team figures to show: ask for your team to be set."
         await _refuse(ctx, actor, sentence, "a team")
     await _refuse(ctx, actor, permissions.refusal(ACTION, None), permissions.NEEDS[ACTION])
-    raise AssertionError("refused above")
 
 
-async def _refuse(ctx: Context, actor: Actor, sentence: str, needs: str) -> None:
+async def _refuse(ctx: Context, actor: Actor, sentence: str, needs: str) -> NoReturn:
     await permissions.audit_refusal(ctx, actor, permissions.Refused(ACTION, None, sentence, needs))
     raise NotAllowed(sentence)
 
@@ -234,10 +234,11 @@ async def may_view(ctx: Context, actor: Actor) -> bool:
 
 async def figures(ctx: Context, actor: Actor, *, team: str | None = None, procedure: str | None = None) -> Figures:
     """The oversight figures of the orders `actor` may see, narrowed to one team and one procedure when asked."""
+    team, scope = await _scope(ctx, actor, team)
     if procedure is not None and procedure not in ctx.procedures:
         known = ", ".join(sorted(ctx.procedures))
-        raise InvalidInput(f"There is no procedure {procedure!r}: choose one of {known}, or all of them.", "procedure")
-    team, scope = await _scope(ctx, actor, team)
+        raise InvalidInput(f"There is no procedure {brief(procedure)!r}: choose one of {known}, or all of them.",
+                           "procedure")  # fmt: skip
     today = ctx.today()
     since = add_months(today, -MONTHS_BACK) + timedelta(days=1)
     until = add_months(today, MONTHS_AHEAD)
@@ -247,8 +248,8 @@ async def figures(ctx: Context, actor: Actor, *, team: str | None = None, proced
         known_teams = [team] if scope != EVERY_ORDER and team else await oversight.teams(session)
         if team is not None and team not in known_teams:
             teams = ", ".join(known_teams) or "none yet"
-            raise InvalidInput(f"No order's social worker is in a team called {team!r}: choose one of {teams}, or "
-                               "every team.", "team")  # fmt: skip
+            raise InvalidInput(f"No order's social worker is in a team called {brief(team)!r}: choose one of "
+                               f"{teams}, or every team.", "team")  # fmt: skip
         # Steps due up to yesterday: by today each was done on time, done late, or is overdue.
         due = await oversight.steps_due(session, since, today - timedelta(days=1), narrowing)
         made = await oversight.first_allocations(session, since, today, narrowing, ctx.zone)

@@ -128,6 +128,8 @@ async def test_the_orders_ending_are_listed_soonest_first_up_to_a_bound_and_coun
 async def test_those_the_table_does_not_allow_are_refused_with_a_sentence_and_audited(ctx: Context) -> None:
     with pytest.raises(NotAllowed, match="for team managers, service managers, Heads of Service"):
         await oversight.figures(ctx, actor("sam"))
+    with pytest.raises(NotAllowed, match="for team managers"):  # refused before what was asked is looked at
+        await oversight.figures(ctx, actor("sam"), procedure="atlantis")
     with pytest.raises(NotAllowed, match="for team managers"):
         await oversight.figures(ctx, actor("ian"))
     with pytest.raises(NotAllowed, match="for team managers"):
@@ -142,7 +144,8 @@ async def test_those_the_table_does_not_allow_are_refused_with_a_sentence_and_au
     async with ctx.database.session() as session:
         refused = (await session.scalars(select(models.AuditEntry).where(models.AuditEntry.outcome == "refused"))).all()
     assert [(r.actor, r.action) for r in refused] == [
-        ("sam@example.gov.uk", "oversight.view"), ("ian@example.gov.uk", "oversight.view"),
+        ("sam@example.gov.uk", "oversight.view"), ("sam@example.gov.uk", "oversight.view"),
+        ("ian@example.gov.uk", "oversight.view"),
         ("stranger@example.org", "oversight.view"), ("tess@example.gov.uk", "oversight.view"),
         ("nat@example.gov.uk", "oversight.view"),
     ]  # fmt: skip
