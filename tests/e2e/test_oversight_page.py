@@ -151,7 +151,7 @@ def test_a_head_of_service_reads_the_charts_in_every_theme(driver: browser.webdr
     )
     assert narrow == [[0, True, 900]] * 5, narrow
     if SCREENSHOTS is not None:
-        driver.set_window_size(1280, 3300)
+        driver.set_window_size(1280, 3500)
         driver.save_screenshot(str(SCREENSHOTS / "oversight.png"))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers import orders
+from handlers import orders, oversight
 from handlers.context import CLI, Actor
 from rules.clock import FixedClock
 from storage import Database
@@ -114,7 +114,7 @@ async def test_an_unknown_procedure_is_put_beside_its_field_and_kept(browser: Br
     assert "<svg" not in html
 
 
-async def test_the_figures_move_with_the_clock(browser: Browser) -> None:
+async def test_the_figures_move_with_the_clock(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     await browser.be("una@example.gov.uk")
     clock = browser.ctx.clock
     assert isinstance(clock, FixedClock)
@@ -126,6 +126,10 @@ async def test_the_figures_move_with_the_clock(browser: Browser) -> None:
     assert cells(html, "Orders ending by 4 April 2027: their decisions") == [
         ["Recorded", "0"], ["Not recorded", "2"], ["The procedure names none", "0"],
     ]  # fmt: skip
-    assert '<a href="/caseload?ending=1">the caseload lists every order ending by then</a>' in html
+    assert '<a href="/caseload?ending=1">See every order ending by then in the caseload</a>' in html
     assert '<a href="/orders/SO-2026-0001">SO-2026-0001</a>' in html
+    monkeypatch.setattr(oversight, "ENDING_SHOWN", 1)
+    _, html = await browser.page("/oversight")
+    assert "Below, the 1 ending soonest of 2." in html
+    assert [row[0] for row in cells(html, "Orders ending by 4 April 2027")] == ["SO-2026-0001"]
     assert "Jane" not in html
