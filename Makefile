@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.mail --database-url $${SOBOT_BENCH_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/sobot_bench}
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.oversight
 	$(BIN)/python -m bench.load
 	@# The container's figures, where a Docker engine answers (../shared/tools/docker-here start gives one).
 	@if docker version >/dev/null 2>&1; then \
@@ -104,7 +105,8 @@ playground: $(PLAYGROUND)
 
 # The pictures of the cards in docs/ (the README shows them): the browser tests, saving what they see.
 screenshots: system-deps $(STAMP) $(PLAYGROUND)
-	SOBOT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_browser.py tests/e2e/test_dashboard.py
+	SOBOT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/e2e/test_browser.py tests/e2e/test_dashboard.py \
+		tests/e2e/test_oversight_page.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache tests/e2e/node_modules dist

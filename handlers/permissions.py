@@ -42,6 +42,7 @@ ACTIONS: Mapping[str, str] = {
     "order.allocate": "allocate an IRO",
     "allocations.channel": "choose the allocation channel",
     "order.end": "end an order",
+    "oversight.view": "see the oversight figures",
 }
 
 EVERY, TEAM, LINKED, TOLD = Scope.EVERY, Scope.TEAM, Scope.LINKED, Scope.TOLD
@@ -53,18 +54,19 @@ _IN_ITS_TEAM = {**dict.fromkeys(_WORKS_ON_IT, TEAM), "step.acknowledge": TOLD, "
 # own jobs) may do everything. Who is *told* about a step is another question, answered by rules.recipients.
 TABLE: Mapping[str, Mapping[str, Scope]] = {
     "social_worker": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED},
-    "team_manager": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED},
+    "team_manager": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED, "oversight.view": TEAM},
     "iro": dict.fromkeys(_WORKS_ON_IT, LINKED),
     "safeguarding_unit": {
         **dict.fromkeys(_WORKS_ON_IT, EVERY),
         "step.record_any": EVERY,
         "order.allocate": EVERY,
         "allocations.channel": EVERY,
+        "oversight.view": EVERY,
     },
-    "service_manager": dict.fromkeys(_WORKS_ON_IT, EVERY),
-    "head_of_service": dict.fromkeys(_WORKS_ON_IT, EVERY),
+    "service_manager": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
+    "head_of_service": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
     "senior_reviewing_officer": dict.fromkeys(_WORKS_ON_IT, EVERY),
-    "legal": dict.fromkeys(_WORKS_ON_IT, EVERY),
+    "legal": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
     "practice_manager": _IN_ITS_TEAM,
     "family_support_worker": _IN_ITS_TEAM,
     "cp_chair": _IN_ITS_TEAM,
@@ -81,12 +83,16 @@ REFUSALS: Mapping[str, str] = {
     "order.allocate": "Only members of the Safeguarding Unit can allocate an IRO; ask them in their channel.",
     "allocations.channel": "Only members of the Safeguarding Unit can choose the allocation channel.",
     "order.end": "Only a sobot administrator can end an order (sobot end): ask yours.",
+    "oversight.view": (
+        "The oversight figures are for team managers, service managers, Heads of Service, the Safeguarding Unit "
+        "and Legal; ask your manager for them."
+    ),
 }
 
 # What a refusal's audit line says was missing.
 LINK = "linked to the order"
 NEEDS: Mapping[str, str] = {"order.allocate": "safeguarding_unit", "allocations.channel": "safeguarding_unit",
-                            "order.end": "administrator"}  # fmt: skip
+                            "order.end": "administrator", "oversight.view": "an overseeing role"}  # fmt: skip
 
 ROLE_WORDS: Mapping[str, str] = {
     "social_worker": "the social worker", "team_manager": "the team manager", "iro": "the IRO",
@@ -249,6 +255,16 @@ async def audit_refusal(ctx: Context, actor: Actor, refused: Refused) -> None:
     async with ctx.database.session() as session:
         records.audit(session, ctx, actor, refused.action, refused.reference, {"needs": refused.needs},
                       outcome="refused")  # fmt: skip
+
+
+def widest_scope(roles: Iterable[str], action: str) -> Scope | None:
+    """The widest scope any of these roles has for `action` (EVERY before TEAM before the rest), None for none (pure).
+
+    For actions on many orders at once, such as the oversight figures: EVERY is every order, TEAM the orders of the
+    person's own team's social workers.
+    """
+    scopes = {TABLE.get(role, {}).get(action) for role in roles} - {None}
+    return next((scope for scope in Scope if scope in scopes), None)
 
 
 def may_everywhere(roles: Iterable[str], action: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from web import caseload, order
+from web.oversight import add_oversight
 
 
 async def home(request: web.Request) -> web.Response:
@@ -15,3 +16,4 @@ def add_pages(app: web.Application) -> None:
     app.router.add_get("/", home, name="web.home")
     caseload.add_routes(app)
     order.add_routes(app)
+    add_oversight(app)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.agent import STRANGER, STRANGER_AUDITED_EVERY
-from handlers import conversations, orders, queries, reminders
+from handlers import conversations, orders, oversight, queries, reminders
 from handlers.context import CLI
 from rules.clock import FixedClock
 from sobot.app import Services
@@ -56,6 +56,9 @@ SOCIAL_WORKERS_STEP = "is the social worker's step on SO-2026-0001: ask the soci
 IROS_STEP = "is the IRO's step on SO-2026-0001: ask the IRO, the social worker, the team manager or"
 BY_ALLOCATING = "is done by allocating an IRO"
 ONLY_AN_ADMINISTRATOR = "Only a sobot administrator can end an order"
+NOT_AN_OVERSEER = "The oversight figures are for team managers, service managers, Heads of Service"
+# Those who may see the oversight figures: team managers (their own team's), and the roles that oversee every order.
+OVERSEERS = {"tess", "tom", "una", "sean", "hana", "lee"}
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,11 @@ async def import_people(teams: Teams, who: str) -> Outcome:
     return Outcome(await teams.count(models.Person) != before, told)
 
 
+async def oversight_direct(direct: Handlers, who: str) -> Outcome:
+    told = await direct.attempt(oversight.figures(direct.ctx, await direct.actor(who)))
+    return Outcome(told == "", told)
+
+
 UNALLOCATED_LINKED = LINKED - {"ian"}
 
 # In the order they run for each persona: questions first, then changes, so each sees the order as it was set up.
@@ -376,6 +384,8 @@ ACTIONS = [
     Action("end an order (Teams has no such command)", NOBODY, end, None),
     Action("end an order", NOBODY, None, end_direct, ONLY_AN_ADMINISTRATOR, "order.end"),
     Action("import people", NOBODY, import_people, None),
+    # The dashboard's page asks the same operation; Teams does not offer the figures.
+    Action("see the oversight figures", OVERSEERS, None, oversight_direct, NOT_AN_OVERSEER, "oversight.view"),
 ]  # fmt: skip
 
 

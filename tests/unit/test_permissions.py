@@ -18,6 +18,7 @@ from handlers.permissions import (
     recorders,
     table_markdown,
     told_roles,
+    widest_scope,
 )
 from handlers.queries import OVERSIGHT_ROLES
 from rules.procedures import ROLES, load_builtin
@@ -88,3 +89,14 @@ def test_nobody_the_directory_knows_may_do_nothing_and_the_administrator_everyth
         assert not allows(action, nobody) and allows(action, administrator)
     with pytest.raises(KeyError, match="not an action"):
         allows("order.delete", nobody)
+
+
+def test_the_oversight_figures_go_to_the_overseeing_roles_a_team_manager_s_to_their_team() -> None:
+    assert widest_scope(["team_manager"], "oversight.view") is Scope.TEAM
+    for role in ("service_manager", "head_of_service", "safeguarding_unit", "legal"):
+        assert widest_scope([role], "oversight.view") is Scope.EVERY, role
+    # The widest of a person's roles wins: a team manager who is also a Head of Service sees every order's.
+    assert widest_scope(["team_manager", "head_of_service"], "oversight.view") is Scope.EVERY
+    others = set(ROLES) - {"team_manager", "service_manager", "head_of_service", "safeguarding_unit", "legal"}
+    assert {role for role in others if widest_scope([role], "oversight.view") is not None} == set()
+    assert widest_scope(["social_worker"], "order.view") is Scope.LINKED
