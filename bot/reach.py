@@ -18,12 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from sqlalchemy import select
 
 from handlers import conversations, reach
 from handlers.context import Context
-from handlers.directory import person_view
-from storage import models
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +56,11 @@ class Installer:
                 return found.id, found.reference
             if await reach.failed_lately(self.ctx, person_id) is not None:
                 return None
-            async with self.ctx.database.session() as session:
-                person = await session.scalar(select(models.Person).where(models.Person.id == person_id))
-            if person is None or not person.active:
+            person = await reach.installee(self.ctx, person_id)
+            if person is None:
                 return None
             try:
-                chat_id = await self.chat_for(person.entra_id or person.email)
+                chat_id = await self.chat_for(person.graph_user)
             except CannotInstall as error:
                 log.warning("person %s: sobot could not install itself for them in Teams: %s", person_id, error)
                 await reach.not_installed(self.ctx, person_id, str(error))
@@ -80,7 +76,7 @@ class Installer:
                 reference["user"] = {"aadObjectId": person.entra_id}
             await conversations.remember(self.ctx, conversation_id=chat_id, kind="personal",
                                          service_url=self.service_url, reference=reference,
-                                         person=person_view(person))  # fmt: skip
+                                         person=person.person)  # fmt: skip
             await reach.installed(self.ctx, person_id, chat_id)
             log.info("person %s: sobot installed itself for them in Teams", person_id)
             kept = await conversations.personal_conversation(self.ctx, person_id)

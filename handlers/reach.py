@@ -10,7 +10,7 @@ from sqlalchemy import select
 from handlers import records
 from handlers.context import SYSTEM, Context
 from handlers.directory import PersonView, person_view
-from storage import models
+from storage import models, people
 
 INSTALL = "teams.install"
 # A failed installation is not tried again for someone sooner than this: every notice would ask Graph again.
@@ -24,6 +24,24 @@ class Reach:
     person: PersonView
     channel: str
     why: str
+
+
+@dataclass(frozen=True)
+class Installee:
+    """Someone sobot may install itself for: who they are, and how Graph knows them (Entra object id or email)."""
+
+    person: PersonView
+    entra_id: str | None
+
+    @property
+    def graph_user(self) -> str:
+        return self.entra_id or self.person.email
+
+
+async def installee(ctx: Context, person_id: int) -> Installee | None:
+    """The active person with this id, with their Entra object id; None for an unknown or departed one."""
+    found = await people.active_person(ctx.database, person_id)
+    return Installee(person_view(found), found.entra_id) if found is not None else None
 
 
 async def installed(ctx: Context, person_id: int, chat_id: str) -> None:
