@@ -83,17 +83,18 @@ class Delivery:
             # The same request whichever way the order came: a reply with a name allocates.
             view = await orders.get_order(self._ctx, message.reference, SYSTEM)
             people = await self._unit_people()
+            if not people:
+                raise Transient("nobody to ask: no allocation_request_to and nobody with the safeguarding_unit role")
             return replace(allocation_request(view, await iro_loads(self._ctx), people[0]), to=people)
         if self._polled and to.strip().lower() == self._polled:
-            # A note to the unit: its people read it, not the poller (which would file it as sobot's own).
-            return replace(notification(to, message), to=await self._unit_people())
+            # A note to the unit: its people read it, not the poller (which would file it as sobot's own); with
+            # nobody known to be the unit, the shared mailbox is better than no note at all.
+            return replace(notification(to, message), to=await self._unit_people() or (to,))
         return notification(to, message)
 
     async def _unit_people(self) -> tuple[str, ...]:
-        people = self._allocation_to or (tuple(await unit_members(self._ctx)) if self._ctx is not None else ())
-        if not people:
-            raise Transient("nobody to tell: no allocation_request_to and nobody with the safeguarding_unit role")
-        return people
+        """Who reads mail for the unit: allocation_request_to, else each person with the safeguarding_unit role."""
+        return self._allocation_to or (tuple(await unit_members(self._ctx)) if self._ctx is not None else ())
 
     async def _told(self, reference: str) -> None:
         # Sent: the unit is told. Its step's record is not the send's: a failure here must not send it again.

@@ -148,6 +148,17 @@ async def test_a_note_to_a_unit_with_no_channel_goes_to_its_mailbox(r: Rig) -> N
     assert not mail_to(r, UNIT_ADDRESS)
 
 
+async def test_a_note_to_a_unit_nobody_is_known_to_be_in_goes_to_the_shared_mailbox(r: Rig) -> None:
+    async with r.database.session() as session:
+        una = await session.scalar(select(models.Person).where(models.Person.email == UNA.email))
+        assert una is not None
+        una.active = False  # nobody left with the safeguarding_unit role, and no allocation_request_to
+    await r.agent.tell_unit(UNREADABLE)
+    await r.tick()
+    assert [m for m in mail_to(r, UNIT_ADDRESS) if "could not be read" in m]
+    assert not mail_to(r, UNA.email)
+
+
 async def test_a_note_to_the_unit_goes_to_its_channel_when_it_has_one(r: Rig) -> None:
     channel = await r.unit_channel()
     await r.agent.tell_unit(UNREADABLE)
