@@ -27,6 +27,9 @@ IDLE_PING_SECONDS = 5.0
 # refusal) is, after this, unreachable like one that refuses, rather than a wait as long as the outage.
 CONNECT_TIMEOUT_SECONDS = 5.0
 STATEMENT_TIMEOUT_SECONDS = 5.0
+# Statements each connection keeps prepared (the drivers' default is 100 for asyncpg, 128 for SQLite): enough for a
+# mail batch's savepoints (two a message, each named afresh) beside everything else a connection runs.
+PREPARED_STATEMENTS = 1000
 
 
 class DatabaseUnavailable(Exception):
@@ -67,11 +70,15 @@ def engine_for(database_url: str, timeouts: Timeouts = UNHURRIED) -> AsyncEngine
     path = _sqlite_file(database_url)
     if url.get_backend_name() == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_SECONDS
+        connect_args["cached_statements"] = PREPARED_STATEMENTS  # as for PostgreSQL below
     else:
         # asyncpg's own timers: `timeout` covers the whole of connecting (TCP, TLS, sign-in), `command_timeout`
         # each statement (BEGIN and COMMIT included), so they hold when the server hears nothing and says nothing.
         connect_args["timeout"] = timeouts.connect
         connect_args["command_timeout"] = timeouts.statement
+        # Room for every statement a connection runs often: a batch's savepoints are named one by one (sa_savepoint_1,
+        # _2, …), and at the driver's default of 100 they pushed the poller's inserts out, to be prepared again.
+        connect_args["prepared_statement_cache_size"] = PREPARED_STATEMENTS
         if "search_path" in url.query:
             search_path = url.normalized_query["search_path"][-1]
             url = url.difference_update_query(["search_path"])
