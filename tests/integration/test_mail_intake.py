@@ -331,6 +331,40 @@ async def test_a_poisoned_message_in_a_batch_is_undone_alone_and_those_before_an
     assert len(box.folder(PROCESSED)) == 5 and await box.new_messages() == []
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_batch_whose_commit_fails_is_done_again_a_message_at_a_time(
+    ctx: Context, database: Database, tmp_path: Path
+) -> None:
+    """A message whose fault shows only at the commit (a deferred check: PostgreSQL's, SQLite has none for a row)
+    spoils its whole batch: the batch is done again a message at a time, and only that message is left to retry."""
+    async with database.engine.begin() as connection:
+        await connection.execute(text(
+            "CREATE FUNCTION refuse_poison_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.local_id = '{POISON}' THEN RAISE EXCEPTION 'this row is poisoned'; END IF; RETURN NEW; END $$"
+        ))  # fmt: skip
+        await connection.execute(text("CREATE CONSTRAINT TRIGGER poison_at_commit AFTER INSERT ON children "
+                                      "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                                      "EXECUTE FUNCTION refuse_poison_at_commit()"))  # fmt: skip
+    try:
+        box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+        poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
+        store = stdlib_mailbox.Maildir(box.root)
+        for child in ("LCS-100001", POISON, "LCS-100002"):
+            store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
+
+        report = await poller.poll_once()
+
+        assert report.batches_redone == 1 and report.batches == 2 and report.retrying == 1
+        assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and len(box.folder(PROCESSED)) == 2
+        [left] = await box.new_messages()
+        assert POISON.encode() in left.mime
+    finally:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("DROP TRIGGER IF EXISTS poison_at_commit ON children"))
+            await connection.execute(text("DROP FUNCTION IF EXISTS refuse_poison_at_commit()"))
+
+
 async def test_a_batch_ends_at_its_count_or_its_time_whichever_first(ctx: Context, tmp_path: Path) -> None:
     box = MaildirMailbox(tmp_path / "mailbox", UNIT)
     store = stdlib_mailbox.Maildir(box.root)
