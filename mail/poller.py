@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,11 +66,51 @@ class PollReport:
     already_done: int = 0
     retrying: int = 0  # failed this time, to be tried again after a pause
     held_elsewhere: int = 0  # claimed by another poller, or waiting for its next try
+    batches: int = 0  # transactions committed, each holding what one or more messages caused
+    batches_redone: int = 0  # batches whose commit failed, done again a message at a time
+
+    def add(self, other: PollReport) -> None:
+        self.orders += other.orders
+        self.allocations += other.allocations
+        self.replied += other.replied
+        self.needs_attention += other.needs_attention
+        self.already_done += other.already_done
+        self.retrying += other.retrying
+        self.held_elsewhere += other.held_elsewhere
+        self.batches += other.batches
+        self.batches_redone += other.batches_redone
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """A message this poller claimed: its claim's key, its earlier failed tries, its headers and its receipts (None:
+    read them when it is acted on)."""
+
+    key: str
+    raw: RawMessage
+    tries: int
+    headers: MailHeaders
+    done: dict[int, str] | None
+
+
+@dataclass
+class _Outcome:
+    """What acting on one message came to, and what is left for when its batch is committed."""
+
+    report: PollReport = field(default_factory=PollReport)
+    moves: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    notices: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
 
 # Messages claimed in one statement: enough to spare a commit per message, few enough that one poller's claims run
 # out long before it has finished with them.
-CLAIM_BATCH = 10
+CLAIM_BATCH = 50
+# A batch (one transaction, see Poller._batch) is at most BATCH_MAILS messages, and no message is begun in it after
+# BATCH_SECONDS: what the batch holds until its commit (the year's reference counter; on SQLite the write lock) is
+# held about that long (and a message being read, at most read_seconds, longer), so a Teams user saving an order
+# meanwhile waits about that long at most.
+BATCH_MAILS = 50
+BATCH_SECONDS = 0.2
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -97,6 +138,9 @@ class Poller:
     send_replies: Callable[[], Awaitable[object]] | None = None
     # Claims whose lease ended longer ago than this are forgotten (their messages are long filed), once an hour.
     claims_kept: timedelta = timedelta(days=7)
+    batch_mails: int = BATCH_MAILS
+    batch_seconds: float = BATCH_SECONDS
+    monotonic: Callable[[], float] = time.monotonic  # the batches' timer
     _senders: dict[str, PersonView] = field(default_factory=dict, init=False, repr=False)  # this poll's, by email
     _pruned_at: datetime | None = field(default=None, init=False, repr=False)
 
@@ -106,6 +150,10 @@ class Poller:
         A message whose handling fails is tried again after a pause, and after its last try is left in Needs
         attention with a note to the unit; the rest of the poll carries on. A mailbox or database that cannot be
         reached ends the poll (the rest would fail as well), leaving every message for the next one.
+
+        Messages are acted on in batches, one transaction each (see _batch): each message in a savepoint of its own,
+        so one that fails is rolled back alone, and moved out of the inbox (and the unit told in Teams) only once
+        its batch is committed.
 
         Nothing is sent from here: every reply is queued in the outbox, and the allocation request with its order,
         so a poller stopped at any instant sends nothing twice. The replies then go at once.
@@ -123,6 +171,7 @@ class Poller:
                                             self.claimant, self.hold_for)  # fmt: skip
                 held = taken.tries
                 seen: set[str] = set()
+                work: list[_Mail] = []
                 for number, (key, raw) in enumerate(batch):
                     if key not in held:
                         report.held_elsewhere += 1
@@ -131,19 +180,99 @@ class Poller:
                     # The same message twice in one batch: the second learns what the first did.
                     done = taken.done.get(message_id, {}) if message_id not in seen else None
                     seen.add(message_id)
+                    work.append(_Mail(key, raw, held[key], headers[number], done))
+                while work:
                     try:
-                        await self._take(raw, key, held[key], headers[number], done, report)
+                        finished = await self._batch(work, report)
                     except Exception:
                         # The poll ends here: the claims not yet acted on are given back for the next poll.
-                        rest = {k for k, _ in batch[number:]} & held.keys()
                         with contextlib.suppress(DatabaseUnavailable):
-                            await receipts.release(self.ctx, rest, self.claimant)
+                            await receipts.release(self.ctx, {mail.key for mail in work}, self.claimant)
                         raise
+                    work = work[finished:]
             await self._prune()
         finally:
             if self.send_replies is not None:  # this poll's, and any an earlier one left queued
                 await self.send_replies()
         return report
+
+    async def _batch(self, work: Sequence[_Mail], report: PollReport) -> int:
+        """Act on the first of `work` in one transaction: at most batch_mails of them, and none begun after
+        batch_seconds; how many were acted on.
+
+        A commit is most of the time a message takes, so a batch shares one. What a batch holds (the year's
+        reference counter, on SQLite the write lock) is held until its commit, which is why a batch is short:
+        a Teams user saving an order meanwhile waits at most that long. A batch whose commit fails is done again
+        a message at a time, so one message that spoils the transaction holds up none of the others.
+        """
+        started = self.monotonic()
+        outcomes: list[_Outcome] = []
+        begun = 0
+        try:
+            async with self.ctx.database.batch():
+                for mail in work[: max(1, self.batch_mails)]:
+                    begun += 1
+                    outcomes.append(await self._one(mail))
+                    if self.monotonic() - started >= self.batch_seconds:
+                        break
+        except Exception as error:
+            if out_of_reach(error) or not begun:  # not begun: the transaction itself could not be opened
+                raise
+            if begun > 1:
+                log.warning("mail: a batch of %d messages could not be committed (%s: %s); acting on each alone",
+                            begun, type(error).__name__, error)  # fmt: skip
+                report.batches_redone += 1
+                for mail in work[:begun]:
+                    await self._alone(mail, report)
+                return begun
+            # A message alone whose transaction cannot be committed: its own fault, tried again later.
+            outcomes = [_Outcome()]
+            await self._failed(work[0].raw, work[0].key, work[0].tries + 1, error, outcomes[0])
+        else:
+            report.batches += 1
+        for outcome in outcomes:
+            await self._after_commit(outcome, report)
+        return begun
+
+    async def _alone(self, mail: _Mail, report: PollReport) -> None:
+        """Act on one message in a transaction of its own (a batch of one)."""
+        await self._batch([mail], report)
+
+    async def _one(self, mail: _Mail) -> _Outcome:
+        """Act on one claimed message in a savepoint of the batch's; one that fails is left to try again, or
+        filed after its last try."""
+        outcome = _Outcome()
+        if mail.tries >= self.attempts:
+            # Its last try failed before (or while) it was filed: file it now.
+            await self._give_up(mail.raw, mail.key, mail.tries, outcome)
+            return outcome
+        try:
+            async with self.ctx.database.savepoint():
+                await self._handle(mail.raw, mail.headers, mail.done, outcome)
+        except Exception as error:
+            if out_of_reach(error):
+                raise
+            outcome = _Outcome()  # nothing of what it did is kept, nor filed, nor told
+            await self._failed(mail.raw, mail.key, mail.tries + 1, error, outcome)
+        return outcome
+
+    async def _after_commit(self, outcome: _Outcome, report: PollReport) -> None:
+        """What a message's handling left for after its batch's commit: its move out of the inbox, then the notes
+        in Teams. A mailbox out of reach ends the poll (the next one finds the message done and files it)."""
+        for move in outcome.moves:
+            try:
+                await move()
+            except Exception as error:
+                if out_of_reach(error):
+                    raise
+                # Its receipt is committed: a later poll files it.
+                log.warning("mail: a message acted on could not be filed: %s: %s", type(error).__name__, error)
+        for notice in outcome.notices:
+            try:
+                await notice()
+            except Exception:
+                log.exception("mail: could not tell the unit in Teams about a message acted on")
+        report.add(outcome.report)
 
     async def _prune(self) -> None:
         now = self.ctx.clock.now()
@@ -153,46 +282,25 @@ class Poller:
             if gone:
                 log.info("mail: forgot %d claims of messages filed more than %s ago", gone, self.claims_kept)
 
-    async def _take(self, raw: RawMessage, key: str, tries: int, headers: MailHeaders, done: dict[int, str] | None,
-                    report: PollReport) -> None:  # fmt: skip
-        """Act on a message this poller has claimed; one that fails is left to try again, or filed after its last."""
-        if tries >= self.attempts:
-            # Its last try failed before (or while) it was filed: file it now.
-            await self._give_up(raw, key, tries, report)
-            return
-        try:
-            await self._handle(raw, headers, done, report)
-        except Exception as error:
-            if out_of_reach(error):
-                raise
-            await self._failed(raw, key, tries + 1, error, report)
-
-    async def _failed(self, raw: RawMessage, key: str, tries: int, error: Exception, report: PollReport) -> None:
+    async def _failed(self, raw: RawMessage, key: str, tries: int, error: Exception, out: _Outcome) -> None:
         said = f"{type(error).__name__}: {error}"
         log.warning("mail: acting on message %s failed (try %d of %d): %s", key, tries, self.attempts, said)
         pause = timedelta(seconds=retry_delay(tries, self.retry_seconds))
         await receipts.failed_try(self.ctx, key, self.claimant, self.ctx.clock.now() + pause, said)
         if tries < self.attempts:
-            report.retrying += 1
+            out.report.retrying += 1
             return
-        await self._give_up(raw, key, tries, report, said)
+        await self._give_up(raw, key, tries, out, said)
 
-    async def _give_up(self, raw: RawMessage, key: str, tries: int, report: PollReport, said: str = "") -> None:
-        await self.mailbox.move(raw, NEEDS_ATTENTION)
-        report.needs_attention += 1
+    async def _give_up(self, raw: RawMessage, key: str, tries: int, out: _Outcome, said: str = "") -> None:
+        self._file(out, raw, NEEDS_ATTENTION)
+        out.report.needs_attention += 1
         # Moved back to the inbox by a person, it is tried afresh.
         await receipts.restart(self.ctx, key, self.claimant, self.hold_for)
-        if self.notices.unreadable is None:
-            return
         why = f" (the last error: {said})" if said else ""
-        try:
-            await self.notices.unreadable(
-                f"The unit's mailbox has a message sobot could not act on after {tries} tries (subject "
-                f'"{_subject(raw.mime)}"){why}: it is in {NEEDS_ATTENTION}. Move it back to the Inbox to have it '
-                "tried again."
-            )
-        except Exception:
-            log.exception("mail: could not tell the unit about message %s in %s", key, NEEDS_ATTENTION)
+        self._tell(out, f"The unit's mailbox has a message sobot could not act on after {tries} tries (subject "
+                        f'"{_subject(raw.mime)}"){why}: it is in {NEEDS_ATTENTION}. Move it back to the Inbox to have '
+                        "it tried again.")  # fmt: skip
 
     def _trusted(self, mail: MailHeaders) -> bool:
         domain = mail.sender_email.rpartition("@")[2].lower()
@@ -208,31 +316,31 @@ class Poller:
         return await asyncio.wait_for(asyncio.to_thread(work, *args), self.read_seconds)
 
     async def _handle(self, raw: RawMessage, headers: MailHeaders, done: dict[int, str] | None,
-                      report: PollReport) -> None:  # fmt: skip
+                      out: _Outcome) -> None:  # fmt: skip
         """Act on one message, its headers read; `done` is its receipts read with its claim (None: read them now)."""
         if done is None:
             done = await receipts.done_parts(self.ctx, headers.message_id)
         if 0 in done:
             # Acted on before a crash kept it from moving: finish the move, do nothing twice.
-            report.already_done += 1
-            await self._file(raw, done[0])
+            out.report.already_done += 1
+            self._file(out, raw, done[0])
             return
         if await replies.is_own(self.ctx, headers.message_id):
             # Sobot's own mail come back (the unit's list includes its mailbox): nothing to act on.
             await receipts.record(self.ctx, Receipt(headers.message_id, headers.sender_email), "own", PROCESSED)
-            await self._file(raw, PROCESSED)
+            self._file(out, raw, PROCESSED)
             return
         if not self._trusted(headers):
             # Unknown senders get no answer (no backscatter) and their mail is left unread for a person.
             await receipts.record(self.ctx, Receipt(headers.message_id, headers.sender_email), "untrusted",
                                   NEEDS_ATTENTION)  # fmt: skip
-            report.needs_attention += 1
-            await self.mailbox.move(raw, NEEDS_ATTENTION)
+            out.report.needs_attention += 1
+            self._file(out, raw, NEEDS_ATTENTION)
             return
         if not self._vouched(headers):
             # An allowed domain's From line, but the council's mail system does not say it sent it: no answer
             # (it could be anyone's), and the unit is told.
-            await self._needs_attention(raw, headers, report, f"a message whose sender, {headers.sender_email}, the "
+            await self._needs_attention(raw, headers, out, f"a message whose sender, {headers.sender_email}, the "
                                         "council's mail system does not vouch for")  # fmt: skip
             return
         if len(raw.mime) > self.max_bytes:
@@ -241,44 +349,53 @@ class Poller:
                 f"Thank you. This email is {_megabytes(len(raw.mime))}, more than the {_megabytes(self.max_bytes)} "
                 "sobot reads, so nothing was saved: send the order's details typed into a new email, without "
                 "attachments."
-            ]), report)  # fmt: skip
-            await self._needs_attention(raw, headers, report, f"a message from {headers.sender_email} too large to "
+            ]), out)  # fmt: skip
+            await self._needs_attention(raw, headers, out, f"a message from {headers.sender_email} too large to "
                                         "read")  # fmt: skip
             return
         try:
             mail = await self._off_loop(read_message, raw.mime, headers)
         except TimeoutError:
-            await self._needs_attention(raw, headers, report, f"a message from {headers.sender_email} that took "
+            await self._needs_attention(raw, headers, out, f"a message from {headers.sender_email} that took "
                                         f"more than {self.read_seconds:g} s to read")  # fmt: skip
             return
         if mail.is_auto_reply:
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
-            await self._file(raw, PROCESSED)
+            self._file(out, raw, PROCESSED)
             return
         subject_reference = ALLOCATION_SUBJECT.search(mail.subject)
         if subject_reference and (mail.in_reply_to or mail.subject.lower().startswith("re")):
-            await self._allocation(raw, mail, subject_reference.group(1).upper(), report)
+            await self._allocation(raw, mail, subject_reference.group(1).upper(), out)
             return
-        await self._new_orders(raw, mail, done, report)
+        await self._new_orders(raw, mail, done, out)
 
-    async def _file(self, raw: RawMessage, folder: str) -> None:
-        # A move alone: marking it read first would leave, after a crash between the two, a read message in
-        # the inbox that no later poll picks up.
-        await self.mailbox.move(raw, folder)
+    def _file(self, out: _Outcome, raw: RawMessage, folder: str) -> None:
+        """Move the message to `folder` once its batch is committed.
 
-    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], report: PollReport) -> None:
+        A move alone: marking it read first would leave, after a crash between the two, a read message in the inbox
+        that no later poll picks up.
+        """
+        out.moves.append(lambda: self.mailbox.move(raw, folder))
+
+    def _tell(self, out: _Outcome, note: str) -> None:
+        """Tell the unit `note` in Teams once the message's batch is committed."""
+        if self.notices.unreadable is not None:
+            unreadable = self.notices.unreadable
+            out.notices.append(lambda: unreadable(note))
+
+    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], out: _Outcome) -> None:
         try:
             result = await self._off_loop(parse_order_email, mail, self.ctx.today())
         except TimeoutError:
-            await self._needs_attention(raw, mail, report, f"a message from {mail.sender_email} that took more than "
+            await self._needs_attention(raw, mail, out, f"a message from {mail.sender_email} that took more than "
                                         f"{self.read_seconds:g} s to read")  # fmt: skip
             return
         if result.kind == "auto_reply":
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
-            await self._file(raw, PROCESSED)
+            self._file(out, raw, PROCESSED)
             return
         if result.kind == "not_an_order":
-            await self._needs_attention(raw, mail, report, f"a message from {mail.sender_email} that is not an order")
+            await self._needs_attention(raw, mail, out, f"a message from {mail.sender_email} that is not an order")
             return
         problems = list(result.problems)
         repeated: list[str] = []
@@ -308,30 +425,28 @@ class Poller:
                     problems.append(f"{_label(number, len(result.orders), fields.child_name)}{error}")
                     continue
                 filed = last
-                report.orders.append(view.reference)
-                await self._ask_for_allocation(view)
+                out.report.orders.append(view.reference)
+                self._ask_for_allocation(out, view)
         if problems:
             problems += repeated
             await self._reply(mail, "problems", compose.problems_reply(mail.sender_email, mail.subject,
-                                                                       mail.message_id, problems), report)  # fmt: skip
-            await self._needs_attention(raw, mail, report, f"an order email from {mail.sender_email} that needs fixing")
+                                                                       mail.message_id, problems), out)  # fmt: skip
+            await self._needs_attention(raw, mail, out, f"an order email from {mail.sender_email} that needs fixing")
             return
         if repeated:
             await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
-                                                               repeated), report)  # fmt: skip
+                                                               repeated), out)  # fmt: skip
         if not filed:
             await receipts.record(self.ctx, message, "order", PROCESSED)
-        await self._file(raw, PROCESSED)
+        self._file(out, raw, PROCESSED)
 
     async def _needs_attention(
-        self, raw: RawMessage, mail: MailHeaders | IncomingMail, report: PollReport, what: str
+        self, raw: RawMessage, mail: MailHeaders | IncomingMail, out: _Outcome, what: str
     ) -> None:
         await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "needs_attention", NEEDS_ATTENTION)
-        report.needs_attention += 1
-        await self._file(raw, NEEDS_ATTENTION)
-        if self.notices.unreadable is not None:
-            await self.notices.unreadable(f"The unit's mailbox has {what} (subject \"{mail.subject}\"): it is in "
-                                          f"{NEEDS_ATTENTION}.")  # fmt: skip
+        out.report.needs_attention += 1
+        self._file(out, raw, NEEDS_ATTENTION)
+        self._tell(out, f'The unit\'s mailbox has {what} (subject "{mail.subject}"): it is in {NEEDS_ATTENTION}.')
 
     async def _sender(self, email: str) -> PersonView | None:
         """The directory's record of a sender, read once a poll: most of a poll's mail comes from a few people, and
@@ -351,18 +466,19 @@ class Poller:
             social_worker = None
         return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
 
-    async def _reply(self, mail: MailHeaders | IncomingMail, what: str, outgoing: Outgoing, report: PollReport) -> None:
+    async def _reply(self, mail: MailHeaders | IncomingMail, what: str, outgoing: Outgoing, out: _Outcome) -> None:
         reply = replies.Reply(outgoing.to[0], outgoing.subject, outgoing.text, outgoing.html, outgoing.in_reply_to,
                               outgoing.references)  # fmt: skip
         await replies.queue_reply(self.ctx, mail.message_id, what, reply)
-        report.replied += 1
+        out.report.replied += 1
 
-    async def _ask_for_allocation(self, view: OrderView) -> None:
-        # The email asking the unit was queued with the order; the unit's channel in Teams is told now.
+    def _ask_for_allocation(self, out: _Outcome, view: OrderView) -> None:
+        # The email asking the unit was queued with the order; the unit's channel in Teams is told once committed.
         if self.notices.order_created is not None:
-            await self.notices.order_created(view)
+            order_created = self.notices.order_created
+            out.notices.append(lambda: order_created(view))
 
-    async def _allocation(self, raw: RawMessage, mail: IncomingMail, reference: str, report: PollReport) -> None:
+    async def _allocation(self, raw: RawMessage, mail: IncomingMail, reference: str, out: _Outcome) -> None:
         line = next((ln for ln in (GREETING.sub("", ln, count=1) for ln in mail.new_text.splitlines()) if ln.strip()),
                     "")  # fmt: skip
         match = IRO_LINE.match(line)
@@ -376,18 +492,19 @@ class Poller:
         except (RequestError, NotAllowed) as error:
             answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
                                                await self._iros_for(reference))  # fmt: skip
-            await self._reply(mail, "allocation", answer, report)
+            await self._reply(mail, "allocation", answer, out)
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
-            await self._file(raw, PROCESSED)
+            self._file(out, raw, PROCESSED)
             return
-        report.allocations.append(reference)
+        out.report.allocations.append(reference)
         sentence = f"{allocated.order.iro} is now the IRO for {reference}."
         await self._reply(mail, "allocation",
                           compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, []),
-                          report)  # fmt: skip
-        await self._file(raw, PROCESSED)
+                          out)  # fmt: skip
+        self._file(out, raw, PROCESSED)
         if self.notices.allocated is not None:
-            await self.notices.allocated(allocated)
+            allocated_notice = self.notices.allocated
+            out.notices.append(lambda: allocated_notice(allocated))
 
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,400}>")

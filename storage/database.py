@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # How long a SQLite writer waits for another to finish before giving up with "database is locked".
@@ -26,6 +27,9 @@ IDLE_PING_SECONDS = 5.0
 # refusal) is, after this, unreachable like one that refuses, rather than a wait as long as the outage.
 CONNECT_TIMEOUT_SECONDS = 5.0
 STATEMENT_TIMEOUT_SECONDS = 5.0
+# Statements each connection keeps prepared (the drivers' default is 100 for asyncpg, 128 for SQLite): enough for a
+# mail batch's savepoints (two a message, each named afresh) beside everything else a connection runs.
+PREPARED_STATEMENTS = 1000
 
 
 class DatabaseUnavailable(Exception):
@@ -66,11 +70,15 @@ def engine_for(database_url: str, timeouts: Timeouts = UNHURRIED) -> AsyncEngine
     path = _sqlite_file(database_url)
     if url.get_backend_name() == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_SECONDS
+        connect_args["cached_statements"] = PREPARED_STATEMENTS  # as for PostgreSQL below
     else:
         # asyncpg's own timers: `timeout` covers the whole of connecting (TCP, TLS, sign-in), `command_timeout`
         # each statement (BEGIN and COMMIT included), so they hold when the server hears nothing and says nothing.
         connect_args["timeout"] = timeouts.connect
         connect_args["command_timeout"] = timeouts.statement
+        # Room for every statement a connection runs often: a batch's savepoints are named one by one (sa_savepoint_1,
+        # _2, …), and at the driver's default of 100 they pushed the poller's inserts out, to be prepared again.
+        connect_args["prepared_statement_cache_size"] = PREPARED_STATEMENTS
         if "search_path" in url.query:
             search_path = url.normalized_query["search_path"][-1]
             url = url.difference_update_query(["search_path"])
@@ -156,6 +164,8 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # The transaction of the batch this task is in (see batch()), if any.
+        self._batch: ContextVar[AsyncConnection | None] = ContextVar(f"batch-{id(self)}", default=None)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         # PostgreSQL runs a lone statement in a transaction of its own: no BEGIN and COMMIT round trips around it.
         lone = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
@@ -171,12 +181,59 @@ class Database:
         """One transaction: committed when the block ends, rolled back on any error.
 
         A pool with no connection free within its wait is, to the caller, a database it cannot reach now.
+        In a batch (see batch()) the transaction is a savepoint of the batch's: rolled back alone on an error, and
+        committed only with the batch.
         """
+        batch = self._batch.get()
+        if batch is not None:
+            async with self._joined(batch) as session, session.begin():
+                yield session
+            return
         try:
             async with self._sessions() as session, session.begin():
                 yield session
         except PoolTimeout as error:
             raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
+
+    def _joined(self, batch: AsyncConnection) -> AsyncSession:
+        # A session of its own (its own identity map, as outside a batch) whose transaction is a SAVEPOINT.
+        return AsyncSession(bind=batch, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """One transaction for everything this task writes and reads until the block ends: every session() and
+        read() inside it joins it, each as a savepoint of its own, and it commits once when the block ends (or is
+        rolled back whole, on an error out of the block).
+
+        Whatever is held in it (the year's reference counter, on SQLite the database's write lock) is held until
+        then: callers keep a batch short. On SQLite the batch opens with BEGIN IMMEDIATE: the driver would
+        otherwise leave the transaction unopened until the first write, so that a SAVEPOINT before it would open
+        (and its RELEASE commit) a transaction of its own; and a batch is a writer from its start, so it waits its
+        turn for the write lock then, not halfway through.
+        """
+        if self._batch.get() is not None:
+            raise RuntimeError("a batch is already open in this task")
+        try:
+            async with self.engine.connect() as connection, connection.begin():
+                if self.engine.dialect.name == "sqlite":
+                    await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                token = self._batch.set(connection)
+                try:
+                    yield
+                finally:
+                    self._batch.reset(token)
+        except PoolTimeout as error:
+            raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Inside a batch, a part of it rolled back alone when its block raises; outside one, nothing."""
+        batch = self._batch.get()
+        if batch is None:
+            yield
+            return
+        async with batch.begin_nested():
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -184,7 +241,13 @@ class Database:
 
         Each statement stands alone (on PostgreSQL it commits as it runs), so nothing that must be written
         together belongs here. A turn's lookups (who is asking, where the unit's channel is) are one statement each.
+        In a batch they read its transaction (what it wrote so far), as a savepoint like session().
         """
+        batch = self._batch.get()
+        if batch is not None:
+            async with self._joined(batch) as session, session.begin():
+                yield session
+            return
         try:
             async with self._reads() as session:
                 yield session

@@ -288,6 +288,102 @@ async def test_a_message_that_failed_is_acted_on_when_its_fault_is_put_right(
     assert len(box.folder(PROCESSED)) == 2 and await box.new_messages() == []
 
 
+def two_orders_mail(first: str, second: str) -> bytes:
+    """The corpus's email of two orders (siblings), for the children `first` and `second`, its own Message-ID."""
+    raw = (CORPUS / "21_two_orders_siblings.eml").read_bytes().replace(b"17 March 2026", b"3 March 2026")
+    raw = raw.replace(b"LCS-104233", first.encode()).replace(b"LCS-104234", second.encode())
+    return vouched(raw.replace(b"20260317141000.tom.jones", f"{first}.{second}".encode()))
+
+
+async def test_a_poisoned_message_in_a_batch_is_undone_alone_and_those_before_and_after_it_are_committed_and_filed(
+    ctx: Context, database: Database, poisoned: None, tmp_path: Path
+) -> None:
+    """Five messages in one transaction, the third failing on its second order: that message is rolled back whole
+    (its first order too) and left to try again; the batch is committed, and the other four filed."""
+    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+    # A timer that never moves: the batch ends by count alone.
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
+    store = stdlib_mailbox.Maildir(box.root)
+    mails = [order_mail("LCS-100001"), order_mail("LCS-100002"), two_orders_mail("LCS-100010", POISON),
+             order_mail("LCS-100003"), order_mail("LCS-100004")]  # fmt: skip
+    for raw in mails:
+        store.add(stdlib_mailbox.MaildirMessage(raw))
+
+    report = await poller.poll_once()
+
+    assert report.batches == 1 and report.batches_redone == 0 and report.retrying == 1
+    assert sorted(report.orders) == ["SO-2026-0001", "SO-2026-0002", "SO-2026-0003", "SO-2026-0004"]
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002", "LCS-100003", "LCS-100004"]
+    assert len(box.folder(PROCESSED)) == 4
+    [left] = await box.new_messages()
+    assert POISON.encode() in left.mime
+    async with database.session() as session:
+        parts = await session.scalars(select(models.ProcessedMail.message_id).where(
+            models.ProcessedMail.message_id.like(f"%{POISON}%")))  # fmt: skip
+        assert parts.all() == []  # not even its first order's receipt
+
+    await cure(database)
+    assert isinstance(ctx.clock, FixedClock)
+    ctx.clock.advance(timedelta(minutes=1))
+    report = await poller.poll_once()
+    assert report.orders == ["SO-2026-0005", "SO-2026-0006"] and report.batches == 1
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002", "LCS-100003", "LCS-100004", "LCS-100010", POISON]
+    assert len(box.folder(PROCESSED)) == 5 and await box.new_messages() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_batch_whose_commit_fails_is_done_again_a_message_at_a_time(
+    ctx: Context, database: Database, tmp_path: Path
+) -> None:
+    """A message whose fault shows only at the commit (a deferred check: PostgreSQL's, SQLite has none for a row)
+    spoils its whole batch: the batch is done again a message at a time, and only that message is left to retry."""
+    async with database.engine.begin() as connection:
+        await connection.execute(text(
+            "CREATE FUNCTION refuse_poison_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.local_id = '{POISON}' THEN RAISE EXCEPTION 'this row is poisoned'; END IF; RETURN NEW; END $$"
+        ))  # fmt: skip
+        await connection.execute(text("CREATE CONSTRAINT TRIGGER poison_at_commit AFTER INSERT ON children "
+                                      "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                                      "EXECUTE FUNCTION refuse_poison_at_commit()"))  # fmt: skip
+    try:
+        box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+        poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
+        store = stdlib_mailbox.Maildir(box.root)
+        for child in ("LCS-100001", POISON, "LCS-100002"):
+            store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
+
+        report = await poller.poll_once()
+
+        assert report.batches_redone == 1 and report.batches == 2 and report.retrying == 1
+        assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and len(box.folder(PROCESSED)) == 2
+        [left] = await box.new_messages()
+        assert POISON.encode() in left.mime
+    finally:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("DROP TRIGGER IF EXISTS poison_at_commit ON children"))
+            await connection.execute(text("DROP FUNCTION IF EXISTS refuse_poison_at_commit()"))
+
+
+async def test_a_batch_ends_at_its_count_or_its_time_whichever_first(ctx: Context, tmp_path: Path) -> None:
+    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+    store = stdlib_mailbox.Maildir(box.root)
+    for n in range(10):
+        store.add(stdlib_mailbox.MaildirMessage(order_mail(f"LCS-3{n:05d}")))
+    ticks = iter(range(1000))
+    # Each message takes a tenth of a second by this timer: the third begun would start 0.2 s into its batch.
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), batch_mails=4,
+                     batch_seconds=0.2, monotonic=lambda: next(ticks) / 10)  # fmt: skip
+    report = await poller.poll_once()
+    assert report.batches == 5 and len(report.orders) == 10 and len(box.folder(PROCESSED)) == 10
+
+    for n in range(10):
+        store.add(stdlib_mailbox.MaildirMessage(order_mail(f"LCS-4{n:05d}")))
+    poller = replace(poller, batch_seconds=60.0)
+    report = await poller.poll_once()
+    assert report.batches == 3 and len(report.orders) == 10  # four, four and two
+
+
 # 10. Several replicas, one mailbox -----------------------------------------------------------------------------
 
 
