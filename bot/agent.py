@@ -27,6 +27,7 @@ from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
 from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, RequestError, brief
 from handlers.kept import Kept
+from handlers.links import Links
 from handlers.views import OrderView
 from rules.ukdates import DateNotUnderstood, parse_uk_date
 from storage import DatabaseUnavailable
@@ -46,9 +47,10 @@ STRANGER_AUDITED_EVERY = timedelta(hours=1)
 class SobotAgent(ActivityHandler):
     """Each turn: remember where the person is, find who they are, do what they ask."""
 
-    def __init__(self, ctx: Context, messenger: Messenger, unit_mailbox: str | None = None) -> None:
+    def __init__(self, ctx: Context, messenger: Messenger, links: Links, unit_mailbox: str | None = None) -> None:
         self.ctx = ctx
         self.messenger = messenger
+        self.links = links  # where each card's "Open in sobot" goes
         # Where a new order's allocation request is emailed, besides the card in the unit's channel.
         self.unit_mailbox = unit_mailbox
         # Every turn would otherwise read the sender's stored conversation reference to find it unchanged,
@@ -63,7 +65,7 @@ class SobotAgent(ActivityHandler):
         self.refused: Kept[tuple[str, str], bool] = Kept(STRANGER_AUDITED_EVERY)
         self.stranger_kept: Kept[str, bool] = Kept(STRANGER_AUDITED_EVERY)
         self.unknown: Kept[str, bool] = Kept(TRUSTED_FOR)
-        self.announcements = Announcements(ctx, messenger)
+        self.announcements = Announcements(ctx, messenger, links)
         # What the order form and the other channels (the mailbox's poller) tell the unit and the people concerned.
         self.ask_for_allocation = self.announcements.ask_for_allocation
         self.announce_allocation = self.announcements.announce_allocation
@@ -359,6 +361,7 @@ class SobotAgent(ActivityHandler):
                 return Reply(card=cards.card(cards.text(str(refused), color="Attention")))
             may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
             return Reply(card=cards.reminder_now(step, self.ctx.today(), sender.id if sender else None,
+                                                 link=self.links.in_teams(step.reference),
                                                  may_allocate=may_allocate))  # fmt: skip
         if data.get("card") == "allocation":
             return Reply(card=await self._allocation_card(person, command.reference or ""))
@@ -377,9 +380,10 @@ class SobotAgent(ActivityHandler):
             return cards.card(cards.heading(reference), cards.text(str(refused), isSubtle=True))
         may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
         loads = await iro_loads(self.ctx) if may_allocate else []
+        link = self.links.in_teams(view.reference)
         if done is None:
-            return cards.allocation_request(view, loads, may_allocate=may_allocate)
-        return cards.allocated(view, done.by, done.at, done.replaced, loads, may_allocate=may_allocate)
+            return cards.allocation_request(view, loads, link=link, may_allocate=may_allocate)
+        return cards.allocated(view, done.by, done.at, done.replaced, loads, link=link, may_allocate=may_allocate)
 
     async def _use_channel(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         if activities.kind(turn_context.activity) != "channel":
@@ -463,14 +467,15 @@ class SobotAgent(ActivityHandler):
         try:
             done = await orders.allocate_iro(self.ctx, reference, iro, person.actor)
         except Ambiguous as unsure:
-            return Reply(str(unsure), cards.choose_iro(reference, unsure.choices))
+            return Reply(str(unsure), cards.choose_iro(reference, unsure.choices, link=self.links.in_teams(reference)))
         updated = await self.announce_allocation(done)
         return Reply(f"{done.order.iro} is now the IRO for {done.order.reference}.", updated)
 
     # Helpers ---------------------------------------------------------------------------------
 
     def _summary(self, view: OrderView, *, saved: bool = False, note: str | None = None) -> cards.Card:
-        return cards.order_summary(view, saved=saved, note=note, events=event_titles(self.ctx, view))
+        return cards.order_summary(view, link=self.links.in_teams(view.reference), saved=saved, note=note,
+                                   events=event_titles(self.ctx, view))  # fmt: skip
 
     def _procedure_choices(self) -> list[tuple[str, str]]:
         return [(pid, p.title) for pid, p in sorted(self.ctx.procedures.items())]

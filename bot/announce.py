@@ -16,6 +16,7 @@ from handlers import conversations, orders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, iro_loads
 from handlers.kept import Kept
+from handlers.links import Links
 from handlers.notes import queue_note
 from handlers.views import OrderView
 
@@ -34,9 +35,10 @@ def event_titles(ctx: Context, view: OrderView) -> dict[str, str]:
 class Announcements:
     """The unit's allocation cards and the notes to the people an allocation concerns."""
 
-    def __init__(self, ctx: Context, messenger: Messenger) -> None:
+    def __init__(self, ctx: Context, messenger: Messenger, links: Links) -> None:
         self.ctx = ctx
         self.messenger = messenger
+        self.links = links
         # Every new order would otherwise read where the unit's channel is.
         self.channel: Kept[str, conversations.Conversation | None] = Kept(TRUSTED_FOR)
 
@@ -48,7 +50,10 @@ class Announcements:
             if channel is None:
                 log.warning("%s: no allocation channel is set; the unit was not asked in Teams", view.reference)
                 return
-            activity_id = await self.messenger.send(channel, cards.allocation_request(view, await iro_loads(self.ctx)))
+            activity_id = await self.messenger.send(
+                channel,
+                cards.allocation_request(view, await iro_loads(self.ctx), link=self.links.in_teams(view.reference)),
+            )
             if activity_id:
                 await conversations.record_allocation_card(self.ctx, view.reference, channel, activity_id)
             await orders.unit_told(self.ctx, view.reference)  # the card is sobot telling the unit
@@ -57,7 +62,8 @@ class Announcements:
 
     async def announce_allocation(self, done: orders.Allocated) -> cards.Card:
         """Update the posted cards and tell the social worker and IRO, whichever channel allocated; the new card."""
-        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx))
+        updated = cards.allocated(done.order, done.by, done.at, done.replaced, await iro_loads(self.ctx),
+                                  link=self.links.in_teams(done.order.reference))  # fmt: skip
         for posted in await conversations.allocation_cards(self.ctx, done.order.reference):
             try:
                 await self.messenger.update(posted.conversation, posted.activity_id, updated)
@@ -93,7 +99,8 @@ class Announcements:
             conversation = await conversations.personal_conversation(self.ctx, person_id)
             if conversation is not None:
                 try:
-                    summary = cards.order_summary(view, events=event_titles(self.ctx, view))
+                    summary = cards.order_summary(view, link=self.links.in_teams(view.reference),
+                                                  events=event_titles(self.ctx, view))  # fmt: skip
                     await self.messenger.send(conversation, summary, text=line)
                     continue
                 except Exception as error:  # whatever Teams failed with, the outbox tries again, then email

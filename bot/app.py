@@ -29,6 +29,7 @@ from bot.agent import SORRY, SobotAgent
 from bot.clients import KeptClients
 from bot.messenger import Messenger
 from handlers.context import Context
+from handlers.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class TeamsBot:
     messenger: Messenger
     app_id: str | None
     auth: AgentAuthConfiguration | None
+    links: Links
 
 
 def is_loopback(host: str) -> bool:
@@ -88,9 +90,13 @@ def build_bot(
     *,
     client_factory: ChannelServiceClientFactoryBase | None = None,
     unit_mailbox: str | None = None,
+    dashboard: str,
 ) -> TeamsBot:
-    """The adapter, agent and messenger; production credentials come from the SDK's own variables."""
+    """The adapter, agent and messenger; production credentials come from the SDK's own variables. `dashboard` is
+    the dashboard's address (Settings.dashboard_url): the cards' "Open in sobot" opens its pages, in the Teams tab
+    when there is an app id (the app package's id is the bot's)."""
     app_id = environ.get(CLIENT_ID) or None
+    links = Links(dashboard, app_id)
     auth: AgentAuthConfiguration | None = None
     if app_id:
         connections = MsalConnectionManager(**load_configuration_from_env(dict(environ)))
@@ -105,14 +111,14 @@ def build_bot(
         # Local mode has no app id by design; the SDK would warn of it on every turn.
         logging.getLogger("microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
     messenger = Messenger(adapter, app_id, factory)
-    agent = SobotAgent(ctx, messenger, unit_mailbox)
+    agent = SobotAgent(ctx, messenger, links, unit_mailbox)
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         log.error("turn failed: %s", type(error).__name__, exc_info=error)
         await context.send_activity(SORRY)
 
     adapter.on_turn_error = on_turn_error
-    return TeamsBot(adapter, agent, messenger, app_id, auth)
+    return TeamsBot(adapter, agent, messenger, app_id, auth, links)
 
 
 BOT = web.AppKey("teams_bot", TeamsBot)

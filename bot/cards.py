@@ -78,6 +78,14 @@ def execute(title: str, verb: str, data: Mapping[str, Any] | None = None, **extr
     return {"type": "Action.Execute", "title": title, "verb": verb, "data": dict(data or {}), **extra}
 
 
+OPEN_IN_SOBOT = "Open in sobot"
+
+
+def open_in_sobot(link: str) -> Card:
+    """The button to the order's page: in Teams, a deep link into the tab (handlers.links.Links.in_teams)."""
+    return {"type": "Action.OpenUrl", "title": OPEN_IN_SOBOT, "url": link}
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Card:
     def row(cells: Sequence[str], bold: bool = False) -> Card:
         return {
@@ -211,9 +219,14 @@ def steps_table(view: OrderView, count: int | None = None) -> Card:
 
 
 def order_summary(
-    view: OrderView, *, saved: bool = False, note: str | None = None, events: Mapping[str, str] | None = None
+    view: OrderView,
+    *,
+    link: str,
+    saved: bool = False,
+    note: str | None = None,
+    events: Mapping[str, str] | None = None,
 ) -> Card:
-    """The order's facts and next steps; `note` says, above them, why this order is shown.
+    """The order's facts and next steps; `note` says, above them, why this order is shown; `link` opens its page.
 
     `events` names the procedure's events by their titles, for the steps that wait on one.
     """
@@ -231,7 +244,7 @@ def order_summary(
         body.append(text("Waiting: " + "; ".join(
             f"{s.title} (after {event_name(s.waiting_on, names)})" for s in waiting
         ), isSubtle=True))  # fmt: skip
-    return card(*body)
+    return card(*body, actions=[open_in_sobot(link)])
 
 
 def event_name(key: str | None, titles: Mapping[str, str]) -> str:
@@ -244,8 +257,9 @@ def allocation_refresh(view: OrderView) -> Card:
     return refresh({"card": "allocation", "reference": view.reference}, view.viewers)
 
 
-def allocation_request(view: OrderView, iros: Sequence[IroLoad], *, may_allocate: bool = True) -> Card:
-    """The unit's card for a new order: a button for each IRO independent of its social worker.
+def allocation_request(view: OrderView, iros: Sequence[IroLoad], *, link: str, may_allocate: bool = True) -> Card:
+    """The unit's card for a new order: a button for each IRO independent of its social worker; `link` opens the
+    order's page.
 
     `may_allocate` False is the card as someone outside the Safeguarding Unit sees it when it refreshes: no buttons.
     """
@@ -269,17 +283,25 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad], *, may_allocate
         body.append(text("Choose the IRO, or reply in this thread: allocate Jane Smith", isSubtle=True))
     if buttons:
         body.append({"type": "ActionSet", "actions": buttons})
-    return card(*body, refresh=allocation_refresh(view))
+    return card(*body, actions=[open_in_sobot(link)], refresh=allocation_refresh(view))
 
 
-def choose_iro(reference: str, choices: Sequence[tuple[str, str]]) -> Card:
+def choose_iro(reference: str, choices: Sequence[tuple[str, str]], *, link: str) -> Card:
     """The IROs a typed name could mean, a button each: pressing one allocates them."""
     buttons = [execute(name, "order.allocate", {"reference": reference, "iro": email}) for name, email in choices]
-    return card(text(f"Which IRO for {reference}?", weight="Bolder"), {"type": "ActionSet", "actions": buttons})
+    return card(text(f"Which IRO for {reference}?", weight="Bolder"), {"type": "ActionSet", "actions": buttons},
+                actions=[open_in_sobot(link)])  # fmt: skip
 
 
 def allocated(
-    view: OrderView, by: str, at: datetime, replaced: str | None, iros: Sequence[IroLoad], *, may_allocate: bool = True
+    view: OrderView,
+    by: str,
+    at: datetime,
+    replaced: str | None,
+    iros: Sequence[IroLoad],
+    *,
+    link: str,
+    may_allocate: bool = True,
 ) -> Card:
     """An allocated order's card: who allocated whom, and when; for the unit, a button to reallocate to each other
     IRO (`may_allocate` False: none)."""
@@ -296,7 +318,7 @@ def allocated(
     body = [heading(f"{view.reference}: IRO allocated"), text(line, color="Good"), facts(order_facts(view)[:8])]
     if buttons:
         body.append({"type": "ActionSet", "actions": buttons})
-    return card(*body, refresh=allocation_refresh(view))
+    return card(*body, actions=[open_in_sobot(link)], refresh=allocation_refresh(view))
 
 
 # Teams refuses a message over about 28 KB, and a row of these tables is about 600 bytes of card.
@@ -343,15 +365,17 @@ def _capped(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], t
 ALLOCATION_STEP = "allocate_iro"
 
 
-def reminder(reference: str, initials: str, title: str, key: str, occurrence: int, due: date, note: str) -> Card:
-    """A reminder or escalation about one step, with the buttons that act on it; it refreshes to the step as it
-    stands whenever it is opened (reminder_now)."""
+def reminder(
+    reference: str, initials: str, title: str, key: str, occurrence: int, due: date, note: str, *, link: str
+) -> Card:
+    """A reminder or escalation about one step, with the buttons that act on it and `link` to the order's page; it
+    refreshes to the step as it stands whenever it is opened (reminder_now)."""
     data = {"reference": reference, "step": key, "occurrence": occurrence}
     return card(
         heading(f"{reference} ({initials}): {title}"),
         text(f"Due {day(due)}. {note}"),
         *_step_inputs(key == ALLOCATION_STEP),
-        actions=_step_actions(data, key == ALLOCATION_STEP),
+        actions=[*_step_actions(data, key == ALLOCATION_STEP), open_in_sobot(link)],
         refresh=refresh({"card": "reminder", **data}, None),
     )
 
@@ -376,17 +400,20 @@ def _step_actions(data: Mapping[str, Any], by_allocating: bool) -> list[Card]:
     ]  # fmt: skip
 
 
-def reminder_now(step: StepNow, today: date, viewer: str | None, *, may_allocate: bool) -> Card:
+def reminder_now(step: StepNow, today: date, viewer: str | None, *, link: str, may_allocate: bool) -> Card:
     """A reminder as the step now stands, for the person (Teams id `viewer`) who opened it: who did it and when,
     once done; else the buttons that fit the step, less the IRO's choice for someone outside the unit."""
     data = {"reference": step.reference, "step": step.key, "occurrence": step.occurrence}
     again = refresh({"card": "reminder", **data}, [viewer] if viewer else None)
     head = heading(f"{step.reference} ({step.initials}): {step.title}")
+    opener = open_in_sobot(link)
     if step.state == "done":
         by = f" by {step.done_by}" if step.done_by else ""
-        return card(head, text(f"Done on {day(step.done_on)}, recorded{by}.", color="Good"), refresh=again)
+        return card(head, text(f"Done on {day(step.done_on)}, recorded{by}.", color="Good"), actions=[opener],
+                    refresh=again)  # fmt: skip
     if step.state not in ("open", "waiting"):
-        return card(head, text("No longer due: nothing more is asked of anyone for this step."), refresh=again)
+        return card(head, text("No longer due: nothing more is asked of anyone for this step."), actions=[opener],
+                    refresh=again)  # fmt: skip
     when = (
         f"Due {day(step.due)}" + (" (overdue)." if step.due and step.due < today else ".")
         if step.due
@@ -402,7 +429,7 @@ def reminder_now(step: StepNow, today: date, viewer: str | None, *, may_allocate
     if by_allocating and not may_allocate:
         actions = actions[1:]
         body.append(text("The Safeguarding Unit allocates the IRO.", isSubtle=True))
-    return card(*body, *_step_inputs(by_allocating), actions=actions, refresh=again)
+    return card(*body, *_step_inputs(by_allocating), actions=[*actions, opener], refresh=again)
 
 
 def message(value: str, *, attention: bool = False) -> Card:

@@ -8,23 +8,32 @@ import aiohttp
 
 from bot import cards
 from bot.messenger import Messenger
+from handlers.links import Links
 from scheduler.dispatch import Message, Transient, Unreachable
 
 
-def notification_card(message: Message) -> cards.Card:
-    """The card for one notification: a step's reminder or escalation carries the buttons that answer it."""
+def notification_card(message: Message, links: Links) -> cards.Card:
+    """The card for one notification: a step's reminder or escalation carries the buttons that answer it, and every
+    card about an order "Open in sobot" to its page (the digest's, to the caseload)."""
     if message.kind in ("reminder", "escalation") and message.reference and message.step and message.due:
         note = " ".join(message.lines[:-1])  # the last line tells email readers how to answer: cards have buttons
         headline = message.headline if message.kind == "escalation" else ""
         return cards.reminder(message.reference, message.initials or "", message.title or message.step,
-                              message.step, message.occurrence, message.due, f"{headline} {note}".strip())  # fmt: skip
+                              message.step, message.occurrence, message.due, f"{headline} {note}".strip(),
+                              link=links.in_teams(message.reference))  # fmt: skip
     if message.kind == "digest":
         rows = [[cards.day(line.due) + (" (overdue)" if line.overdue else ""), line.reference, line.initials,
                  line.title, cards.role_name(line.owner)] for line in message.digest]  # fmt: skip
         return cards.card(
-            cards.heading(message.headline), cards.table(["Due", "Order", "Child", "Step", "Owner"], rows)
+            cards.heading(message.headline),
+            cards.table(["Due", "Order", "Child", "Step", "Owner"], rows),
+            actions=[cards.open_in_sobot(links.caseload_in_teams())],
         )
-    return cards.message(message.headline, attention=message.kind in ("nobody", "failed", "unconfirmed"))
+    attention = message.kind in ("nobody", "failed", "unconfirmed")
+    if message.reference:
+        return cards.card(cards.text(message.headline, color="Attention" if attention else "Default"),
+                          actions=[cards.open_in_sobot(links.in_teams(message.reference))])  # fmt: skip
+    return cards.message(message.headline, attention=attention)
 
 
 def retry_after(headers: Any) -> float | None:
@@ -41,14 +50,19 @@ def retry_after(headers: Any) -> float | None:
 class TeamsChannel:
     """Sends a notification through a stored conversation reference, translating the connector's answers."""
 
-    def __init__(self, messenger: Messenger) -> None:
+    def __init__(self, messenger: Messenger, links: Links) -> None:
         self.messenger = messenger
+        self.links = links
 
     async def send(self, reference: dict[str, Any], message: Message) -> None:
         try:
             # A note is its headline alone: as a card beside the same text it would show twice.
-            card = notification_card(message) if message.kind in ("reminder", "escalation", "digest") else None
-            await self.messenger.post(reference, card, text=message.headline)
+            carded = message.kind in ("reminder", "escalation", "digest")
+            card = notification_card(message, self.links) if carded else None
+            text = message.headline
+            if not carded and message.reference:  # a note about an order links to it as a card's button would
+                text += f"\n\n[{cards.OPEN_IN_SOBOT}]({self.links.in_teams(message.reference)})"
+            await self.messenger.post(reference, card, text=text)
         except aiohttp.ClientResponseError as error:
             if error.status in (403, 404):
                 raise Unreachable(f"Teams answered {error.status}") from None

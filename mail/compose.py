@@ -1,6 +1,7 @@
 """The emails sobot writes: allocation requests, answers to the unit, and replies to bad notifications.
 
-Every one names the order by reference and the child by initials: never the full name or date of birth.
+Every one names the order by reference and the child by initials: never the full name or date of birth. One about
+an order ends "Open in sobot: <its page>" (a link in the HTML part), and the digest links each order it lists.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from handlers.directory import IroLoad
+from handlers.links import Links
 from handlers.terms import TYPE_NAMES
 from handlers.views import OrderView
 from mail.backends import Outgoing
@@ -41,17 +43,39 @@ def _angled(message_id: str) -> str:
     return message_id if message_id.startswith("<") else f"<{message_id}>"
 
 
+OPEN_IN_SOBOT = "Open in sobot"
+
+
+def open_line(link: str) -> str:
+    """The text part's link to an order's page (or the caseload's)."""
+    return f"{OPEN_IN_SOBOT}: {link}"
+
+
+def _anchor(link: str, label: str) -> str:
+    return f'<a href="{html.escape(link, quote=True)}">{html.escape(label)}</a>'
+
+
 def _html(
-    paragraphs: Sequence[str], rows: Sequence[tuple[str, str]] = (), after: Sequence[str] = (), preformatted: str = ""
+    paragraphs: Sequence[str],
+    rows: Sequence[tuple[str, str]] = (),
+    after: Sequence[str] = (),
+    preformatted: str = "",
+    link: str | None = None,
+    linked_rows: Sequence[tuple[str, str, str]] = (),
 ) -> str:
-    """One HTML document: paragraphs, then a table of rows, then more paragraphs and preformatted text."""
+    """One HTML document: paragraphs, then a table of rows, then more paragraphs and preformatted text, then the
+    "Open in sobot" link. `linked_rows` are rows whose value is linked: (heading, value, link)."""
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    if rows:
-        cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    cells += "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{_anchor(to, v)}</td></tr>"
+                     for k, v, to in linked_rows)  # fmt: skip
+    if cells:
         body += f"<table>{cells}</table>"
     body += "".join(f"<p>{html.escape(p)}</p>" for p in after)
     if preformatted:
         body += f"<pre>{html.escape(preformatted)}</pre>"
+    if link:
+        body += f"<p>{_anchor(link, OPEN_IN_SOBOT)}</p>"
     return f"<html><body>{body}</body></html>"
 
 
@@ -67,7 +91,8 @@ def order_lines(view: OrderView) -> list[tuple[str, str]]:
     ]
 
 
-def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: str) -> Outgoing:
+def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: str, link: str) -> Outgoing:
+    """The unit's request to allocate an IRO to a new order; `link` is the order's page."""
     rows = order_lines(view)
     choices = [f"{load.person.name} ({load.load})" for load in iros
                if load.independent_of(view.social_worker_id)]  # fmt: skip
@@ -76,10 +101,12 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: s
         + "\n".join(f"{k}: {v}" for k, v in rows)
         + "\n\nReply to this email with the IRO's name (for example: Jane Smith) to allocate them.\n\nIROs:\n"
         + "\n".join(f"  {c}" for c in choices or ["none in the directory yet"])
+        + "\n\n" + open_line(link)
     )  # fmt: skip
     markup = _html(
         ["A new order needs an IRO."], rows,
         ["Reply to this email with the IRO's name (for example: Jane Smith) to allocate them.", "IROs:", *choices],
+        link=link,
     )  # fmt: skip
     return Outgoing((unit_address,), f"[{view.reference}] Allocate an IRO", text, markup)
 
@@ -118,12 +145,19 @@ def _re(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
-def notification(to: str, message: Message) -> Outgoing:
-    """A reminder, escalation, digest or note to the unit, by email: the same words as the Teams card."""
+def notification(to: str, message: Message, links: Links) -> Outgoing:
+    """A reminder, escalation, digest or note to the unit, by email: the same words as the Teams card, and the link
+    to the order's page (the digest: to the caseload, and each order its own)."""
     subject = message.subject if message.reference else f"sobot: {message.subject}"
     if message.digest:
         rows = [(f"{line.due:%d %b %Y}" + (" (overdue)" if line.overdue else ""),
-                 f"{line.reference} ({line.initials}): {line.title} [{line.owner.replace('_', ' ')}]")
+                 f"{line.reference} ({line.initials}): {line.title} [{line.owner.replace('_', ' ')}]",
+                 links.order(line.reference))
                 for line in message.digest]  # fmt: skip
-        return Outgoing((to,), subject, message.text, _html([message.headline], rows))
+        text = f"{message.text}\n\n{open_line(links.caseload())}"
+        return Outgoing((to,), subject, text, _html([message.headline], linked_rows=rows, link=links.caseload()))
+    if message.reference:
+        link = links.order(message.reference)
+        text = f"{message.text}\n\n{open_line(link)}"
+        return Outgoing((to,), subject, text, _html([message.headline, *message.lines], link=link))
     return Outgoing((to,), subject, message.text, _html([message.headline, *message.lines]))

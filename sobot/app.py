@@ -20,6 +20,7 @@ from bot.app import TeamsBot, add_teams_endpoint, build_bot
 from bot.notify import TeamsChannel
 from bot.reach import Installer
 from handlers.context import Context
+from handlers.links import Links
 from mail.backends import Mailbox
 from mail.backends.graph import TokenProvider, client_credentials
 from mail.poller import Notices, Poller, PollReport
@@ -198,12 +199,14 @@ def assemble(
     app.router.add_get("/metrics", metrics_page)
     # With a mailbox, an order made in Teams asks the unit by email too, as one made by email does.
     unit_mailbox = settings.unit_address if services.mailbox is not None else None
-    teams = build_bot(ctx, environ, client_factory=client_factory, unit_mailbox=unit_mailbox)
+    teams = build_bot(ctx, environ, client_factory=client_factory, unit_mailbox=unit_mailbox,
+                      dashboard=settings.dashboard_url)  # fmt: skip
     add_teams_endpoint(app, teams, settings.host)
     add_web(app, dashboard(ctx, settings, teams.app_id, identity))
     if channels is None:
-        channels = Delivery(TeamsChannel(teams.messenger), services.mailbox, ctx, settings.allocation_request_to,
-                            installer(ctx, settings, environ, graph_token), polled=settings.unit_address)  # fmt: skip
+        channels = Delivery(TeamsChannel(teams.messenger, teams.links), services.mailbox, ctx,
+                            settings.allocation_request_to, installer(ctx, settings, environ, graph_token),
+                            polled=settings.unit_address, links=Links(settings.dashboard_url))  # fmt: skip
     planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
                       settings.legal_address or None)  # fmt: skip
     dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,

@@ -13,6 +13,7 @@ from bot.reach import Installer
 from handlers import orders
 from handlers.context import SYSTEM, Context
 from handlers.directory import iro_loads, unit_members
+from handlers.links import Links
 from mail.backends import Mailbox, Outgoing
 from mail.compose import allocation_request, notification
 from scheduler.dispatch import Message, Transient, Unreachable
@@ -31,10 +32,11 @@ class Delivery:
 
     def __init__(self, teams: TeamsChannel | None, mailbox: Mailbox | None, ctx: Context | None = None,
                  allocation_to: Sequence[str] = (), installer: Installer | None = None,
-                 polled: str | None = None) -> None:  # fmt: skip
+                 polled: str | None = None, *, links: Links) -> None:  # fmt: skip
         self._teams = teams
         self._installer = installer  # with Microsoft Graph set up: installs the bot for those with no chat
         self._mailbox = mailbox
+        self._links = links  # an email's "Open in sobot" opens the page in a browser, never the Teams tab
         self._ctx = ctx  # the records, for the allocation request's order and IROs
         self._allocation_to = tuple(allocation_to)
         self._polled = (polled or "").strip().lower()
@@ -85,12 +87,13 @@ class Delivery:
             people = await self._unit_people()
             if not people:
                 raise Transient("nobody to ask: no allocation_request_to and nobody with the safeguarding_unit role")
-            return replace(allocation_request(view, await iro_loads(self._ctx), people[0]), to=people)
+            request = allocation_request(view, await iro_loads(self._ctx), people[0], self._links.order(view.reference))
+            return replace(request, to=people)
         if self._polled and to.strip().lower() == self._polled:
             # A note to the unit: its people read it, not the poller (which would file it as sobot's own); with
             # nobody known to be the unit, the shared mailbox is better than no note at all.
-            return replace(notification(to, message), to=await self._unit_people() or (to,))
-        return notification(to, message)
+            return replace(notification(to, message, self._links), to=await self._unit_people() or (to,))
+        return notification(to, message, self._links)
 
     async def _unit_people(self) -> tuple[str, ...]:
         """Who reads mail for the unit: allocation_request_to, else each person with the safeguarding_unit role."""

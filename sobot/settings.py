@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -213,6 +214,12 @@ class Settings(BaseSettings):
     )
     bot_domain: str = Field("", description="The host name of the Teams messaging endpoint (for the app package).")
     developer_name: str = Field("The council", description="The publisher named in the Teams app package.")
+    public_url: str = Field(
+        "",
+        description="The dashboard's public address, which the Open in sobot links of cards and emails open, "
+        "e.g. https://sobot.example.gov.uk/; empty: https://<SOBOT_BOT_DOMAIN>/, or without that (local mode) "
+        "http://127.0.0.1:<SOBOT_PORT>/.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -256,6 +263,26 @@ class Settings(BaseSettings):
         if not value.startswith("https://") or value.rstrip("/").count("/") != 2:
             raise ValueError("must be https://HOST, e.g. https://login.microsoftonline.com")
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be the dashboard's address, http(s)://HOST/ (e.g. https://sobot.example.gov.uk/)")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where the dashboard is, ending in "/": the links in cards and emails start with it."""
+        if self.public_url:
+            return self.public_url
+        if self.bot_domain:
+            return f"https://{self.bot_domain}/"
+        return f"http://127.0.0.1:{self.port}/"
 
     @model_validator(mode="after")
     def _whole_sign_in(self) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from handlers.context import Context
+from handlers.links import Links
 from mail.backends import Mailbox
 from mail.poller import Notices, Poller
 from mail.trust import SenderTrust
@@ -13,11 +14,14 @@ from scheduler.dispatch import Dispatcher
 from sobot.delivery import Delivery
 from tests.vouching import TRUST
 
+# The dashboard as `make run` serves it: where the emails' "Open in sobot" links go.
+LINKS = Links("http://127.0.0.1:3978/")
+
 
 def dispatcher(ctx: Context, mailbox: Mailbox, unit: str, allocation_to: Sequence[str] = ()) -> Dispatcher:
     """The outbox's dispatcher, sending email through `mailbox` (no Teams)."""
-    return Dispatcher(ctx.database, Delivery(None, mailbox, ctx, allocation_to), WorkingHours(ctx.calendar),
-                      ctx.clock, unit)  # fmt: skip
+    return Dispatcher(ctx.database, Delivery(None, mailbox, ctx, allocation_to, links=LINKS),
+                      WorkingHours(ctx.calendar), ctx.clock, unit)  # fmt: skip
 
 
 def poller(

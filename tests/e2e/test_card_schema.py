@@ -14,6 +14,7 @@ import pytest
 from bot import cards
 from bot.notify import notification_card
 from handlers.directory import IroLoad, PersonView
+from handlers.links import Links
 from handlers.queries import DueStep, OrderSummary
 from handlers.reminders import StepNow
 from handlers.views import OrderView, StepView
@@ -21,6 +22,9 @@ from scheduler.dispatch import DigestLine, Message
 
 HERE = Path(__file__).parent
 CHECKER = HERE / "check_cards.cjs"
+# With a Teams app: every "Open in sobot" is a deep link into the tab, the longest URL a card carries.
+LINKS = Links("https://sobot.example.gov.uk/", "8f0e3b5c-1d2a-4c6b-9e7f-0a1b2c3d4e5f")
+LINK = LINKS.in_teams("SO-2026-0007")
 PROCEDURES = [("wirral", "Wirral Supervision Order procedure"), ("camden", "Camden practice guidance")]
 
 
@@ -78,50 +82,60 @@ def every_card() -> dict[str, cards.Card]:
             {"made": "February 2026 has 28 days.", "months": "Give a length or a last day."},
             "Some answers need changing.",
         ),
-        "the saved order's summary": cards.order_summary(view(), saved=True),
+        "the saved order's summary": cards.order_summary(view(), link=LINK, saved=True),
         "a summary with a note": cards.order_summary(
             view(iro="Megan Bowen"),
+            link=LINK,
             note="Recorded: a step done.",
             events={"first_cin_meeting": "First CIN meeting held"},
         ),
-        "the allocation request": cards.allocation_request(view(), [MEGAN, IAN]),
-        "the allocation request with no IROs": cards.allocation_request(view(), []),
-        "the allocation request with no independent IRO": cards.allocation_request(view(), [IAN]),
+        "the allocation request": cards.allocation_request(view(), [MEGAN, IAN], link=LINK),
+        "the allocation request with no IROs": cards.allocation_request(view(), [], link=LINK),
+        "the allocation request with no independent IRO": cards.allocation_request(view(), [IAN], link=LINK),
         "the allocated card": cards.allocated(
-            view(iro="Megan Bowen"), "Alex Wilber", ALLOCATED_AT, "Ian Reviewer", [MEGAN, IVY]
+            view(iro="Megan Bowen"), "Alex Wilber", ALLOCATED_AT, "Ian Reviewer", [MEGAN, IVY], link=LINK
         ),
         "the IROs a name could mean": cards.choose_iro(
-            "SO-2026-0007", [("Ian Reviewer", "ian@example.com"), ("Ivy Reviewer", "ivy@example.com")]
+            "SO-2026-0007", [("Ian Reviewer", "ian@example.com"), ("Ivy Reviewer", "ivy@example.com")], link=LINK
         ),
         "a table of orders": cards.orders_table("Your orders", [SUMMARY]),
         "a table of steps": cards.due_table("Overdue", [DUE]),
-        "a reminder": notification_card(REMINDER),
-        "an escalation": notification_card(Message(**{**REMINDER.__dict__, "kind": "escalation"})),
-        "a digest": notification_card(DIGEST),
-        "a note to the unit": notification_card(Message("nobody", "Nobody is the IRO for SO-2026-0007.")),
+        "a reminder": notification_card(REMINDER, LINKS),
+        "an escalation": notification_card(Message(**{**REMINDER.__dict__, "kind": "escalation"}), LINKS),
+        "a digest": notification_card(DIGEST, LINKS),
+        "a note to the unit": notification_card(Message("nobody", "Nobody is the IRO for SO-2026-0007."), LINKS),
         "a message": cards.message("Snoozed: a step, until Fri 04 Dec 2026."),
         "the allocation request refreshed for someone outside the unit": cards.allocation_request(
-            view(), [MEGAN, IAN], may_allocate=False
+            view(), [MEGAN, IAN], link=LINK, may_allocate=False
         ),
         "the allocated card refreshed for someone outside the unit": cards.allocated(
-            view(iro="Megan Bowen"), "Alex Wilber", ALLOCATED_AT, None, [MEGAN, IVY], may_allocate=False
+            view(iro="Megan Bowen"), "Alex Wilber", ALLOCATED_AT, None, [MEGAN, IVY], link=LINK, may_allocate=False
         ),
         "the reminder to allocate an IRO": cards.reminder(
-            "SO-2026-0007", "S.T.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, date(2026, 3, 5), "Due soon."
+            "SO-2026-0007",
+            "S.T.",
+            "Allocate an IRO",
+            cards.ALLOCATION_STEP,
+            1,
+            date(2026, 3, 5),
+            "Due soon.",
+            link=LINK,
         ),
         "a reminder refreshed, its step open": cards.reminder_now(
-            STEP_NOW, date(2026, 3, 10), "29:alex", may_allocate=False
+            STEP_NOW, date(2026, 3, 10), "29:alex", link=LINK, may_allocate=False
         ),
         "a reminder refreshed, its step done": cards.reminder_now(
             StepNow(**{**STEP_NOW.__dict__, "state": "done", "done_on": date(2026, 3, 9), "done_by": "Alex Wilber"}),
             date(2026, 3, 10),
             "29:alex",
+            link=LINK,
             may_allocate=False,
         ),
         "the reminder to allocate refreshed for the unit": cards.reminder_now(
             StepNow(**{**STEP_NOW.__dict__, "key": "allocate_iro", "by_operation": "order.allocate"}),
             date(2026, 3, 10),
             "29:alex",
+            link=LINK,
             may_allocate=True,
         ),
     }

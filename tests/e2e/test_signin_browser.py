@@ -8,6 +8,7 @@ presses "Sign in with Microsoft", Entra's authorize page sends them back with a 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ class Served:
     address: str
     entra: FakeEntra
     tls: Tls
+    reference: str  # an order on record, for the tab's deep link to open
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +60,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         staff.write_text(STAFF, encoding="utf-8")
         subprocess.run([sys.executable, "-m", "sobot.cli", "people", "import", str(staff)], env=env, check=True,
                        capture_output=True, timeout=120)  # fmt: skip
+        made = subprocess.run([sys.executable, "-m", "sobot.cli", "orders", "new", "--child-id", "C77", "--child-name",
+                               "Amy Jones", "--made", "2026-03-03"], env=env, check=True, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        saved = re.search(r"Saved (SO-\d{4}-\d{4})", made.stdout)
+        assert saved is not None, made.stdout
         serve = [sys.executable, "-m", "sobot.cli", "serve"]
         process = subprocess.Popen(serve, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    start_new_session=True)  # fmt: skip
@@ -68,7 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                     break
             else:
                 raise AssertionError("sobot serve exited before listening")
-            yield Served(address, entra, tls)
+            yield Served(address, entra, tls, saved.group(1))
         finally:
             stop(process)
 
@@ -137,6 +144,27 @@ def test_the_teams_tab_signs_in_with_the_token_teams_gives_it(served: Served) ->
         driver.switch_to.default_content()
         calls = driver.execute_script("return window.teamsCalls")
     assert calls[0] == "initialize" and "authentication.getAuthToken" in calls
+
+
+def test_a_deep_link_into_the_tab_opens_the_order_it_names(served: Served) -> None:
+    # "Open in sobot" on a card is a deep link whose context's subEntityId is the order's reference; Teams opens the
+    # personal tab with it, and TeamsJS gives it to the tab's page as page.subPageId.
+    audience = f"api://sobot.example.gov.uk/{served.entra.client_id}"
+    host = TeamsHost(f"{served.address}/tab?next=/caseload", lambda: served.entra.token(UNA, audience=audience),
+                     sub_entity_id=served.reference)  # fmt: skip
+    serving = in_thread(lambda: serve_teams_host(served.tls, host))
+    with serving as port, browser.chromium(*_as_teams(served, port)) as driver:
+        wait = WebDriverWait(driver, browser.SHOWN_WITHIN)
+        driver.get("https://teams.microsoft.com/")
+        wait.until(shown.frame_to_be_available_and_switch_to_it((By.ID, "tab")))
+        wanted = f"/orders/{served.reference}"
+        wait.until(lambda frame: frame.execute_script("return window.location.pathname") == wanted)
+        heading = wait.until(shown.visibility_of_element_located((By.TAG_NAME, "h1")))
+        assert heading.text == f"Order {served.reference}"
+        assert "Signed in as Una Unit" in driver.find_element(By.CSS_SELECTOR, "form.who").text
+        driver.switch_to.default_content()
+        calls = driver.execute_script("return window.teamsCalls")
+    assert "getContext" in calls
 
 
 def test_the_unit_adds_the_channel_tab_through_its_configuration_page(served: Served) -> None:

@@ -2,10 +2,12 @@
 
 TeamsJS in the tab talks to its host by postMessage: it sends {id, uuidAsString, func, args} and takes back
 {id, uuidAsString, args}. This host answers `initialize` as Teams' web client does (the frame's context, the
-client type, a runtime configuration, the SDK version it supports) and `authentication.getAuthToken` with the
-token the test chooses; for a configuration page it keeps what `setValidityState` and `setSettings` said and
-has a Save button (`pressSave()`). It records every call, for the test to read back. The browser is told to resolve
-teams.microsoft.com to this server, so the tab is framed from the origin its Content-Security-Policy allows.
+client type, a runtime configuration, the SDK version it supports), `getContext` with the tab's context as Teams
+gives it (legacy field names: a deep link's subEntityId, which TeamsJS hands the tab as page.subPageId), and
+`authentication.getAuthToken` with the token the test chooses; for a configuration page it keeps what
+`setValidityState` and `setSettings` said and has a Save button (`pressSave()`). It records every call, for the
+test to read back. The browser is told to resolve teams.microsoft.com to this server, so the tab is framed from
+the origin its Content-Security-Policy allows.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ window.addEventListener("message", function (event) {{
     event.source.postMessage({{ id: message.id, uuidAsString: message.uuidAsString, args: args }}, event.origin);
   }}
   if (message.func === "initialize") {{ reply([{context}, "web", {runtime}, "2.58.0"]); }}
+  if (message.func === "getContext") {{ reply([{tab_context}]); }}
   if (message.func === "authentication.getAuthToken") {{ reply([true, {token}]); }}
   if (message.func === "settings.setValidityState") {{ window.tabValid = message.args[0]; }}
   if (message.func === "settings.setSettings") {{ window.tabSettings = message.args[0]; reply([true]); }}
@@ -59,6 +62,8 @@ class TeamsHost:
     """The token getAuthToken hands the tab, made afresh for each page."""
     context: str = "content"
     """The frame's context: "content" for a tab, "settings" for a channel tab's configuration page."""
+    sub_entity_id: str = ""
+    """What a deep link into the tab carried in its context's subEntityId (an order's reference), if any."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -71,6 +76,14 @@ class TeamsHost:
             runtime=json.dumps(json.dumps(RUNTIME)),
             token=json.dumps(self.token()),
             context=json.dumps(self.context),
+            tab_context=json.dumps(
+                {
+                    "frameContext": self.context,
+                    "entityId": "sobot-caseload",
+                    "subEntityId": self.sub_entity_id,
+                    "locale": "en-gb",
+                }
+            ),
         )
         return web.Response(text=page, content_type="text/html")
 

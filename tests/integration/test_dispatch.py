@@ -153,7 +153,9 @@ async def test_500s_with_no_mailbox_fail_and_the_unit_is_told(r: Rig) -> None:
     chat = await r.in_teams("sam@example.gov.uk")
     channel = await r.unit_channel()
     r.connector.answer(*([500] * 6))
-    teams_only = Delivery(TeamsChannel(r.sobot.teams.messenger), None)  # mail_backend none: Teams is all there is
+    teams_only = Delivery(
+        TeamsChannel(r.sobot.teams.messenger, r.sobot.teams.links), None, links=r.sobot.teams.links
+    )  # mail_backend none: Teams is all there is
     dispatcher = r.dispatcher(attempts=3, backoff=60, random=Random(7), channels=teams_only)
     report = await _back_off_three_times(r, dispatcher)
     assert report.failed == 2

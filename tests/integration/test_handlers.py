@@ -26,6 +26,7 @@ Ivy Reviewer,ivy.reviewer@example.gov.uk,iro;cp_chair,IRO service,,
 Una Unit,una.unit@example.gov.uk,safeguarding_unit,Safeguarding Unit,,
 """
 PROCEDURES = load_builtin()
+LINK = "http://127.0.0.1:3978/orders/SO-2026-0001"
 
 
 @pytest.fixture
@@ -233,13 +234,13 @@ async def test_an_iro_is_never_the_orders_social_worker_or_their_manager(ctx: Co
     view = await orders.get_order(ctx, ref, CLI)
     loads = await iro_loads(ctx)
     assert {load.person.name for load in loads} == {"Ian Reviewer", "Ivy Reviewer", "Sam Worker", "Tess Manager"}
-    offered = texts(cards.allocation_request(view, loads))
+    offered = texts(cards.allocation_request(view, loads, link=LINK))
     assert "Ivy Reviewer" in offered and "Sam Worker (" not in offered and "Tess Manager (" not in offered
-    again = texts(cards.allocated(view, "Una Unit", ctx.clock.now(), None, loads))
+    again = texts(cards.allocated(view, "Una Unit", ctx.clock.now(), None, loads, link=LINK))
     assert "Reallocate to Ivy Reviewer" in again and "Reallocate to Tess" not in again
     assert "Reallocate to Sam" not in again
     unassigned = await orders.create_order(ctx, new_order(child_local_id="C2", social_worker_email=None), CLI)
-    assert "Tess Manager (" in texts(cards.allocation_request(unassigned, loads))
+    assert "Tess Manager (" in texts(cards.allocation_request(unassigned, loads, link=LINK))
 
 
 async def test_an_event_before_the_order_was_made_is_refused(ctx: Context) -> None:

@@ -55,7 +55,8 @@ async def test_an_iro_who_never_opened_the_bot_is_told_in_teams_once_sobot_insta
     await r.tick()
     chat = chat_of(graph, "ian@example.gov.uk")
     [told] = [s.text for s in sent_to(r.connector.sent, chat)]
-    assert told == "You are now the IRO for SO-2026-0001 (J.M.S.); the social worker is Sam Worker."
+    assert told == ("You are now the IRO for SO-2026-0001 (J.M.S.); the social worker is Sam Worker.\n\n"
+                    "[Open in sobot](http://127.0.0.1:3978/orders/SO-2026-0001)")  # fmt: skip
     assert not [m for m in r.emails() if m["To"] == "ian@example.gov.uk"]
     # The install, as Graph documents it: the catalogue app bound by its URL.
     ian = next(u for u in graph.users if u.upn == "ian@example.gov.uk")

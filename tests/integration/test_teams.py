@@ -501,6 +501,9 @@ async def test_turns_and_proactive_sends_share_one_pair_of_outbound_clients(
     assert teams.client.app[BOT].messenger.factory.made == 2
 
 
+OPEN = "Open in sobot"  # every card about an order links to its page
+
+
 def buttons(card: dict[str, Any]) -> list[str]:
     """The titles of the buttons a person can press on a card (its refresh is no button)."""
     found: list[str] = []
@@ -533,9 +536,10 @@ async def test_allocation_cards_refresh_to_the_allocation_as_it_stands(
     opened = posted.card["refresh"]["action"]
     assert opened["verb"] == "card.refresh"
 
-    # Opened by the social worker: the card as it is, with no buttons; by the unit: the IRO buttons.
+    # Opened by the social worker: the card as it is, with no buttons but the link to the order; by the unit: the
+    # IRO buttons.
     for_sam = await teams.click("sam", opened["verb"], opened["data"], CHANNEL)
-    assert buttons(for_sam) == [] and "Waiting for the Safeguarding Unit" in texts(for_sam)
+    assert buttons(for_sam) == [OPEN] and "Waiting for the Safeguarding Unit" in texts(for_sam)
     for_una = await teams.click("una", opened["verb"], opened["data"], CHANNEL)
     assert "Ian Reviewer (0 open)" in buttons(for_una)
     # Someone in the channel not linked to the order learns no more of it than the card showed, and gets no button.
@@ -550,9 +554,10 @@ async def test_allocation_cards_refresh_to_the_allocation_as_it_stands(
     assert update.card is not None and update.card["refresh"]["userIds"] == ["29:sam", "29:ian"]
     for_ian = await teams.click("ian", opened["verb"], opened["data"], CHANNEL)
     assert "Allocated to Ian Reviewer by Una Unit at 10:00 on 10 Mar 2026" in texts(for_ian)
-    assert buttons(for_ian) == []
+    assert buttons(for_ian) == [OPEN]
     assert buttons(await teams.click("una", opened["verb"], opened["data"], CHANNEL)) == [
-        "Reallocate to Ivy Reviewer (0 open)"
+        "Reallocate to Ivy Reviewer (0 open)",
+        OPEN,
     ]
 
 
@@ -572,7 +577,7 @@ async def test_reminder_cards_refresh_to_who_did_the_step_and_when(teams: Teams,
     await teams.click("sam", "step.done", summary)
     after = await teams.click("tess", "card.refresh", summary)
     assert "Done on Tue 10 Mar 2026, recorded by Sam Worker." in texts(after)
-    assert buttons(after) == []
+    assert buttons(after) == [OPEN]
 
 
 async def test_the_reminder_to_allocate_offers_the_iros_to_the_unit_only(teams: Teams) -> None:
@@ -588,7 +593,7 @@ async def test_the_reminder_to_allocate_offers_the_iros_to_the_unit_only(teams: 
     assert "Only members of the Safeguarding Unit" in texts(refused)
     await teams.click("una", "order.allocate", {"reference": "SO-2026-0001", "iro": "ivy.reviewer@example.gov.uk"})
     done = await teams.click("tess", "card.refresh", allocate)
-    assert "Done on Tue 10 Mar 2026, recorded by Una Unit." in texts(done) and buttons(done) == []
+    assert "Done on Tue 10 Mar 2026, recorded by Una Unit." in texts(done) and buttons(done) == [OPEN]
 
 
 LONG = "x" * 10_000

@@ -169,7 +169,7 @@ def test_an_app_id_without_the_jwt_check_refuses_to_build() -> None:
 
     ctx = Context(Database.from_url("sqlite+aiosqlite:///:memory:"), load_builtin(), WorkingCalendar(),
                   FixedClock(datetime(2026, 3, 10, tzinfo=UTC)), "wirral")  # fmt: skip
-    bot = build_bot(ctx, ENVIRON, client_factory=TokenlessClients())
+    bot = build_bot(ctx, ENVIRON, client_factory=TokenlessClients(), dashboard="http://127.0.0.1:3978/")
     app = web.Application()
 
     async def unguarded(request: web.Request) -> web.Response:

@@ -51,7 +51,9 @@ def mail_to(r: Rig, address: str) -> list[str]:
 
 def teams_only(r: Rig) -> Dispatcher:
     """The service's dispatcher as it is with no mailbox (mail_backend none): Teams is all there is."""
-    return r.dispatcher(channels=Delivery(TeamsChannel(r.sobot.teams.messenger), None))
+    return r.dispatcher(
+        channels=Delivery(TeamsChannel(r.sobot.teams.messenger, r.sobot.teams.links), None, links=r.sobot.teams.links)
+    )
 
 
 async def allocate(r: Rig, iro: str) -> None:
@@ -116,7 +118,9 @@ async def test_an_allocation_while_teams_fails_still_tells_the_social_worker_and
     ]  # fmt: skip
     await r.tick()
     told = [s.text for s in r.connector.sent if s.text.startswith("Ian Reviewer is the IRO")]
-    assert told == ["Ian Reviewer is the IRO for SO-2026-0001 (J.M.S.)."]  # Teams is back: Sam's chat
+    # Teams is back: Sam's chat, with the link to the order.
+    assert told == ["Ian Reviewer is the IRO for SO-2026-0001 (J.M.S.).\n\n"
+                    "[Open in sobot](http://127.0.0.1:3978/orders/SO-2026-0001)"]  # fmt: skip
     assert [m for m in mail_to(r, "ian@example.gov.uk") if "You are now the IRO" in m]
 
 
@@ -130,7 +134,8 @@ async def test_an_allocation_note_nobody_can_carry_tells_the_unit(r: Rig) -> Non
     assert [n for n in notes if "a note to Ian Reviewer" in n] == [
         "SO-2026-0001 (J.M.S.): a note to Ian Reviewer (“You are now the IRO for SO-2026-0001 (J.M.S.); the social "
         "worker is Sam Worker.”) could not be delivered after 1 try (no way to reach them: no Teams conversation "
-        "and no email). Please make sure Ian Reviewer knows."
+        "and no email). Please make sure Ian Reviewer knows.\n\n"
+        "[Open in sobot](http://127.0.0.1:3978/orders/SO-2026-0001)"
     ]
 
 

@@ -14,6 +14,7 @@ from handlers.directory import IroLoad, PersonView
 from handlers.views import OrderView
 
 TODAY = date(2026, 3, 10)
+LINK = "http://127.0.0.1:3978/orders/SO-2026-0001"
 VIEW = OrderView("SO-2026-0001", "C1", "Jane Smith", "J.S.", "supervision", date(2026, 3, 3), date(2026, 3, 3),
                  date(2027, 3, 2), "wirral", "open", None, None, "", "", "", "Sam Worker", None, ())  # fmt: skip
 IAN = IroLoad(PersonView(1, "Ian Reviewer", "ian@example.gov.uk", ("iro",), "IROs"), 0)
@@ -42,10 +43,12 @@ def test_every_chat_command_the_parser_makes_has_an_answer_and_is_not_a_card_ver
 def test_every_verb_on_sobots_cards_has_an_answer() -> None:
     shown = [
         cards.new_order_form([("wirral", "Wirral")], {}, form="f"),
-        cards.allocation_request(VIEW, [IAN]),
-        cards.allocated(VIEW, "Una Unit", datetime(2026, 3, 10, tzinfo=UTC), None, [IAN]),
-        cards.reminder("SO-2026-0001", "J.S.", "Case summary", "case_summary", 1, TODAY, "Due soon."),
-        cards.reminder("SO-2026-0001", "J.S.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, TODAY, "Due soon."),
+        cards.allocation_request(VIEW, [IAN], link=LINK),
+        cards.allocated(VIEW, "Una Unit", datetime(2026, 3, 10, tzinfo=UTC), None, [IAN], link=LINK),
+        cards.reminder("SO-2026-0001", "J.S.", "Case summary", "case_summary", 1, TODAY, "Due soon.", link=LINK),
+        cards.reminder(
+            "SO-2026-0001", "J.S.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, TODAY, "Due soon.", link=LINK
+        ),
     ]
     found = {verb for card in shown for verb in verbs(card)}
     assert found == {"order.submit", "order.allocate", "step.done", "step.done_on", "step.acknowledge",

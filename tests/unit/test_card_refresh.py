@@ -20,6 +20,8 @@ VIEW = OrderView("SO-2026-0001", "C1", "Jane Smith", "J.S.", "supervision", date
 IAN = IroLoad(PersonView(1, "Ian Reviewer", "ian@example.gov.uk", ("iro",), "IROs"), 0)
 IVY = IroLoad(PersonView(2, "Ivy Reviewer", "ivy@example.gov.uk", ("iro",), "IROs"), 2)
 AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+LINK = "http://127.0.0.1:3978/orders/SO-2026-0001"
+OPEN = "Open in sobot"
 
 
 def actions(card: Any) -> Iterator[dict[str, Any]]:
@@ -51,7 +53,10 @@ def step(**changes: Any) -> StepNow:
 
 
 def test_the_allocation_cards_refresh_for_the_people_on_the_order() -> None:
-    for card in (cards.allocation_request(VIEW, [IAN]), cards.allocated(VIEW, "Una Unit", AT, None, [IAN, IVY])):
+    for card in (
+        cards.allocation_request(VIEW, [IAN], link=LINK),
+        cards.allocated(VIEW, "Una Unit", AT, None, [IAN, IVY], link=LINK),
+    ):
         clause = card["refresh"]
         assert clause["userIds"] == ["29:sam", "29:ian"]
         assert clause["action"] == {"type": "Action.Execute", "title": "Refresh", "verb": "card.refresh",
@@ -65,20 +70,25 @@ def test_no_more_than_sixty_people_are_named_for_a_refresh() -> None:
 
 
 def test_the_unit_sees_the_iro_buttons_and_everyone_else_sees_none() -> None:
-    unit = cards.allocation_request(VIEW, [IAN, IVY])
-    assert titles(unit) == ["Ian Reviewer (0 open)", "Ivy Reviewer (2 open)"]
-    others = cards.allocation_request(VIEW, [IAN, IVY], may_allocate=False)
-    assert titles(others) == [] and "Waiting for the Safeguarding Unit" in texts(others)
+    unit = cards.allocation_request(VIEW, [IAN, IVY], link=LINK)
+    assert titles(unit) == ["Ian Reviewer (0 open)", "Ivy Reviewer (2 open)", OPEN]
+    others = cards.allocation_request(VIEW, [IAN, IVY], link=LINK, may_allocate=False)
+    assert titles(others) == [OPEN] and "Waiting for the Safeguarding Unit" in texts(others)
     assert "refresh" in others, "the card keeps refreshing for them"
-    allocated_for_unit = cards.allocated(VIEW, "Una Unit", AT, "Ivy Reviewer", [IAN, IVY])
-    assert titles(allocated_for_unit) == ["Reallocate to Ian Reviewer (0 open)", "Reallocate to Ivy Reviewer (2 open)"]
-    allocated_for_others = cards.allocated(VIEW, "Una Unit", AT, "Ivy Reviewer", [IAN, IVY], may_allocate=False)
-    assert titles(allocated_for_others) == []
+    allocated_for_unit = cards.allocated(VIEW, "Una Unit", AT, "Ivy Reviewer", [IAN, IVY], link=LINK)
+    assert titles(allocated_for_unit) == ["Reallocate to Ian Reviewer (0 open)", "Reallocate to Ivy Reviewer (2 open)",
+                                          OPEN]  # fmt: skip
+    allocated_for_others = cards.allocated(
+        VIEW, "Una Unit", AT, "Ivy Reviewer", [IAN, IVY], link=LINK, may_allocate=False
+    )
+    assert titles(allocated_for_others) == [OPEN]
     assert "by Una Unit at 10:00 on 10 Mar 2026 (replacing Ivy Reviewer)" in texts(allocated_for_others)
 
 
 def test_a_reminder_refreshes_in_its_own_chat_with_its_step() -> None:
-    card = cards.reminder("SO-2026-0001", "J.S.", "Rewrite the case summary", "case_summary", 2, TODAY, "Due soon.")
+    card = cards.reminder(
+        "SO-2026-0001", "J.S.", "Rewrite the case summary", "case_summary", 2, TODAY, "Due soon.", link=LINK
+    )
     assert card["refresh"]["action"]["data"] == {"card": "reminder", "reference": "SO-2026-0001",
                                                  "step": "case_summary", "occurrence": 2}  # fmt: skip
     assert "userIds" not in card["refresh"], "one person's chat: Teams refreshes it for that person"
@@ -86,42 +96,48 @@ def test_a_reminder_refreshes_in_its_own_chat_with_its_step() -> None:
 
 
 def test_the_reminder_to_allocate_an_iro_offers_the_iros_not_mark_done() -> None:
-    card = cards.reminder("SO-2026-0001", "J.S.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, TODAY, "Due soon.")
+    card = cards.reminder(
+        "SO-2026-0001", "J.S.", "Allocate an IRO", cards.ALLOCATION_STEP, 1, TODAY, "Due soon.", link=LINK
+    )
     assert titles(card)[0] == "Choose the IRO" and "Mark done" not in titles(card)
     assert "done_on" not in texts(card) and "Done on" not in texts(card)
     pressed = next(a for a in actions(card) if a["title"] == "Choose the IRO")
     assert pressed["verb"] == "order.choose_iro" and pressed["data"] == {"reference": "SO-2026-0001"}
 
 
-def test_a_step_done_refreshes_to_who_did_it_and_when_with_no_buttons() -> None:
+def test_a_step_done_refreshes_to_who_did_it_and_when_with_only_the_link() -> None:
     card = cards.reminder_now(step(state="done", done_on=date(2026, 3, 9), done_by="Sam Worker"), TODAY, "29:tess",
-                              may_allocate=False)  # fmt: skip
+                              link=LINK, may_allocate=False)  # fmt: skip
     assert "Done on Mon 09 Mar 2026, recorded by Sam Worker." in texts(card)
-    assert titles(card) == []
+    assert titles(card) == [OPEN]
     assert card["refresh"]["userIds"] == ["29:tess"]
 
 
 def test_an_open_step_refreshes_with_its_buttons_and_the_persons_own_answer() -> None:
     late = cards.reminder_now(step(due=date(2026, 3, 5), answered="acknowledged"), TODAY, "29:sam",
-                              may_allocate=False)  # fmt: skip
+                              link=LINK, may_allocate=False)  # fmt: skip
     assert "Due Thu 05 Mar 2026 (overdue)." in texts(late) and "You acknowledged it" in texts(late)
     assert titles(late)[:3] == ["Mark done", "Done on a date", "Acknowledge"]
-    snoozed = cards.reminder_now(step(answered="snoozed", until=date(2026, 3, 11)), TODAY, "29:sam", may_allocate=False)
+    snoozed = cards.reminder_now(
+        step(answered="snoozed", until=date(2026, 3, 11)), TODAY, "29:sam", link=LINK, may_allocate=False
+    )
     assert "You snoozed it until Wed 11 Mar 2026." in texts(snoozed)
-    over = cards.reminder_now(step(answered="snoozed", until=date(2026, 3, 9)), TODAY, "29:sam", may_allocate=False)
+    over = cards.reminder_now(
+        step(answered="snoozed", until=date(2026, 3, 9)), TODAY, "29:sam", link=LINK, may_allocate=False
+    )
     assert "snoozed" not in texts(over), "a snooze that has run out is not shown"
 
 
 def test_an_allocation_step_offers_the_iro_choice_only_to_the_unit() -> None:
     allocating = step(key="allocate_iro", title="Allocate an IRO", by_operation="order.allocate")
-    unit = cards.reminder_now(allocating, TODAY, "29:una", may_allocate=True)
+    unit = cards.reminder_now(allocating, TODAY, "29:una", link=LINK, may_allocate=True)
     assert titles(unit)[0] == "Choose the IRO" and "Mark done" not in titles(unit)
-    manager = cards.reminder_now(allocating, TODAY, "29:tess", may_allocate=False)
+    manager = cards.reminder_now(allocating, TODAY, "29:tess", link=LINK, may_allocate=False)
     assert "Choose the IRO" not in titles(manager) and "Mark done" not in titles(manager)
     assert "Acknowledge" in titles(manager) and "The Safeguarding Unit allocates the IRO." in texts(manager)
 
 
-def test_a_step_no_longer_due_says_so_with_no_buttons() -> None:
-    card = cards.reminder_now(step(state="waived"), TODAY, None, may_allocate=True)
-    assert "No longer due" in texts(card) and titles(card) == []
+def test_a_step_no_longer_due_says_so_with_only_the_link() -> None:
+    card = cards.reminder_now(step(state="waived"), TODAY, None, link=LINK, may_allocate=True)
+    assert "No longer due" in texts(card) and titles(card) == [OPEN]
     assert "userIds" not in card["refresh"]
