@@ -98,9 +98,11 @@ def be(driver: browser.webdriver.Chrome, served: Served, name: str, then: str = 
     WebDriverWait(driver, browser.SHOWN_WITHIN).until(chosen)
     button = driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]")
     button.click()
-    # The choosing page is gone once its button is; then the page asked for has its heading.
-    WebDriverWait(driver, browser.SHOWN_WITHIN).until(staleness_of(button))
-    WebDriverWait(driver, browser.SHOWN_WITHIN).until(lambda d: d.find_element(By.TAG_NAME, "h1").text != "")
+    # The choosing page is gone once its button is; then the page asked for has its heading. A node read while the
+    # next page replaces the document belongs to neither: that read is tried again, not taken as an answer.
+    settling = WebDriverWait(driver, browser.SHOWN_WITHIN, ignored_exceptions=(WebDriverException,))
+    settling.until(staleness_of(button))
+    settling.until(lambda d: d.find_element(By.TAG_NAME, "h1").text != "")
 
 
 def theme(driver: browser.webdriver.Chrome, **features: str) -> None:
