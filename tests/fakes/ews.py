@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class FakeEws:
 
     def folder(self, name: str) -> StoredFolder | None:
         return next((f for f in self.folders.values() if f.name == name or f.distinguished == name), None)
+
+    def sends(self) -> Counter[str]:
+        """How many times each Message-ID was accepted for sending: a mail system drops a second copy by it."""
+        return Counter(str(message["Message-ID"]) for message in self.sent)
 
     def in_folder(self, name: str) -> list[StoredItem]:
         folder = self.folder(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,10 @@ class FakeGraph:
         received = datetime(2026, 3, 3, 9, 0, tzinfo=UTC) - timedelta(minutes=minutes_ago)
         self.messages[message_id] = StoredMessage(message_id, INBOX_ID, mime, received, is_read)
         return message_id
+
+    def sends(self) -> Counter[str]:
+        """How many times each Message-ID was accepted for sending: a mail system drops a second copy by it."""
+        return Counter(str(message["Message-ID"]) for message in self.sent)
 
     def in_folder(self, name: str) -> list[StoredMessage]:
         ids = [folder_id for folder_id, display in self.folders.items() if display == name]

@@ -225,7 +225,7 @@ async def test_kill_9_between_graphs_acceptance_of_sendmail_and_the_record_sends
 
         await kill_until_done(server, env)
 
-        assert graph.sent == server.accepted
+        assert graph.sent == server.accepted and set(graph.sends().values()) == {1}
         await assert_once_each(ctx, server)
         assert graph.in_folder("Inbox") == []
         assert len(graph.in_folder(PROCESSED)) + len(graph.in_folder(NEEDS_ATTENTION)) == 4
@@ -246,7 +246,7 @@ async def test_kill_9_between_ews_acceptance_of_createitem_and_the_record_sends_
 
         await kill_until_done(server, env)
 
-        assert ews.sent == server.accepted
+        assert ews.sent == server.accepted and set(ews.sends().values()) == {1}
         await assert_once_each(ctx, server)
         assert ews.in_folder("inbox") == []
         assert len(ews.in_folder(PROCESSED)) + len(ews.in_folder(NEEDS_ATTENTION)) == 4
