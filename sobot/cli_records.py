@@ -280,7 +280,8 @@ async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
 def mail_server_failed(settings: Settings, error: Exception) -> str:
     """One sentence for a mail server that is down or refuses sobot: what happened, and what to check."""
     check = SETTINGS_OF.get(settings.mail_backend, "SOBOT_MAIL_BACKEND")
-    said = " ".join(str(error).split()) or type(error).__name__
+    # The server's own words may be several sentences (Entra's and Exchange's are): kept, as clauses of this one.
+    said = " ".join(str(error).split()).rstrip(".").replace(". ", "; ") or type(error).__name__
     if isinstance(error, PermissionError):
         return (f"the unit's mail server refused sobot ({said}): check the account and its password or token in "
                 f"{check}, then try again.")  # fmt: skip

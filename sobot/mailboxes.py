@@ -55,6 +55,7 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
             # Exchange Online's IMAP and SMTP take the app-only token of an app granted access to the mailbox.
             token = client_credentials(settings.graph_tenant_id, settings.graph_client_id,
                                        settings.graph_client_secret.get_secret_value(),
+                                       authority_host=settings.entra_authority_host,
                                        scope="https://outlook.office365.com/.default")  # fmt: skip
         try:
             return ImapMailbox(
@@ -75,9 +76,12 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
         if missing or not settings.graph_client_secret.get_secret_value():
             raise SettingsError("The graph mail backend needs SOBOT_GRAPH_MAILBOX, SOBOT_GRAPH_TENANT_ID, "
                              "SOBOT_GRAPH_CLIENT_ID and SOBOT_GRAPH_CLIENT_SECRET.")  # fmt: skip
+        # Graph and its token's issuer are the settings' own (a national cloud's, or a test's loopback fake).
+        graph = settings.graph_url.rstrip("/")
         token = client_credentials(settings.graph_tenant_id, settings.graph_client_id,
-                                   settings.graph_client_secret.get_secret_value())  # fmt: skip
-        return GraphMailbox(settings.graph_mailbox, token, address=settings.unit_address)
+                                   settings.graph_client_secret.get_secret_value(),
+                                   authority_host=settings.entra_authority_host, scope=f"{graph}/.default")  # fmt: skip
+        return GraphMailbox(settings.graph_mailbox, token, base_url=f"{graph}/v1.0", address=settings.unit_address)
     if settings.mail_backend == "ews":
         from mail.backends.ews import EwsMailbox
 
@@ -87,5 +91,6 @@ def build_mailbox(settings: Settings) -> Mailbox | None:
             )
         return EwsMailbox(settings.unit_address, service_endpoint=settings.ews_endpoint,
                           username=settings.ews_username, password=settings.ews_password.get_secret_value(),
-                          auth_type=settings.ews_auth_type, build=settings.ews_build)  # fmt: skip
+                          auth_type=settings.ews_auth_type, build=settings.ews_build,
+                          max_wait=settings.ews_max_wait)  # fmt: skip
     raise SettingsError(f"SOBOT_MAIL_BACKEND: the {settings.mail_backend} backend is not available in this build.")

@@ -174,7 +174,9 @@ class Settings(BaseSettings):
         "chat's own.",
     )
     graph_url: str = Field(
-        "https://graph.microsoft.com", description="Microsoft Graph, for installing the app (a national cloud's own)."
+        "https://graph.microsoft.com",
+        description="Microsoft Graph (a national cloud's own): where the graph mail backend reads and sends mail "
+        "(its /v1.0 API) and the bot installs itself. Its app-only token comes from SOBOT_ENTRA_AUTHORITY_HOST.",
     )
     ews_endpoint: str = Field("", description="ews backend: https://HOST/EWS/Exchange.asmx of on-premises Exchange.")
     ews_username: str = Field("", description="ews backend: the account that opens the unit's mailbox.")
@@ -182,6 +184,12 @@ class Settings(BaseSettings):
     ews_auth_type: str = Field("NTLM", description="ews backend: NTLM or basic.")
     ews_build: str = Field(
         "15.1", description="ews backend: the server's version, 15.1 (Exchange 2016) or 15.2 (2019)."
+    )
+    ews_max_wait: int = Field(
+        120,
+        ge=1,
+        description="ews backend: how many seconds a busy or unreachable server is retried before sobot gives up "
+        "on that call and tries again at the next poll.",
     )
     web_session_secret: SecretStr = Field(
         SecretStr(""),
@@ -200,7 +208,8 @@ class Settings(BaseSettings):
     entra_client_secret: SecretStr = Field(SecretStr(""), description="Sign-in: that app registration's client secret.")
     entra_authority_host: str = Field(
         "https://login.microsoftonline.com",
-        description="Sign-in: Entra ID's sign-in host (https://login.microsoftonline.us for US Government clouds).",
+        description="Entra ID's sign-in host (https://login.microsoftonline.us for US Government clouds): for "
+        "signing in to the dashboard, and for the app-only tokens of the graph mail backend and xoauth2 IMAP.",
     )
     entra_app_id_uri: str = Field(
         "",

@@ -77,6 +77,8 @@ def client_credentials(
                         client_id,
                         client_credential=client_secret,
                         authority=f"{authority_host.rstrip('/')}/{tenant_id}",
+                        # The authority is the settings' own host and tenant: nothing to look up about it first.
+                        instance_discovery=False,
                         http_client=http_client,
                     )
                 )

@@ -102,6 +102,10 @@ class FakeEntra:
     """A key the keys endpoint never shows: a token signed with it must be refused."""
     base_url: str = ""
     requests: list[tuple[str, str]] = field(default_factory=list)
+    app_roles: tuple[str, ...] = ("Mail.ReadWrite", "Mail.Send")
+    """The application permissions an app-only token carries."""
+    app_tokens: list[str] = field(default_factory=list)
+    """Every app-only token issued, in order."""
     _grants: dict[str, _Grant] = field(default_factory=dict)
 
     @property
@@ -261,6 +265,8 @@ class FakeEntra:
                                                               "found in the directory.")  # fmt: skip
         if secret != self.client_secret:
             return _error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+        if values.get("grant_type") == "client_credentials":
+            return web.json_response(self._app_token(values.get("scope", "")))
         if values.get("grant_type") != "authorization_code":
             return _error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
         grant = self._grants.pop(values.get("code", ""), None)
@@ -275,6 +281,20 @@ class FakeEntra:
             return _error(400, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge "
                                                         "supplied in the authorization request.")  # fmt: skip
         return web.json_response(self._tokens(grant, client_info=values.get("client_info") == "1"))
+
+    def _app_token(self, scope: str) -> dict[str, Any]:
+        """An app-only token (client credentials) for `RESOURCE/.default`, with the app's roles, as Entra gives a
+        daemon; each is kept in `app_tokens`, for a fake resource to accept."""
+        now = int(time.time())
+        key = self.keys[0]
+        claims = {
+            "aud": scope.removesuffix("/.default"), "iss": f"https://sts.windows.net/{self.tenant}/", "iat": now,
+            "nbf": now, "exp": now + 3600, "appid": self.client_id, "idtyp": "app", "oid": str(uuid.uuid4()),
+            "roles": list(self.app_roles), "tid": self.tenant, "ver": "1.0",
+        }  # fmt: skip
+        token = jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
+        self.app_tokens.append(token)
+        return {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
 
     def _tokens(self, grant: _Grant, *, client_info: bool) -> dict[str, Any]:
         now = int(time.time())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,11 @@ class FakeEws:
     requests: list[bytes] = field(default_factory=list)
     """Every SOAP envelope received, as sent."""
     endpoint: str = ""
+    on_send: Callable[[EmailMessage], None] | None = None
+    """Called with each email CreateItem accepted for sending, before Exchange answers: a test's moment to kill
+    the sender."""
+    failing: int | None = None
+    """An HTTP status every request is answered with (500: a server failing; 401: a login refused)."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -80,6 +86,10 @@ class FakeEws:
 
     def folder(self, name: str) -> StoredFolder | None:
         return next((f for f in self.folders.values() if f.name == name or f.distinguished == name), None)
+
+    def sends(self) -> Counter[str]:
+        """How many times each Message-ID was accepted for sending: a mail system drops a second copy by it."""
+        return Counter(str(message["Message-ID"]) for message in self.sent)
 
     def in_folder(self, name: str) -> list[StoredItem]:
         folder = self.folder(name)
@@ -108,6 +118,10 @@ class FakeEws:
         return app
 
     async def _soap(self, request: web.Request) -> web.Response:
+        if self.failing == 401:
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="127.0.0.1"'})
+        if self.failing is not None:
+            return _fault("ErrorInternalServerError", "An internal server error occurred. The operation failed.")
         try:
             auth = BasicAuth.decode(request.headers.get("Authorization", ""))
         except ValueError:
@@ -329,6 +343,8 @@ class FakeEws:
                 parsed = message_from_bytes(mime, policy=policy.default)
                 assert isinstance(parsed, EmailMessage)
                 self.sent.append(parsed)
+                if self.on_send is not None:
+                    self.on_send(parsed)
             if disposition in ("SaveOnly", "SendAndSaveCopy"):
                 saved_in = operation.find("m:SavedItemFolderId/*", NS)
                 folder = self.folder("sentitems") if saved_in is None else self._resolve_folder(saved_in)
@@ -410,9 +426,9 @@ def _fault(code: str, message: str) -> web.Response:
 
 
 @asynccontextmanager
-async def serve_ews(address: str, username: str, password: str) -> AsyncIterator[FakeEws]:
+async def serve_ews(address: str, username: str, password: str, fake: FakeEws | None = None) -> AsyncIterator[FakeEws]:
     """Runs the fake on 127.0.0.1 on a free port; `fake.endpoint` is the EWS URL to configure."""
-    fake = FakeEws(address=address, username=username, password=password)
+    fake = fake or FakeEws(address=address, username=username, password=password)
     runner = web.AppRunner(fake.app())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

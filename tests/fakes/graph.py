@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import itertools
 import re
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,12 @@ class FakeGraph:
     busy: list[tuple[int, str]] = field(default_factory=list)
     """Answers to give before any other, e.g. (429, "7"): the status and its Retry-After."""
     base_url: str = ""
+    accepts: Callable[[str], bool] | None = None
+    """Which bearer tokens are good, when not only `token` (e.g. those a fake Entra issued)."""
+    on_send: Callable[[EmailMessage], None] | None = None
+    """Called with each email sendMail accepted, before Graph answers 202: a test's moment to kill the sender."""
+    failing: tuple[int, str] | None = None
+    """(status, code): every request answered with that error, as a Graph that is down or refuses the app."""
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def deliver(self, mime: bytes, *, minutes_ago: int = 0, is_read: bool = False) -> str:
@@ -48,6 +55,10 @@ class FakeGraph:
         received = datetime(2026, 3, 3, 9, 0, tzinfo=UTC) - timedelta(minutes=minutes_ago)
         self.messages[message_id] = StoredMessage(message_id, INBOX_ID, mime, received, is_read)
         return message_id
+
+    def sends(self) -> Counter[str]:
+        """How many times each Message-ID was accepted for sending: a mail system drops a second copy by it."""
+        return Counter(str(message["Message-ID"]) for message in self.sent)
 
     def in_folder(self, name: str) -> list[StoredMessage]:
         ids = [folder_id for folder_id, display in self.folders.items() if display == name]
@@ -72,7 +83,11 @@ class FakeGraph:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, str(request.rel_url)))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        if self.failing is not None:
+            status, code = self.failing
+            return _error(status, code, "The service is not available." if status >= 500 else "Access is denied.")
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer != self.token and not (self.accepts is not None and self.accepts(bearer)):
             return _error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
         if self.busy:
             status, retry_after = self.busy.pop(0)
@@ -172,6 +187,8 @@ class FakeGraph:
         parsed = message_from_bytes(mime, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.sent.append(parsed)
+        if self.on_send is not None:
+            self.on_send(parsed)
         return web.Response(status=202)
 
     def _resource(self, message: StoredMessage) -> dict[str, object]:
@@ -192,9 +209,9 @@ def _not_found() -> web.Response:
 
 
 @asynccontextmanager
-async def serve_graph(user: str, token: str) -> AsyncIterator[FakeGraph]:
+async def serve_graph(user: str, token: str, fake: FakeGraph | None = None) -> AsyncIterator[FakeGraph]:
     """Runs the fake on 127.0.0.1 on a free port; `fake.base_url` is what GraphMailbox takes."""
-    fake = FakeGraph(user=user, token=token)
+    fake = fake or FakeGraph(user=user, token=token)
     runner = web.AppRunner(fake.app())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

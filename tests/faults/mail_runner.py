@@ -1,7 +1,9 @@
-"""One run of the mail job in a process of its own, for the kill tests: read the unit's mailbox on IMAP, then send
-what the outbox holds by SMTP, as `sobot serve`'s poll and dispatch jobs do, at the instant given.
+"""One run of a mail job in a process of its own, for the kill tests, at the instant given: `poll` reads the unit's
+mailbox and sends the replies it queued, as `sobot serve`'s poll job does; `dispatch` sends what else the outbox
+holds (the allocation requests), as its dispatch job does. The mailbox, its backend and the database are the ones
+the SOBOT_* settings in the environment name, built as the service builds them.
 
-    python -m tests.faults.mail_runner DATABASE_URL IMAP_PORT USER SMTP_PORT AT
+    python -m tests.faults.mail_runner poll|dispatch AT
 """
 
 from __future__ import annotations
@@ -10,32 +12,36 @@ import asyncio
 import sys
 from datetime import datetime
 
-from handlers.context import Context
-from mail.backends.imap import ImapMailbox
-from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
-from rules.procedures import load_builtin
-from storage import Database
+from sobot.app import build_poller, build_services
+from sobot.mailboxes import build_mailbox
+from sobot.settings import load_settings
 from tests import mailing
-from tests.integration.test_mail_imap import PASSWORD, UNIT
 
 ALLOCATION_TO = ["unit-team@example.gov.uk"]
 
 
-async def run(database_url: str, imap_port: int, user: str, smtp_port: int, at: datetime) -> None:
-    database = Database.from_url(database_url)
-    ctx = Context(database, load_builtin(), WorkingCalendar(), FixedClock(at), "wirral")
-    box = ImapMailbox(host="127.0.0.1", port=imap_port, security="none", username=user, password=PASSWORD,
-                      address=UNIT, smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_security="none",
-                      smtp_username=UNIT, smtp_password=PASSWORD)  # fmt: skip
+async def run(role: str, at: datetime) -> None:
+    settings = load_settings()
+    services = build_services(settings, clock=FixedClock(at))
+    box = build_mailbox(settings)
+    assert box is not None, "the kill tests need a mailbox backend"
+    ctx = services.context()
+    dispatcher = mailing.dispatcher(ctx, box, settings.unit_address, ALLOCATION_TO)
     try:
-        await mailing.poller(ctx, box, UNIT, ["example.gov.uk"]).poll_once()
-        await mailing.dispatcher(ctx, box, UNIT, ALLOCATION_TO).tick()
+        if role == "poll":
+            await build_poller(services, box, send_replies=dispatcher.send_replies).poll_once()
+        else:
+            await dispatcher.tick()
     finally:
-        await box.close()
-        await database.dispose()
+        close = getattr(box, "close", None)  # IMAP keeps a connection open; Graph and EWS hold none between calls
+        if close is not None:
+            await close()
+        await services.database.dispose()
 
 
 if __name__ == "__main__":
-    url, imap_port, user, smtp_port, at = sys.argv[1:6]
-    asyncio.run(run(url, int(imap_port), user, int(smtp_port), datetime.fromisoformat(at)))
+    role, at = sys.argv[1:3]
+    if role not in ("poll", "dispatch"):
+        raise SystemExit(f"mail_runner: the job is poll or dispatch, not {role!r}")
+    asyncio.run(run(role, datetime.fromisoformat(at)))
