@@ -65,7 +65,16 @@ class PlaygroundPage:
 
     def open_chat(self, name: str) -> None:
         """Choose a conversation in the list on the left: "Personal Chat", or a channel as "My Team - General"."""
-        self.wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f"[role=treeitem][aria-label='{name}']")).click()
+        self._click(By.CSS_SELECTOR, f"[role=treeitem][aria-label='{name}']")
+
+    def _click(self, by: str, where: str) -> None:
+        """Find and click in one try, tried again while the page re-renders the element between the two."""
+
+        def clicked(d: webdriver.Chrome) -> bool:
+            d.find_element(by, where).click()
+            return True
+
+        self.wait.until(clicked)
 
     def say(self, line: str, *, mention: str | None = None) -> None:
         """Type a line and send it; with `mention`, first @mention them as a person does in a channel (where Teams
@@ -75,7 +84,7 @@ class PlaygroundPage:
         if mention is not None:
             box.send_keys("@")
             named = f"//*[@role='menuitem'][normalize-space(.)={_xpath_text(mention)}]"
-            self.wait.until(lambda d: d.find_element(By.XPATH, named)).click()
+            self._click(By.XPATH, named)
             line = " " + line
         box.send_keys(line)
         box.send_keys(Keys.ENTER)
