@@ -93,26 +93,27 @@ def _date(typed: Mapping[str, str], name: str, today: date, problems: dict[str, 
         return None
 
 
-async def _record_step(ctx: Context, reference: str, typed: Mapping[str, str], actor: Actor) -> str:
+def _chosen_on(ctx: Context, typed: Mapping[str, str], field: str, missing: str) -> tuple[str, date]:
+    """A form's required `field` (else the sentence `missing` beside it) and its required date `on`."""
     problems: dict[str, str] = {}
-    if not typed.get("key"):
-        problems["key"] = "Choose the step that was done."
+    if not typed.get(field):
+        problems[field] = missing
     on = _date(typed, "on", ctx.today(), problems)
     if problems or on is None:
         raise Problems(problems)
-    view = await orders.record_event(ctx, reference, typed["key"], on, actor)
-    title = step_title(ctx.procedures[view.procedure_id], typed["key"])
+    return typed[field], on
+
+
+async def _record_step(ctx: Context, reference: str, typed: Mapping[str, str], actor: Actor) -> str:
+    key, on = _chosen_on(ctx, typed, "key", "Choose the step that was done.")
+    view = await orders.record_event(ctx, reference, key, on, actor)
+    title = step_title(ctx.procedures[view.procedure_id], key)
     return f"Recorded: {title}, done {on:%d %B %Y}."
 
 
 async def _record_event(ctx: Context, reference: str, typed: Mapping[str, str], actor: Actor) -> str:
-    problems: dict[str, str] = {}
-    if not typed.get("key"):
-        problems["key"] = "Choose what happened."
-    on = _date(typed, "on", ctx.today(), problems)
-    if problems or on is None:
-        raise Problems(problems)
-    await orders.record_event(ctx, reference, typed["key"], on, actor, value=typed.get("value") or None)
+    key, on = _chosen_on(ctx, typed, "key", "Choose what happened.")
+    await orders.record_event(ctx, reference, key, on, actor, value=typed.get("value") or None)
     return f"Recorded on {on:%d %B %Y}."
 
 
@@ -137,13 +138,8 @@ async def _extend(ctx: Context, reference: str, typed: Mapping[str, str], actor:
 
 
 async def _end(ctx: Context, reference: str, typed: Mapping[str, str], actor: Actor) -> str:
-    problems: dict[str, str] = {}
-    if not typed.get("reason"):
-        problems["reason"] = "Say why the order ended."
-    on = _date(typed, "on", ctx.today(), problems)
-    if problems or on is None:
-        raise Problems(problems)
-    await orders.end_order(ctx, reference, typed["reason"], on, actor)
+    reason, on = _chosen_on(ctx, typed, "reason", "Say why the order ended.")
+    await orders.end_order(ctx, reference, reason, on, actor)
     return f"Ended: {reference}, on {on:%d %B %Y}."
 
 
