@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -15,6 +16,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.conftest import IN_CI
 
 # Debian's packages chromium and chromium-driver. Naming the driver keeps Selenium from looking for one to download.
 CHROMIUM = os.environ.get("SOBOT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -29,6 +32,15 @@ SHOWN_WITHIN = 30.0
 CARD = ".ac-adaptiveCard"
 # What the Playground's default configuration calls the bot, in its @mention list.
 BOT = "Test Bot"
+
+
+def required() -> None:
+    """Stop the test when the browser is not installed here: a failure in CI, which must run the browser tests,
+    and a skip saying what is missing elsewhere."""
+    if (absent := missing()) is not None:
+        if IN_CI:
+            pytest.fail(f"CI must run the browser tests: {absent}", pytrace=False)
+        pytest.skip(absent)
 
 
 def missing() -> str | None:

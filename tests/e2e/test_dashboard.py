@@ -29,7 +29,7 @@ from handlers.context import CLI
 from sobot.app import build_services
 from sobot.settings import load_settings
 from storage import upgrade
-from tests.conftest import IN_CI, run_apart
+from tests.conftest import run_apart
 from tests.e2e import browser, dashboard
 from tests.e2e.conftest import free_port, stop
 from tests.web import SECRET, STAFF
@@ -87,10 +87,7 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def driver(downloads: Path) -> Iterator[WebDriver]:
-    if (absent := browser.missing()) is not None:
-        if IN_CI:
-            pytest.fail(f"CI must run the browser tests: {absent}", pytrace=False)
-        pytest.skip(absent)
+    browser.required()
     with dashboard.chromium(downloads) as chromium:
         dashboard.emulate(chromium, 1024)
         yield chromium

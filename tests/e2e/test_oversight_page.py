@@ -26,7 +26,6 @@ from tests.oversight_orders import STAFF, TODAY, add_orders
 from tests.web import dashboard
 
 SCREENSHOTS = Path(os.environ["SOBOT_SCREENSHOTS"]) if os.environ.get("SOBOT_SCREENSHOTS") else None
-IN_CI = os.environ.get("CI") == "true"
 
 
 class Served:
@@ -75,10 +74,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[browser.webdriver.Chrome]:
-    if (absent := browser.missing()) is not None:
-        if IN_CI:
-            pytest.fail(f"CI must run the browser tests: {absent}", pytrace=False)
-        pytest.skip(absent)
+    browser.required()
     with browser.chromium() as chromium:
         yield chromium
 
