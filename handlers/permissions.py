@@ -43,6 +43,8 @@ ACTIONS: Mapping[str, str] = {
     "allocations.channel": "choose the allocation channel",
     "order.end": "end an order",
     "oversight.view": "see the oversight figures",
+    "orders.import": "import orders from a spreadsheet",
+    "step.confirm": "confirm an imported step done or outstanding",
 }
 
 EVERY, TEAM, LINKED, TOLD = Scope.EVERY, Scope.TEAM, Scope.LINKED, Scope.TOLD
@@ -62,6 +64,8 @@ TABLE: Mapping[str, Mapping[str, Scope]] = {
         "order.allocate": EVERY,
         "allocations.channel": EVERY,
         "oversight.view": EVERY,
+        "orders.import": EVERY,
+        "step.confirm": EVERY,
     },
     "service_manager": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
     "head_of_service": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
@@ -87,12 +91,15 @@ REFUSALS: Mapping[str, str] = {
         "The oversight figures are for team managers, service managers, Heads of Service, the Safeguarding Unit "
         "and Legal; ask your manager for them."
     ),
+    "orders.import": "Only members of the Safeguarding Unit can import orders; ask them.",
+    "step.confirm": "Only members of the Safeguarding Unit can confirm an imported step; ask them in their channel.",
 }
 
 # What a refusal's audit line says was missing.
 LINK = "linked to the order"
 NEEDS: Mapping[str, str] = {"order.allocate": "safeguarding_unit", "allocations.channel": "safeguarding_unit",
-                            "order.end": "administrator", "oversight.view": "an overseeing role"}  # fmt: skip
+                            "order.end": "administrator", "oversight.view": "an overseeing role",
+                            "orders.import": "safeguarding_unit", "step.confirm": "safeguarding_unit"}  # fmt: skip
 
 ROLE_WORDS: Mapping[str, str] = {
     "social_worker": "the social worker", "team_manager": "the team manager", "iro": "the IRO",

@@ -21,6 +21,10 @@ from rules.timeline import OrderFacts, RecordedEvent, build_timeline
 from storage import models, statements
 from storage.statements import table
 
+# A step of an imported order already past its date with nothing recorded: neither reminded nor escalated (the
+# planner reads only open steps) until the Safeguarding Unit confirms it done or outstanding.
+TO_CONFIRM = "to_confirm"
+
 REFERENCE = re.compile(r"^(?:SO|ISO)-?(\d{4})-?(\d{1,6})$", re.IGNORECASE)
 
 
@@ -280,7 +284,9 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
         row.preferred_by = step.preferred_by
         row.waiting_on = step.waiting_on
         row.source = step.source
-        if row.state != "done" or step.state == "done":
+        if row.state == TO_CONFIRM and step.state == "open":
+            pass  # brought in from a spreadsheet past its date: it waits for the unit to confirm it
+        elif row.state != "done" or step.state == "done":
             row.state = step.state
             row.done_on = step.done_on
             rule = procedure(ctx, order.procedure_id).milestone(step.key)
@@ -289,7 +295,7 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
         row.updated_at = now
     for slot, row in stored.items():
         # A step the timeline no longer holds (its condition stopped holding) is waived, never deleted.
-        if slot not in seen and row.state in ("open", "waiting"):
+        if slot not in seen and row.state in ("open", "waiting", TO_CONFIRM):
             row.state = "waived"
             row.updated_at = now
     await session.flush()

@@ -27,6 +27,15 @@ from storage.outbox import UNIT, Planned, queue
 # A step with no notice left to send waits here until its due date or state changes.
 NEVER = date(9999, 12, 31)
 BATCH = 2000
+# What the planner reads of a step and its order.
+_STEP_COLUMNS = select(
+    models.Milestone,
+    models.Order.reference,
+    models.Order.procedure_id,
+    models.Order.made,
+    models.Order.status,
+    models.Order.social_worker_id,
+)
 
 
 @dataclass(frozen=True)
@@ -51,15 +60,7 @@ class Planner:
             async with self.database.session() as session:
                 rows = (
                     await session.execute(
-                        select(
-                            models.Milestone,
-                            models.Order.reference,
-                            models.Order.procedure_id,
-                            models.Order.made,
-                            models.Order.status,
-                            models.Order.social_worker_id,
-                        )
-                        .join(models.Order, models.Milestone.order_id == models.Order.id)
+                        _STEP_COLUMNS.join(models.Order, models.Milestone.order_id == models.Order.id)
                         .where(
                             models.Milestone.state == "open",
                             models.Milestone.notify_on <= today,
@@ -76,8 +77,26 @@ class Planner:
             if len(rows) < BATCH:
                 return total
 
-    async def _plan_batch(self, session: AsyncSession, rows: Sequence[Any], today: date, now: datetime) -> int:
+    async def forecast(self, session: AsyncSession, order_ids: Sequence[int], today: date) -> list[Planned]:
+        """The rows `plan` would queue on `today` for these orders, read in the caller's transaction and queued
+        nowhere: what an import's dry run shows will go out on its first working day."""
+        planned: list[Planned] = []
         people = _People(session, self.legal_address)
+        for start in range(0, len(order_ids), BATCH):
+            rows = (
+                await session.execute(
+                    _STEP_COLUMNS.join(models.Order, models.Milestone.order_id == models.Order.id)
+                    .where(models.Milestone.state == "open", models.Order.id.in_(order_ids[start : start + BATCH]))
+                    .order_by(models.Milestone.id)
+                )
+            ).all()
+            planned += (await self._notices(people, rows, today))[0]
+        return planned
+
+    async def _notices(
+        self, people: _People, rows: Sequence[Any], today: date
+    ) -> tuple[list[Planned], list[dict[str, Any]]]:
+        """The rows these steps call for by `today`, and each step's next notice day."""
         planned: list[Planned] = []
         next_days = []
         for row, reference, procedure_id, made, status, social_worker_id in rows:
@@ -89,6 +108,10 @@ class Planner:
                 planned += await people.rows_for(notice, row, social_worker_id)
             upcoming = [d for d in (*step.reminders, *(e.on for e in step.escalations)) if d > today]
             next_days.append({"mid": row.id, "old_due": row.due, "next": min(upcoming, default=NEVER)})
+        return planned, next_days
+
+    async def _plan_batch(self, session: AsyncSession, rows: Sequence[Any], today: date, now: datetime) -> int:
+        planned, next_days = await self._notices(_People(session, self.legal_address), rows, today)
         queued = await queue(session, planned, self.hours.next_opening(now), now)
         await _audit_nobody(session, planned, queued, now)
         # Only a row still as it was read moves on: a step changed meanwhile is read again next tick.

@@ -109,6 +109,10 @@ class Order(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     # The Teams form it was saved from: pressing Save again on the same form finds this order, not a new one.
     form_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The council's own reference, for an order brought in from its spreadsheet: a re-import finds the order by it.
+    council_reference: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    # A digest of the spreadsheet row it was last imported from: the same row again changes nothing.
+    import_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
