@@ -18,6 +18,7 @@ from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
+from sobot import cli_imports
 from sobot.console import fail, format_table, settings_or_exit
 from sobot.logs import configure as configure_logs
 from sobot.mailboxes import SETTINGS_OF, server_errors
@@ -314,7 +315,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def add_commands(commands: Any) -> None:
-    order_cmd = commands.add_parser("orders", help="new, list and show orders")
+    order_cmd = commands.add_parser("orders", help="new, import, list and show orders")
     order_actions = order_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     new = order_actions.add_parser("new", help="record a new order and compute its timeline")
@@ -334,6 +335,8 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--social-worker", dest="social_worker", help="the social worker's email")
     new.add_argument("--notes")
     new.set_defaults(handler=_with_context(orders_new))
+
+    cli_imports.add_command(order_actions, _with_service)
 
     listing = order_actions.add_parser("list", help="the open orders")
     listing.add_argument("--overdue", action="store_true", help="only orders with an overdue step")
