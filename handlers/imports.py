@@ -129,7 +129,7 @@ async def import_orders(
     good or `skip_bad` says to leave the bad ones out. A row that repeats what was imported before changes nothing;
     a changed one updates its order. The report gives each row's outcome and, from `forecast`, what the first
     working day would send for the orders written."""
-    person = await _may_import(ctx, actor)
+    person = await may_import(ctx, actor)
     today = ctx.today()
     first_day = ctx.calendar.on_or_after(today)
     if sheet.problems:
@@ -158,7 +158,7 @@ async def import_orders(
     return report
 
 
-async def _may_import(ctx: Context, actor: Actor) -> models.Person | None:
+async def may_import(ctx: Context, actor: Actor) -> models.Person | None:
     """The person importing, when the permission table lets them; the refusal audited otherwise."""
     async with ctx.database.read() as session:
         person = await records.actor_person(session, actor)

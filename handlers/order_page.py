@@ -78,6 +78,8 @@ class OrderPage:
     # by name
     may_extend: bool
     may_end: bool
+    # The unit may say whether a step brought in by an import, past its date, was done (handlers/confirm.py).
+    may_confirm: bool = False
 
 
 def section(procedure: Procedure, source: str) -> str:
@@ -158,4 +160,6 @@ async def order_page(ctx: Context, reference: str, actor: Actor,
         may_allocate=may_allocate, iros=iros,
         may_extend=view.status == "open" and permissions.allows("order.extend", standing),
         may_end=view.status == "open" and permissions.allows("order.end", standing),
+        may_confirm=view.status == "open" and permissions.allows("step.confirm", standing)
+        and any(step.state == records.TO_CONFIRM for step in steps),
     )  # fmt: skip

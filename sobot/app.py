@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -202,13 +202,13 @@ def assemble(
     teams = build_bot(ctx, environ, client_factory=client_factory, unit_mailbox=unit_mailbox,
                       dashboard=settings.dashboard_url)  # fmt: skip
     add_teams_endpoint(app, teams, settings.host)
-    add_web(app, dashboard(ctx, settings, teams.app_id, identity))
+    planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
+                      settings.legal_address or None)  # fmt: skip
+    add_web(app, replace(dashboard(ctx, settings, teams.app_id, identity), forecast=planner.forecast))
     if channels is None:
         channels = Delivery(TeamsChannel(teams.messenger, teams.links), services.mailbox, ctx,
                             settings.allocation_request_to, installer(ctx, settings, environ, graph_token),
                             polled=settings.unit_address, links=Links(settings.dashboard_url))  # fmt: skip
-    planner = Planner(services.database, services.procedures, services.calendar, hours, services.clock,
-                      settings.legal_address or None)  # fmt: skip
     dispatcher = Dispatcher(services.database, channels, hours, services.clock, settings.unit_address,
                             legal_address=settings.legal_address or None,
                             attempts=settings.notify_attempts, backoff=settings.notify_backoff_seconds,

@@ -19,6 +19,7 @@ from handlers.context import Context
 from handlers.terms import day
 from web import csrf, pages
 from web.identity import Identity
+from web.imports import UPLOAD_LIMIT
 from web.local import LocalIdentity, NoSignIn
 from web.page import DASHBOARD, Dashboard
 from web.sessions import SESSION
@@ -42,6 +43,8 @@ HEADERS = {
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The routes that take a file, and the largest body each takes (every other route keeps aiohttp's 1 MiB).
+UPLOADS = {"web.imports.upload": UPLOAD_LIMIT}
 
 
 def _ours(request: web.Request) -> bool:
@@ -56,6 +59,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     and set the security headers on whatever is answered (errors included)."""
     if not _ours(request):
         return await handler(request)
+    limit = UPLOADS.get(request.match_info.route.name or "")
+    if limit is not None:
+        request = request.clone(client_max_size=limit)
     dashboard = request.app[DASHBOARD]
     refused = dashboard.identity.refusal(request)
     if refused is not None:
@@ -65,7 +71,17 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[SESSION] = session
     try:
         if request.method == "POST" and not request.path.startswith(STATIC):
-            form = await request.post()
+            try:
+                form = await request.post()
+            except web.HTTPRequestEntityTooLarge:
+                megabytes = (limit or request.client_max_size) // (1024 * 1024)
+                raise web.HTTPRequestEntityTooLarge(
+                    limit or request.client_max_size,
+                    request.content_length or 0,
+                    content_type="text/plain",
+                    text=f"The file is larger than {megabytes} MB, more than this page takes: import it with sobot "
+                    "orders import FILE on the server, or split it.",
+                ) from None
             if not csrf.valid(session, form.get(csrf.FIELD)):
                 raise web.HTTPForbidden(text=csrf.REFUSED, content_type="text/plain")
         response = await handler(request)

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers import orders, records
+from handlers import confirm, orders, records
 from handlers.context import Actor, Context
 from handlers.directory import PersonView, person_by_id
 from handlers.errors import InvalidInput, NotAllowed, NotFound
@@ -32,6 +32,7 @@ FORMS: Mapping[str, tuple[str, ...]] = {
     "allocate": ("iro",),
     "extend": ("last_day", "decided_on"),
     "end": ("reason", "on"),
+    "confirm": ("step", "outcome", "on"),
 }
 END_REASONS = (("discharged", "Discharged by the court"), ("expired", "Expired"),
                ("replaced", "Replaced by a full order (an interim order only)"))  # fmt: skip
@@ -71,6 +72,7 @@ async def _show(request: web.Request, reference: str, *, status: int = 200, form
                            page.steps),
         "shapes": SHAPES, "state_words": WORDS, "end_reasons": END_REASONS, "form": form, "typed": typed or {},
         "problems": problems or {}, "refused": refused, "open_steps": [s for s in page.steps if s.may_record],
+        "unconfirmed": [s for s in page.steps if s.state == records.TO_CONFIRM],
     }  # fmt: skip
     return await render(request, "order.html", context, status=status)
 
@@ -143,10 +145,26 @@ async def _end(ctx: Context, reference: str, typed: Mapping[str, str], actor: Ac
     return f"Ended: {reference}, on {on:%d %B %Y}."
 
 
+async def _confirm(ctx: Context, reference: str, typed: Mapping[str, str], actor: Actor) -> str:
+    key, _, occurrence = typed.get("step", "").partition(":")
+    problems: dict[str, str] = {}
+    if not key or not occurrence.isdigit():
+        problems["step"] = "Choose the step to confirm."
+    outcome = typed.get("outcome")
+    on = _date(typed, "on", ctx.today(), problems) if outcome == "done" else None
+    if problems:
+        raise Problems(problems)
+    step = await confirm.confirm_step(ctx, reference, key, actor, on, int(occurrence))
+    if on is None:
+        return f"Confirmed outstanding: {step.title}; it is reminded and escalated from now."
+    return f"Confirmed: {step.title}, done {on:%d %B %Y}."
+
+
 Action = Callable[[Context, str, Mapping[str, str], Actor], Awaitable[str]]
 # Each form's operation: the one map from the page's forms to what they do.
 ACTIONS: Mapping[str, Action] = {
     "step": _record_step, "event": _record_event, "allocate": _allocate, "extend": _extend, "end": _end,
+    "confirm": _confirm,
 }  # fmt: skip
 
 

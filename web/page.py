@@ -10,6 +10,7 @@ from aiohttp import web
 
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, Listed, PersonView
+from handlers.imports import Forecast
 from handlers.kept import Kept
 from web import csrf
 from web.identity import Identity
@@ -25,6 +26,8 @@ class Dashboard:
     sessions: Sessions
     # The directory's list behind the pages' choices (teams, IROs), read again after TRUSTED_FOR.
     directory: Kept[str, list[Listed]] = field(default_factory=lambda: Kept(TRUSTED_FOR))
+    # What the planner would send for some orders on a day: the import page's dry run shows it.
+    forecast: Forecast | None = None
 
 
 DASHBOARD = web.AppKey("sobot_dashboard", Dashboard)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import caseload, order
+from web import caseload, imports, order
 from web.oversight import add_oversight
 
 
@@ -16,4 +16,5 @@ def add_pages(app: web.Application) -> None:
     app.router.add_get("/", home, name="web.home")
     caseload.add_routes(app)
     order.add_routes(app)
+    imports.add_routes(app)
     add_oversight(app)
