@@ -22,7 +22,7 @@ from bot.activities import Reply
 from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
 from bot.messenger import Messenger
-from handlers import access, conversations, order_form, orders, permissions, queries, reminders
+from handlers import access, confirm, conversations, order_form, orders, permissions, queries, reminders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, PersonView, identify, iro_loads
 from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, RequestError, brief
@@ -303,6 +303,14 @@ class SobotAgent(ActivityHandler):
         )
         return Reply(line, self._summary(done.order, note=line))
 
+    async def _confirm(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
+        step = await confirm.confirm_step(self.ctx, command.reference or "", command.text, person.actor, command.on)
+        if command.on is None:
+            line = f"Confirmed outstanding on {step.reference}: {step.title}. It is reminded and escalated from now."
+        else:
+            line = f"Confirmed on {step.reference}: {step.title}, done {command.on:%d %B %Y}."
+        return Reply(line, cards.message(line))
+
     async def _step_done(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         data = command.data
         on = self.ctx.today()
@@ -415,6 +423,7 @@ class SobotAgent(ActivityHandler):
         "order.choose_iro": _choose_iro,
         cards.REFRESH: _refresh,
         "use_channel": _use_channel,
+        "confirm": _confirm,
     }
 
     async def submit_order(self, person: PersonView, data: Mapping[str, Any], teams_id: str | None = None) -> Reply:

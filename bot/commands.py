@@ -26,9 +26,15 @@ HELP = [
     ("allocate SO-2026-0007 to Jane Smith", "allocate an IRO (Safeguarding Unit)"),
     ("extend SO-2026-0007 to 02/03/2028", "record the court's extension"),
     ("use this channel for allocations", "in the unit's channel, once (Safeguarding Unit)"),
+    (
+        "confirm SO-2026-0007 first CIN meeting done 12/05/2026",
+        "say an imported step was done, or outstanding (Safeguarding Unit)",
+    ),
 ]
 MOST_DAYS_AHEAD = 366
-WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "event", "allocate", "extend", "use"]
+WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "event", "allocate", "extend", "use",
+         "confirm"]  # fmt: skip
+CONFIRMED = ("done", "outstanding")
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,8 @@ def parse(text: str, today: date) -> Command:
                 "allocate", reference, problem="Say whom to allocate, e.g. allocate SO-2026-0007 to Jane Smith."
             )
         return Command("allocate", reference, text=rest)
+    if first == "confirm":
+        return _confirm(reference, lowered, today)
     if first in ("done", "event", "extend"):
         body = [w for w in re.sub(REFERENCE, " ", lowered).split()[1:] if w not in ("to", "on", "as")]
         try:
@@ -135,6 +143,26 @@ def parse(text: str, today: date) -> Command:
         return Command("my_orders")
     nearest = difflib.get_close_matches(lowered, [usage for usage, _ in HELP], n=1, cutoff=0.5)
     return Command("unknown", text=line, suggestion=nearest[0] if nearest else None)
+
+
+def _confirm(reference: str | None, lowered: str, today: date) -> Command:
+    """ "confirm REF STEP done DATE" or "confirm REF STEP outstanding": the unit's word on an imported step."""
+    body = [w for w in REFERENCE.sub(" ", lowered).split()[1:] if w not in ("on", "as", "is", "was")]
+    try:
+        body, on = _trailing_date(body, today)
+    except DateNotUnderstood as error:
+        return Command("confirm", reference, problem=str(error))
+    example = _example("confirm")
+    if reference is None:
+        return Command("confirm", problem=f"Say which order, e.g. {example}.")
+    if not body or body[-1] not in CONFIRMED:
+        return Command("confirm", reference, problem=f"Say done (with its date) or outstanding, e.g. {example}.")
+    outcome, step = body[-1], body[:-1]
+    if not step:
+        return Command("confirm", reference, problem=f"Say which step, e.g. {example}.")
+    if outcome == "done" and on is None:
+        return Command("confirm", reference, problem=f"Say the day it was done, e.g. {example}.")
+    return Command("confirm", reference, text=" ".join(step), on=on if outcome == "done" else None)
 
 
 def _example(command: str) -> str:

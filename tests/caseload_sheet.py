@@ -57,7 +57,7 @@ class Caseload:
         sheet.title = "Orders"
         sheet.append([heading if heading not in _TITLED else title(heading) for heading in self.headings])
         for row in self.rows:
-            sheet.append([row.get(heading, "") for heading in self.headings])
+            sheet.append([row.get(heading) or None for heading in self.headings])  # an empty cell, as Excel leaves it
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
