@@ -1,14 +1,16 @@
-"""The morning digest: on each working morning, each manager's and IRO's overdue and soon-due steps, queued once."""
+"""The morning digest: on each working morning, each manager's and IRO's overdue and soon-due steps, queued once;
+and the Safeguarding Unit's part, the imported steps it has still to confirm."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from handlers.context import Context
+from handlers.confirm import checklist
+from handlers.context import SYSTEM, Context
 from handlers.queries import digests
 from rules.notices import WorkingHours
-from storage.outbox import Planned, queue
+from storage.outbox import UNIT, Planned, queue
 
 LOOKAHEAD_WORKING_DAYS = 10
 # A digest longer than this lists the most pressing and says how many more: `overdue` in Teams shows all.
@@ -47,6 +49,15 @@ class Digest:
                      "overdue": sum(1 for s in steps if s.overdue), "total": len(steps)})
             for person_id, steps in (await digests(self.ctx, until)).items()
         ]  # fmt: skip
+        unconfirmed = await checklist(self.ctx, SYSTEM)
+        if unconfirmed:
+            planned.append(
+                Planned(f"digest:unit:{today.isoformat()}", None, None, "digest", UNIT, None, None,
+                        {"steps": [{"due": s.due.isoformat() if s.due else today.isoformat(), "reference": s.reference,
+                                    "initials": s.child_initials, "title": s.title, "owner": "to confirm",
+                                    "overdue": False} for s in unconfirmed[:LINES]],
+                         "to_confirm": len(unconfirmed), "overdue": 0, "total": len(unconfirmed)})
+            )  # fmt: skip
         async with self.ctx.database.session() as session:
             queued = len(await queue(session, planned, self.hours.next_opening(now), now))
         self._planned_on = today

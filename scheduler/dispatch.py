@@ -632,12 +632,20 @@ def digest_message(payload: dict[str, Any]) -> Message:
     soon = int(payload.get("total", len(lines))) - overdue
     plural = "s" if overdue != 1 else ""
     headline = f"Good morning: {overdue} step{plural} overdue, {soon} due in the next 10 working days."
+    unconfirmed = int(payload.get("to_confirm", 0))
+    if unconfirmed:
+        # The unit's part: steps an import brought in past their date, silent until the unit says.
+        headline = (f"Good morning: {unconfirmed} imported step{'s' if unconfirmed != 1 else ''} to confirm, each "
+                    "past its date with nothing recorded and neither reminded nor escalated until you confirm it "
+                    "done (with its date) or outstanding.")  # fmt: skip
     text = tuple(
         f"{'OVERDUE ' if line.overdue else ''}{line.due:%d %b %Y}  {line.reference} ({line.initials})  "
         f"{line.title}  [{line.owner.replace('_', ' ')}]"
         for line in lines
     )  # fmt: skip
     more = overdue + soon - len(lines)
-    if more > 0:
+    if more > 0 and unconfirmed:
+        text += (f"… and {more} more: the dashboard's import page lists them all.",)
+    elif more > 0:
         text += (f"… and {more} more: type “overdue” or “due” to the sobot bot in Teams for the whole list.",)
     return Message("digest", headline, text, digest=lines)

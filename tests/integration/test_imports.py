@@ -16,6 +16,8 @@ from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.notices import WorkingHours
 from rules.procedures import load_builtin
+from scheduler.digest import LINES, Digest
+from scheduler.dispatch import digest_message
 from scheduler.outbox import Planner
 from storage import Database, models
 from tests.caseload_sheet import STAFF, caseload
@@ -153,3 +155,23 @@ async def test_only_the_unit_imports_and_a_refusal_is_audited(database: Database
     assert await _count(database, models.Order) == 0
     assert await _count(database, models.AuditEntry, models.AuditEntry.action == "orders.import",
                         models.AuditEntry.outcome == "refused") == 1  # fmt: skip
+
+
+async def test_the_units_digest_lists_the_steps_it_has_to_confirm(database: Database) -> None:
+    ctx, _ = await _setup(database)
+    book = caseload(ctx.procedures, TODAY.date(), count=120, bad=False)
+    await imports.import_orders(ctx, read_sheet("t.csv", book.csv(), _keys(ctx)), UNIT)
+    waiting = await confirm.checklist(ctx, UNIT)
+    assert len(waiting) > LINES, "more than a digest lists, so it says how many more"
+
+    await Digest(ctx, WorkingHours(ctx.calendar)).plan()  # 09:00 on a Monday: the digest's morning
+    async with database.session() as session:
+        note = await session.scalar(select(models.Notification).where(models.Notification.dedupe_key
+                                                                      == "digest:unit:2026-12-07"))  # fmt: skip
+    assert note is not None and note.person_id is None and note.address is None, "for the unit's own channel"
+    assert note.payload["to_confirm"] == len(waiting)
+    message = digest_message(note.payload)
+    assert message.headline.startswith(f"Good morning: {len(waiting)} imported steps to confirm")
+    assert message.lines[0] == (f"{waiting[0].due:%d %b %Y}  {waiting[0].reference} ({waiting[0].child_initials})  "
+                                f"{waiting[0].title}  [to confirm]")  # fmt: skip
+    assert message.lines[-1] == f"… and {len(waiting) - LINES} more: the dashboard's import page lists them all."
