@@ -107,8 +107,10 @@ def read_sheet(name: str, content: bytes, event_keys: Iterable[str]) -> Sheet:
     problems += more
     rows = []
     for number, values in enumerate(orders[1:], start=2):
-        cells = {column: _text(values[i]) for i, column in enumerate(columns) if column and i < len(values)}
-        if not any(cells.values()):
+        # Only the cells with something in them: a sheet has many columns, most of them empty on most rows.
+        cells = {column: text for i, column in enumerate(columns)
+                 if column and i < len(values) and (text := _text(values[i]))}  # fmt: skip
+        if not cells:
             continue  # an empty row between orders says nothing
         reference = cells.get(COUNCIL_REFERENCE, "")
         rows.append(Row(number, cells, tuple(events_by_reference.get(reference.casefold(), ())) if reference else ()))

@@ -38,6 +38,8 @@ Forecast = Callable[[AsyncSession, Sequence[int], date], Awaitable[Sequence[Plan
 Progress = Callable[[int, int], None]
 
 NEW, UPDATED, UNCHANGED, BAD = "new", "updated", "unchanged", "bad"
+# New orders written per round of statements.
+ORDERS_AT_ONCE = 500
 _DECIDED = re.compile(r"^(?P<last>.+?)\s+decided\s+(?:on\s+)?(?P<decided>.+)$", re.IGNORECASE)
 
 
@@ -354,7 +356,13 @@ def _check(ctx: Context, row: Row, directory: _Directory, today: date) -> _Candi
     ).hexdigest()
     return _Candidate(row, new, replace(terms, last_day=last_day), procedure, cells.get(COUNCIL_REFERENCE) or None,
                       social_worker.id if social_worker else None, iro.id if iro else None, extended, events,
-                      fingerprint, timeline, past_and_unrecorded(timeline, today))  # fmt: skip
+                      fingerprint, _slim(timeline), past_and_unrecorded(timeline, today))  # fmt: skip
+
+
+def _slim(timeline: Sequence[PlannedStep]) -> list[PlannedStep]:
+    """The steps as stored: without their reminder and escalation days (the planner works those out from the
+    procedure), which a long file would otherwise hold in memory for every row at once."""
+    return [replace(step, reminders=(), escalations=()) for step in timeline]
 
 
 def past_and_unrecorded(timeline: Sequence[PlannedStep], today: date) -> set[tuple[str, int]]:
@@ -445,29 +453,36 @@ async def _write(
         first = await bulk.take_order_numbers(session, today.year, len(fresh))
         for number, c in enumerate(fresh, start=first):
             c.reference = f"SO-{today.year}-{number:04d}"
-        ids = await bulk.add_orders(session, [_order_row(c, known_children[c.new.child_local_id], now) for c in fresh])
-        milestones, events, allocations, extensions, audit = [], [], [], [], []
-        for order_id, c in zip(ids, fresh, strict=True):
-            milestones += [_milestone_row(order_id, step, c.unconfirmed, now) for step in c.timeline]
-            events += [{"order_id": order_id, "kind": e.key, "occurred_on": e.on, "value": e.value,
-                        "recorded_by_id": by, "recorded_at": now, "details": f"imported from {sheet.name}"}
-                       for e in c.events]  # fmt: skip
-            if c.iro_id is not None:
-                allocations.append({"order_id": order_id, "iro_id": c.iro_id, "allocated_by_id": by,
-                                    "allocated_at": now, "replaced_iro_id": None, "active": True})  # fmt: skip
-            running = _first_last_day(c)
-            for new_last, decided in c.extensions:
-                extensions.append({"order_id": order_id, "previous_last_day": running, "new_last_day": new_last,
-                                   "decided_on": decided, "recorded_by_id": by, "recorded_at": now})  # fmt: skip
-                running = new_last
-            audit.append(records.audit_values(ctx, actor, "order.import", c.reference, _audit_details(sheet, c, NEW)))
+        # A part at a time, so that the rows being written are never the whole file's at once.
+        for start in range(0, len(fresh), ORDERS_AT_ONCE):
+            part = fresh[start : start + ORDERS_AT_ONCE]
+            part_ids = await bulk.add_orders(session, [_order_row(c, known_children[c.new.child_local_id], now)
+                                                       for c in part])  # fmt: skip
+            milestones, events, allocations, extensions, audit = [], [], [], [], []
+            for order_id, c in zip(part_ids, part, strict=True):
+                milestones += [_milestone_row(order_id, step, c.unconfirmed, now) for step in c.timeline]
+                events += [{"order_id": order_id, "kind": e.key, "occurred_on": e.on, "value": e.value,
+                            "recorded_by_id": by, "recorded_at": now, "details": f"imported from {sheet.name}"}
+                           for e in c.events]  # fmt: skip
+                if c.iro_id is not None:
+                    allocations.append({"order_id": order_id, "iro_id": c.iro_id, "allocated_by_id": by,
+                                        "allocated_at": now, "replaced_iro_id": None, "active": True})  # fmt: skip
+                running = _first_last_day(c)
+                for new_last, decided in c.extensions:
+                    extensions.append({"order_id": order_id, "previous_last_day": running,
+                                       "new_last_day": new_last, "decided_on": decided, "recorded_by_id": by,
+                                       "recorded_at": now})  # fmt: skip
+                    running = new_last
+                audit.append(records.audit_values(ctx, actor, "order.import", c.reference,
+                                                  _audit_details(sheet, c, NEW)))  # fmt: skip
+            await bulk.add_rows(session, models.Milestone, milestones)
+            await bulk.add_rows(session, models.Event, events)
+            await bulk.add_rows(session, models.Allocation, allocations)
+            await bulk.add_rows(session, models.OrderExtension, extensions)
+            await bulk.add_rows(session, models.AuditEntry, audit)
+            ids += part_ids
             if progress is not None:
-                progress(len(audit), len(fresh) + len(changed))
-        await bulk.add_rows(session, models.Milestone, milestones)
-        await bulk.add_rows(session, models.Event, events)
-        await bulk.add_rows(session, models.Allocation, allocations)
-        await bulk.add_rows(session, models.OrderExtension, extensions)
-        await bulk.add_rows(session, models.AuditEntry, audit)
+                progress(len(ids), len(fresh) + len(changed))
     for c in changed:
         ids.append(await _update(ctx, session, sheet, c, person, actor, today))
     return ids

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler, Middleware
 from sobot.app import build_sobot
 from sobot.settings import Settings, SettingsError, missing_teams_app
 from storage import upgrade
+from web.app import too_large
 
 log = logging.getLogger("sobot")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -46,7 +47,15 @@ def body_within(seconds: float) -> Middleware:
         if request.body_exists:
             try:
                 async with asyncio.timeout(seconds):
-                    await request.read()  # kept by aiohttp: the handler reads the same body again
+                    if request.content_type == "multipart/form-data":
+                        # Parsed and kept: a multipart body read as bytes could not be parsed afterwards.
+                        await request.post()
+                    else:
+                        await request.read()  # kept by aiohttp: the handler reads the same body again
+            except web.HTTPRequestEntityTooLarge:
+                if (request.match_info.route.name or "").startswith("web."):
+                    raise too_large(request) from None  # the dashboard's sentence for it
+                raise
             except TimeoutError:
                 log.info("a request's body did not arrive within %g s; its connection was closed", seconds)
                 response = web.json_response(

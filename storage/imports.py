@@ -23,6 +23,12 @@ _TAKE_BLOCK = (
 )
 _NEW_CHILDREN = insert(CHILDREN).returning(CHILDREN.c.id, CHILDREN.c.local_id, sort_by_parameter_order=True)
 _NEW_ORDERS = insert(ORDERS).returning(ORDERS.c.id, sort_by_parameter_order=True)
+# Rows written per statement: each is one statement under the database's statement timeout, however long the file.
+CHUNK = 1000
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [list(rows[start : start + CHUNK]) for start in range(0, len(rows), CHUNK)]
 
 
 async def take_order_numbers(session: AsyncSession, year: int, count: int) -> int:
@@ -42,23 +48,24 @@ async def take_order_numbers(session: AsyncSession, year: int, count: int) -> in
 
 async def add_children(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Write children seen for the first time: each one's id by local ID."""
-    if not rows:
-        return {}
-    found = await session.execute(_NEW_CHILDREN, list(rows))
-    return {local_id: child_id for child_id, local_id in found}
+    made: dict[str, int] = {}
+    for chunk in _chunks(rows):
+        made.update({local_id: child_id for child_id, local_id in await session.execute(_NEW_CHILDREN, chunk)})
+    return made
 
 
 async def add_orders(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Write new orders: their ids, in the order of `rows`."""
-    if not rows:
-        return []
-    return list((await session.scalars(_NEW_ORDERS, list(rows))).all())
+    ids: list[int] = []
+    for chunk in _chunks(rows):
+        ids += (await session.scalars(_NEW_ORDERS, chunk)).all()
+    return ids
 
 
 async def add_rows(session: AsyncSession, model: type[models.Base], rows: Sequence[dict[str, Any]]) -> None:
     """Write rows of one table in one statement (events, allocations, extensions, milestones, audit lines)."""
-    if rows:
-        await session.execute(insert(table(model)), list(rows))
+    for chunk in _chunks(rows):
+        await session.execute(insert(table(model)), chunk)
 
 
 async def orders_known(session: AsyncSession) -> list[Any]:

@@ -93,7 +93,8 @@ def caseload(
         kind = "supervision" if "supervision" in procedure.order_types else procedure.order_types[0]
         row = {
             "council_reference": f"LEG/{number + 1:05d}", "child_local_id": f"C{100000 + number}",
-            "child_name": f"Child {_name(number)}", "child_date_of_birth": _uk(made - timedelta(days=365 * 6 + number)),
+            "child_name": f"Child {_name(number)}",
+            "child_date_of_birth": _uk(made - timedelta(days=365 * 6 + number % 3000)),
             "order_type": "SO" if kind == "supervision" else "ISO", "made": _uk(made), "months": "12",
             "court": "Family Court at Leeds", "procedure": procedure.id,
             "social_worker": SOCIAL_WORKERS[number % len(SOCIAL_WORKERS)],

@@ -19,7 +19,6 @@ from handlers.context import Context
 from handlers.terms import day
 from web import csrf, pages
 from web.identity import Identity
-from web.imports import UPLOAD_LIMIT
 from web.local import LocalIdentity, NoSignIn
 from web.page import DASHBOARD, Dashboard
 from web.sessions import SESSION
@@ -43,8 +42,6 @@ HEADERS = {
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# The routes that take a file, and the largest body each takes (every other route keeps aiohttp's 1 MiB).
-UPLOADS = {"web.imports.upload": UPLOAD_LIMIT}
 
 
 def _ours(request: web.Request) -> bool:
@@ -59,9 +56,6 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     and set the security headers on whatever is answered (errors included)."""
     if not _ours(request):
         return await handler(request)
-    limit = UPLOADS.get(request.match_info.route.name or "")
-    if limit is not None:
-        request = request.clone(client_max_size=limit)
     dashboard = request.app[DASHBOARD]
     refused = dashboard.identity.refusal(request)
     if refused is not None:
@@ -74,14 +68,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             try:
                 form = await request.post()
             except web.HTTPRequestEntityTooLarge:
-                megabytes = (limit or request.client_max_size) // (1024 * 1024)
-                raise web.HTTPRequestEntityTooLarge(
-                    limit or request.client_max_size,
-                    request.content_length or 0,
-                    content_type="text/plain",
-                    text=f"The file is larger than {megabytes} MB, more than this page takes: import it with sobot "
-                    "orders import FILE on the server, or split it.",
-                ) from None
+                raise too_large(request) from None
             if not csrf.valid(session, form.get(csrf.FIELD)):
                 raise web.HTTPForbidden(text=csrf.REFUSED, content_type="text/plain")
         response = await handler(request)
@@ -95,6 +82,16 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers["Cache-Control"] = "no-store"
     dashboard.sessions.save(session, response)
     return response
+
+
+def too_large(request: web.Request) -> web.HTTPRequestEntityTooLarge:
+    """The answer to a body larger than the app takes (aiohttp's own limit, 1 MiB): a sentence saying what to do."""
+    megabytes = request.client_max_size // (1024 * 1024)
+    return web.HTTPRequestEntityTooLarge(
+        request.client_max_size, request.content_length or 0, content_type="text/plain",
+        text=f"What was sent is larger than {megabytes} MB, more than the dashboard takes: import a larger "
+        "spreadsheet with sobot orders import FILE on the server, or split it.",
+    )  # fmt: skip
 
 
 def add_web(app: web.Application, dashboard: Dashboard) -> None:

@@ -23,8 +23,9 @@ from handlers.errors import NotAllowed, RequestError
 from handlers.import_sheet import read_sheet
 from web.page import DASHBOARD, render, viewer
 
-# The largest file the page takes; a larger one goes through `sobot orders import`.
-UPLOAD_LIMIT = 10 * 1024 * 1024
+# The largest file the page takes: the web app's own limit on a request's body (aiohttp's default, 1 MiB), about
+# 10,000 orders as XLSX; a larger one goes through `sobot orders import`.
+UPLOAD_LIMIT = 1024 * 1024
 KEPT_FOR = timedelta(hours=2)
 FIELD = "sheet"
 CHECKING, CHECKED, IMPORTING, IMPORTED, FAILED = "checking", "checked", "importing", "imported", "failed"

@@ -106,7 +106,7 @@ async def test_others_are_refused_and_the_upload_is_capped_and_guarded(browser: 
     status, _, page = await _upload(browser, "t.csv", b"Child ID\n1\n", token=False)
     assert status == 403
     status, _, page = await _upload(browser, "big.csv", b"x" * (UPLOAD_LIMIT + 1))
-    assert status == 413 and "The file is larger than 10 MB" in page
+    assert status == 413 and "What was sent is larger than 1 MB, more than the dashboard takes" in page
     status, path, _ = await _upload(browser, "notes.txt", b"hello")
     page = await _finished(browser, path)
     assert "notes.txt is not a CSV or XLSX file" in page
