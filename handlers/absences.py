@@ -1,0 +1,225 @@
+"""Absences: a person, their manager or the unit records who is away, from when to when, and who covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from handlers import records
+from handlers.context import Actor, Context
+from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, brief
+from handlers.permissions import NEEDS, Refused, absence_standing, allows, audit_refusal, refusal
+from rules.cover import long_day
+from rules.names import cleaned, meant
+from storage import models
+
+RECORDED = "recorded"
+AUTOMATIC_REPLIES = "automatic_replies"
+ACTION = "absence.record"
+
+
+@dataclass(frozen=True)
+class AbsenceView:
+    """An absence as people are shown it."""
+
+    id: int
+    name: str
+    email: str
+    first_day: date
+    last_day: date
+    cover_name: str | None
+    cover_email: str | None
+    source: str
+    recorded_by: str
+
+    @property
+    def words(self) -> str:
+        """ "Megan Bowen is away Fri 14 Aug 2026 to Fri 28 Aug 2026; Jane Smith covers."."""
+        covers = f"{self.cover_name} covers" if self.cover_name else "no cover is named, so their team manager is told"
+        where = " (from their Outlook automatic replies)" if self.source == AUTOMATIC_REPLIES else ""
+        return f"{self.name} is away {long_day(self.first_day)} to {long_day(self.last_day)}{where}; {covers}."
+
+
+def view(absence: models.Absence) -> AbsenceView:
+    cover = absence.cover
+    return AbsenceView(absence.id, absence.person.name, absence.person.email, absence.first_day, absence.last_day,
+                       cover.name if cover else None, cover.email if cover else None, absence.source,
+                       absence.recorded_by)  # fmt: skip
+
+
+async def someone(session: AsyncSession, typed: str, what: str) -> models.Person:
+    """The active person a typed name or email means; refused, in a sentence naming `what`, when none or several."""
+    people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True)))).all()
+    matches = [people[i] for i in meant(typed, [(i, p.name, p.email) for i, p in enumerate(people)])]
+    shown = brief(cleaned(typed) or typed.strip())
+    if not matches:
+        raise NotFound(f"{what}: there is nobody called {shown!r} in the directory: give their full name or email, "
+                       "or ask an administrator to add them (sobot people import).")  # fmt: skip
+    if len(matches) > 1:
+        both = " or ".join(f"{p.name} ({p.email})" for p in matches)
+        raise Ambiguous(f"{what}: {shown!r} could be {both}: give the full name or email.", what.lower(),
+                        tuple((p.name, p.email) for p in matches))  # fmt: skip
+    return matches[0]
+
+
+# An absence is shown with whose it is and who covers.
+_LOADED = (selectinload(models.Absence.person), selectinload(models.Absence.cover))
+
+
+async def _overlapping(
+    session: AsyncSession, person_id: int, first: date, last: date, other_than: int | None = None
+) -> models.Absence | None:
+    """This person's absence (not cancelled) that shares a day with first…last, other than `other_than`."""
+    found = await session.scalars(
+        select(models.Absence).where(models.Absence.person_id == person_id, models.Absence.cancelled_at.is_(None),
+                                     models.Absence.first_day <= last, models.Absence.last_day >= first)
+        .order_by(models.Absence.first_day)
+    )  # fmt: skip
+    return next((a for a in found if a.id != other_than), None)
+
+
+def _check_days(ctx: Context, first: date, last: date, ending: bool = False) -> None:
+    if last < first and not (ending and last == first - timedelta(days=1)):
+        raise InvalidInput(f"The last day away ({long_day(last)}) is before the first ({long_day(first)}): give "
+                           "the first day, then the last.", "last_day")  # fmt: skip
+    if last < ctx.today() and not ending:
+        raise InvalidInput(f"The last day away ({long_day(last)}) has passed already: give an absence that is still "
+                           "to come or under way.", "last_day")  # fmt: skip
+
+
+async def _check_cover(session: AsyncSession, absent: models.Person, cover: models.Person | None, first: date,
+                       last: date) -> None:  # fmt: skip
+    if cover is None:
+        return
+    if cover.id == absent.id:
+        raise InvalidInput(f"{absent.name} cannot cover their own absence: name someone else, or name no cover and "
+                           "their team manager is told.", "cover")  # fmt: skip
+    theirs = await _overlapping(session, cover.id, first, last)
+    if theirs is not None:
+        raise InvalidInput(f"{cover.name} is away themselves from {long_day(theirs.first_day)} to "
+                           f"{long_day(theirs.last_day)}: name someone else to cover.", "cover")  # fmt: skip
+
+
+async def _permitted(ctx: Context, session: AsyncSession, actor: Actor, absent: models.Person) -> Refused | None:
+    person = await records.actor_person(session, actor)
+    if allows(ACTION, absence_standing(person, absent, actor.administrator)):
+        return None
+    return Refused(ACTION, None, refusal(ACTION, None), NEEDS[ACTION])
+
+
+async def _refuse(ctx: Context, actor: Actor, refused: Refused) -> NotAllowed:
+    await audit_refusal(ctx, actor, refused)
+    return NotAllowed(refused.sentence)
+
+
+async def record_absence(ctx: Context, actor: Actor, who: str, first: date, last: date, cover: str | None = None,
+                         source: str = RECORDED) -> AbsenceView:  # fmt: skip
+    """Record that `who` (a name or email) is away from `first` to `last`, covered by `cover` (none: their manager)."""
+    _check_days(ctx, first, last)
+    async with ctx.database.session() as session:
+        absent = await someone(session, who, "Who is away")
+        refused = await _permitted(ctx, session, actor, absent)
+        if refused is None:
+            covering = await someone(session, cover, "Cover") if cover else None
+            await _check_cover(session, absent, covering, first, last)
+            already = await _overlapping(session, absent.id, first, last)
+            if already is not None:
+                raise InvalidInput(f"{absent.name} is already recorded away from {long_day(already.first_day)} to "
+                                   f"{long_day(already.last_day)}: change or cancel that absence instead.",
+                                   "first_day")  # fmt: skip
+            now = ctx.clock.now()
+            absence = models.Absence(person_id=absent.id, first_day=first, last_day=last,
+                                     cover_id=covering.id if covering else None, recorded_by=actor.label,
+                                     source=source, recorded_at=now, updated_at=now)  # fmt: skip
+            session.add(absence)
+            await session.flush()
+            records.audit(session, ctx, actor, "absence.record", None, _details(absence, absent, covering))
+            absence.person, absence.cover = absent, covering
+            return view(absence)
+    raise await _refuse(ctx, actor, refused)
+
+
+async def change_absence(ctx: Context, actor: Actor, absence_id: int, first: date, last: date,
+                         cover: str | None = None, *, ending: bool = False) -> AbsenceView:  # fmt: skip
+    """Change an absence's days and cover (none: their team manager is told); `ending` it yesterday is allowed."""
+    _check_days(ctx, first, last, ending)
+    async with ctx.database.session() as session:
+        absence = await _absence(session, absence_id)
+        refused = await _permitted(ctx, session, actor, absence.person)
+        if refused is None:
+            covering = await someone(session, cover, "Cover") if cover else None
+            await _check_cover(session, absence.person, covering, first, last)
+            already = await _overlapping(session, absence.person_id, first, last, other_than=absence.id)
+            if already is not None:
+                raise InvalidInput(f"{absence.person.name} is already recorded away from "
+                                   f"{long_day(already.first_day)} to {long_day(already.last_day)}: change or "
+                                   "cancel that absence instead.", "first_day")  # fmt: skip
+            before = {"first_day": absence.first_day.isoformat(), "last_day": absence.last_day.isoformat(),
+                      "cover_id": absence.cover_id}  # fmt: skip
+            absence.first_day, absence.last_day = first, last
+            absence.cover_id, absence.cover = (covering.id if covering else None), covering
+            absence.updated_at = ctx.clock.now()
+            records.audit(session, ctx, actor, "absence.change", None,
+                          {**_details(absence, absence.person, covering), "before": before})  # fmt: skip
+            return view(absence)
+    raise await _refuse(ctx, actor, refused)
+
+
+async def cancel_absence(ctx: Context, actor: Actor, absence_id: int) -> AbsenceView:
+    """Cancel an absence: from now, what is sent goes to the person again. It stays on record, as cancelled."""
+    async with ctx.database.session() as session:
+        absence = await _absence(session, absence_id)
+        refused = await _permitted(ctx, session, actor, absence.person)
+        if refused is None:
+            absence.cancelled_at = absence.updated_at = ctx.clock.now()
+            records.audit(session, ctx, actor, "absence.cancel", None,
+                          _details(absence, absence.person, absence.cover))  # fmt: skip
+            return view(absence)
+    raise await _refuse(ctx, actor, refused)
+
+
+async def back(ctx: Context, actor: Actor, who: str) -> AbsenceView:
+    """`who` is back today: their absence under way ends yesterday (one not begun yet is cancelled)."""
+    today = ctx.today()
+    async with ctx.database.session() as session:
+        absent = await someone(session, who, "Who is back")
+        current = await _overlapping(session, absent.id, today, today)
+        if current is None:
+            raise NotFound(f"{absent.name} is not recorded away today: nothing to end.")
+        absence_id, first_day = current.id, current.first_day
+        cover = await session.get(models.Person, current.cover_id) if current.cover_id else None
+        cover_email = cover.email if cover else None
+    if first_day >= today:
+        return await cancel_absence(ctx, actor, absence_id)
+    return await change_absence(ctx, actor, absence_id, first_day, today - timedelta(days=1), cover_email, ending=True)
+
+
+async def absences(ctx: Context, who: str | None = None) -> list[AbsenceView]:
+    """The absences under way or to come (of `who`, when given), soonest first: anyone may see who covers whom."""
+    async with ctx.database.read() as session:
+        statement = (
+            select(models.Absence)
+            .where(models.Absence.cancelled_at.is_(None), models.Absence.last_day >= ctx.today())
+            .options(*_LOADED)
+            .order_by(models.Absence.first_day, models.Absence.id)
+        )
+        if who:
+            statement = statement.where(models.Absence.person_id == (await someone(session, who, "Who")).id)
+        return [view(a) for a in (await session.scalars(statement)).all()]
+
+
+async def _absence(session: AsyncSession, absence_id: int) -> models.Absence:
+    found = await session.scalar(select(models.Absence).where(models.Absence.id == absence_id).options(*_LOADED))
+    if found is None or found.cancelled_at is not None:
+        raise NotFound(f"There is no absence {absence_id} on record (or it was cancelled): list them to see which.")
+    return found
+
+
+def _details(absence: models.Absence, absent: models.Person, cover: models.Person | None) -> dict[str, object]:
+    return {"absence": absence.id, "person": absent.email, "first_day": absence.first_day.isoformat(),
+            "last_day": absence.last_day.isoformat(), "cover": cover.email if cover else None,
+            "source": absence.source}  # fmt: skip
