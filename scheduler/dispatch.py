@@ -38,9 +38,11 @@ from handlers.permissions import ROLE_WORDS
 from handlers.recipients import circle
 from rules.calendar import WorkingCalendar
 from rules.clock import Clock
+from rules.cover import for_whom
 from rules.initials import initials
 from rules.notices import WorkingHours, opening_after
 from rules.recipients import Recipient
+from scheduler.cover import COVERING
 from scheduler.outbox import recipient_key
 from storage import Database, models, outbox
 from storage.outbox import ALLOCATION, NOTE, REPLY, UNIT, Planned, Settlement, queue
@@ -92,14 +94,17 @@ class Message:
     digest: tuple[DigestLine, ...] = ()
     token: str | None = None  # the outbox row's own, for the email's Message-ID (outbox.message_token)
     mail: Mapping[str, Any] | None = None  # a reply to a sender: the email as the mail channel wrote it
+    covering: str | None = None  # sent to someone covering: "For Megan Bowen, away until Fri 28 Aug"
 
     @property
     def subject(self) -> str:
-        return cut_at_word(self.headline, SUBJECT_LENGTH)
+        # A subject is one line: a note of several lines (a summary) is named by its first.
+        first = self.headline.partition("\n")[0]
+        return cut_at_word(f"{self.covering}: {first}" if self.covering else first, SUBJECT_LENGTH)
 
     @property
     def text(self) -> str:
-        return "\n".join((self.headline, *self.lines))
+        return "\n".join((*((f"{self.covering}.",) if self.covering else ()), self.headline, *self.lines))
 
 
 class Channels(Protocol):
@@ -519,6 +524,14 @@ class Dispatcher:
     # Words -----------------------------------------------------------------------------------
 
     def message(self, row: _Row, today: date) -> Message:
+        """What a row says; one sent to someone covering for a person away first says for whom."""
+        message = self._words(row, today)
+        facts = row.note.payload.get(COVERING)
+        if isinstance(facts, dict) and facts.get("name") and facts.get("until"):
+            return replace(message, covering=for_whom(str(facts["name"]), date.fromisoformat(str(facts["until"]))))
+        return message
+
+    def _words(self, row: _Row, today: date) -> Message:
         note = row.note
         child = initials(row.child) if row.child else None
         label = f"{row.reference} ({child})" if row.reference else "An order"

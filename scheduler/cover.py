@@ -1,0 +1,196 @@
+"""Cover for absence in the outbox: what would go to someone away goes to whoever covers, the unit hears of an IRO
+away on a review they chair, and the person back gets one summary of what happened meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rules.calendar import WorkingCalendar
+from rules.cover import Away, away_on, covering, long_day, short_day
+from rules.initials import initials
+from rules.notices import Notice
+from rules.recipients import Recipient
+from storage import Database, models
+from storage.outbox import Planned, note, queue
+
+# The payload key of a notice sent to someone covering: whose it was, and until when they are away.
+COVERING = "covering"
+# How long after an absence a summary is still worth sending, should sobot have been down on the day back.
+SUMMARY_WITHIN = timedelta(days=30)
+
+
+@dataclass
+class Cover:
+    """The absences under way or to come, read once per batch of the planner, and whom each sends notices to."""
+
+    today: date
+    away: Sequence[Away]
+    people: Mapping[int, models.Person]
+
+    @classmethod
+    async def read(cls, session: AsyncSession, today: date, people: Mapping[int, models.Person]) -> Cover:
+        found = await session.scalars(
+            select(models.Absence).where(models.Absence.cancelled_at.is_(None), models.Absence.last_day >= today)
+        )
+
+        def there(person_id: int | None) -> int | None:  # a cover who has left the directory covers nothing
+            person = people.get(person_id) if person_id is not None else None
+            return person.id if person is not None and person.active else None
+
+        away = [Away(a.id, a.person_id, a.first_day, a.last_day, there(a.cover_id)) for a in found]
+        return cls(today, away, people)
+
+    def redirect(self, recipient: Recipient) -> tuple[Recipient, dict[str, Any]]:
+        """Whom a notice for `recipient` goes to today, and what its row then says of whom it is for."""
+        if recipient.person_id is None or not self.away:
+            return recipient, {}
+        managers = {p.id: p.manager_id for p in self.people.values() if p.active}
+        found = covering(recipient.person_id, self.today, self.away, managers)
+        if found is None:
+            return recipient, {}
+        holder, absence = self.people[found[0]], found[1]
+        absent = self.people[recipient.person_id]
+        facts = {"absence": absence.absence_id, "person_id": absent.id, "name": absent.name,
+                 "until": absence.last_day.isoformat(), "named": absence.cover_id is not None}  # fmt: skip
+        return Recipient(holder.name, holder.email, holder.id), {COVERING: facts}
+
+    def iro_away(self, notice: Notice, step: models.Milestone, iro_id: int | None) -> Planned | None:
+        """At a reminder of a step the IRO owns, a note to the unit when the IRO is away on its due date."""
+        if notice.kind != "reminder" or step.owner_role != "iro" or iro_id is None or step.due is None:
+            return None
+        absence = away_on(self.away, iro_id, step.due)
+        iro = self.people.get(iro_id)
+        if absence is None or iro is None:
+            return None
+        cover = self.people.get(absence.cover_id) if absence.cover_id is not None else None
+        covers = f"{cover.name} covers" if cover is not None else "no cover is named"
+        which = f" (occurrence {step.occurrence})" if step.occurrence > 1 else ""
+        text = (f"{notice.reference}: its IRO, {iro.name}, is away on {long_day(step.due)}, the day “{step.title}”"
+                f"{which} is due (away {short_day(absence.first_day)} to {long_day(absence.last_day)}; {covers}). "
+                f"If someone else should chair it, reallocate: type “allocate {notice.reference} to NAME”, or use "
+                "the order's page.")  # fmt: skip
+        key = f"iro-away:{notice.reference}:{step.key}:{step.occurrence}:{absence.absence_id}"
+        return note(key, step.order_id, None, text, iro_id=iro_id, absence=absence.absence_id, step=step.key,
+                    due=step.due.isoformat())  # fmt: skip
+
+
+async def audit_cover(session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int], now: datetime) -> None:
+    """An audit line for each notice newly queued for someone covering, and each note of an IRO away."""
+    if not queued:
+        return
+    keys = {p.dedupe_key: p for p in planned if COVERING in p.payload or p.dedupe_key.startswith("note:iro-away:")}
+    if not keys:
+        return
+    inserted = await session.scalars(
+        select(models.Notification.dedupe_key).where(models.Notification.id.in_(queued),
+                                                     models.Notification.dedupe_key.in_(list(keys)))
+    )  # fmt: skip
+    found = await session.execute(
+        select(models.Order.id, models.Order.reference).where(
+            models.Order.id.in_({p.order_id for p in keys.values() if p.order_id})
+        )
+    )
+    references = {order_id: reference for order_id, reference in found}
+    for key in inserted:
+        p = keys[key]
+        if COVERING in p.payload:
+            action = "notify.covered"
+            details = {**p.payload[COVERING], "cover_id": p.person_id, "kind": p.kind, "role": p.role,
+                       "notice": p.dedupe_key}  # fmt: skip
+        else:
+            action = "notify.iro_away"
+            details = {k: v for k, v in p.payload.items() if k != "text"}
+        session.add(models.AuditEntry(at=now, actor="system", action=action, outcome="ok", details=details,
+                                      order_reference=references.get(p.order_id or 0)))  # fmt: skip
+
+
+def back_on(calendar: WorkingCalendar, absence: models.Absence) -> date:
+    """The absent person's first working day back."""
+    return calendar.on_or_after(absence.last_day + timedelta(days=1))
+
+
+def summary_key(absence_id: int) -> str:
+    return f"back:{absence_id}"
+
+
+async def plan_returns(database: Database, calendar: WorkingCalendar, today: date, not_before: datetime,
+                       now: datetime) -> int:  # fmt: skip
+    """On each absent person's first working day back, one note of what was sent for them meanwhile; the number
+    queued. The note's key is the absence's, so a later tick (or another replica) never queues it twice."""
+    queued = 0
+    async with database.session() as session:
+        ended = (
+            await session.scalars(
+                select(models.Absence).where(models.Absence.cancelled_at.is_(None),
+                                             models.Absence.last_day < today,
+                                             models.Absence.last_day >= today - SUMMARY_WITHIN)
+            )
+        ).all()  # fmt: skip
+        due = [a for a in ended if back_on(calendar, a) <= today]
+        if not due:
+            return 0
+        sent = set(
+            await session.scalars(
+                select(models.Notification.dedupe_key).where(
+                    models.Notification.dedupe_key.in_([f"note:{summary_key(a.id)}" for a in due])
+                )
+            )
+        )
+        for absence in due:
+            if f"note:{summary_key(absence.id)}" in sent:
+                continue
+            text = await _summary(session, absence)
+            planned = note(summary_key(absence.id), None, absence.person_id, text, absence=absence.id)
+            queued += len(await queue(session, [planned], not_before, now))
+            session.add(models.AuditEntry(at=now, actor="system", action="absence.summary", order_reference=None,
+                                          outcome="ok", details={"absence": absence.id,
+                                                                 "person_id": absence.person_id}))  # fmt: skip
+    return queued
+
+
+async def _summary(session: AsyncSession, absence: models.Absence) -> str:
+    """What the person back is told: each notice that went to someone else for them, and where its step is now."""
+    start = datetime.combine(absence.first_day - timedelta(days=1), time(0), tzinfo=UTC)
+    end = datetime.combine(absence.last_day + timedelta(days=2), time(0), tzinfo=UTC)
+    rows = (
+        await session.execute(
+            select(models.Notification, models.Person.name, models.Order.reference, models.Child.name,
+                   models.Milestone)
+            .join(models.Person, models.Notification.person_id == models.Person.id)
+            .outerjoin(models.Order, models.Notification.order_id == models.Order.id)
+            .outerjoin(models.Child, models.Order.child_id == models.Child.id)
+            .outerjoin(models.Milestone, models.Notification.milestone_id == models.Milestone.id)
+            .where(models.Notification.created_at >= start, models.Notification.created_at < end,
+                   models.Notification.kind.in_(("reminder", "escalation")))
+            .order_by(models.Notification.id)
+        )
+    ).all()  # fmt: skip
+    lines = []
+    for notification, cover, reference, child, step in rows:
+        facts = notification.payload.get(COVERING)
+        if not isinstance(facts, dict) or facts.get("absence") != absence.id:
+            continue
+        if notification.state in ("cancelled", "superseded"):
+            continue
+        label = f"{reference} ({initials(child)})" if reference and child else str(reference or "an order")
+        what = step.title if step is not None else "a step"
+        if step is not None and step.state == "done" and step.done_on is not None:
+            now = f"done {short_day(step.done_on)}"
+        elif step is not None and step.due is not None:
+            now = f"still open, due {long_day(step.due)}"
+        else:
+            now = "no longer open"
+        lines.append(f"- {label}: {what}: {with_kind(notification.kind)} went to {cover}; {now}.")
+    head = (f"Welcome back. While you were away ({short_day(absence.first_day)} to {long_day(absence.last_day)}), "
+            f"{len(lines) or 'no'} notice{'' if len(lines) == 1 else 's'} went to others for you")  # fmt: skip
+    return head + (":\n" + "\n".join(lines) if lines else ".")
+
+
+def with_kind(kind: str) -> str:
+    return "an escalation" if kind == "escalation" else "a reminder"

@@ -1,0 +1,135 @@
+"""Cover for absence, driven by the clock on SQLite and PostgreSQL: an absent IRO's reminders go to their cover
+(or, with none, their team manager) saying for whom, the unit is told ahead of a review they would miss, and the
+IRO back gets one summary of what happened meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from handlers import absences, orders
+from handlers.context import CLI, Actor
+from storage import Database, models
+from tests.outbox_rig import Delivered, Rig, rig
+
+STAFF = """name,email,roles,team,manager_email
+Tess Manager,tess@example.gov.uk,team_manager,North,
+Sam Worker,sam@example.gov.uk,social_worker,North,tess@example.gov.uk
+Rita Lead,rita@example.gov.uk,team_manager,IROs,
+Megan Bowen,megan@example.gov.uk,iro,IROs,rita@example.gov.uk
+Jane Smith,jane@example.gov.uk,iro,IROs,rita@example.gov.uk
+Una Unit,una@example.gov.uk,safeguarding_unit,Safeguarding,
+Nell North,nell@example.gov.uk,service_manager,North,
+Hope Head,hope@example.gov.uk,head_of_service,North,
+"""
+MEGAN = Actor("Megan Bowen", "megan@example.gov.uk")
+# The unit's notes go to its members by email in the rig (it has no Teams channel), here Una alone.
+UNIT_PEOPLE = "una@example.gov.uk"
+REVIEW = "IRO review meeting: plan, progress, and whether to seek an extension"
+
+
+def at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def r(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
+    # Made Tue 3 Mar 2026 and allocated to Megan Bowen: its 9-month review is due Thu 3 Dec 2026, reminded on
+    # Thu 19 Nov, Tue 1 Dec and the day itself.
+    async with rig(database, database_url, tmp_path / "mail", at(date(2026, 3, 3)), staff=STAFF) as made:
+        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 3, 3),
+                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+        await orders.allocate_iro(made.ctx, "SO-2026-0001", "Megan Bowen", Actor("Una Unit", "una@example.gov.uk"))
+        made.clock.set(at(date(2026, 11, 16)))
+        yield made
+
+
+async def tick_on(r: Rig, day: date) -> list[Delivered]:
+    """Move the clock to `day`, run the dispatch job, and return what it delivered that day."""
+    before = len(r.delivered())
+    r.clock.set(at(day))
+    await r.tick()
+    return r.delivered()[before:]
+
+
+def about_the_review(delivered: list[Delivered]) -> list[tuple[str, str]]:
+    return [(d.to, d.text.splitlines()[0]) for d in delivered if "IRO review meeting" in d.text and d.to != UNIT_PEOPLE]
+
+
+async def audited(r: Rig, action: str) -> list[dict[str, object]]:
+    async with r.database.session() as session:
+        rows = await session.scalars(select(models.AuditEntry).where(models.AuditEntry.action == action)
+                                     .order_by(models.AuditEntry.id))  # fmt: skip
+        return [row.details for row in rows]
+
+
+async def test_an_absent_iro_s_reminders_go_to_their_cover_and_the_unit_is_told_before_the_review(r: Rig) -> None:
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 23), date(2026, 12, 4), "Jane Smith")
+
+    # Thu 19 Nov, the review's first reminder: Megan is still here, so it is hers; the unit hears she will be
+    # away on the day it is due, while there is time to reallocate.
+    first = await tick_on(r, date(2026, 11, 19))
+    assert about_the_review(first) == [("megan@example.gov.uk", f"SO-2026-0001 (J.M.S.): {REVIEW} is due "
+                                        "Thursday 3 December 2026 (in 10 working days).")]  # fmt: skip
+    flags = [d for d in first if d.to == UNIT_PEOPLE and "is away on" in d.text]
+    assert len(flags) == 1
+    assert flags[0].text.startswith("SO-2026-0001: its IRO, Megan Bowen, is away on Thu 3 Dec 2026, the day “IRO "
+                                    "review meeting")  # fmt: skip
+    assert "(away Mon 23 Nov to Fri 4 Dec 2026; Jane Smith covers)" in flags[0].text
+    assert "allocate SO-2026-0001 to NAME" in flags[0].text
+    assert [d["step"] for d in await audited(r, "notify.iro_away")] == ["nine_month_review"]
+
+    # Tue 1 Dec and Thu 3 Dec: Megan is away; her reminders go to Jane, saying for whom.
+    for day in (date(2026, 12, 1), date(2026, 12, 3)):
+        sent = about_the_review(await tick_on(r, day))
+        assert [to for to, _ in sent] == ["jane@example.gov.uk"], day
+    mails = [m for m in r.emails() if m["To"] == "jane@example.gov.uk"]
+    assert mails[-1]["Subject"].startswith("For Megan Bowen, away until Fri 4 Dec: SO-2026-0001 (J.M.S.): IRO review")
+    assert mails[-1].get_body(("plain",)).get_content().startswith("For Megan Bowen, away until Fri 4 Dec.\n")
+    covered = await audited(r, "notify.covered")
+    assert {(d["name"], d["kind"], d["role"]) for d in covered} == {("Megan Bowen", "reminder", "iro")}
+    assert len([d for d in covered if "nine_month_review" in str(d["notice"])]) == 2
+    assert not [d for d in r.delivered() if d.to == "megan@example.gov.uk" and d.text.startswith("For ")]
+    # The flag is said once however many reminders follow.
+    assert len([d for d in r.delivered() if d.to == UNIT_PEOPLE and "is away on" in d.text]) == 1
+
+    # Mon 7 Dec, her first working day back: one summary of what went to Jane, and of where the step is.
+    back = await tick_on(r, date(2026, 12, 7))
+    summaries = [d for d in back if d.to == "megan@example.gov.uk" and d.text.startswith("Welcome back")]
+    assert len(summaries) == 1
+    text = summaries[0].text
+    assert text.startswith("Welcome back. While you were away (Mon 23 Nov to Fri 4 Dec 2026), ")
+    assert (f"- SO-2026-0001 (J.M.S.): {REVIEW}: a reminder went to Jane Smith; still open, due Thu 3 Dec 2026."
+            in text)  # fmt: skip
+    assert text.count(REVIEW) == 2  # the reminders of 1 and 3 Dec
+    later = await tick_on(r, date(2026, 12, 8))
+    assert not [d for d in later if d.text.startswith("Welcome back")]  # never twice
+    assert len(await audited(r, "absence.summary")) == 1
+
+
+async def test_with_no_cover_named_the_team_manager_is_sent_what_the_absent_iro_would_be(r: Rig) -> None:
+    await absences.record_absence(r.ctx, CLI, "megan@example.gov.uk", date(2026, 11, 30), date(2026, 12, 11))
+    sent = about_the_review(await tick_on(r, date(2026, 12, 1)))
+    assert sent == [("rita@example.gov.uk", "For Megan Bowen, away until Fri 11 Dec.")]
+    rita = [m for m in r.emails() if m["To"] == "rita@example.gov.uk"]
+    assert rita[-1]["Subject"].startswith("For Megan Bowen, away until Fri 11 Dec: SO-2026-0001 (J.M.S.): IRO review")
+    assert (
+        f"{REVIEW} is due Thursday 3 December 2026 (in 2 working days)." in rita[-1].get_body(("plain",)).get_content()
+    )
+    assert [d["named"] for d in await audited(r, "notify.covered") if "nine_month_review" in str(d["notice"])] == [
+        False
+    ]
+
+
+async def test_a_cancelled_absence_sends_the_iro_their_own_reminders_again(r: Rig) -> None:
+    away = await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 11),
+                                         "Jane Smith")  # fmt: skip
+    await absences.cancel_absence(r.ctx, MEGAN, away.id)
+    sent = about_the_review(await tick_on(r, date(2026, 12, 1)))
+    assert [to for to, _ in sent] == ["megan@example.gov.uk"]
+    assert await audited(r, "notify.covered") == []
+    assert not [d for d in await tick_on(r, date(2026, 12, 14)) if d.text.startswith("Welcome back")]
