@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from handlers import absences, orders
 from handlers.context import CLI, Actor
+from handlers.order_page import order_page
 from storage import Database, models
 from tests.outbox_rig import Delivered, Rig, rig
 
@@ -94,6 +95,10 @@ async def test_an_absent_iro_s_reminders_go_to_their_cover_and_the_unit_is_told_
     assert {(d["name"], d["kind"], d["role"]) for d in covered} == {("Megan Bowen", "reminder", "iro")}
     assert len([d for d in covered if "nine_month_review" in str(d["notice"])]) == 2
     assert not [d for d in r.delivered() if d.to == "megan@example.gov.uk" and d.text.startswith("For ")]
+    # The order's page lists each as sent to Jane, covering for Megan.
+    page = await order_page(r.ctx, "SO-2026-0001", Actor("Una Unit", "una@example.gov.uk"))
+    covers = [(n.person, n.covering) for n in page.notifications if n.step == REVIEW and n.kind == "reminder"]
+    assert covers == [("Jane Smith", "Megan Bowen"), ("Jane Smith", "Megan Bowen"), ("Megan Bowen", None)]
     # The flag is said once however many reminders follow.
     assert len([d for d in r.delivered() if d.to == UNIT_PEOPLE and "is away on" in d.text]) == 1
 
