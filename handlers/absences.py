@@ -35,6 +35,7 @@ class AbsenceView:
     cover_email: str | None
     source: str
     recorded_by: str
+    person_id: int
 
     @property
     def words(self) -> str:
@@ -48,7 +49,7 @@ def view(absence: models.Absence) -> AbsenceView:
     cover = absence.cover
     return AbsenceView(absence.id, absence.person.name, absence.person.email, absence.first_day, absence.last_day,
                        cover.name if cover else None, cover.email if cover else None, absence.source,
-                       absence.recorded_by)  # fmt: skip
+                       absence.recorded_by, absence.person_id)  # fmt: skip
 
 
 async def someone(session: AsyncSession, typed: str, what: str) -> models.Person:
@@ -223,3 +224,21 @@ def _details(absence: models.Absence, absent: models.Person, cover: models.Perso
     return {"absence": absence.id, "person": absent.email, "first_day": absence.first_day.isoformat(),
             "last_day": absence.last_day.isoformat(), "cover": cover.email if cover else None,
             "source": absence.source}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the dashboard's absence form offers this person: whom they may record away, and who may cover."""
+
+    away: tuple[tuple[int, str], ...]  # (id, name): themselves, those they manage, or everyone for the unit
+    cover: tuple[tuple[int, str], ...]  # everyone active in the directory
+
+
+async def choices(ctx: Context, actor: Actor) -> Choices:
+    """The people this actor may record an absence for (the permission table's own check, person by person)."""
+    async with ctx.database.read() as session:
+        people = (await session.scalars(select(models.Person).where(models.Person.active.is_(True))
+                                        .order_by(models.Person.name, models.Person.id))).all()  # fmt: skip
+        person = await records.actor_person(session, actor)
+    mine = tuple((p.id, p.name) for p in people if allows(ACTION, absence_standing(person, p, actor.administrator)))
+    return Choices(mine, tuple((p.id, p.name) for p in people))
