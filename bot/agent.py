@@ -17,7 +17,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from pydantic import ValidationError
 
-from bot import activities, cards
+from bot import activities, away, cards
 from bot.activities import Reply
 from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
@@ -415,6 +415,10 @@ class SobotAgent(ActivityHandler):
         "order.choose_iro": _choose_iro,
         cards.REFRESH: _refresh,
         "use_channel": _use_channel,
+        "away": away.away,
+        "back": away.back,
+        "cancel_away": away.cancel_away,
+        "who_is_away": away.who_is_away,
     }
 
     async def submit_order(self, person: PersonView, data: Mapping[str, Any], teams_id: str | None = None) -> Reply:

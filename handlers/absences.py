@@ -36,6 +36,7 @@ class AbsenceView:
     source: str
     recorded_by: str
     person_id: int
+    cancelled: bool = False
 
     @property
     def words(self) -> str:
@@ -49,7 +50,7 @@ def view(absence: models.Absence) -> AbsenceView:
     cover = absence.cover
     return AbsenceView(absence.id, absence.person.name, absence.person.email, absence.first_day, absence.last_day,
                        cover.name if cover else None, cover.email if cover else None, absence.source,
-                       absence.recorded_by, absence.person_id)  # fmt: skip
+                       absence.recorded_by, absence.person_id, absence.cancelled_at is not None)  # fmt: skip
 
 
 async def someone(session: AsyncSession, typed: str, what: str) -> models.Person:
