@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.activities import Reply
 from bot.commands import Command
 from handlers import absences
+from handlers.context import Context
 from handlers.directory import PersonView
 from handlers.errors import NotFound
 from rules.cover import long_day
 
-if TYPE_CHECKING:
-    from bot.agent import SobotAgent
+
+class SobotAgent(Protocol):
+    """What these answers need of the agent: the handlers' context."""
+
+    @property
+    def ctx(self) -> Context: ...
+
 
 AFTER = "Type **back** when you return early, or **cancel away** if you are not going."
 
