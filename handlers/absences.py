@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers import records
-from handlers.context import Actor, Context
+from handlers.context import SYSTEM, Actor, Context
 from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, brief
 from handlers.permissions import NEEDS, Refused, absence_standing, allows, audit_refusal, refusal
-from rules.cover import long_day
+from rules.cover import AutomaticReplies, days_away, long_day
 from rules.names import cleaned, meant
 from storage import models
 
@@ -243,3 +245,87 @@ async def choices(ctx: Context, actor: Actor) -> Choices:
         person = await records.actor_person(session, actor)
     mine = tuple((p.id, p.name) for p in people if allows(ACTION, absence_standing(person, p, actor.administrator)))
     return Choices(mine, tuple((p.id, p.name) for p in people))
+
+
+async def graph_users(ctx: Context) -> list[tuple[int, str]]:
+    """Each active person, by id, as Microsoft Graph knows them: their Entra object id, else their email."""
+    async with ctx.database.read() as session:
+        rows = await session.execute(select(models.Person.id, models.Person.entra_id, models.Person.email)
+                                     .where(models.Person.active.is_(True)).order_by(models.Person.id))  # fmt: skip
+        return [(person_id, entra_id or email) for person_id, entra_id, email in rows]
+
+
+# Who an absence read from Outlook was recorded by, as the page and the audit say it.
+FROM_OUTLOOK = "Outlook automatic replies"
+
+
+@dataclass(frozen=True)
+class Synced:
+    """What reading automatic replies changed: absences recorded, changed (their days), and ended."""
+
+    recorded: int = 0
+    changed: int = 0
+    ended: int = 0
+
+
+async def from_automatic_replies(ctx: Context, readings: Mapping[int, AutomaticReplies]) -> Synced:
+    """Take each person's Outlook automatic replies (by person id) as their absence where nobody recorded one.
+
+    An absence someone recorded always wins: replies over the same days change nothing. One read from the replies
+    follows them: its days move as they do, and it ends (or, not begun, is cancelled) when they are turned off. A
+    person missing from `readings` (their replies could not be read) is left as they were.
+    """
+    today = ctx.today()
+    zone = ZoneInfo(ctx.zone)
+    next_working_day = ctx.calendar.on_or_after(today + timedelta(days=1))
+    recorded = changed = ended = 0
+    async with ctx.database.session() as session:
+        found = (
+            await session.scalars(
+                select(models.Absence).where(models.Absence.person_id.in_(list(readings)),
+                                             models.Absence.cancelled_at.is_(None),
+                                             models.Absence.last_day >= today)
+                .options(*_LOADED)
+            )
+        ).all() if readings else []  # fmt: skip
+        now = ctx.clock.now()
+        for person_id, replies in readings.items():
+            days = days_away(replies, today, next_working_day, zone)
+            theirs = [a for a in found if a.person_id == person_id and a.source == AUTOMATIC_REPLIES]
+            if days is None:
+                for absence in theirs:
+                    if absence.first_day >= today:
+                        absence.cancelled_at = now
+                        action = "absence.cancel"
+                    else:
+                        absence.last_day = today - timedelta(days=1)
+                        action = "absence.change"
+                    absence.updated_at = now
+                    records.audit(session, ctx, SYSTEM, action, None, _details(absence, absence.person, None))
+                    ended += 1
+                continue
+            first, last = days
+            if any(a.source != AUTOMATIC_REPLIES and a.first_day <= last and a.last_day >= first for a in found
+                   if a.person_id == person_id):  # fmt: skip
+                continue  # somebody recorded it: their days and their cover stand
+            if theirs:
+                absence = theirs[0]
+                # Under way already: it began when it began, whatever the replies now say of their start.
+                first = min(first, absence.first_day) if absence.first_day <= today else first
+                if (absence.first_day, absence.last_day) != (first, last):
+                    absence.first_day, absence.last_day, absence.updated_at = first, last, now
+                    records.audit(session, ctx, SYSTEM, "absence.change", None,
+                                  _details(absence, absence.person, absence.cover))  # fmt: skip
+                    changed += 1
+                continue
+            person = await session.get(models.Person, person_id)
+            if person is None or not person.active:
+                continue
+            absence = models.Absence(person_id=person_id, first_day=first, last_day=last, cover_id=None,
+                                     recorded_by=FROM_OUTLOOK, source=AUTOMATIC_REPLIES, recorded_at=now,
+                                     updated_at=now)  # fmt: skip
+            session.add(absence)
+            await session.flush()
+            records.audit(session, ctx, SYSTEM, "absence.record", None, _details(absence, person, None))
+            recorded += 1
+    return Synced(recorded, changed, ended)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,40 @@ def long_day(day: date) -> str:
 def for_whom(name: str, last_day: date) -> str:
     """What a notice sent to a cover says first: "For Megan Bowen, away until Fri 28 Aug"."""
     return f"For {name}, away until {short_day(last_day)}"
+
+
+@dataclass(frozen=True)
+class AutomaticReplies:
+    """A person's Outlook automatic replies: "disabled", "alwaysEnabled", or "scheduled" from one instant to
+    another (aware datetimes), as Microsoft Graph's automaticRepliesSetting gives them."""
+
+    status: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+# Replies scheduled to end before midday end an absence the day before: "until 09:00 Monday" is back on Monday;
+# replies that start from the evening start it the day after: "from 17:00 Friday" is away from Saturday.
+BACK_BY = time(12, 0)
+GONE_FROM = time(17, 0)
+
+
+def days_away(
+    replies: AutomaticReplies, today: date, next_working_day: date, zone: ZoneInfo
+) -> tuple[date, date] | None:
+    """The days automatic replies say someone is away (first, last), or None when they say nothing of today or later.
+
+    Always on has no end: the absence is taken to last to the next working day, and is read again each morning,
+    so it runs on while the replies do and ends the day they are turned off.
+    """
+    if replies.status == "alwaysEnabled":
+        return today, next_working_day
+    if replies.status != "scheduled" or replies.start is None or replies.end is None:
+        return None
+    starts = replies.start.astimezone(zone)
+    first = starts.date() + timedelta(days=1) if starts.time() >= GONE_FROM else starts.date()
+    ends = replies.end.astimezone(zone)
+    last = ends.date() - timedelta(days=1) if ends.time() < BACK_BY else ends.date()
+    if last < first or last < today:
+        return None
+    return first, last
