@@ -77,7 +77,7 @@ class Cover:
                 "the order's page.")  # fmt: skip
         key = f"iro-away:{notice.reference}:{step.key}:{step.occurrence}:{absence.absence_id}"
         return note(key, step.order_id, None, text, iro_id=iro_id, absence=absence.absence_id, step=step.key,
-                    due=step.due.isoformat())  # fmt: skip
+                    due=step.due.isoformat(), reallocate=True)  # fmt: skip
 
 
 async def audit_cover(session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int], now: datetime) -> None:

@@ -95,6 +95,7 @@ class Message:
     token: str | None = None  # the outbox row's own, for the email's Message-ID (outbox.message_token)
     mail: Mapping[str, Any] | None = None  # a reply to a sender: the email as the mail channel wrote it
     covering: str | None = None  # sent to someone covering: "For Megan Bowen, away until Fri 28 Aug"
+    reallocate: bool = False  # a note to the unit that the IRO will be away: its card offers to choose another
 
     @property
     def subject(self) -> str:
@@ -541,7 +542,13 @@ class Dispatcher:
         if note.kind == REPLY:
             return Message(REPLY, str(note.payload.get("subject", "")), mail=note.payload)
         if note.kind == NOTE:
-            return Message(NOTE, str(note.payload.get("text", "")), reference=row.reference, initials=child)
+            return Message(
+                NOTE,
+                str(note.payload.get("text", "")),
+                reference=row.reference,
+                initials=child,
+                reallocate=bool(note.payload.get("reallocate")) and row.reference is not None,
+            )
         if note.kind == ALLOCATION:
             # The mail channel writes the request itself, with the order and the IROs as they are when it goes.
             return Message(ALLOCATION, f"{label}: please allocate an IRO.", reference=row.reference, initials=child)

@@ -15,7 +15,7 @@ from handlers import absences, orders
 from handlers.context import CLI, Actor
 from handlers.order_page import order_page
 from storage import Database, models
-from tests.outbox_rig import Delivered, Rig, rig
+from tests.outbox_rig import Delivered, Rig, rig, sent_to
 
 STAFF = """name,email,roles,team,manager_email
 Tess Manager,tess@example.gov.uk,team_manager,North,
@@ -138,3 +138,30 @@ async def test_a_cancelled_absence_sends_the_iro_their_own_reminders_again(r: Ri
     assert [to for to, _ in sent] == ["megan@example.gov.uk"]
     assert await audited(r, "notify.covered") == []
     assert not [d for d in await tick_on(r, date(2026, 12, 14)) if d.text.startswith("Welcome back")]
+
+
+async def test_in_the_unit_s_channel_the_flag_is_a_card_whose_button_offers_another_iro(r: Rig) -> None:
+    channel = await r.unit_channel()
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 4), "Jane Smith")
+    await tick_on(r, date(2026, 11, 19))
+    [flag] = [s for s in sent_to(r.connector.sent, channel) if "is away on" in s.text]
+    assert flag.card is not None
+    assert flag.card["body"][0]["text"].startswith("SO-2026-0001: its IRO, Megan Bowen, is away on Thu 3 Dec 2026")
+    [choose, _open] = flag.card["actions"]
+    assert (choose["type"], choose["title"], choose["verb"], choose["data"]) == (
+        "Action.Execute", "Choose another IRO", "order.choose_iro", {"reference": "SO-2026-0001"})  # fmt: skip
+    assert _open["title"] == "Open in sobot" and _open["url"].endswith("SO-2026-0001")
+
+
+async def test_a_flag_still_waiting_when_the_unit_reallocates_is_dropped(r: Rig) -> None:
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 4), "Jane Smith")
+    r.clock.set(datetime(2026, 11, 19, 7, 0, tzinfo=UTC))  # before working hours: planned, not yet sent
+    await r.planner.plan()
+    await orders.allocate_iro(r.ctx, "SO-2026-0001", "Jane Smith", Actor("Una Unit", "una@example.gov.uk"))
+    r.clock.set(at(date(2026, 11, 19)))
+    await r.tick()
+    async with r.database.session() as session:
+        row = await session.scalar(select(models.Notification).where(
+            models.Notification.dedupe_key.like("note:iro-away:%")))  # fmt: skip
+    assert row is not None and (row.state, row.last_error) == ("cancelled", "the order has another IRO now")
+    assert not [d for d in r.delivered() if "is away on" in d.text]
