@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -329,3 +329,24 @@ async def from_automatic_replies(ctx: Context, readings: Mapping[int, AutomaticR
             records.audit(session, ctx, SYSTEM, "absence.record", None, _details(absence, person, None))
             recorded += 1
     return Synced(recorded, changed, ended)
+
+
+async def iro_away_note(session: AsyncSession, iro_id: int | None, steps: Sequence[tuple[str, date]]) -> str | None:
+    """For an order's page: the sentence saying its IRO will be away on the day a step they own is due (the
+    soonest such), or None. `steps` are the open steps the IRO owns, (title, due), still to come."""
+    if iro_id is None or not steps:
+        return None
+    found = (
+        await session.scalars(
+            select(models.Absence).where(models.Absence.person_id == iro_id, models.Absence.cancelled_at.is_(None),
+                                         models.Absence.last_day >= min(due for _, due in steps))
+            .options(*_LOADED).order_by(models.Absence.first_day)
+        )
+    ).all()  # fmt: skip
+    for title, due in sorted(steps, key=lambda step: step[1]):
+        absence = next((a for a in found if a.first_day <= due <= a.last_day), None)
+        if absence is not None:
+            covers = f"{absence.cover.name} covers" if absence.cover else "no cover is named"
+            return (f"{absence.person.name}, the IRO, is away {long_day(absence.first_day)} to "
+                    f"{long_day(absence.last_day)} ({covers}), when “{title}” is due {long_day(due)}.")  # fmt: skip
+    return None

@@ -120,3 +120,8 @@ async def test_the_order_page_says_whom_a_notice_went_to_covering_for_whom(brows
     response, page = await browser.page("/orders/SO-2026-0001")
     assert response.status == 200
     assert "<td>Jane Smith, covering for Megan Bowen</td>" in page
+    # The review she chairs falls in her absence: the page says so, beside the way to reallocate.
+    assert ("Megan Bowen, the IRO, is away Mon 30 Nov 2026 to Fri 11 Dec 2026 (Jane Smith covers), when “IRO review "
+            "meeting: plan, progress, and whether to seek an extension” is due Thu 3 Dec 2026. "
+            '<a href="#allocate-heading">Reallocate the IRO</a>') in page  # fmt: skip
+    assert 'id="allocate-heading">Reallocate the IRO</h3>' in page
