@@ -27,7 +27,7 @@ def notification_card(message: Message, links: Links) -> cards.Card:
         rows = [[cards.day(line.due) + (" (overdue)" if line.overdue else ""), line.reference, line.initials,
                  line.title, cards.role_name(line.owner)] for line in message.digest]  # fmt: skip
         return cards.card(
-            cards.heading(message.headline),
+            cards.heading(f"{message.covering}: {message.headline}" if message.covering else message.headline),
             cards.table(["Due", "Order", "Child", "Step", "Owner"], rows),
             actions=[cards.open_in_sobot(links.caseload_in_teams())],
         )

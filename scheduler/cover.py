@@ -4,7 +4,7 @@ away on a review they chair, and the person back gets one summary of what happen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -78,6 +78,23 @@ class Cover:
         key = f"iro-away:{notice.reference}:{step.key}:{step.occurrence}:{absence.absence_id}"
         return note(key, step.order_id, None, text, iro_id=iro_id, absence=absence.absence_id, step=step.key,
                     due=step.due.isoformat(), reallocate=True)  # fmt: skip
+
+
+async def to_whoever_is_there(session: AsyncSession, planned: Sequence[Planned], today: date) -> list[Planned]:
+    """Rows planned for people (a digest), each for someone away today sent instead to whoever covers them."""
+    if not any(p.person_id is not None for p in planned):
+        return list(planned)
+    people = {p.id: p for p in (await session.scalars(select(models.Person))).all()}
+    cover = await Cover.read(session, today, people)
+    found = []
+    for row in planned:
+        person = people.get(row.person_id) if row.person_id is not None else None
+        if person is not None:
+            to, facts = cover.redirect(Recipient(person.name, person.email, person.id))
+            if facts:
+                row = replace(row, person_id=to.person_id, payload={**row.payload, **facts})
+        found.append(row)
+    return found
 
 
 async def audit_cover(session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int], now: datetime) -> None:

@@ -165,3 +165,19 @@ async def test_a_flag_still_waiting_when_the_unit_reallocates_is_dropped(r: Rig)
             models.Notification.dedupe_key.like("note:iro-away:%")))  # fmt: skip
     assert row is not None and (row.state, row.last_error) == ("cancelled", "the order has another IRO now")
     assert not [d for d in r.delivered() if "is away on" in d.text]
+
+
+async def test_an_absent_iro_s_morning_digest_goes_to_their_cover(r: Rig) -> None:
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 4), "Jane Smith")
+    r.clock.set(datetime(2026, 12, 1, 8, 30, tzinfo=UTC))  # the digest's time, Tue 1 Dec
+    await r.tick(digest=True)
+    digests = {str(m["To"]): m for m in r.emails() if "Good morning" in str(m["Subject"])}
+    assert "megan@example.gov.uk" not in digests
+    assert str(digests["jane@example.gov.uk"]["Subject"]).startswith(
+        "sobot: For Megan Bowen, away until Fri 4 Dec: Good morning: "
+    )
+    assert "SO-2026-0001" in digests["jane@example.gov.uk"].get_body(("plain",)).get_content()
+    covered = [d for d in await audited(r, "notify.covered") if d["kind"] == "digest"]
+    assert [(d["name"], d["cover_id"]) for d in covered] == [
+        ("Megan Bowen", (await r.person("jane@example.gov.uk")).id)
+    ]
