@@ -15,7 +15,7 @@ from handlers import records
 from handlers.context import SYSTEM, Actor, Context
 from handlers.errors import Ambiguous, InvalidInput, NotAllowed, NotFound, brief
 from handlers.permissions import NEEDS, Refused, absence_standing, allows, audit_refusal, refusal
-from rules.cover import AutomaticReplies, days_away, long_day
+from rules.cover import AutomaticReplies, Away, covering, days_away, for_whom, long_day
 from rules.names import cleaned, meant
 from storage import models
 
@@ -350,3 +350,53 @@ async def iro_away_note(session: AsyncSession, iro_id: int | None, steps: Sequen
             return (f"{absence.person.name}, the IRO, is away {long_day(absence.first_day)} to "
                     f"{long_day(absence.last_day)} ({covers}), when “{title}” is due {long_day(due)}.")  # fmt: skip
     return None
+
+
+@dataclass(frozen=True)
+class Covered:
+    """Someone away today, and who is sent what would go to them."""
+
+    person_id: int
+    name: str
+    last_day: date
+    holder_id: int
+    holder: str
+
+    @property
+    def for_whom(self) -> str:
+        return for_whom(self.name, self.last_day)
+
+
+async def covered_today(ctx: Context, person_id: int) -> Covered | None:
+    """Whether this person is away today and, if so, who covers them (their team manager when nobody is named)."""
+    today = ctx.today()
+    async with ctx.database.read() as session:
+        found = (
+            await session.scalars(
+                select(models.Absence).where(
+                    models.Absence.cancelled_at.is_(None),
+                    models.Absence.last_day >= today,
+                    models.Absence.first_day <= today,
+                )
+            )
+        ).all()
+        if not any(a.person_id == person_id for a in found):
+            return None
+        people = {p.id: p for p in (await session.scalars(select(models.Person))).all()}
+    there = {p.id for p in people.values() if p.active}
+    away = [Away(a.id, a.person_id, a.first_day, a.last_day, a.cover_id if a.cover_id in there else None)
+            for a in found]  # fmt: skip
+    managers = {p.id: p.manager_id for p in people.values() if p.active}
+    chosen = covering(person_id, today, away, managers)
+    if chosen is None:
+        return None
+    holder, absence = chosen
+    return Covered(person_id, people[person_id].name, absence.last_day, holder, people[holder].name)
+
+
+async def audit_covered(ctx: Context, covered: Covered, reference: str | None, kind: str) -> None:
+    """The audit line of something sent to whoever covers a person away (beyond the outbox's own notices)."""
+    async with ctx.database.session() as session:
+        records.audit(session, ctx, SYSTEM, "notify.covered", reference,
+                      {"person_id": covered.person_id, "name": covered.name, "until": covered.last_day.isoformat(),
+                       "cover_id": covered.holder_id, "kind": kind})  # fmt: skip

@@ -181,3 +181,21 @@ async def test_an_absent_iro_s_morning_digest_goes_to_their_cover(r: Rig) -> Non
     assert [(d["name"], d["cover_id"]) for d in covered] == [
         ("Megan Bowen", (await r.person("jane@example.gov.uk")).id)
     ]
+
+
+async def test_allocating_an_iro_who_is_away_tells_their_cover_too(r: Rig) -> None:
+    await orders.create_order(r.ctx, orders.NewOrder("C2", "Tom Brown", "supervision", date(2026, 11, 16),
+                                                     social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+    await absences.record_absence(r.ctx, CLI, "Jane Smith", date(2026, 11, 16), date(2026, 11, 27))
+    # The unit allocates as the Teams agent does (a card's button, "allocate … to …"), then the outbox sends.
+    reply = await r.agent.allocate(await r.person("una@example.gov.uk"), "SO-2026-0002", "Jane Smith")
+    assert reply.text == "Jane Smith is now the IRO for SO-2026-0002."
+    await r.tick()
+    told = {d.to: d.text for d in r.delivered() if "SO-2026-0002" in d.text and "IRO for" in d.text}
+    assert told["jane@example.gov.uk"].startswith("You are now the IRO for SO-2026-0002 (T.B.)")
+    # No cover named: her team manager, Rita, is told for her.
+    assert told["rita@example.gov.uk"].splitlines()[0] == (
+        "For Jane Smith, away until Fri 27 Nov: Jane Smith is now the IRO for "
+        "SO-2026-0002 (T.B.); the social worker is Sam Worker."
+    )
+    assert [d["kind"] for d in await audited(r, "notify.covered")] == ["allocation"]
