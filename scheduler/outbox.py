@@ -85,7 +85,8 @@ class Planner:
                 return total
 
     async def _plan_batch(self, session: AsyncSession, rows: Sequence[Any], today: date, now: datetime) -> int:
-        people = _People(session, self.legal_address, today)
+        # Whoever is away on the day a row goes (the next opening of working hours) has it sent to their cover.
+        people = _People(session, self.legal_address, self.hours.next_opening(now).astimezone(self.hours.zone).date())
         planned: list[Planned] = []
         next_days = []
         for row, reference, procedure_id, made, status, social_worker_id in rows:
@@ -125,10 +126,10 @@ class Planner:
 class _People:
     """The directory and each order's IRO, read once per batch, to turn a role into recipients."""
 
-    def __init__(self, session: AsyncSession, legal_address: str | None, today: date) -> None:
+    def __init__(self, session: AsyncSession, legal_address: str | None, sent_on: date) -> None:
         self.session = session
         self.legal_address = legal_address
-        self.today = today
+        self.sent_on = sent_on
         self._cover: Cover | None = None
         self._people: dict[int, models.Person] | None = None
         self._holders: dict[str, list[models.Person]] = {}
@@ -140,7 +141,7 @@ class _People:
             for person in self._people.values():
                 for role in person.roles:
                     self._holders.setdefault(role, []).append(person)
-            self._cover = await Cover.read(self.session, self.today, self._people)
+            self._cover = await Cover.read(self.session, self.sent_on, self._people)
         return self._people
 
     async def _iro(self, order_id: int) -> int | None:

@@ -199,3 +199,13 @@ async def test_allocating_an_iro_who_is_away_tells_their_cover_too(r: Rig) -> No
         "SO-2026-0002 (T.B.); the social worker is Sam Worker."
     )
     assert [d["kind"] for d in await audited(r, "notify.covered")] == ["allocation"]
+
+
+async def test_a_notice_planned_after_hours_goes_to_whoever_covers_on_the_day_it_is_sent(r: Rig) -> None:
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 20), date(2026, 12, 4), "Jane Smith")
+    r.clock.set(datetime(2026, 11, 19, 18, 0, tzinfo=UTC))  # Thu 19 Nov after hours: the reminder waits for Friday
+    await r.planner.plan()
+    rows = [row for row in await r.rows() if row.kind == "reminder" and "nine_month_review" in row.dedupe_key]
+    jane = await r.person("jane@example.gov.uk")
+    assert [(row.person_id, row.payload["covering"]["name"]) for row in rows] == [(jane.id, "Megan Bowen")]
+    assert rows[0].not_before == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
