@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from rules.calendar import WorkingCalendar
 from rules.cover import Away, away_on, covering, long_day, short_day
@@ -206,7 +207,36 @@ async def _summary(session: AsyncSession, absence: models.Absence) -> str:
         lines.append(f"- {label}: {what}: {with_kind(notification.kind)} went to {cover}; {now}.")
     head = (f"Welcome back. While you were away ({short_day(absence.first_day)} to {long_day(absence.last_day)}), "
             f"{len(lines) or 'no'} notice{'' if len(lines) == 1 else 's'} went to others for you")  # fmt: skip
-    return head + (":\n" + "\n".join(lines) if lines else ".")
+    text = head + (":\n" + "\n".join(lines) if lines else ".")
+    done = await _done_meanwhile(session, absence)
+    if done:
+        text += "\nSteps done meanwhile on your orders:\n" + "\n".join(done)
+    return text
+
+
+async def _done_meanwhile(session: AsyncSession, absence: models.Absence) -> list[str]:
+    """The steps recorded done while the person was away, on the orders they are the social worker or IRO of."""
+    theirs = select(models.Allocation.order_id).where(models.Allocation.iro_id == absence.person_id,
+                                                      models.Allocation.active.is_(True))  # fmt: skip
+    done_by = aliased(models.Person)
+    rows = (
+        await session.execute(
+            select(models.Milestone, models.Order.reference, models.Child.name, done_by.name)
+            .join(models.Order, models.Milestone.order_id == models.Order.id)
+            .join(models.Child, models.Order.child_id == models.Child.id)
+            .outerjoin(done_by, models.Milestone.done_by_id == done_by.id)
+            .where(models.Milestone.state == "done", models.Milestone.done_on >= absence.first_day,
+                   models.Milestone.done_on <= absence.last_day,
+                   (models.Order.social_worker_id == absence.person_id) | models.Order.id.in_(theirs))
+            .order_by(models.Milestone.done_on, models.Milestone.id)
+        )
+    ).all()  # fmt: skip
+    lines = []
+    for step, reference, child, by in rows:
+        on = f" {short_day(step.done_on)}" if step.done_on is not None else ""
+        lines.append(f"- {reference} ({initials(child)}): {step.title}: done{on}"
+                     + (f" (recorded by {by})" if by else "") + ".")  # fmt: skip
+    return lines
 
 
 def with_kind(kind: str) -> str:

@@ -209,3 +209,16 @@ async def test_a_notice_planned_after_hours_goes_to_whoever_covers_on_the_day_it
     jane = await r.person("jane@example.gov.uk")
     assert [(row.person_id, row.payload["covering"]["name"]) for row in rows] == [(jane.id, "Megan Bowen")]
     assert rows[0].not_before == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+
+
+async def test_the_summary_back_says_which_steps_were_done_meanwhile(r: Rig) -> None:
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 4), "Jane Smith")
+    await tick_on(r, date(2026, 12, 1))
+    r.clock.set(at(date(2026, 12, 3)))
+    await orders.record_event(r.ctx, "SO-2026-0001", "nine_month_review", date(2026, 12, 3),
+                              Actor("Una Unit", "una@example.gov.uk"))  # fmt: skip
+    [summary] = [d.text for d in await tick_on(r, date(2026, 12, 7)) if d.text.startswith("Welcome back")]
+    assert f"- SO-2026-0001 (J.M.S.): {REVIEW}: a reminder went to Jane Smith; done Thu 3 Dec." in summary
+    assert summary.split("\n", 1)[1].startswith("- SO-2026-0001")
+    assert ("Steps done meanwhile on your orders:\n"
+            f"- SO-2026-0001 (J.M.S.): {REVIEW}: done Thu 3 Dec (recorded by Una Unit).") in summary  # fmt: skip
