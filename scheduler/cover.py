@@ -98,6 +98,28 @@ async def to_whoever_is_there(session: AsyncSession, planned: Sequence[Planned],
     return found
 
 
+async def redirections(session: AsyncSession, rows: Sequence[models.Notification], today: date) -> dict[int, Planned]:
+    """For queued rows (by id) whose person is away today, the row to queue instead for whoever covers them."""
+    anyone = await session.scalar(
+        select(models.Absence.id).where(models.Absence.cancelled_at.is_(None), models.Absence.first_day <= today,
+                                        models.Absence.last_day >= today).limit(1)
+    )  # fmt: skip
+    if anyone is None:  # the usual day: nobody away, nothing more to read
+        return {}
+    people = {p.id: p for p in (await session.scalars(select(models.Person))).all()}
+    cover = await Cover.read(session, today, people)
+    moved = {}
+    for row in rows:
+        person = people.get(row.person_id) if row.person_id is not None else None
+        if person is None:
+            continue
+        to, facts = cover.redirect(Recipient(person.name, person.email, person.id))
+        if facts and to.person_id is not None:
+            moved[row.id] = Planned(f"{row.dedupe_key}:to:p{to.person_id}", row.order_id, row.milestone_id, row.kind,
+                                    row.role, to.person_id, None, {**row.payload, **facts})  # fmt: skip
+    return moved
+
+
 async def audit_cover(session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int], now: datetime) -> None:
     """An audit line for each notice newly queued for someone covering, and each note of an IRO away."""
     if not queued:

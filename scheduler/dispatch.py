@@ -42,7 +42,7 @@ from rules.cover import for_whom
 from rules.initials import initials
 from rules.notices import WorkingHours, opening_after
 from rules.recipients import Recipient
-from scheduler.cover import COVERING
+from scheduler.cover import COVERING, audit_cover, redirections
 from scheduler.outbox import recipient_key
 from storage import Database, models, outbox
 from storage.outbox import ALLOCATION, NOTE, REPLY, UNIT, Planned, Settlement, queue
@@ -230,6 +230,7 @@ class Dispatcher:
     async def deliver(self, ids: Sequence[int], report: Report) -> None:
         rows = await self._read(ids)
         today = self.clock.now().astimezone(self.hours.zone).date()
+        rows = await self._to_cover(rows, today, report)
         ready = []
         settled: list[Settlement] = []
         held: list[Planned] = []
@@ -385,6 +386,27 @@ class Dispatcher:
             # nobody is the IRO, it would be noise. Looked at again soon: allocated, the IRO is told instead.
             return self.hours.next_opening(self.clock.now() + RECHECK)
         return None
+
+    async def _to_cover(self, rows: list[_Row], today: date, report: Report) -> list[_Row]:
+        """Rows for someone away today that were queued before their absence was known (off sick this morning):
+        each is cancelled and sent instead to whoever covers them, saying for whom. The rest come back."""
+        asked = [r.note for r in rows if r.note.kind in (*STEP_KINDS, "digest") and r.person is not None
+                 and COVERING not in r.note.payload]  # fmt: skip
+        if not asked:
+            return rows
+        async with self.database.session() as session:
+            moved = await redirections(session, asked, today)
+        if not moved:
+            return rows
+        await self._settle([self._outcome(r, "cancelled", error="away today: sent to whoever covers them instead")
+                            for r in rows if r.note.id in moved])  # fmt: skip
+        report.cancelled += len(moved)
+        now = self.clock.now()
+        async with self.database.session() as session:
+            queued = await queue(session, list(moved.values()), now, now)
+            await audit_cover(session, list(moved.values()), queued, now)
+        report.queued += len(queued)
+        return [r for r in rows if r.note.id not in moved]
 
     # Sending ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ IRO back gets one summary of what happened meanwhile."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -222,3 +222,21 @@ async def test_the_summary_back_says_which_steps_were_done_meanwhile(r: Rig) -> 
     assert summary.split("\n", 1)[1].startswith("- SO-2026-0001")
     assert ("Steps done meanwhile on your orders:\n"
             f"- SO-2026-0001 (J.M.S.): {REVIEW}: done Thu 3 Dec (recorded by Una Unit).") in summary  # fmt: skip
+
+
+async def test_a_notice_queued_before_someone_called_in_sick_goes_to_their_cover(r: Rig) -> None:
+    r.clock.set(datetime(2026, 12, 1, 7, 0, tzinfo=UTC))  # Tue 1 Dec, before hours: Megan's reminder is queued
+    await r.planner.plan()
+    r.clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # she is off sick today; her manager says so
+    await absences.record_absence(r.ctx, Actor("Rita Lead", "rita@example.gov.uk"), "Megan Bowen", date(2026, 12, 1),
+                                  date(2026, 12, 1), "Jane Smith")  # fmt: skip
+    r.clock.set(at(date(2026, 12, 1)))
+    await r.tick()  # Megan's row is cancelled, and Jane's queued in its place ...
+    r.clock.advance(timedelta(minutes=1))
+    await r.tick()  # ... and sent at the next tick
+    assert about_the_review(r.delivered()) == [("jane@example.gov.uk", "For Megan Bowen, away until Tue 1 Dec.")]
+    [hers] = [row for row in await r.rows() if row.person_id == (await r.person("megan@example.gov.uk")).id
+              and "nine_month_review" in row.dedupe_key]  # fmt: skip
+    assert (hers.state, hers.last_error) == ("cancelled", "away today: sent to whoever covers them instead")
+    assert [d["kind"] for d in await audited(r, "notify.covered") if "nine_month_review" in str(d["notice"])] == [
+        "reminder"]  # fmt: skip
