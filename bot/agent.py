@@ -17,7 +17,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 from pydantic import ValidationError
 
-from bot import activities, cards
+from bot import activities, away, cards
 from bot.activities import Reply
 from bot.announce import TEAMS_UNREACHABLE, Announcements, event_titles
 from bot.commands import HELP, Command, parse
@@ -424,6 +424,10 @@ class SobotAgent(ActivityHandler):
         cards.REFRESH: _refresh,
         "use_channel": _use_channel,
         "confirm": _confirm,
+        "away": away.away,
+        "back": away.back,
+        "cancel_away": away.cancel_away,
+        "who_is_away": away.who_is_away,
     }
 
     async def submit_order(self, person: PersonView, data: Mapping[str, Any], teams_id: str | None = None) -> Reply:

@@ -12,7 +12,7 @@ from aiohttp import ClientError
 
 from bot import cards
 from bot.messenger import Messenger
-from handlers import conversations, orders
+from handlers import absences, conversations, orders
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, iro_loads
 from handlers.kept import Kept
@@ -89,11 +89,19 @@ class Announcements:
 
     async def tell_allocation(self, view: OrderView, replaced: str | None) -> None:
         note = f" (replacing {replaced})" if replaced else ""
-        for person_id, line in (
+        told = [
             (view.social_worker_id, f"{view.iro} is the IRO for {view.reference} ({view.child_initials}){note}."),
             (view.iro_id, f"You are now the IRO for {view.reference} ({view.child_initials}); "
                           f"the social worker is {view.social_worker or 'not recorded'}."),
-        ):  # fmt: skip
+        ]  # fmt: skip
+        # An IRO away today is told for their return; whoever covers them is told now, saying for whom.
+        covered = await absences.covered_today(self.ctx, view.iro_id) if view.iro_id is not None else None
+        if covered is not None:
+            told.append((covered.holder_id, f"{covered.for_whom}: {view.iro} is now the IRO for {view.reference} "
+                                            f"({view.child_initials}); the social worker is "
+                                            f"{view.social_worker or 'not recorded'}."))  # fmt: skip
+            await absences.audit_covered(self.ctx, covered, view.reference, "allocation")
+        for person_id, line in told:
             if person_id is None:
                 continue
             conversation = await conversations.personal_conversation(self.ctx, person_id)

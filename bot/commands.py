@@ -30,10 +30,13 @@ HELP = [
         "confirm SO-2026-0007 first CIN meeting done 12/05/2026",
         "say an imported step was done, or outstanding (Safeguarding Unit)",
     ),
+    ("away 14/08/2026 to 28/08/2026, cover Jane Smith", "you are away: what would come to you goes to your cover"),
+    ("back", "you are back: your absence ends today (\u201ccancel away\u201d cancels it)"),
+    ("who is away", "who is away now or soon, and who covers"),
 ]
 MOST_DAYS_AHEAD = 366
 WORDS = ["help", "new", "my", "order", "orders", "due", "overdue", "done", "event", "allocate", "extend", "use",
-         "confirm"]  # fmt: skip
+         "confirm", "away", "back"]  # fmt: skip
 CONFIRMED = ("done", "outstanding")
 
 
@@ -94,6 +97,14 @@ def parse(text: str, today: date) -> Command:
         return Command("new_order", text="supervision")
     if "use this channel" in joined and "allocat" in joined:
         return Command("use_channel")
+    if joined in ("who is away", "who's away", "whos away", "away list", "absences") or joined == "away":
+        return Command("who_is_away")
+    if first == "away":
+        return _away(line.split(None, 1)[1], today)
+    if joined in ("back", "i'm back", "im back", "i am back", "back today"):
+        return Command("back")
+    if joined in ("cancel away", "cancel absence", "cancel my absence", "not away"):
+        return Command("cancel_away")
     if first == "overdue" or joined.endswith("overdue"):
         return Command("overdue")
     if first == "due":
@@ -163,6 +174,36 @@ def _confirm(reference: str | None, lowered: str, today: date) -> Command:
     if outcome == "done" and on is None:
         return Command("confirm", reference, problem=f"Say the day it was done, e.g. {example}.")
     return Command("confirm", reference, text=" ".join(step), on=on if outcome == "done" else None)
+
+
+# "…, cover Jane Smith", "covered by Jane Smith", "covering: Jane Smith": who covers follows the word.
+_COVER = re.compile(r"[,;]?\s*\b(?:cover(?:ed\s+by)?|covering)\b\s*:?\s*", re.IGNORECASE)
+_UNTIL = re.compile(r"\s+(?:to|until|till|-|–|—)\s+", re.IGNORECASE)
+
+
+def _away(rest: str, today: date) -> Command:
+    """ "away [for NAME] [from] DAY [to DAY][, cover NAME]": who (none: the sender), the days, and who covers."""
+    example = _example("away")
+    said = _COVER.search(rest)
+    days, cover = (rest[: said.start()], rest[said.end() :].strip(" .,;")) if said else (rest, "")
+    days = days.strip(" .,;")
+    until = _UNTIL.search(days)
+    first_text, last_text = (days[: until.start()], days[until.end() :]) if until else (days, "")
+    words = [w for w in first_text.split() if w.lower() not in ("from", "on")]
+    try:
+        who, first = _trailing_date(words, today)
+        if first is None:
+            if words:  # a date that could not be read: its own sentence says why ("has no year")
+                parse_uk_date(" ".join(words), today)
+            return Command("away", problem=f"Say the first and last days away, e.g. {example}.")
+        last = parse_uk_date(last_text, today) if last_text.strip() else first
+    except DateNotUnderstood as error:
+        return Command("away", problem=f"{error} For example: {example}.")
+    if who and who[0].lower() == "for":
+        who = who[1:]
+    elif who:
+        return Command("away", problem=f"I can't read '{' '.join(who)}' as a date. For example: {example}.")
+    return Command("away", text=" ".join(who), on=first, data={"last_day": last.isoformat(), "cover": cover})
 
 
 def _example(command: str) -> str:

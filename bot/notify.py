@@ -17,6 +17,8 @@ def notification_card(message: Message, links: Links) -> cards.Card:
     card about an order "Open in sobot" to its page (the digest's, to the caseload)."""
     if message.kind in ("reminder", "escalation") and message.reference and message.step and message.due:
         note = " ".join(message.lines[:-1])  # the last line tells email readers how to answer: cards have buttons
+        if message.covering:
+            note = f"{message.covering}. {note}"
         headline = message.headline if message.kind == "escalation" else ""
         return cards.reminder(message.reference, message.initials or "", message.title or message.step,
                               message.step, message.occurrence, message.due, f"{headline} {note}".strip(),
@@ -25,10 +27,16 @@ def notification_card(message: Message, links: Links) -> cards.Card:
         rows = [[cards.day(line.due) + (" (overdue)" if line.overdue else ""), line.reference, line.initials,
                  line.title, cards.role_name(line.owner)] for line in message.digest]  # fmt: skip
         return cards.card(
-            cards.heading(message.headline),
+            cards.heading(f"{message.covering}: {message.headline}" if message.covering else message.headline),
             cards.table(["Due", "Order", "Child", "Step", "Owner"], rows),
             actions=[cards.open_in_sobot(links.caseload_in_teams())],
         )
+    if message.reallocate and message.reference:
+        # The IRO will be away for a step they own: one press gives the unit the order's IROs to reallocate to.
+        return cards.card(cards.text(message.headline),
+                          actions=[cards.execute("Choose another IRO", "order.choose_iro",
+                                                 {"reference": message.reference}),
+                                   cards.open_in_sobot(links.in_teams(message.reference))])  # fmt: skip
     attention = message.kind in ("nobody", "failed", "unconfirmed")
     if message.reference:
         return cards.card(cards.text(message.headline, color="Attention" if attention else "Default"),
@@ -57,7 +65,7 @@ class TeamsChannel:
     async def send(self, reference: dict[str, Any], message: Message) -> None:
         try:
             # A note is its headline alone: as a card beside the same text it would show twice.
-            carded = message.kind in ("reminder", "escalation", "digest")
+            carded = message.kind in ("reminder", "escalation", "digest") or message.reallocate
             card = notification_card(message, self.links) if carded else None
             text = message.headline
             if not carded and message.reference:  # a note about an order links to it as a card's button would

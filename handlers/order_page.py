@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from handlers import permissions, records
+from handlers import absences, permissions, records
 from handlers.context import Actor, Context
 from handlers.directory import independent, listed_people
 from handlers.kept import Kept
@@ -80,6 +80,7 @@ class OrderPage:
     may_end: bool
     # The unit may say whether a step brought in by an import, past its date, was done (handlers/confirm.py).
     may_confirm: bool = False
+    iro_away: str | None = None  # its IRO will be away when a step they own is due
 
 
 def section(procedure: Procedure, source: str) -> str:
@@ -145,6 +146,9 @@ async def order_page(ctx: Context, reference: str, actor: Actor,
         may_allocate = view.status == "open" and permissions.allows("order.allocate", standing)
         worker_id = order.social_worker_id
         manager_id = order.social_worker.manager_id if order.social_worker else None
+        theirs = [(m.title, m.due) for m in order.milestones
+                  if m.owner_role == "iro" and m.state == "open" and m.due is not None and m.due >= today]  # fmt: skip
+        iro_away = await absences.iro_away_note(session, view.iro_id, theirs)
         records.audit(session, ctx, actor, VIEWED, view.reference, {"full_name": full})
     iros: tuple[tuple[int, str], ...] = ()
     if may_allocate:
@@ -161,5 +165,5 @@ async def order_page(ctx: Context, reference: str, actor: Actor,
         may_extend=view.status == "open" and permissions.allows("order.extend", standing),
         may_end=view.status == "open" and permissions.allows("order.end", standing),
         may_confirm=view.status == "open" and permissions.allows("step.confirm", standing)
-        and any(step.state == records.TO_CONFIRM for step in steps),
+        and any(step.state == records.TO_CONFIRM for step in steps), iro_away=iro_away,
     )  # fmt: skip

@@ -29,6 +29,8 @@ class Scope(StrEnum):
     # The order's procedure sends the person its steps in this role: TEAM's orders, and those of any team that
     # has nobody in the role (rules.recipients.choose). Enough to answer what they were sent, and no more.
     TOLD = "when told"
+    # An absence that is the person's own, or of someone whose manager they are: not about an order at all.
+    OWN = "their own and their reports'"
 
 
 # Every action an operation checks, by the name its audit line carries, and what it is in the users' words.
@@ -45,19 +47,22 @@ ACTIONS: Mapping[str, str] = {
     "oversight.view": "see the oversight figures",
     "orders.import": "import orders from a spreadsheet",
     "step.confirm": "confirm an imported step done or outstanding",
+    "absence.record": "record, change or cancel an absence",
 }
 
-EVERY, TEAM, LINKED, TOLD = Scope.EVERY, Scope.TEAM, Scope.LINKED, Scope.TOLD
+EVERY, TEAM, LINKED, TOLD, OWN = Scope.EVERY, Scope.TEAM, Scope.LINKED, Scope.TOLD, Scope.OWN
 _WORKS_ON_IT = ("order.view", "event.record", "step.acknowledge", "step.snooze", "order.extend")
+# Everyone in the directory says when they are away, and a manager for the people they manage.
+_AWAY = {"absence.record": OWN}
 # A role many people hold acts on its team's orders, and answers (acknowledges, snoozes) whatever it is sent.
-_IN_ITS_TEAM = {**dict.fromkeys(_WORKS_ON_IT, TEAM), "step.acknowledge": TOLD, "step.snooze": TOLD}
+_IN_ITS_TEAM = {**dict.fromkeys(_WORKS_ON_IT, TEAM), "step.acknowledge": TOLD, "step.snooze": TOLD, **_AWAY}
 
 # Who may do what. A role missing from an action may not do it; the administrator (the command line, and sobot's
 # own jobs) may do everything. Who is *told* about a step is another question, answered by rules.recipients.
 TABLE: Mapping[str, Mapping[str, Scope]] = {
-    "social_worker": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED},
-    "team_manager": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED, "oversight.view": TEAM},
-    "iro": dict.fromkeys(_WORKS_ON_IT, LINKED),
+    "social_worker": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED, **_AWAY},
+    "team_manager": {**dict.fromkeys(_WORKS_ON_IT, LINKED), "step.record_any": LINKED, "oversight.view": TEAM, **_AWAY},
+    "iro": {**dict.fromkeys(_WORKS_ON_IT, LINKED), **_AWAY},
     "safeguarding_unit": {
         **dict.fromkeys(_WORKS_ON_IT, EVERY),
         "step.record_any": EVERY,
@@ -66,11 +71,12 @@ TABLE: Mapping[str, Mapping[str, Scope]] = {
         "oversight.view": EVERY,
         "orders.import": EVERY,
         "step.confirm": EVERY,
+        "absence.record": EVERY,
     },
-    "service_manager": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
-    "head_of_service": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
-    "senior_reviewing_officer": dict.fromkeys(_WORKS_ON_IT, EVERY),
-    "legal": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY},
+    "service_manager": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY, **_AWAY},
+    "head_of_service": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY, **_AWAY},
+    "senior_reviewing_officer": {**dict.fromkeys(_WORKS_ON_IT, EVERY), **_AWAY},
+    "legal": {**dict.fromkeys(_WORKS_ON_IT, EVERY), "oversight.view": EVERY, **_AWAY},
     "practice_manager": _IN_ITS_TEAM,
     "family_support_worker": _IN_ITS_TEAM,
     "cp_chair": _IN_ITS_TEAM,
@@ -93,13 +99,18 @@ REFUSALS: Mapping[str, str] = {
     ),
     "orders.import": "Only members of the Safeguarding Unit can import orders; ask them.",
     "step.confirm": "Only members of the Safeguarding Unit can confirm an imported step; ask them in their channel.",
+    "absence.record": (
+        "You can record only your own absence, or that of someone you manage; ask their manager or the "
+        "Safeguarding Unit."
+    ),
 }
 
 # What a refusal's audit line says was missing.
 LINK = "linked to the order"
 NEEDS: Mapping[str, str] = {"order.allocate": "safeguarding_unit", "allocations.channel": "safeguarding_unit",
                             "order.end": "administrator", "oversight.view": "an overseeing role",
-                            "orders.import": "safeguarding_unit", "step.confirm": "safeguarding_unit"}  # fmt: skip
+                            "orders.import": "safeguarding_unit", "step.confirm": "safeguarding_unit",
+                            "absence.record": "the person, their manager or the unit"}  # fmt: skip
 
 ROLE_WORDS: Mapping[str, str] = {
     "social_worker": "the social worker", "team_manager": "the team manager", "iro": "the IRO",
@@ -127,6 +138,7 @@ class Standing:
     named: frozenset[str] = frozenset()  # the roles the order's procedure gives a step
     administrator: bool = False
     told_as: frozenset[str] = frozenset()  # the roles in which the order's steps are sent to this person
+    own: bool = False  # what is asked about is the person's own (their absence), or of someone they manage
 
 
 def _holds(scope: Scope, role: str, standing: Standing) -> bool:
@@ -136,6 +148,8 @@ def _holds(scope: Scope, role: str, standing: Standing) -> bool:
         return role in standing.linked_as
     if scope is Scope.TOLD:
         return role in standing.told_as
+    if scope is Scope.OWN:
+        return standing.own
     return standing.in_team and role in standing.named
 
 
@@ -186,6 +200,16 @@ def standing_of(person: models.Person | None, order: models.Order, procedure: Pr
         linked.add("iro")
     in_team = bool(person.team) and social_worker is not None and social_worker.team == person.team
     return Standing(frozenset(person.roles), frozenset(linked & set(person.roles)), in_team, procedure_roles(procedure))
+
+
+def absence_standing(person: models.Person | None, absent: models.Person, administrator: bool = False) -> Standing:
+    """Where this person stands towards an absence of `absent`: their own, their report's, or neither (pure)."""
+    if administrator:
+        return Standing(frozenset(), administrator=True)
+    if person is None or not person.active:
+        return Standing(frozenset())
+    own = person.id == absent.id or absent.manager_id == person.id
+    return Standing(frozenset(person.roles), own=own)
 
 
 def refusal(action: str, reference: str | None) -> str:

@@ -10,6 +10,7 @@ from handlers.confirm import checklist
 from handlers.context import SYSTEM, Context
 from handlers.queries import digests
 from rules.notices import WorkingHours
+from scheduler.cover import audit_cover, to_whoever_is_there
 from storage.outbox import UNIT, Planned, queue
 
 LOOKAHEAD_WORKING_DAYS = 10
@@ -59,6 +60,10 @@ class Digest:
                          "to_confirm": len(unconfirmed), "overdue": 0, "total": len(unconfirmed)})
             )  # fmt: skip
         async with self.ctx.database.session() as session:
-            queued = len(await queue(session, planned, self.hours.next_opening(now), now))
+            # Someone away today: their digest goes to whoever covers them, saying for whom.
+            planned = await to_whoever_is_there(session, planned, today)
+            ids = await queue(session, planned, self.hours.next_opening(now), now)
+            await audit_cover(session, planned, ids, now)
+            queued = len(ids)
         self._planned_on = today
         return queued

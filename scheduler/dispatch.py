@@ -38,9 +38,11 @@ from handlers.permissions import ROLE_WORDS
 from handlers.recipients import circle
 from rules.calendar import WorkingCalendar
 from rules.clock import Clock
+from rules.cover import for_whom
 from rules.initials import initials
 from rules.notices import WorkingHours, opening_after
 from rules.recipients import Recipient
+from scheduler.cover import COVERING, audit_cover, redirections
 from scheduler.outbox import recipient_key
 from storage import Database, models, outbox
 from storage.outbox import ALLOCATION, NOTE, REPLY, UNIT, Planned, Settlement, queue
@@ -92,14 +94,18 @@ class Message:
     digest: tuple[DigestLine, ...] = ()
     token: str | None = None  # the outbox row's own, for the email's Message-ID (outbox.message_token)
     mail: Mapping[str, Any] | None = None  # a reply to a sender: the email as the mail channel wrote it
+    covering: str | None = None  # sent to someone covering: "For Megan Bowen, away until Fri 28 Aug"
+    reallocate: bool = False  # a note to the unit that the IRO will be away: its card offers to choose another
 
     @property
     def subject(self) -> str:
-        return cut_at_word(self.headline, SUBJECT_LENGTH)
+        # A subject is one line: a note of several lines (a summary) is named by its first.
+        first = self.headline.partition("\n")[0]
+        return cut_at_word(f"{self.covering}: {first}" if self.covering else first, SUBJECT_LENGTH)
 
     @property
     def text(self) -> str:
-        return "\n".join((self.headline, *self.lines))
+        return "\n".join((*((f"{self.covering}.",) if self.covering else ()), self.headline, *self.lines))
 
 
 class Channels(Protocol):
@@ -224,6 +230,7 @@ class Dispatcher:
     async def deliver(self, ids: Sequence[int], report: Report) -> None:
         rows = await self._read(ids)
         today = self.clock.now().astimezone(self.hours.zone).date()
+        rows = await self._to_cover(rows, today, report)
         ready = []
         settled: list[Settlement] = []
         held: list[Planned] = []
@@ -380,6 +387,27 @@ class Dispatcher:
             return self.hours.next_opening(self.clock.now() + RECHECK)
         return None
 
+    async def _to_cover(self, rows: list[_Row], today: date, report: Report) -> list[_Row]:
+        """Rows for someone away today that were queued before their absence was known (off sick this morning):
+        each is cancelled and sent instead to whoever covers them, saying for whom. The rest come back."""
+        asked = [r.note for r in rows if r.note.kind in (*STEP_KINDS, "digest") and r.person is not None
+                 and COVERING not in r.note.payload]  # fmt: skip
+        if not asked:
+            return rows
+        async with self.database.session() as session:
+            moved = await redirections(session, asked, today)
+        if not moved:
+            return rows
+        await self._settle([self._outcome(r, "cancelled", error="away today: sent to whoever covers them instead")
+                            for r in rows if r.note.id in moved])  # fmt: skip
+        report.cancelled += len(moved)
+        now = self.clock.now()
+        async with self.database.session() as session:
+            queued = await queue(session, list(moved.values()), now, now)
+            await audit_cover(session, list(moved.values()), queued, now)
+        report.queued += len(queued)
+        return [r for r in rows if r.note.id not in moved]
+
     # Sending ---------------------------------------------------------------------------------
 
     async def _mark_sending(self, rows: list[_Row]) -> list[_Row]:
@@ -519,6 +547,14 @@ class Dispatcher:
     # Words -----------------------------------------------------------------------------------
 
     def message(self, row: _Row, today: date) -> Message:
+        """What a row says; one sent to someone covering for a person away first says for whom."""
+        message = self._words(row, today)
+        facts = row.note.payload.get(COVERING)
+        if isinstance(facts, dict) and facts.get("name") and facts.get("until"):
+            return replace(message, covering=for_whom(str(facts["name"]), date.fromisoformat(str(facts["until"]))))
+        return message
+
+    def _words(self, row: _Row, today: date) -> Message:
         note = row.note
         child = initials(row.child) if row.child else None
         label = f"{row.reference} ({child})" if row.reference else "An order"
@@ -528,7 +564,13 @@ class Dispatcher:
         if note.kind == REPLY:
             return Message(REPLY, str(note.payload.get("subject", "")), mail=note.payload)
         if note.kind == NOTE:
-            return Message(NOTE, str(note.payload.get("text", "")), reference=row.reference, initials=child)
+            return Message(
+                NOTE,
+                str(note.payload.get("text", "")),
+                reference=row.reference,
+                initials=child,
+                reallocate=bool(note.payload.get("reallocate")) and row.reference is not None,
+            )
         if note.kind == ALLOCATION:
             # The mail channel writes the request itself, with the order and the IROs as they are when it goes.
             return Message(ALLOCATION, f"{label}: please allocate an IRO.", reference=row.reference, initials=child)

@@ -21,6 +21,7 @@ from rules.notices import Notice, WorkingHours, due_notices
 from rules.procedures import Procedure
 from rules.recipients import Recipient, choose
 from rules.timeline import Milestone, escalation_days, reminder_days
+from scheduler.cover import Cover, audit_cover, plan_returns
 from storage import Database, models
 from storage.outbox import UNIT, Planned, queue
 
@@ -50,8 +51,15 @@ class Planner:
     async def plan(self) -> int:
         """Queue every notice due by today; a notice already queued (by its dedupe key) is left alone.
 
-        Each row waits for the next opening of working hours; the number of rows newly queued is returned.
+        Each row waits for the next opening of working hours; the number of rows newly queued is returned. Someone
+        back from an absence is sent, with them, the one summary of what went to others for them meanwhile.
         """
+        total = await self._plan_steps()
+        now = self.clock.now()
+        today = now.astimezone(self.hours.zone).date()
+        return total + await plan_returns(self.database, self.calendar, today, self.hours.next_opening(now), now)
+
+    async def _plan_steps(self) -> int:
         now = self.clock.now()
         today = now.astimezone(self.hours.zone).date()
         total = 0
@@ -81,7 +89,7 @@ class Planner:
         """The rows `plan` would queue on `today` for these orders, read in the caller's transaction and queued
         nowhere: what an import's dry run shows will go out on its first working day."""
         planned: list[Planned] = []
-        people = _People(session, self.legal_address)
+        people = _People(session, self.legal_address, today)
         for start in range(0, len(order_ids), BATCH):
             rows = (
                 await session.execute(
@@ -111,9 +119,12 @@ class Planner:
         return planned, next_days
 
     async def _plan_batch(self, session: AsyncSession, rows: Sequence[Any], today: date, now: datetime) -> int:
-        planned, next_days = await self._notices(_People(session, self.legal_address), rows, today)
+        # Whoever is away on the day a row goes (the next opening of working hours) has it sent to their cover.
+        sent_on = self.hours.next_opening(now).astimezone(self.hours.zone).date()
+        planned, next_days = await self._notices(_People(session, self.legal_address, sent_on), rows, today)
         queued = await queue(session, planned, self.hours.next_opening(now), now)
         await _audit_nobody(session, planned, queued, now)
+        await audit_cover(session, planned, queued, now)
         # Only a row still as it was read moves on: a step changed meanwhile is read again next tick.
         table = cast(Table, models.Milestone.__table__)
         await session.execute(
@@ -139,9 +150,11 @@ class Planner:
 class _People:
     """The directory and each order's IRO, read once per batch, to turn a role into recipients."""
 
-    def __init__(self, session: AsyncSession, legal_address: str | None) -> None:
+    def __init__(self, session: AsyncSession, legal_address: str | None, sent_on: date) -> None:
         self.session = session
         self.legal_address = legal_address
+        self.sent_on = sent_on
+        self._cover: Cover | None = None
         self._people: dict[int, models.Person] | None = None
         self._holders: dict[str, list[models.Person]] = {}
         self._iros: dict[int, int] = {}
@@ -152,6 +165,7 @@ class _People:
             for person in self._people.values():
                 for role in person.roles:
                     self._holders.setdefault(role, []).append(person)
+            self._cover = await Cover.read(self.session, self.sent_on, self._people)
         return self._people
 
     async def _iro(self, order_id: int) -> int | None:
@@ -178,8 +192,22 @@ class _People:
             # Nobody holds the role for this order: the unit is told, and the audit says so.
             note = {"role": notice.role, "kind": notice.kind, "on": notice.on.isoformat()}
             return [Planned(f"{notice.dedupe_key}:nobody", step.order_id, step.id, "nobody", UNIT, None, None, note)]
-        return [Planned(f"{notice.dedupe_key}:{recipient_key(r)}", step.order_id, step.id, kind, role, r.person_id,
-                        None if r.person_id else r.email, {}) for r in found]  # fmt: skip
+        return self._to_whoever_is_there(notice, step, found, iro_id)
+
+    def _to_whoever_is_there(
+        self, notice: Notice, step: models.Milestone, found: list[Recipient], iro_id: int | None
+    ) -> list[Planned]:
+        """The rows for these recipients, each sent instead to whoever covers them while they are away; and, at a
+        reminder of a step its IRO owns, the unit's note if the IRO is away on the day it is due."""
+        assert self._cover is not None
+        planned: dict[str, Planned] = {}
+        for recipient in found:
+            to, facts = self._cover.redirect(recipient)
+            key = f"{notice.dedupe_key}:{recipient_key(to)}"
+            planned.setdefault(key, Planned(key, step.order_id, step.id, notice.kind, notice.role, to.person_id,
+                                            None if to.person_id else to.email, facts))  # fmt: skip
+        flag = self._cover.iro_away(notice, step, iro_id)
+        return [*planned.values(), *([flag] if flag else [])]
 
 
 def recipient_key(recipient: Recipient) -> str:

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -19,8 +19,10 @@ from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase
 from bot.app import TeamsBot, add_teams_endpoint, build_bot
 from bot.notify import TeamsChannel
 from bot.reach import Installer
+from handlers import absences
 from handlers.context import Context
 from handlers.links import Links
+from mail.automatic_replies import AutomaticRepliesReader
 from mail.backends import Mailbox
 from mail.backends.graph import TokenProvider, client_credentials
 from mail.poller import Notices, Poller, PollReport
@@ -88,6 +90,7 @@ class Sobot:
     jobs: Jobs
     metrics: Metrics
     app: web.Application
+    automatic_replies: AutomaticRepliesReader | None = None  # with Graph configured and the setting on
 
     @property
     def settings(self) -> Settings:
@@ -105,6 +108,14 @@ class Sobot:
         """The dispatch job's work: queue every notice due and the morning's digests, then send what may go now."""
         queued = await self.planner.plan() + await self.digest.plan()
         return queued, await self.dispatcher.tick()
+
+    async def read_automatic_replies(self) -> absences.Synced | None:
+        """The automatic replies job's work: everyone's Outlook automatic replies, taken as absences where nobody
+        recorded one (None without Graph)."""
+        if self.automatic_replies is None:
+            return None
+        readings = await self.automatic_replies.read(await absences.graph_users(self.context))
+        return await absences.from_automatic_replies(self.context, readings)
 
     async def poll(self) -> PollReport | None:
         """The mail job's work: act on each new message in the unit's mailbox (None when there is no mailbox)."""
@@ -222,7 +233,8 @@ def assemble(
         poller = build_poller(services, services.mailbox, notices, dispatcher.send_replies)
     sobot = Sobot(services=services, context=ctx, hours=hours, teams=teams, channels=channels, planner=planner,
                   digest=Digest(ctx, hours, settings.digest_time), dispatcher=dispatcher, poller=poller,
-                  jobs=Jobs(services.clock, settings.timezone), metrics=metrics, app=app)  # fmt: skip
+                  jobs=Jobs(services.clock, settings.timezone), metrics=metrics, app=app,
+                  automatic_replies=replies_reader(settings, environ, graph_token))  # fmt: skip
     add_jobs(sobot)
     app[SOBOT] = sobot
 
@@ -261,6 +273,22 @@ def installer(ctx: Context, settings: Settings, environ: Mapping[str, str],
         return None
     return Installer(ctx, settings.graph_url, settings.teams_app_catalog_id, app_id or "sobot", tenant, token,
                      settings.teams_service_url)  # fmt: skip
+
+
+def replies_reader(settings: Settings, environ: Mapping[str, str],
+                   token: TokenProvider | None = None) -> AutomaticRepliesReader | None:  # fmt: skip
+    """What reads people's Outlook automatic replies, with the bot's own app-only Graph token; None unless the
+    setting asks for it and the bot's app credentials are there."""
+    if not settings.automatic_replies:
+        return None
+    if token is None:
+        credentials = [environ.get(TEAMS_APP_PREFIX + name, "") for name in ("TENANTID", "CLIENTID", "CLIENTSECRET")]
+        if not all(credentials):
+            log.warning("SOBOT_AUTOMATIC_REPLIES is on, but the bot's app credentials are not all set: automatic "
+                        "replies are not read.")  # fmt: skip
+            return None
+        token = client_credentials(*credentials, scope=f"{settings.graph_url.rstrip('/')}/.default")
+    return AutomaticRepliesReader(settings.graph_url, token, ZoneInfo(settings.timezone))
 
 
 def dashboard(ctx: Context, settings: Settings, app_id: str | None, identity: Identity | None) -> Dashboard:
@@ -304,6 +332,17 @@ def add_jobs(sobot: Sobot) -> None:
     sobot.jobs.daily("digest", settings.digest_time, dispatch)
     if sobot.poller is not None:
         sobot.jobs.every("mail", settings.mail_poll_seconds, poll)
+    if sobot.automatic_replies is not None:
+
+        async def read_replies() -> None:
+            synced = await sobot.read_automatic_replies()
+            if synced and (synced.recorded or synced.changed or synced.ended):
+                log.info("automatic replies: %d absences recorded, %d changed, %d ended", synced.recorded,
+                         synced.changed, synced.ended)  # fmt: skip
+
+        # Read before the first notices of the day are planned, so a morning's reminder finds the absence.
+        start = settings.working_hours_start
+        sobot.jobs.daily("automatic_replies", time(max(start.hour - 1, 0), start.minute), read_replies)
 
 
 def create_app(

@@ -18,7 +18,7 @@ from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
 from handlers.terms import TYPE_NAMES, parse_iso_date
 from handlers.views import OrderView
-from sobot import cli_imports
+from sobot import cli_absences, cli_imports
 from sobot.console import fail, format_table, settings_or_exit
 from sobot.logs import configure as configure_logs
 from sobot.mailboxes import SETTINGS_OF, server_errors
@@ -380,6 +380,7 @@ def add_commands(commands: Any) -> None:
     imp.set_defaults(handler=_with_context(people_import))
     reach_cmd = people_actions.add_parser("reach", help="who sobot can tell in Teams, who by email, and why")
     reach_cmd.set_defaults(handler=_command(people_reach))
+    cli_absences.add_away(people_actions, _with_context)
 
     rep = commands.add_parser("report", help="the tracker of every order, as CSV")
     rep.add_argument("--csv", required=True, help="the file to write")

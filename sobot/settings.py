@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         "manifest's). Set, with the bot's app granted TeamsAppInstallation.ReadWriteSelfForUser.All, sobot installs "
         "itself for someone it must tell who never opened it, so they get the card in Teams instead of an email.",
     )
+    automatic_replies: bool = Field(
+        False,
+        description="Read each person's Outlook automatic replies (Microsoft Graph mailboxSettings, with the bot's "
+        "own app credentials and its application permission MailboxSettings.Read) each working morning, an hour "
+        "before notifications start, as their absence where nobody recorded one.",
+    )
     teams_service_url: str = Field(
         "https://smba.trafficmanager.net/teams/",
         description="Teams' connector address for a chat sobot made by installing itself, until Teams sends that "

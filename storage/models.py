@@ -352,6 +352,32 @@ class Notification(Base):
     sent_at: Mapped[datetime | None]
 
 
+class Absence(Base):
+    """A person away from one day to another, and who covers for them meanwhile (none: their team manager).
+
+    `source` is "recorded" (by the person, their manager or the unit) or "automatic_replies" (read from their
+    Outlook automatic replies, where nobody recorded one). A cancelled absence is kept, with when it was cancelled,
+    so what was sent meanwhile can still be explained.
+    """
+
+    __tablename__ = "absences"
+    __table_args__ = (Index("ix_absences_person_last_day", "person_id", "last_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    cover_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recorded_by: Mapped[str] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(String(32), default="recorded")
+    recorded_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="raise")
+    cover: Mapped[Person | None] = relationship(foreign_keys=[cover_id], lazy="raise")
+
+
 async def next_order_number(session: AsyncSession, year: int) -> int:
     """The next order number of `year`, unique however many sessions ask at once.
 
@@ -376,6 +402,7 @@ async def next_order_number(session: AsyncSession, year: int) -> int:
 
 
 __all__ = [
+    "Absence",
     "Allocation",
     "AllocationCard",
     "AuditEntry",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ class NotificationRow:
     not_before: datetime
     sent_at: datetime | None
     attempts: int
+    covering: str | None = None  # sent to someone covering: the name of the person away it was for
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ async def notifications_about(database: Database, reference: str, limit: int = 5
     statement = (
         select(Notification.kind, Notification.role, Person.name, Notification.address, Milestone.title,
                Milestone.occurrence, Notification.state, Notification.channel, Notification.created_at,
-               Notification.not_before, Notification.sent_at, Notification.attempts)
+               Notification.not_before, Notification.sent_at, Notification.attempts, Notification.payload)
         .join(Order, Notification.order_id == Order.id)
         .outerjoin(Person, Notification.person_id == Person.id)
         .outerjoin(Milestone, Notification.milestone_id == Milestone.id)
@@ -52,7 +53,13 @@ async def notifications_about(database: Database, reference: str, limit: int = 5
     )  # fmt: skip
     async with database.read() as session:
         found: list[tuple[Any, ...]] = [tuple(row) for row in await session.execute(statement)]
-    return [NotificationRow(*values) for values in found]
+    return [replace(NotificationRow(*values[:-1]), covering=_covering(values[-1])) for values in found]
+
+
+def _covering(payload: dict[str, Any] | None) -> str | None:
+    """Whom a notification sent to someone covering was for (the planner's "covering" facts), else None."""
+    facts = (payload or {}).get("covering")
+    return str(facts["name"]) if isinstance(facts, dict) and facts.get("name") else None
 
 
 async def audit_trail(database: Database, reference: str, limit: int = 500) -> list[AuditRow]:

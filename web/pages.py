@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import caseload, imports, order
+from web import absences, caseload, imports, order
 from web.oversight import add_oversight
 
 
@@ -18,3 +18,4 @@ def add_pages(app: web.Application) -> None:
     order.add_routes(app)
     imports.add_routes(app)
     add_oversight(app)
+    absences.add_routes(app)

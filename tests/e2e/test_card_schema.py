@@ -104,6 +104,18 @@ def every_card() -> dict[str, cards.Card]:
         "an escalation": notification_card(Message(**{**REMINDER.__dict__, "kind": "escalation"}), LINKS),
         "a digest": notification_card(DIGEST, LINKS),
         "a note to the unit": notification_card(Message("nobody", "Nobody is the IRO for SO-2026-0007."), LINKS),
+        "the unit told the IRO will be away": notification_card(
+            Message(
+                "note",
+                "SO-2026-0007: its IRO, Megan Bowen, is away on Thu 3 Dec 2026.",
+                reference="SO-2026-0007",
+                reallocate=True,
+            ),
+            LINKS,
+        ),
+        "a reminder sent to someone covering": notification_card(
+            Message(**{**REMINDER.__dict__, "covering": "For Megan Bowen, away until Fri 28 Aug"}), LINKS
+        ),
         "a message": cards.message("Snoozed: a step, until Fri 04 Dec 2026."),
         "the allocation request refreshed for someone outside the unit": cards.allocation_request(
             view(), [MEGAN, IAN], link=LINK, may_allocate=False

@@ -24,7 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from handlers import orders, people
+from handlers import absences, orders, people
 from handlers.context import CLI
 from sobot.app import build_services
 from sobot.settings import load_settings
@@ -49,6 +49,9 @@ async def _seed(env: dict[str, str]) -> None:
         await people.import_people(ctx, STAFF, CLI)
         await orders.create_order(ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", MADE,
                                                        social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+        await absences.record_absence(
+            ctx, CLI, "ian@example.gov.uk", TODAY + timedelta(days=1), TODAY + timedelta(days=10), "Ivy Reviewer"
+        )
         await orders.create_order(ctx, orders.NewOrder("C2", "Tom Brown", "supervision", TODAY - timedelta(days=5),
                                                        procedure="camden", social_worker_email="sue@example.gov.uk"),
                                   CLI)  # fmt: skip
@@ -181,6 +184,21 @@ def test_the_unit_allocates_an_iro(driver: WebDriver, site: str) -> None:
     assert "Ian Reviewer" in driver.find_element(By.CSS_SELECTOR, ".facts").text
 
 
+def test_a_social_worker_records_their_absence_and_who_covers(driver: WebDriver, site: str) -> None:
+    be(driver, site, "Sam Worker")
+    driver.find_element(By.LINK_TEXT, "Absences").click()
+    wait(driver).until(lambda d: d.find_elements(By.ID, "away-first"))
+    assert [o.text for o in Select(driver.find_element(By.ID, "away-person")).options] == ["Sam Worker"]
+    first, last = TODAY + timedelta(days=14), TODAY + timedelta(days=20)
+    dashboard.type_date(driver, driver.find_element(By.ID, "away-first"), first)
+    dashboard.type_date(driver, driver.find_element(By.ID, "away-last"), last)
+    Select(driver.find_element(By.ID, "away-cover")).select_by_visible_text("Sue South")
+    driver.find_element(By.XPATH, "//button[.='Record the absence']").click()
+    said = notice(driver)
+    assert said.startswith("Recorded: Sam Worker is away ") and said.endswith("; Sue South covers."), said
+    assert "Sue South" in driver.find_element(By.XPATH, "//tr[th[.='Sam Worker']]").text
+
+
 def test_a_social_worker_is_refused_someone_elses_order(driver: WebDriver, site: str) -> None:
     be(driver, site, "Sue South")
     assert rows(driver) == [reference(2)]
@@ -210,6 +228,7 @@ PAGES = [
     ("Una Unit", "/orders/{first}"),  # with the forms of the unit
     ("Sam Worker", "/orders/{first}"),
     ("Sue South", "/orders/{first}"),  # refused
+    ("Una Unit", "/absences"),  # with an absence listed, and its form
 ]
 MODES = [(320, False, False), (1024, False, False), (320, True, False), (1024, True, False), (1024, False, True),
          (320, False, True)]  # fmt: skip

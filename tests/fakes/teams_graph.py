@@ -3,7 +3,9 @@
 It answers what sobot asks to reach someone who never opened the bot: install the organisation's catalogue app
 in their personal scope (POST /users/{id}/teamwork/installedApps, 201 with no body, 409 when it is there
 already), find that installation (GET …/installedApps?$expand=teamsApp&$filter=teamsApp/id eq '…'), and the
-one-to-one chat it made (GET …/installedApps/{id}/chat).
+one-to-one chat it made (GET …/installedApps/{id}/chat). It also answers each user's Outlook automatic replies
+(GET /users/{id}/mailboxSettings/automaticRepliesSetting, with MailboxSettings.Read), as Graph's v1.0 writes that
+resource: its status and, when scheduled, its start and end as dateTimeTimeZone in the zone the user set.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 
 PERMISSION = "TeamsAppInstallation.ReadWriteSelfForUser.All"
+MAILBOX_SETTINGS = "MailboxSettings.Read"
 
 
 @dataclass
@@ -28,6 +31,14 @@ class GraphUser:
     upn: str
     installed: str | None = None  # the installation id, once the app is installed for them
     chat_id: str | None = None
+    replies: str = "disabled"  # their automatic replies: disabled, alwaysEnabled or scheduled
+    # Scheduled, from and to: the wall-clock time and the zone as Outlook keeps them ("GMT Standard Time", "UTC").
+    replies_from: tuple[str, str] | None = None
+    replies_to: tuple[str, str] | None = None
+
+    def away(self, start: str, end: str, zone: str = "GMT Standard Time") -> None:
+        """Outlook's automatic replies scheduled from `start` to `end` (ISO wall-clock times in `zone`)."""
+        self.replies, self.replies_from, self.replies_to = "scheduled", (start, zone), (end, zone)
 
 
 @dataclass
@@ -37,7 +48,7 @@ class FakeTeamsGraph:
     token: str
     catalog_app_id: str
     users: list[GraphUser] = field(default_factory=list)
-    roles: tuple[str, ...] = (PERMISSION,)  # the application permissions the token carries
+    roles: tuple[str, ...] = (PERMISSION, MAILBOX_SETTINGS)  # the application permissions the token carries
     requests: list[tuple[str, str]] = field(default_factory=list)
     installs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     base_url: str = ""
@@ -57,6 +68,7 @@ class FakeTeamsGraph:
         app.router.add_post(user, self._install)
         app.router.add_get(user, self._list)
         app.router.add_get(user + "/{installation}/chat", self._chat)
+        app.router.add_get("/v1.0/users/{user}/mailboxSettings/automaticRepliesSetting", self._replies)
         return app
 
     @web.middleware
@@ -64,7 +76,10 @@ class FakeTeamsGraph:
         self.requests.append((request.method, str(request.rel_url)))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "InvalidAuthenticationToken", "Access token is empty.")
-        if PERMISSION not in self.roles:
+        if "/mailboxSettings/" in request.path:
+            if MAILBOX_SETTINGS not in self.roles:
+                return _error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        elif PERMISSION not in self.roles:
             return _error(403, "Forbidden", "Missing role permissions on the request. API requires one of "
                           f"'{PERMISSION}, TeamsAppInstallation.ReadWriteForUser.All'. Roles on the request "
                           f"'{', '.join(self.roles)}'.")  # fmt: skip
@@ -109,6 +124,25 @@ class FakeTeamsGraph:
             return _error(404, "NotFound", "The app installation was not found.")
         return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#chats/$entity",
                                   "id": found.chat_id})  # fmt: skip
+
+    async def _replies(self, request: web.Request) -> web.Response:
+        found = self._find(request.match_info["user"])
+        assert found is not None
+
+        def when(wall: tuple[str, str] | None) -> dict[str, str]:
+            # Graph always writes the schedule, in the zone it was set in, with seven places of seconds.
+            day, zone = wall or ("2026-01-01T00:00:00", "UTC")
+            return {"dateTime": f"{day}.0000000", "timeZone": zone}
+
+        context = (
+            f"https://graph.microsoft.com/v1.0/$metadata#users('{found.id}')/mailboxSettings/automaticRepliesSetting"
+        )
+        return web.json_response({
+            "@odata.context": context, "status": found.replies, "externalAudience": "all",
+            "internalReplyMessage": "<html><body>I am away.</body></html>",
+            "externalReplyMessage": "<html><body>I am away.</body></html>",
+            "scheduledStartDateTime": when(found.replies_from), "scheduledEndDateTime": when(found.replies_to),
+        })  # fmt: skip
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -213,3 +213,28 @@ def test_mail_poll_once_reads_the_maildir(tmp_path: Path) -> None:
 def test_a_mail_backend_missing_its_settings_is_named(tmp_path: Path, backend: str, words: str) -> None:
     env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}", "SOBOT_MAIL_BACKEND": backend}
     refused(sobot("mail", "poll", "--once", env=env), words)
+
+
+def test_people_away_records_lists_and_cancels_an_absence(tmp_path: Path) -> None:
+    env = {"SOBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sobot.db'}"}
+    staff = tmp_path / "staff.csv"
+    staff.write_text(STAFF, encoding="utf-8")
+    assert sobot("people", "import", str(staff), env=env).returncode == 0
+    first, last = date.today() + timedelta(days=7), date.today() + timedelta(days=20)
+    result = sobot("people", "away", "ian.reviewer@example.gov.uk", "--from", first.isoformat(), "--to",
+                   last.isoformat(), "--cover", "tess.manager@example.gov.uk", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Recorded (absence 1): Ian Reviewer is away ")
+    assert result.stdout.rstrip().endswith("; Tess Manager covers.")
+    listed = sobot("people", "away", "--list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "Ian Reviewer" in listed.stdout and "Tess Manager" in listed.stdout and "recorded" in listed.stdout
+    # Covered by oneself, or ending before it begins: a sentence, exit 2, nothing written.
+    refused(sobot("people", "away", "sam.worker@example.gov.uk", "--from", first.isoformat(), "--to",
+                  last.isoformat(), "--cover", "Sam Worker", env=env), "cannot cover their own absence")  # fmt: skip
+    refused(sobot("people", "away", "sam.worker@example.gov.uk", "--from", last.isoformat(), "--to",
+                  first.isoformat(), env=env), "is before the first")  # fmt: skip
+    assert "Sam Worker" not in sobot("people", "away", "--list", env=env).stdout
+    cancelled = sobot("people", "away", "--cancel", "1", env=env)
+    assert cancelled.returncode == 0 and cancelled.stdout.startswith("Cancelled: Ian Reviewer is away")
+    assert sobot("people", "away", "--list", env=env).stdout == "Nobody is recorded away today or later.\n"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.agent import STRANGER, STRANGER_AUDITED_EVERY
-from handlers import conversations, orders, oversight, queries, reminders
+from handlers import absences, conversations, orders, oversight, queries, reminders
 from handlers.context import CLI
 from rules.clock import FixedClock
 from sobot.app import Services
@@ -351,7 +351,23 @@ async def oversight_direct(direct: Handlers, who: str) -> Outcome:
     return Outcome(told == "", told)
 
 
+async def record_absence(teams: Teams, who: str) -> Outcome:
+    before = await teams.count(models.Absence)
+    told = said(await teams.say(who, "away for Sam Worker 01/06/2026 to 05/06/2026"))
+    return Outcome(await teams.count(models.Absence) != before, told)
+
+
+async def record_absence_direct(direct: Handlers, who: str) -> Outcome:
+    before = await direct.count(models.Absence)
+    actor = await direct.actor(who)
+    told = await direct.attempt(absences.record_absence(direct.ctx, actor, "sam.worker@example.gov.uk",
+                                                        date(2026, 6, 1), date(2026, 6, 5)))  # fmt: skip
+    return Outcome(await direct.count(models.Absence) != before, told)
+
+
 UNALLOCATED_LINKED = LINKED - {"ian"}
+# Whose absence Sam's is to record: his own, his manager's, and the unit's.
+SAMS_ABSENCE = {"sam", "tess", "una"}
 
 # In the order they run for each persona: questions first, then changes, so each sees the order as it was set up.
 ACTIONS = [
@@ -386,6 +402,8 @@ ACTIONS = [
     Action("import people", NOBODY, import_people, None),
     # The dashboard's page asks the same operation; Teams does not offer the figures.
     Action("see the oversight figures", OVERSEERS, None, oversight_direct, NOT_AN_OVERSEER, "oversight.view"),
+    Action("record someone's absence", SAMS_ABSENCE, record_absence, record_absence_direct,
+           "You can record only your own absence", "absence.record"),
 ]  # fmt: skip
 
 

@@ -36,9 +36,10 @@ ALLOWED = {
     "extend": LINKED,
     "allocate": {"una.unit"},
     "end": set(),  # an administrator's (the command line)
+    "absence": {"sam.worker", "tess.manager", "una.unit"},  # Sam's absence: his own, his manager's, the unit's
 }
 AUDITED = {"order": "order.view", "event": "event.record", "step": "event.record", "extend": "order.extend",
-           "allocate": "order.allocate", "end": "order.end"}  # fmt: skip
+           "allocate": "order.allocate", "end": "order.end", "absence": "absence.record"}  # fmt: skip
 
 
 @pytest.fixture
@@ -81,6 +82,13 @@ async def test_each_role_may_use_the_pages_and_forms_it_should_and_every_refusal
         if not got[form]:
             assert response.status == 403, (form, response.status, page[-2000:])
             assert 'role="alert"' in page, "a refusal is told, as a sentence"
+    sam = next(p.id for p in await directory(browser.ctx) if p.email == "sam.worker@example.gov.uk")
+    await browser.page("/absences")
+    response, page = await browser.post("/absences", {"person": str(sam), "first_day": "2026-06-01",
+                                                      "last_day": "2026-06-05", "cover": ""})  # fmt: skip
+    got["absence"] = response.status == 200 and response.url.path == "/absences"
+    if not got["absence"]:
+        assert response.status == 403 and "You can record only your own absence" in page, page[-2000:]
     assert got == {name: who in allowed for name, allowed in ALLOWED.items()}, PERSONAS[who]
     expected = sorted(AUDITED[name] for name, ok in got.items() if not ok and name in AUDITED)
     assert await refusals(browser, who) == expected, "every refusal, and nothing else, is audited as refused"

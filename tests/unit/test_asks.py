@@ -36,7 +36,7 @@ def test_every_chat_command_the_parser_makes_has_an_answer_and_is_not_a_card_ver
     lines = [usage.replace("[", "").replace("]", "").split(" | ")[0] for usage, _ in HELP] + ["help", "hello"]
     names = {parse(line, TODAY).name for line in lines}
     assert names == {"help", "new_order", "my_orders", "order", "due", "overdue", "done", "event", "allocate",
-                     "extend", "use_channel", "confirm"}  # fmt: skip
+                     "extend", "use_channel", "confirm", "away", "back", "who_is_away"}  # fmt: skip
     assert all(name in SobotAgent.ASKS and "." not in name for name in names)
 
 
