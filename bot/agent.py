@@ -319,7 +319,9 @@ class SobotAgent(ActivityHandler):
 
     async def _acknowledge(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         ack = await reminders.acknowledge(self.ctx, *_step_of(command.data), person.actor)
-        line = f"Acknowledged: {ack.title} on {ack.reference}. Escalations to you for it stop."
+        assert ack.until is not None
+        line = (f"Acknowledged: reminders pause until {cards.day(ack.until)}. {ack.title} on {ack.reference} is still "
+                f"open: they resume after that unless it is done.")  # fmt: skip
         return Reply(line, cards.message(line))
 
     async def _snooze(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:

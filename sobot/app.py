@@ -69,6 +69,7 @@ class Services:
             clock=self.clock,
             default_procedure=self.settings.procedure,
             zone=self.settings.timezone,
+            acknowledge_days=self.settings.acknowledge_days,
         )
 
 

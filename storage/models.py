@@ -272,7 +272,10 @@ class AllocationCard(Base):
 
 
 class StepResponse(Base):
-    """A person's answer to a reminder: acknowledged (their escalations stop) or snoozed until a day."""
+    """A person's answer to a reminder: acknowledged or snoozed, either holding their notices until a day.
+
+    An acknowledgement written before acknowledgements held for a set time has no `until`: it holds no longer.
+    """
 
     __tablename__ = "step_responses"
 

@@ -209,6 +209,44 @@ async def test_done_acknowledge_and_snooze_stop_what_they_should(r: Rig) -> None
     assert not any("case summary" in s.text for s in sent_to(r.connector.sent, chat))
 
 
+def case_summary_reminders(r: Rig, chat: str) -> int:
+    return sum("Rewrite the case summary" in s.text for s in sent_to(r.connector.sent, chat))
+
+
+async def test_an_acknowledgement_holds_for_five_working_days_then_the_reminders_resume(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 1  # Thu 5 Mar: the first reminder of the case summary, due Tue 17 Mar
+    held = await acknowledge(r.ctx, "SO-2026-0001", "case_summary", 1, sam)
+    assert held.until == date(2026, 3, 12)  # five working days from Thu 5 Mar
+    # Fri 13 Mar, the hold over: the reminder two working days before is sent, as if nothing had been acknowledged.
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 2
+    r.clock.set(datetime(2026, 3, 17, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 3
+
+
+async def test_a_notice_due_while_an_acknowledgement_holds_waits_for_its_end(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    # A hold of seven working days (as a procedure or the settings may set): to Mon 16 Mar.
+    held = await acknowledge(replace(r.ctx, acknowledge_days=7), "SO-2026-0001", "case_summary", 1, sam)
+    assert held.until == date(2026, 3, 16)
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    report = await r.tick()
+    assert case_summary_reminders(r, chat) == 1 and report.deferred == 1
+    waiting = next(row for row in await r.rows() if row.state == "queued" and row.kind == "reminder")
+    assert waiting.not_before == datetime(2026, 3, 17, 8, 30, tzinfo=UTC)  # the first opening after the hold
+    # Tue 17 Mar: the due day's reminder replaces the one that waited; Sam hears once, not twice.
+    r.clock.set(datetime(2026, 3, 17, 8, 30, tzinfo=UTC))
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 2
+
+
 async def test_a_snoozed_reminder_comes_back_after_the_snooze(r: Rig) -> None:
     chat = await r.in_teams("sam@example.gov.uk")
     sam = Actor("Sam Worker", "sam@example.gov.uk")

@@ -376,15 +376,18 @@ async def test_reminder_card_buttons(teams: Teams, clock: FixedClock) -> None:
 
     case_summary = {"reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
     acknowledged = await teams.click("tess", "step.acknowledge", case_summary)
-    assert "Acknowledged: Rewrite the case summary" in texts(acknowledged)
-    # Tue 10 Mar + 5 working days = Tue 17 Mar.
+    # Tue 10 Mar + 5 working days = Tue 17 Mar: the hold of an acknowledgement, and of the longest snooze.
+    assert "Acknowledged: reminders pause until Tue 17 Mar 2026. Rewrite the case summary" in texts(acknowledged)
     snoozed = await teams.click("sam", "step.snooze", {**case_summary, "days": 5})
     assert "until Tue 17 Mar 2026" in texts(snoozed)
     refused = await teams.click("sam", "step.snooze", {**case_summary, "days": 9})
     assert "Snooze for 1, 2, 5 working days" in texts(refused)
     async with teams.database.session() as session:
         responses = (await session.scalars(select(models.StepResponse).order_by(models.StepResponse.id))).all()
-        assert [(r.kind, r.until) for r in responses] == [("acknowledged", None), ("snoozed", date(2026, 3, 17))]
+        assert [(r.kind, r.until) for r in responses] == [
+            ("acknowledged", date(2026, 3, 17)),
+            ("snoozed", date(2026, 3, 17)),
+        ]
 
 
 async def test_snooze_never_runs_past_the_last_day(teams: Teams, clock: FixedClock) -> None:
@@ -568,8 +571,9 @@ async def test_reminder_cards_refresh_to_who_did_the_step_and_when(teams: Teams,
     assert "Mark done" in buttons(before) and "Due " in texts(before)
     assert before["refresh"]["userIds"] == ["29:tess"]
     await teams.click("tess", "step.acknowledge", summary)
-    assert "You acknowledged it" in texts(await teams.click("tess", "card.refresh", summary))
-    assert "You acknowledged it" not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
+    held = "Acknowledged: reminders pause until Tue 17 Mar 2026."
+    assert held in texts(await teams.click("tess", "card.refresh", summary))
+    assert held not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
 
     stranger_to_it = await teams.click("ian", "card.refresh", summary)
     assert buttons(stranger_to_it) == [] and "You are not linked to SO-2026-0001" in texts(stranger_to_it)
