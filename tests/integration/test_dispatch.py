@@ -247,6 +247,30 @@ async def test_a_notice_due_while_an_acknowledgement_holds_waits_for_its_end(r: 
     assert case_summary_reminders(r, chat) == 2
 
 
+async def test_a_step_done_is_closed_once_for_everyone_it_was_escalated_to(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    await r.tick()
+    # Mon 9 Mar: telling the unit is overdue; its escalation goes to Tess, the team manager, by email.
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert [m["To"] for m in r.emails() if m["Subject"].startswith("Overdue:")] == ["tess@example.gov.uk"]
+    await orders.record_event(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", date(2026, 3, 9), CLI)
+    # Saving the order again (another step done) closes nothing twice.
+    await orders.record_event(r.ctx, "SO-2026-0001", "case_summary", date(2026, 3, 9), CLI)
+    await r.tick()
+    await r.tick()
+    closed = [m for m in r.emails() if m["Subject"].startswith("Closed:")]
+    assert [m["To"] for m in closed] == ["tess@example.gov.uk"]
+    assert closed[0]["Subject"].startswith("Closed: SO-2026-0001 (J.M.S.): Tell the Safeguarding Unit of the order")
+    body = closed[0].get_body(("plain",)).get_content()
+    assert "is recorded done on Mon 9 Mar 2026" in body and "nothing more is needed from you" in body
+    assert "Jane" not in body and "Smith" not in body, "the order by reference and initials only"
+    # Sam was reminded, never escalated to: the closing note is not his.
+    assert not any(s.text.startswith("Closed:") for s in sent_to(r.connector.sent, chat))
+    notes = [row for row in await r.rows() if row.kind == "note" and row.dedupe_key.startswith("note:closed:")]
+    assert [(row.state, row.channel) for row in notes] == [("sent", "email")]
+
+
 async def test_a_snoozed_reminder_comes_back_after_the_snooze(r: Rig) -> None:
     chat = await r.in_teams("sam@example.gov.uk")
     sam = Actor("Sam Worker", "sam@example.gov.uk")
