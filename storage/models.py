@@ -306,6 +306,21 @@ class ProcessedMail(Base):
     processed_at: Mapped[datetime]
 
 
+class CalendarFeed(Base):
+    """A person's calendar link: only a SHA-256 fingerprint of its token is kept, so the records cannot give it away.
+
+    Renewing revokes the feed before (`revoked_at`) and makes another; a revoked or unknown token reads nothing.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class MailClaim(Base):
     """Which poller holds a message of the unit's mailbox, and, for one whose handling failed, its tries so far.
 
@@ -379,6 +394,7 @@ __all__ = [
     "AllocationCard",
     "AuditEntry",
     "Base",
+    "CalendarFeed",
     "Child",
     "ConversationReference",
     "Event",

@@ -11,6 +11,7 @@ from aiohttp import web
 from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, Listed, PersonView
 from handlers.kept import Kept
+from handlers.links import Links
 from web import csrf
 from web.identity import Identity
 from web.sessions import Sessions, session_of
@@ -25,6 +26,8 @@ class Dashboard:
     sessions: Sessions
     # The directory's list behind the pages' choices (teams, IROs), read again after TRUSTED_FOR.
     directory: Kept[str, list[Listed]] = field(default_factory=lambda: Kept(TRUSTED_FOR))
+    # Where the dashboard is seen from outside: the calendar link a person copies into Outlook starts with it.
+    links: Links = field(default_factory=lambda: Links("/"))
 
 
 DASHBOARD = web.AppKey("sobot_dashboard", Dashboard)

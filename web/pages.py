@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import caseload, order
+from web import calendar, caseload, order
 from web.oversight import add_oversight
 
 
@@ -17,3 +17,4 @@ def add_pages(app: web.Application) -> None:
     caseload.add_routes(app)
     order.add_routes(app)
     add_oversight(app)
+    calendar.add_routes(app)
