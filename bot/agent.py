@@ -246,6 +246,9 @@ class SobotAgent(ActivityHandler):
 
     def help(self, command: Command | None = None) -> Reply:
         lines = [f"**{usage}**: {meaning}" for usage, meaning in HELP]
+        lines.append(f"Your steps' due dates can be in your Outlook calendar: make your own calendar link on "
+                     f"sobot's [My calendar]({self.links.calendar_in_teams()}) page, then in Outlook Add calendar, "
+                     f"Subscribe from web.")  # fmt: skip
         intro = ""
         if command is not None and command.name == "unknown":
             intro = f'I didn\'t understand "{brief(command.text)}".'

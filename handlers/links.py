@@ -42,7 +42,17 @@ class Links:
 
     def caseload_in_teams(self) -> str:
         """The tab itself (its caseload), or the caseload's page without a Teams app."""
+        return self._in_the_tab(self.caseload(), "Orders")
+
+    def calendar(self) -> str:
+        """The "My calendar" page, where a person makes or renews their calendar feed's link."""
+        return f"{self.dashboard}calendar"
+
+    def calendar_in_teams(self) -> str:
+        return self._in_the_tab(self.calendar(), "My calendar")
+
+    def _in_the_tab(self, page: str, label: str) -> str:
         if not self.teams_app_id:
-            return self.caseload()
-        query = urlencode({"webUrl": self.caseload(), "label": "Orders"}, quote_via=quote)
+            return page
+        query = urlencode({"webUrl": page, "label": label}, quote_via=quote)
         return f"{TEAMS}{quote(self.teams_app_id, safe='')}/{TAB_ENTITY}?{query}"

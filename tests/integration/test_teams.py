@@ -167,7 +167,9 @@ async def test_a_channel_chosen_elsewhere_gets_the_cards_within_a_minute(
 
 
 async def test_help_and_an_unknown_command_are_never_silent(teams: Teams) -> None:
-    assert "new order" in (await teams.say("sam", "help"))[0]["text"]
+    helped = (await teams.say("sam", "help"))[0]["text"]
+    assert "new order" in helped
+    assert "make your own calendar link on sobot's [My calendar](http://127.0.0.1:3978/calendar) page" in helped
     unknown = (await teams.say("sam", "wibble wobble"))[0]["text"]
     assert 'didn\'t understand "wibble wobble"' in unknown and "allocate SO-2026-0007 to Jane Smith" in unknown
     typo = (await teams.say("sam", "alocate the thing"))[0]["text"]
