@@ -45,6 +45,9 @@ async def renew(request: web.Request) -> web.Response:
 
 async def feed(request: web.Request) -> web.Response:
     dashboard = request.app[DASHBOARD]
+    refused = dashboard.identity.refusal(request)
+    if refused is not None:  # local mode answers loopback callers only, the feed included
+        return refused
     body = await calendar_feed.feed(dashboard.ctx, request.match_info["token"], dashboard.links.order)
     headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
     if body is None:

@@ -45,11 +45,11 @@ async def make_link(browser: Browser, email: str) -> str:
     return html.unescape(found.group(1))
 
 
-async def read_feed(browser: Browser, link: str) -> tuple[int, str, aiohttp.ClientResponse]:
+async def read_feed(browser: Browser, link: str, **headers: str) -> tuple[int, str, aiohttp.ClientResponse]:
     """The feed as a calendar program reads it: no cookies, no sign-in, only the address."""
     path = "/" + link.split("/", 3)[3]
     async with aiohttp.ClientSession() as fresh:
-        response = await fresh.get(browser.client.make_url(path))
+        response = await fresh.get(browser.client.make_url(path), headers=headers)
         return response.status, await response.text(), response
 
 
@@ -109,6 +109,8 @@ async def test_renewing_revokes_the_old_link_and_unknown_links_are_404(browser: 
     made_up = old.rsplit("/", 1)[0] + "/" + "A" * 43 + ".ics"
     assert (await read_feed(browser, made_up))[0] == 404
     assert (await read_feed(browser, old.rsplit("/", 1)[0] + "/not-a-token.ics"))[0] == 404
+    # Local mode answers loopback callers only, the feed as every page: a caller through a proxy is refused.
+    assert (await read_feed(browser, new, **{"X-Forwarded-For": "203.0.113.9"}))[0] == 403
     async with browser.ctx.database.read() as session:
         feeds = (await session.scalars(select(models.CalendarFeed).order_by(models.CalendarFeed.id))).all()
         renewals = (await session.scalars(select(models.AuditEntry).where(
