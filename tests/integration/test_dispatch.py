@@ -229,6 +229,14 @@ async def test_an_acknowledgement_holds_for_five_working_days_then_the_reminders
     assert case_summary_reminders(r, chat) == 3
 
 
+async def test_a_procedure_may_set_its_own_hold_over_the_settings(r: Rig) -> None:
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    wirral = replace(r.ctx.procedures["wirral"], acknowledge_days=2)
+    own = replace(r.ctx, procedures={**r.ctx.procedures, "wirral": wirral}, acknowledge_days=9)
+    held = await acknowledge(own, "SO-2026-0001", "case_summary", 1, sam)
+    assert held.until == date(2026, 3, 9)  # Thu 5 Mar + 2 working days: the procedure's, not the settings' nine
+
+
 async def test_a_notice_due_while_an_acknowledgement_holds_waits_for_its_end(r: Rig) -> None:
     chat = await r.in_teams("sam@example.gov.uk")
     sam = Actor("Sam Worker", "sam@example.gov.uk")
