@@ -279,6 +279,24 @@ async def test_a_step_done_is_closed_once_for_everyone_it_was_escalated_to(r: Ri
     assert [(row.state, row.channel) for row in notes] == [("sent", "email")]
 
 
+async def test_the_closing_note_goes_in_teams_to_whoever_chats_with_sobot(r: Rig) -> None:
+    tess = await r.in_teams("tess@example.gov.uk")
+    await r.tick()
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert any(s.text.startswith("Overdue: SO-2026-0001") for s in sent_to(r.connector.sent, tess))
+    await orders.record_event(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", date(2026, 3, 9), CLI)
+    await r.tick()
+    await r.tick()
+    closed = [s.text for s in sent_to(r.connector.sent, tess) if s.text.startswith("Closed:")]
+    assert closed == [
+        "Closed: SO-2026-0001 (J.M.S.): Tell the Safeguarding Unit of the order (child's details, ID, commencement), "
+        "due Thu 5 Mar 2026, is recorded done on Mon 9 Mar 2026. You were told it was overdue; nothing more is "
+        "needed from you for it.\n\n[Open in sobot](http://127.0.0.1:3978/orders/SO-2026-0001)"
+    ]
+    assert not any(m["Subject"].startswith("Closed:") for m in r.emails()), "Teams carried it: no email besides"
+
+
 async def test_a_snoozed_reminder_comes_back_after_the_snooze(r: Rig) -> None:
     chat = await r.in_teams("sam@example.gov.uk")
     sam = Actor("Sam Worker", "sam@example.gov.uk")
