@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -47,6 +47,9 @@ async def acknowledge(ctx: Context, reference: str, key: str, occurrence: int, a
         session, order = acting.session, acting.order
         step = _open_step(acting, key, occurrence)
         until = ctx.calendar.add_working_days(ctx.today(), ctx.acknowledgement_holds(acting.procedure))
+        # The planner looks at the step again the working day the hold ends, to tell the person again if the
+        # chain has nothing more for them (scheduler/outbox.py).
+        step.notify_on = min(step.notify_on, ctx.calendar.on_or_after(until + timedelta(days=1)))
         person = await records.person_by_email(session, actor.email or "", "person")
         session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="acknowledged", until=until,
                                         at=ctx.clock.now()))  # fmt: skip

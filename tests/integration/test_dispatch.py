@@ -224,9 +224,41 @@ async def test_an_acknowledgement_holds_for_five_working_days_then_the_reminders
     r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
     await r.tick()
     assert case_summary_reminders(r, chat) == 2
+    # The chain's own reminder told Sam again: no second word besides it.
+    assert not [row for row in await r.rows() if ":resumed:" in row.dedupe_key]
     r.clock.set(datetime(2026, 3, 17, 9, 0, tzinfo=UTC))
     await r.tick()
     assert case_summary_reminders(r, chat) == 3
+
+
+def told_to_tell_the_unit(r: Rig, chat: str) -> int:
+    return sum("Tell the Safeguarding Unit" in s.text for s in sent_to(r.connector.sent, chat))
+
+
+async def test_when_a_hold_ends_with_nothing_more_due_to_them_the_person_is_told_again_once(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 1  # Thu 5 Mar: due today; the chain goes on to managers only
+    held = await acknowledge(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", 1, sam)
+    assert held.until == date(2026, 3, 12)
+    r.clock.set(datetime(2026, 3, 12, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 1, "held"
+    # Fri 13 Mar, the hold over and the step still not done: Sam hears of it again, as it stands, once.
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    await r.tick()
+    await r.tick()
+    again = [s.text for s in sent_to(r.connector.sent, chat) if "Tell the Safeguarding Unit" in s.text]
+    assert len(again) == 2 and "(6 working days ago)" in again[-1], again
+    r.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 2
+    # Acknowledged again: another hold, then once more.
+    await acknowledge(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", 1, sam)  # to Mon 23 Mar
+    r.clock.set(datetime(2026, 3, 24, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 3
 
 
 async def test_a_procedure_may_set_its_own_hold_over_the_settings(r: Rig) -> None:
