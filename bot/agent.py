@@ -246,6 +246,9 @@ class SobotAgent(ActivityHandler):
 
     def help(self, command: Command | None = None) -> Reply:
         lines = [f"**{usage}**: {meaning}" for usage, meaning in HELP]
+        lines.append(f"Your steps' due dates can be in your Outlook calendar: make your own calendar link on "
+                     f"sobot's [My calendar]({self.links.calendar_in_teams()}) page, then in Outlook Add calendar, "
+                     f"Subscribe from web.")  # fmt: skip
         intro = ""
         if command is not None and command.name == "unknown":
             intro = f'I didn\'t understand "{brief(command.text)}".'
@@ -327,7 +330,9 @@ class SobotAgent(ActivityHandler):
 
     async def _acknowledge(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:
         ack = await reminders.acknowledge(self.ctx, *_step_of(command.data), person.actor)
-        line = f"Acknowledged: {ack.title} on {ack.reference}. Escalations to you for it stop."
+        assert ack.until is not None
+        line = (f"Acknowledged: reminders pause until {cards.day(ack.until)}. {ack.title} on {ack.reference} is still "
+                f"open: they resume after that unless it is done.")  # fmt: skip
         return Reply(line, cards.message(line))
 
     async def _snooze(self, turn_context: TurnContext, person: PersonView, command: Command) -> Reply:

@@ -420,8 +420,10 @@ def reminder_now(step: StepNow, today: date, viewer: str | None, *, link: str, m
         else "Not due yet."
     )
     body = [head, text(when, color="Attention" if step.due and step.due < today else "Default")]
-    if step.answered == "acknowledged":
-        body.append(text("You acknowledged it: escalations to you for it have stopped.", isSubtle=True))
+    if step.answered == "acknowledged" and step.until and step.until >= today:
+        body.append(text(f"Acknowledged: reminders pause until {day(step.until)}.", isSubtle=True))
+    elif step.answered == "acknowledged":
+        body.append(text("You acknowledged it; its reminders have resumed, as it is still open.", isSubtle=True))
     elif step.answered == "snoozed" and step.until and step.until >= today:
         body.append(text(f"You snoozed it until {day(step.until)}.", isSubtle=True))
     by_allocating = step.by_operation == "order.allocate"

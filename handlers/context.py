@@ -22,9 +22,15 @@ class Context:
     clock: Clock
     default_procedure: str
     zone: str = "Europe/London"
+    # How many working days an acknowledgement holds a person's notices for a step, unless its procedure says.
+    acknowledge_days: int = 5
 
     def today(self) -> date:
         return today_on(self.clock, ZoneInfo(self.zone))
+
+    def acknowledgement_holds(self, procedure: Procedure) -> int:
+        """Working days an Acknowledge holds on an order following `procedure`: its own figure, else the settings'."""
+        return procedure.acknowledge_days or self.acknowledge_days
 
 
 @dataclass(frozen=True)

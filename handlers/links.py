@@ -13,6 +13,8 @@ from urllib.parse import quote, urlencode
 # The manifest's personal tab that shows the dashboard (appPackage/manifest.json, staticTabs).
 TAB_ENTITY = "sobot-caseload"
 TEAMS = "https://teams.microsoft.com/l/entity/"
+# The subEntityId of a deep link that opens My calendar in the tab (an order's is its reference).
+CALENDAR_PAGE = "calendar"
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,21 @@ class Links:
 
     def caseload_in_teams(self) -> str:
         """The tab itself (its caseload), or the caseload's page without a Teams app."""
+        return self._in_the_tab(self.caseload(), "Orders")
+
+    def calendar(self) -> str:
+        """The "My calendar" page, where a person makes or renews their calendar feed's link."""
+        return f"{self.dashboard}calendar"
+
+    def calendar_in_teams(self) -> str:
+        """My calendar in the tab: its subEntityId "calendar" tells the tab's page to open it (teams-signin.js)."""
+        return self._in_the_tab(self.calendar(), "My calendar", CALENDAR_PAGE)
+
+    def _in_the_tab(self, page: str, label: str, sub_entity: str | None = None) -> str:
         if not self.teams_app_id:
-            return self.caseload()
-        query = urlencode({"webUrl": self.caseload(), "label": "Orders"}, quote_via=quote)
+            return page
+        fields = {"webUrl": page, "label": label}
+        if sub_entity is not None:
+            fields["context"] = json.dumps({"subEntityId": sub_entity}, separators=(",", ":"))
+        query = urlencode(fields, quote_via=quote)
         return f"{TEAMS}{quote(self.teams_app_id, safe='')}/{TAB_ENTITY}?{query}"

@@ -12,8 +12,10 @@ from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from handlers import closing
 from handlers.context import Actor, Context
 from handlers.errors import Ambiguous, InvalidInput, NotFound, brief
+from rules.initials import initials
 from rules.names import cleaned, meant
 from rules.procedures import Procedure
 from rules.timeline import Milestone as PlannedStep
@@ -264,6 +266,7 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
     """Bring the order's stored milestones in line with its timeline, keeping every step already done.
 
     The caller keeps `order.events` current (appending what it records), so only what was never loaded is read.
+    Each step newly done is closed for those it was escalated to (handlers/closing.py).
     """
     await load(session, order, "events", "milestones")
     timeline = build_timeline(procedure(ctx, order.procedure_id), facts(order), recorded_events(order), ctx.calendar)
@@ -271,6 +274,7 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
     done_by = {(e.kind, e.occurred_on): e.recorded_by_id for e in order.events}
     now = ctx.clock.now()
     seen = set()
+    newly_done = []
     for step in timeline:
         slot = (step.key, step.occurrence)
         seen.add(slot)
@@ -287,6 +291,8 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
         if row.state == TO_CONFIRM and step.state == "open":
             pass  # brought in from a spreadsheet past its date: it waits for the unit to confirm it
         elif row.state != "done" or step.state == "done":
+            if row.state != "done" and step.state == "done" and row.id is not None:
+                newly_done.append(row)
             row.state = step.state
             row.done_on = step.done_on
             rule = procedure(ctx, order.procedure_id).milestone(step.key)
@@ -299,6 +305,9 @@ async def materialise(ctx: Context, session: AsyncSession, order: models.Order) 
             row.state = "waived"
             row.updated_at = now
     await session.flush()
+    if newly_done:
+        await load(session, order, "child")
+        await closing.tell_escalatees(ctx, session, order.id, order.reference, initials(order.child.name), newly_done)
 
 
 def first_timeline(ctx: Context, procedure: Procedure, facts: OrderFacts) -> list[PlannedStep]:

@@ -1,9 +1,9 @@
-"""Answers to a reminder about a step: acknowledge it, or snooze it for some working days."""
+"""Answers to a reminder about a step: acknowledge it (a hold of some working days), or snooze it for some days."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -37,15 +37,25 @@ def _open_step(acting: permissions.Acting, key: str, occurrence: int) -> models.
 
 
 async def acknowledge(ctx: Context, reference: str, key: str, occurrence: int, actor: Actor) -> Response:
-    """Record that this person has seen the step: escalations to them for it stop."""
+    """Record that this person has seen the step: their notices about it pause for the procedure's working days
+    (the settings' when it names none), then resume while the step is still open.
+
+    An acknowledgement is not a step done: a child's review still has to happen, so it quiets a person for a
+    while and never for good.
+    """
     async with permissions.acting_on(ctx, actor, "step.acknowledge", reference) as acting:
         session, order = acting.session, acting.order
         step = _open_step(acting, key, occurrence)
+        until = ctx.calendar.add_working_days(ctx.today(), ctx.acknowledgement_holds(acting.procedure))
+        # The planner looks at the step again the working day the hold ends, to tell the person again if the
+        # chain has nothing more for them (scheduler/outbox.py).
+        step.notify_on = min(step.notify_on, ctx.calendar.on_or_after(until + timedelta(days=1)))
         person = await records.person_by_email(session, actor.email or "", "person")
-        session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="acknowledged",
+        session.add(models.StepResponse(milestone_id=step.id, person_id=person.id, kind="acknowledged", until=until,
                                         at=ctx.clock.now()))  # fmt: skip
-        records.audit(session, ctx, actor, "step.acknowledge", order.reference, {"step": key, "occurrence": occurrence})
-        return Response(order.reference, step.title, "acknowledged", None)
+        records.audit(session, ctx, actor, "step.acknowledge", order.reference,
+                      {"step": key, "occurrence": occurrence, "until": until.isoformat()})  # fmt: skip
+        return Response(order.reference, step.title, "acknowledged", until)
 
 
 async def snooze(ctx: Context, reference: str, key: str, occurrence: int, days: int, actor: Actor) -> Response:

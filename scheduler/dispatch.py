@@ -6,7 +6,8 @@ A row's life:
       ▲                  │            ├──▶ queued again (a retry, after a back-off or Retry-After)
       └── lease expired ─┘            ├──▶ failed (the last try; the unit is told)
                                       └──▶ unconfirmed (the process stopped mid-send; the unit is told)
-    queued or claimed ──▶ cancelled (step done, acknowledged, order ended) or superseded (a newer notice)
+    queued or claimed ──▶ cancelled (step done, order ended) or superseded (a newer notice); held while the
+                          person's acknowledgement or snooze lasts, then sent if the step is still open
 
 Rows are claimed a batch at a time with one UPDATE (… FOR UPDATE SKIP LOCKED on PostgreSQL), each claim
 leased to this dispatcher, so several `sobot serve` processes share the work and never take the same row.
@@ -160,8 +161,7 @@ class _Row:
     person: models.Person | None
     owner_name: str | None
     teams: tuple[int, dict[str, Any]] | None = None
-    acknowledged: bool = False
-    snoozed_until: date | None = None
+    held_until: date | None = None  # the last day the person's acknowledgement or snooze holds their notices
     allocated: bool = False  # the order has an IRO already
     iro_id: int | None = None  # the order's IRO now
     holders: list[Recipient] = field(default_factory=list)  # for a note that nobody held a role: who does now
@@ -332,8 +332,8 @@ class Dispatcher:
             elif note.address is None:
                 row.teams = channel
             mine = [a for a in answers if a.milestone_id == note.milestone_id and a.person_id == note.person_id]
-            row.acknowledged = any(a.kind == "acknowledged" for a in mine)
-            row.snoozed_until = max((a.until for a in mine if a.kind == "snoozed" and a.until), default=None)
+            # An acknowledgement, like a snooze, holds until its day; one from before holds were dated holds no more.
+            row.held_until = max((a.until for a in mine if a.until), default=None)
         return rows
 
     async def _holders(self, session: AsyncSession, rows: list[_Row]) -> dict[int, list[Recipient]]:
@@ -375,10 +375,8 @@ class Dispatcher:
             return "the step is no longer open"
         if note.person_id is not None and row.person is not None and not row.person.active:
             return "the person has left the directory"
-        if row.acknowledged:
-            return "acknowledged by the person"
-        if row.snoozed_until is not None and row.snoozed_until >= today:
-            return opening_after(self.hours, row.snoozed_until)
+        if row.held_until is not None and row.held_until >= today:
+            return opening_after(self.hours, row.held_until)
         if note.kind == "nobody" and row.holders:
             return f"somebody is {the_role(str(note.payload.get('role', '')))} now: they are told instead"
         if note.kind == "nobody" and note.payload.get("role") == "iro" and not row.allocated:

@@ -1,5 +1,7 @@
 """The outbox's planner: each reminder and escalation the timelines call for becomes a queued row per person, once.
 
+When a person's acknowledgement of a step ends and the chain has nothing more for them, they are told once again.
+
 A step is looked at only when its next notice day has come (milestones.notify_on), so a tick over a large
 database reads what is due and nothing else. Whom a role means is decided here, when the notification is
 made; a role with nobody in it becomes a note to the Safeguarding Unit and an audit row, never silence.
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -105,6 +107,7 @@ class Planner:
         self, people: _People, rows: Sequence[Any], today: date
     ) -> tuple[list[Planned], list[dict[str, Any]]]:
         """The rows these steps call for by `today`, and each step's next notice day."""
+        holds = await _Holds.read(people.session, [row.id for row, *_ in rows])
         planned: list[Planned] = []
         next_days = []
         for row, reference, procedure_id, made, status, social_worker_id in rows:
@@ -112,9 +115,15 @@ class Planner:
                 next_days.append({"mid": row.id, "old_due": row.due, "next": NEVER})
                 continue
             step = self._step(row, procedure_id, made)
+            chain_days: dict[int, date] = {}  # each person's latest notice of the chain due by today
             for notice in due_notices(reference, step, today):
-                planned += await people.rows_for(notice, row, social_worker_id)
-            upcoming = [d for d in (*step.reminders, *(e.on for e in step.escalations)) if d > today]
+                for p in await people.rows_for(notice, row, social_worker_id):
+                    planned.append(p)
+                    if p.person_id is not None:
+                        chain_days[p.person_id] = max(notice.on, chain_days.get(p.person_id, notice.on))
+            resumed, resume_days = holds.resumed(row, reference, today, self.calendar, chain_days)
+            planned += resumed
+            upcoming = [d for d in (*step.reminders, *(e.on for e in step.escalations), *resume_days) if d > today]
             next_days.append({"mid": row.id, "old_due": row.due, "next": min(upcoming, default=NEVER)})
         return planned, next_days
 
@@ -145,6 +154,77 @@ class Planner:
         # from before its event, which only brings a reminder forward.
         return Milestone(row.key, row.occurrence, row.title, row.owner_role, row.due, row.preferred_by, None,
                          reminders, escalations, row.source, "open", None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Told:
+    kind: str
+    role: str
+    not_before: datetime
+
+
+class _Holds:
+    """The acknowledgements of a batch's steps, and what each person was last told of them.
+
+    An acknowledgement holds a person's notices until its day (the dispatcher waits them out). When it ends with
+    the step still open and nothing more of the chain due to them, they are told again, once: the latest notice
+    they had, as the step stands that day. So an Acknowledge quiets someone for a while and never for good.
+    """
+
+    def __init__(self, ends: dict[int, dict[int, date]], told: dict[tuple[int, int], list[_Told]]) -> None:
+        self._ends = ends  # milestone id → person id → the last day of their latest hold
+        self._told = told  # (milestone id, person id) → their step notices, oldest first
+
+    @classmethod
+    async def read(cls, session: AsyncSession, milestone_ids: list[int]) -> _Holds:
+        ends: dict[int, dict[int, date]] = {}
+        if not milestone_ids:
+            return cls(ends, {})
+        answers = await session.execute(
+            select(models.StepResponse.milestone_id, models.StepResponse.person_id, models.StepResponse.until)
+            .where(models.StepResponse.milestone_id.in_(milestone_ids), models.StepResponse.kind == "acknowledged",
+                   models.StepResponse.until.is_not(None))
+        )  # fmt: skip
+        for milestone_id, person_id, until in answers:
+            mine = ends.setdefault(milestone_id, {})
+            if until is not None:
+                mine[person_id] = max(until, mine.get(person_id, until))
+        told: dict[tuple[int, int], list[_Told]] = {}
+        if ends:
+            notices = await session.execute(
+                select(models.Notification.milestone_id, models.Notification.person_id, models.Notification.kind,
+                       models.Notification.role, models.Notification.not_before)
+                .where(models.Notification.milestone_id.in_(list(ends)), models.Notification.person_id.is_not(None),
+                       models.Notification.kind.in_(("reminder", "escalation")))
+                .order_by(models.Notification.id)
+            )  # fmt: skip
+            for step_id, whom, kind, role, not_before in notices:
+                if step_id is not None and whom is not None:
+                    told.setdefault((step_id, whom), []).append(_Told(kind, role, not_before))
+        return cls(ends, told)
+
+    def resumed(self, step: models.Milestone, reference: str, today: date, calendar: WorkingCalendar,
+                chain_days: Mapping[int, date]) -> tuple[list[Planned], list[date]]:  # fmt: skip
+        """The notices due today because a hold on `step` has ended, and the days later holds end.
+
+        `chain_days` are each person's latest notice day of the chain: one after the hold tells them already.
+        """
+        planned, later = [], []
+        for person_id, until in self._ends.get(step.id, {}).items():
+            resume = calendar.on_or_after(until + timedelta(days=1))
+            if resume > today:
+                later.append(resume)
+                continue
+            told = self._told.get((step.id, person_id), [])
+            if person_id in chain_days and chain_days[person_id] > until:
+                continue  # the chain has a notice for them since the hold ended
+            # A notice goes out in working hours, so the day it may go is the same in UTC as in London.
+            if not told or any(t.not_before.date() > until for t in told):
+                continue  # never told of it, or told again since the hold ended (a notice it held, or the chain's)
+            last = told[-1]
+            key = f"{reference}:{step.key}:{step.occurrence}:resumed:{until.isoformat()}:p{person_id}"
+            planned.append(Planned(key, step.order_id, step.id, last.kind, last.role, person_id, None, {}))
+        return planned, later
 
 
 class _People:

@@ -71,6 +71,7 @@ class Services:
             clock=self.clock,
             default_procedure=self.settings.procedure,
             zone=self.settings.timezone,
+            acknowledge_days=self.settings.acknowledge_days,
         )
 
 
@@ -296,7 +297,12 @@ def dashboard(ctx: Context, settings: Settings, app_id: str | None, identity: Id
     secret = settings.web_session_secret.get_secret_value() or Sessions.random_secret()
     # A Teams tab is a frame on Teams' own site, where a cookie is sent only as SameSite=None (and so Secure).
     sessions = Sessions(secret) if app_id is None else Sessions(secret, same_site="None", secure=True)
-    return Dashboard(ctx, identity or choose_identity(ctx, app_id, entra_identity(ctx, settings)), sessions)
+    return Dashboard(
+        ctx,
+        identity or choose_identity(ctx, app_id, entra_identity(ctx, settings)),
+        sessions,
+        links=Links(settings.dashboard_url),
+    )
 
 
 def entra_identity(ctx: Context, settings: Settings) -> EntraIdentity | None:

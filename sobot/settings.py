@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     working_hours_start: time = Field(time(8, 30), description="When notifications may start each working day.")
     working_hours_end: time = Field(time(17, 30), description="When notifications stop each working day.")
     dispatch_interval_seconds: int = Field(60, ge=5, description="How often the reminder dispatch job runs.")
+    acknowledge_days: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="How many working days an Acknowledge holds a person's reminders and escalations "
+        "for a step before they resume (a procedure file's acknowledge_days beats it).",
+    )
     digest_time: time = Field(time(8, 30), description="When each working morning's digest goes to managers and IROs.")
     notify_attempts: int = Field(6, ge=1, le=20, description="Tries of one notification before it is failed.")
     notify_backoff_seconds: float = Field(

@@ -276,7 +276,10 @@ class AllocationCard(Base):
 
 
 class StepResponse(Base):
-    """A person's answer to a reminder: acknowledged (their escalations stop) or snoozed until a day."""
+    """A person's answer to a reminder: acknowledged or snoozed, either holding their notices until a day.
+
+    An acknowledgement written before acknowledgements held for a set time has no `until`: it holds no longer.
+    """
 
     __tablename__ = "step_responses"
 
@@ -305,6 +308,21 @@ class ProcessedMail(Base):
     order_reference: Mapped[str | None] = mapped_column(String(32))
     sender: Mapped[str | None] = mapped_column(String(320))
     processed_at: Mapped[datetime]
+
+
+class CalendarFeed(Base):
+    """A person's calendar link: only a SHA-256 fingerprint of its token is kept, so the records cannot give it away.
+
+    Renewing revokes the feed before (`revoked_at`) and makes another; a revoked or unknown token reads nothing.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class MailClaim(Base):
@@ -407,6 +425,7 @@ __all__ = [
     "AllocationCard",
     "AuditEntry",
     "Base",
+    "CalendarFeed",
     "Child",
     "ConversationReference",
     "Event",

@@ -30,9 +30,13 @@ LEEWAY = timedelta(seconds=60)
 KEYS_REREAD_AFTER = timedelta(minutes=5)
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
 V1_ISSUER = "https://sts.windows.net/{tenant}/"
+# The scope the app registration exposes for Teams' single sign-on, which the tab's token must carry: a token for
+# the same app but another of its scopes, or one with roles only (an app's own token), is not a person's sign-in.
+TAB_SCOPE = "access_as_user"
 
 Reason = Literal["none", "malformed", "unknown_kid", "bad_signature", "expired", "not_yet_valid", "wrong_audience",
-                 "wrong_tenant", "wrong_issuer", "no_oid", "not_in_directory", "keys_unavailable"]  # fmt: skip
+                 "wrong_tenant", "wrong_issuer", "wrong_scope", "no_oid", "not_in_directory",
+                 "keys_unavailable"]  # fmt: skip
 
 SENTENCES: dict[Reason, str] = {
     "none": "No sign-in token came with the request. Open sobot from its tab in Teams, or sign in with Microsoft.",
@@ -49,6 +53,8 @@ SENTENCES: dict[Reason, str] = {
     "wrong_tenant": "The sign-in token is from another organisation's directory: sobot admits only the council's "
     "own accounts. Sign in with your council account.",
     "wrong_issuer": "The sign-in token was not issued by the council's Entra ID. Sign in with your council account.",
+    "wrong_scope": "The sign-in token does not let sobot act for you (it was not issued for sobot's "
+    "access_as_user scope). Close the tab and open it again; if this goes on, tell the council's IT team.",
     "no_oid": "The sign-in token does not say which person it is for (it has no object id). Sign in with your own "
     "council account, not a guest or service account.",
     "not_in_directory": "You signed in, but your account is not in sobot's directory. Ask the Safeguarding Unit to "
@@ -167,8 +173,11 @@ class TokenChecker:
         self._keys = keys
         self._clock = clock
 
-    async def check(self, token: str | None, audiences: tuple[str, ...]) -> Claims:
-        """The token's claims once it passes every check; TokenRefused saying which failed otherwise."""
+    async def check(self, token: str | None, audiences: tuple[str, ...], *, scope: str | None = None) -> Claims:
+        """The token's claims once it passes every check; TokenRefused saying which failed otherwise.
+
+        With `scope` (an access token, as the tab's), the token's `scp` must grant it; an id_token has no scopes.
+        """
         if not token or not token.strip():
             raise TokenRefused("none")
         try:
@@ -193,6 +202,8 @@ class TokenChecker:
         except jwt.DecodeError as error:
             raise TokenRefused("malformed", str(error)) from None
         await self._check_claims(claims, audiences)
+        if scope is not None and scope not in str(claims.get("scp") or "").split():
+            raise TokenRefused("wrong_scope", f"scp {claims.get('scp')!r}")
         oid = claims.get("oid")
         if not isinstance(oid, str) or not oid:
             raise TokenRefused("no_oid")

@@ -12,6 +12,7 @@ from handlers.context import Context
 from handlers.directory import TRUSTED_FOR, Listed, PersonView
 from handlers.imports import Forecast
 from handlers.kept import Kept
+from handlers.links import Links
 from web import csrf
 from web.identity import Identity
 from web.sessions import Sessions, session_of
@@ -28,6 +29,8 @@ class Dashboard:
     directory: Kept[str, list[Listed]] = field(default_factory=lambda: Kept(TRUSTED_FOR))
     # What the planner would send for some orders on a day: the import page's dry run shows it.
     forecast: Forecast | None = None
+    # Where the dashboard is seen from outside: the calendar link a person copies into Outlook starts with it.
+    links: Links = field(default_factory=lambda: Links("/"))
 
 
 DASHBOARD = web.AppKey("sobot_dashboard", Dashboard)

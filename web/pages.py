@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web import absences, caseload, imports, order
+from web import absences, calendar, caseload, imports, order
 from web.oversight import add_oversight
 
 
@@ -19,3 +19,4 @@ def add_pages(app: web.Application) -> None:
     imports.add_routes(app)
     add_oversight(app)
     absences.add_routes(app)
+    calendar.add_routes(app)

@@ -22,11 +22,12 @@ import msal
 import requests
 from aiohttp import web
 
+from handlers import access
 from handlers.context import Context
 from handlers.directory import PersonView, identify, person_by_id
 from rules.clock import Clock
 from web import csrf
-from web.entra import EntraApp, EntraKeys, TokenChecker, TokenRefused
+from web.entra import TAB_SCOPE, EntraApp, EntraKeys, TokenChecker, TokenRefused
 from web.identity import back_to, safe_next
 from web.page import render
 from web.sessions import Session, session_of
@@ -38,6 +39,9 @@ _FLOW = "entra_flow"
 _NEXT = "entra_next"
 HOME = "/caseload"
 TEAMS_SIGN_IN = "/signin/teams"
+# How a refused sign-in came, as its audit line says.
+THROUGH_TAB = "teams tab"
+THROUGH_BROWSER = "browser"
 
 FLOW_LOST = (
     "The sign-in could not be finished: sobot had no record of starting it (the page may have been open too long, "
@@ -139,12 +143,14 @@ class EntraIdentity:
         flow = session.get(_FLOW)
         next_page = safe_next(session.get(_NEXT, HOME))
         if not isinstance(flow, dict):
+            await access.refuse_sign_in(self._ctx, THROUGH_BROWSER, "flow_lost")
             return await self._page(request, problem=FLOW_LOST, status=400)
         session.pop(_FLOW, None)
         session.pop(_NEXT, None)
         if "error" in request.query:
             log.info("sign-in: Entra answered %s", request.query.get("error"))
             what = _what_entra_said(request.query["error"], request.query.get("error_description", ""))
+            await access.refuse_sign_in(self._ctx, THROUGH_BROWSER, f"entra_said: {what}")
             return await self._page(request, problem=ENTRA_SAID.format(what=what), status=401)
         try:
             client = await self._client()
@@ -153,16 +159,19 @@ class EntraIdentity:
             )
         except ValueError as error:  # msal: the state or nonce does not match the flow it started
             log.info("sign-in: the answer did not match its flow (%s)", error)
+            await access.refuse_sign_in(self._ctx, THROUGH_BROWSER, "flow_mismatch")
             return await self._page(request, problem=FLOW_LOST, status=400)
         except OSError as error:
             log.warning("sign-in: the token endpoint did not answer: %r", error)
+            await access.refuse_sign_in(self._ctx, THROUGH_BROWSER, "entra_unreachable")
             return await self._page(request, problem=ENTRA_UNREACHABLE, status=503)
         if "error" in result:
             log.info("sign-in: Entra refused the code: %s", result.get("error"))
             what = _what_entra_said(str(result["error"]), str(result.get("error_description") or ""))
+            await access.refuse_sign_in(self._ctx, THROUGH_BROWSER, f"entra_said: {what}")
             return await self._page(request, problem=ENTRA_SAID.format(what=what), status=401)
         try:
-            person = await self._person(result.get("id_token"), (self.app.client_id,))
+            person = await self._person(result.get("id_token"), (self.app.client_id,), THROUGH_BROWSER)
         except TokenRefused as refused:
             return await self._page(request, problem=refused.sentence, status=401)
         _begin(session, person)
@@ -209,7 +218,7 @@ class EntraIdentity:
         token = form.get("token")
         next_page = safe_next(form.get("next", HOME))
         try:
-            person = await self._person(token, self.app.tab_audiences)
+            person = await self._person(token, self.app.tab_audiences, THROUGH_TAB, scope=TAB_SCOPE)
         except TokenRefused as refused:
             response = web.json_response({"error": refused.sentence, "reason": refused.reason}, status=401)
             response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{refused.reason}"'
@@ -217,14 +226,19 @@ class EntraIdentity:
         _begin(session_of(request), person)
         return web.json_response({"next": next_page, "name": person.name})
 
-    async def _person(self, token: object, audiences: tuple[str, ...]) -> PersonView:
+    async def _person(self, token: object, audiences: tuple[str, ...], through: str, *,
+                      scope: str | None = None) -> PersonView:  # fmt: skip
+        """The directory's person a token is for; a refusal is logged and audited, then raised."""
+        oid = None
         try:
-            claims = await self.checker.check(token if isinstance(token, str) else None, audiences)
+            claims = await self.checker.check(token if isinstance(token, str) else None, audiences, scope=scope)
+            oid = claims.oid
             person = await identify(self._ctx, claims.oid, None)
             if person is None:
                 raise TokenRefused("not_in_directory", more=f"Your account's Entra object id is {claims.oid}.")
         except TokenRefused as refused:
             log.info("sign-in refused: %s", refused.reason)
+            await access.refuse_sign_in(self._ctx, through, refused.reason, oid)
             raise
         return person
 

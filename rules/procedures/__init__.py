@@ -120,6 +120,8 @@ class Procedure:
     events: Mapping[str, EventDefinition]
     milestones: tuple[MilestoneRule, ...]
     path: Path = field(compare=False)
+    # Working days an acknowledgement holds a person's notices for a step; None: the settings' figure.
+    acknowledge_days: int | None = None
 
     def event_keys(self) -> dict[str, EventDefinition]:
         """Every event this procedure understands: its declared events and each step's completion."""
@@ -162,6 +164,7 @@ _TOP_KEYS = {
     "escalation",
     "events",
     "milestones",
+    "acknowledge_days",
 }
 _MILESTONE_KEYS = {
     "key", "title", "owner", "due", "preferred", "source", "default", "when", "completed_by",
@@ -405,6 +408,11 @@ def parse_procedure(text: str, file: str, overrides: Mapping[str, str] | None = 
         reader.reminders(reminders_raw["before"], "reminders.before"),
         reader.escalation(raw.get("escalation", DEFAULT_ESCALATION), "escalation"),
     )
+    acknowledge_days = raw.get("acknowledge_days")
+    if acknowledge_days is not None and (
+        isinstance(acknowledge_days, bool) or not isinstance(acknowledge_days, int) or not 1 <= acknowledge_days <= 60
+    ):
+        raise reader.fail("acknowledge_days", "must be a whole number of working days from 1 to 60")
     milestones_raw = raw.get("milestones")
     if not isinstance(milestones_raw, list) or not milestones_raw:
         raise reader.fail("milestones", "must be a non-empty list of [[milestones]] tables")
@@ -445,6 +453,7 @@ def parse_procedure(text: str, file: str, overrides: Mapping[str, str] | None = 
         events=events,
         milestones=tuple(milestones),
         path=Path(file),
+        acknowledge_days=acknowledge_days,
     )
 
 

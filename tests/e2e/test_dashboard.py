@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 from openpyxl import load_workbook
 from selenium.common.exceptions import StaleElementReferenceException
@@ -220,6 +222,24 @@ def test_the_tracker_exports_as_xlsx_and_reads_back(driver: WebDriver, site: str
     assert {row[1] for row in values[1:]} == {"J.M.S.", "T.B."}
 
 
+def test_a_social_worker_makes_a_calendar_link_that_a_calendar_can_read(driver: WebDriver, site: str) -> None:
+    be(driver, site, "Sam Worker")
+    driver.find_element(By.LINK_TEXT, "My calendar").click()
+    wait(driver).until(lambda d: d.find_elements(By.XPATH, "//button[.='Make my calendar link']")).pop().click()
+    field = wait(driver).until(lambda d: d.find_elements(By.ID, "feed-link")).pop()
+    link = str(field.get_attribute("value"))
+    assert link.startswith(f"{site}/calendar/") and link.endswith(".ics"), link
+    assert dashboard.blocking(dashboard.violations(driver)) == [], "the page with the new link"
+    # What Outlook does: read the address, with no cookie and nobody signed in.
+    with urllib.request.urlopen(link, timeout=SHOWN_WITHIN) as answer:
+        assert answer.headers.get_content_type() == "text/calendar"
+        calendar = icalendar.Calendar.from_ical(answer.read())
+    summaries = [str(event["summary"]) for event in calendar.walk("VEVENT")]
+    assert summaries and all(f"{reference()} (J.M.S.): " in s for s in summaries), summaries
+    listed = driver.find_elements(By.CSS_SELECTOR, "table tbody th")
+    assert len(listed) == len(summaries), "the page lists what the feed holds"
+
+
 # Every page, as someone who would see it: (person, path).
 PAGES = [
     (None, "/local/choose"),
@@ -229,6 +249,7 @@ PAGES = [
     ("Sam Worker", "/orders/{first}"),
     ("Sue South", "/orders/{first}"),  # refused
     ("Una Unit", "/absences"),  # with an absence listed, and its form
+    ("Sam Worker", "/calendar"),
 ]
 MODES = [(320, False, False), (1024, False, False), (320, True, False), (1024, True, False), (1024, False, True),
          (320, False, True)]  # fmt: skip

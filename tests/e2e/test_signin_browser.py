@@ -167,6 +167,21 @@ def test_a_deep_link_into_the_tab_opens_the_order_it_names(served: Served) -> No
     assert "getContext" in calls
 
 
+def test_the_deep_link_help_gives_opens_my_calendar_in_the_tab(served: Served) -> None:
+    audience = f"api://sobot.example.gov.uk/{served.entra.client_id}"
+    host = TeamsHost(f"{served.address}/tab?next=/caseload", lambda: served.entra.token(UNA, audience=audience),
+                     sub_entity_id="calendar")  # fmt: skip
+    serving = in_thread(lambda: serve_teams_host(served.tls, host))
+    with serving as port, browser.chromium(*_as_teams(served, port)) as driver:
+        wait = WebDriverWait(driver, browser.SHOWN_WITHIN)
+        driver.get("https://teams.microsoft.com/")
+        wait.until(shown.frame_to_be_available_and_switch_to_it((By.ID, "tab")))
+        wait.until(lambda frame: frame.execute_script("return window.location.pathname") == "/calendar")
+        heading = wait.until(shown.visibility_of_element_located((By.TAG_NAME, "h1")))
+        assert heading.text == "My calendar"
+        driver.switch_to.default_content()
+
+
 def test_the_unit_adds_the_channel_tab_through_its_configuration_page(served: Served) -> None:
     host = TeamsHost(f"{served.address}/tab/configure", lambda: "", context="settings")
     serving = in_thread(lambda: serve_teams_host(served.tls, host))

@@ -209,6 +209,126 @@ async def test_done_acknowledge_and_snooze_stop_what_they_should(r: Rig) -> None
     assert not any("case summary" in s.text for s in sent_to(r.connector.sent, chat))
 
 
+def case_summary_reminders(r: Rig, chat: str) -> int:
+    return sum("Rewrite the case summary" in s.text for s in sent_to(r.connector.sent, chat))
+
+
+async def test_an_acknowledgement_holds_for_five_working_days_then_the_reminders_resume(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 1  # Thu 5 Mar: the first reminder of the case summary, due Tue 17 Mar
+    held = await acknowledge(r.ctx, "SO-2026-0001", "case_summary", 1, sam)
+    assert held.until == date(2026, 3, 12)  # five working days from Thu 5 Mar
+    # Fri 13 Mar, the hold over: the reminder two working days before is sent, as if nothing had been acknowledged.
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 2
+    # The chain's own reminder told Sam again: no second word besides it.
+    assert not [row for row in await r.rows() if ":resumed:" in row.dedupe_key]
+    r.clock.set(datetime(2026, 3, 17, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 3
+
+
+def told_to_tell_the_unit(r: Rig, chat: str) -> int:
+    return sum("Tell the Safeguarding Unit" in s.text for s in sent_to(r.connector.sent, chat))
+
+
+async def test_when_a_hold_ends_with_nothing_more_due_to_them_the_person_is_told_again_once(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 1  # Thu 5 Mar: due today; the chain goes on to managers only
+    held = await acknowledge(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", 1, sam)
+    assert held.until == date(2026, 3, 12)
+    r.clock.set(datetime(2026, 3, 12, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 1, "held"
+    # Fri 13 Mar, the hold over and the step still not done: Sam hears of it again, as it stands, once.
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    await r.tick()
+    await r.tick()
+    again = [s.text for s in sent_to(r.connector.sent, chat) if "Tell the Safeguarding Unit" in s.text]
+    assert len(again) == 2 and "(6 working days ago)" in again[-1], again
+    r.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 2
+    # Acknowledged again: another hold, then once more.
+    await acknowledge(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", 1, sam)  # to Mon 23 Mar
+    r.clock.set(datetime(2026, 3, 24, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert told_to_tell_the_unit(r, chat) == 3
+
+
+async def test_a_procedure_may_set_its_own_hold_over_the_settings(r: Rig) -> None:
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    wirral = replace(r.ctx.procedures["wirral"], acknowledge_days=2)
+    own = replace(r.ctx, procedures={**r.ctx.procedures, "wirral": wirral}, acknowledge_days=9)
+    held = await acknowledge(own, "SO-2026-0001", "case_summary", 1, sam)
+    assert held.until == date(2026, 3, 9)  # Thu 5 Mar + 2 working days: the procedure's, not the settings' nine
+
+
+async def test_a_notice_due_while_an_acknowledgement_holds_waits_for_its_end(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    sam = Actor("Sam Worker", "sam@example.gov.uk")
+    await r.tick()
+    # A hold of seven working days (as a procedure or the settings may set): to Mon 16 Mar.
+    held = await acknowledge(replace(r.ctx, acknowledge_days=7), "SO-2026-0001", "case_summary", 1, sam)
+    assert held.until == date(2026, 3, 16)
+    r.clock.set(datetime(2026, 3, 13, 9, 0, tzinfo=UTC))
+    report = await r.tick()
+    assert case_summary_reminders(r, chat) == 1 and report.deferred == 1
+    waiting = next(row for row in await r.rows() if row.state == "queued" and row.kind == "reminder")
+    assert waiting.not_before == datetime(2026, 3, 17, 8, 30, tzinfo=UTC)  # the first opening after the hold
+    # Tue 17 Mar: the due day's reminder replaces the one that waited; Sam hears once, not twice.
+    r.clock.set(datetime(2026, 3, 17, 8, 30, tzinfo=UTC))
+    await r.tick()
+    assert case_summary_reminders(r, chat) == 2
+
+
+async def test_a_step_done_is_closed_once_for_everyone_it_was_escalated_to(r: Rig) -> None:
+    chat = await r.in_teams("sam@example.gov.uk")
+    await r.tick()
+    # Mon 9 Mar: telling the unit is overdue; its escalation goes to Tess, the team manager, by email.
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert [m["To"] for m in r.emails() if m["Subject"].startswith("Overdue:")] == ["tess@example.gov.uk"]
+    await orders.record_event(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", date(2026, 3, 9), CLI)
+    # Saving the order again (another step done) closes nothing twice.
+    await orders.record_event(r.ctx, "SO-2026-0001", "case_summary", date(2026, 3, 9), CLI)
+    await r.tick()
+    await r.tick()
+    closed = [m for m in r.emails() if m["Subject"].startswith("Closed:")]
+    assert [m["To"] for m in closed] == ["tess@example.gov.uk"]
+    assert closed[0]["Subject"].startswith("Closed: SO-2026-0001 (J.M.S.): Tell the Safeguarding Unit of the order")
+    body = closed[0].get_body(("plain",)).get_content()
+    assert "is recorded done on Mon 9 Mar 2026" in body and "nothing more is needed from you" in body
+    assert "Jane" not in body and "Smith" not in body, "the order by reference and initials only"
+    # Sam was reminded, never escalated to: the closing note is not his.
+    assert not any(s.text.startswith("Closed:") for s in sent_to(r.connector.sent, chat))
+    notes = [row for row in await r.rows() if row.kind == "note" and row.dedupe_key.startswith("note:closed:")]
+    assert [(row.state, row.channel) for row in notes] == [("sent", "email")]
+
+
+async def test_the_closing_note_goes_in_teams_to_whoever_chats_with_sobot(r: Rig) -> None:
+    tess = await r.in_teams("tess@example.gov.uk")
+    await r.tick()
+    r.clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    await r.tick()
+    assert any(s.text.startswith("Overdue: SO-2026-0001") for s in sent_to(r.connector.sent, tess))
+    await orders.record_event(r.ctx, "SO-2026-0001", "inform_safeguarding_unit", date(2026, 3, 9), CLI)
+    await r.tick()
+    await r.tick()
+    closed = [s.text for s in sent_to(r.connector.sent, tess) if s.text.startswith("Closed:")]
+    assert closed == [
+        "Closed: SO-2026-0001 (J.M.S.): Tell the Safeguarding Unit of the order (child's details, ID, commencement), "
+        "due Thu 5 Mar 2026, is recorded done on Mon 9 Mar 2026. You were told it was overdue; nothing more is "
+        "needed from you for it.\n\n[Open in sobot](http://127.0.0.1:3978/orders/SO-2026-0001)"
+    ]
+    assert not any(m["Subject"].startswith("Closed:") for m in r.emails()), "Teams carried it: no email besides"
+
+
 async def test_a_snoozed_reminder_comes_back_after_the_snooze(r: Rig) -> None:
     chat = await r.in_teams("sam@example.gov.uk")
     sam = Actor("Sam Worker", "sam@example.gov.uk")

@@ -14,11 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import jwt
 import pytest
+from sqlalchemy import select
 
 from rules.clock import FixedClock
 from sobot.app import build_sobot
 from sobot.settings import load_settings
-from storage import Database
+from storage import Database, models
 from tests.fakes.entra import FakeEntra, Tls, make_tls, serve_entra
 from tests.signin import SAM, STRANGER, TEAMS_APP, UNA, SignedInBrowser, sign_in_settings, signed_in_dashboard
 from web.entra import KEYS_REREAD_AFTER, SENTENCES
@@ -55,6 +56,15 @@ def tab_audience(entra: FakeEntra) -> str:
     return f"api://sobot.example.gov.uk/{entra.client_id}"
 
 
+async def refused_sign_ins(browser: SignedInBrowser) -> list[tuple[str, dict[str, str]]]:
+    """The audit log's refused sign-ins: who (as the log names them) and what it kept of the attempt."""
+    async with browser.sobot.context.database.read() as session:
+        rows = await session.execute(select(models.AuditEntry.actor, models.AuditEntry.details).where(
+            models.AuditEntry.action == "dashboard.sign_in", models.AuditEntry.outcome == "refused"
+        ).order_by(models.AuditEntry.id))  # fmt: skip
+        return [(actor, dict(details)) for actor, details in rows]
+
+
 async def test_a_page_sends_whoever_is_not_signed_in_to_sign_in_and_back(browser: SignedInBrowser) -> None:
     response, _ = await browser.page("/caseload?team=North", allow_redirects=False)
     sent_to = urlsplit(response.headers["Location"])
@@ -89,6 +99,7 @@ async def test_signing_in_with_microsoft_runs_the_code_flow_with_pkce_and_opens_
 async def test_a_callback_sobot_did_not_start_is_refused(browser: SignedInBrowser, entra: FakeEntra) -> None:
     response, text = await browser.page("/signin/callback?code=1.AQstolen&state=made-up")
     assert response.status == 400 and "sobot had no record of starting it" in text
+    assert await refused_sign_ins(browser) == [("unknown", {"through": "browser", "reason": "flow_lost"})]
     entra.signed_in = UNA
     start = await browser.client.get("/signin/microsoft", allow_redirects=False)
     at_entra = await browser.entra.get(
@@ -98,6 +109,7 @@ async def test_a_callback_sobot_did_not_start_is_refused(browser: SignedInBrowse
     # The right code with another state: a response to someone else's sign-in.
     response, text = await browser.page(f"/signin/callback?code={code}&state=someone-elses")
     assert response.status == 400 and "Sign in again" in text
+    assert (await refused_sign_ins(browser))[1:] == [("unknown", {"through": "browser", "reason": "flow_mismatch"})]
     response, _ = await browser.page("/caseload", allow_redirects=False)
     assert response.status == 303
 
@@ -110,6 +122,10 @@ async def test_an_account_not_in_the_directory_is_told_whom_to_ask(browser: Sign
         back.status == 401
         and f"{SENTENCES['not_in_directory']} Your account's Entra object id is {STRANGER.oid}." in text
     )
+    # Who tried is the account Entra vouched for, by its object id: not its name or sign-in name.
+    assert await refused_sign_ins(browser) == [
+        (f"entra:{STRANGER.oid}", {"through": "browser", "reason": "not_in_directory"})
+    ]
     response, _ = await browser.page("/caseload", allow_redirects=False)
     assert response.status == 303
 
@@ -121,6 +137,9 @@ async def test_an_error_from_entra_is_shown_as_a_sentence(browser: SignedInBrows
                                         f"declined+to+consent&state={state}")  # fmt: skip
     assert response.status == 401 and "Microsoft did not sign you in (access_denied, AADSTS65004)." in text
     assert "declined" not in text  # the free text of a query anyone can write is not repeated
+    assert await refused_sign_ins(browser) == [
+        ("unknown", {"through": "browser", "reason": "entra_said: access_denied, AADSTS65004"})
+    ]
 
 
 async def test_signing_out_ends_the_session(browser: SignedInBrowser, entra: FakeEntra) -> None:
@@ -171,6 +190,11 @@ def _hs256(entra: FakeEntra, audience: str) -> str:
     )
 
 
+def _app_only(entra: FakeEntra, audience: str) -> str:
+    """A token for the app with roles and no scope: what another app gets for itself, with no person behind it."""
+    return entra.token(UNA, audience=audience, drop=("scp",), roles=["Orders.Read.All"])
+
+
 def _in_an_hour() -> int:
     return int(datetime.now(UTC).timestamp()) + 3600
 
@@ -191,6 +215,8 @@ BAD_TOKENS = {
     "bad signature (forged)": ("bad_signature", _forged),
     "bad signature (altered)": ("bad_signature", _altered),
     "unknown kid": ("unknown_kid", lambda e, a: e.token(UNA, audience=a, key=e.unpublished)),
+    "another of the app's scopes": ("wrong_scope", lambda e, a: e.token(UNA, audience=a, scp="Orders.Read")),
+    "no scope (an app's own token)": ("wrong_scope", lambda e, a: _app_only(e, a)),
     "no oid": ("no_oid", lambda e, a: e.token(UNA, audience=a, drop=("oid",))),
     "oid not in the directory": ("not_in_directory", lambda e, a: e.token(STRANGER, audience=a)),
 }
@@ -206,6 +232,8 @@ async def test_every_bad_token_is_refused_with_401_and_its_sentence(browser: Sig
     assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
     response, _ = await browser.page("/caseload", allow_redirects=False)
     assert response.status == 303, "a refused token made a session"
+    who = f"entra:{STRANGER.oid}" if reason == "not_in_directory" else "unknown"
+    assert await refused_sign_ins(browser) == [(who, {"through": "teams tab", "reason": reason})]
 
 
 async def test_a_tab_token_post_without_the_pages_csrf_token_is_refused(browser: SignedInBrowser,

@@ -167,7 +167,9 @@ async def test_a_channel_chosen_elsewhere_gets_the_cards_within_a_minute(
 
 
 async def test_help_and_an_unknown_command_are_never_silent(teams: Teams) -> None:
-    assert "new order" in (await teams.say("sam", "help"))[0]["text"]
+    helped = (await teams.say("sam", "help"))[0]["text"]
+    assert "new order" in helped
+    assert "make your own calendar link on sobot's [My calendar](http://127.0.0.1:3978/calendar) page" in helped
     unknown = (await teams.say("sam", "wibble wobble"))[0]["text"]
     assert 'didn\'t understand "wibble wobble"' in unknown and "allocate SO-2026-0007 to Jane Smith" in unknown
     typo = (await teams.say("sam", "alocate the thing"))[0]["text"]
@@ -376,15 +378,18 @@ async def test_reminder_card_buttons(teams: Teams, clock: FixedClock) -> None:
 
     case_summary = {"reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1}
     acknowledged = await teams.click("tess", "step.acknowledge", case_summary)
-    assert "Acknowledged: Rewrite the case summary" in texts(acknowledged)
-    # Tue 10 Mar + 5 working days = Tue 17 Mar.
+    # Tue 10 Mar + 5 working days = Tue 17 Mar: the hold of an acknowledgement, and of the longest snooze.
+    assert "Acknowledged: reminders pause until Tue 17 Mar 2026. Rewrite the case summary" in texts(acknowledged)
     snoozed = await teams.click("sam", "step.snooze", {**case_summary, "days": 5})
     assert "until Tue 17 Mar 2026" in texts(snoozed)
     refused = await teams.click("sam", "step.snooze", {**case_summary, "days": 9})
     assert "Snooze for 1, 2, 5 working days" in texts(refused)
     async with teams.database.session() as session:
         responses = (await session.scalars(select(models.StepResponse).order_by(models.StepResponse.id))).all()
-        assert [(r.kind, r.until) for r in responses] == [("acknowledged", None), ("snoozed", date(2026, 3, 17))]
+        assert [(r.kind, r.until) for r in responses] == [
+            ("acknowledged", date(2026, 3, 17)),
+            ("snoozed", date(2026, 3, 17)),
+        ]
 
 
 async def test_snooze_never_runs_past_the_last_day(teams: Teams, clock: FixedClock) -> None:
@@ -568,8 +573,9 @@ async def test_reminder_cards_refresh_to_who_did_the_step_and_when(teams: Teams,
     assert "Mark done" in buttons(before) and "Due " in texts(before)
     assert before["refresh"]["userIds"] == ["29:tess"]
     await teams.click("tess", "step.acknowledge", summary)
-    assert "You acknowledged it" in texts(await teams.click("tess", "card.refresh", summary))
-    assert "You acknowledged it" not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
+    held = "Acknowledged: reminders pause until Tue 17 Mar 2026."
+    assert held in texts(await teams.click("tess", "card.refresh", summary))
+    assert held not in texts(await teams.click("sam", "card.refresh", summary)), "only one's own"
 
     stranger_to_it = await teams.click("ian", "card.refresh", summary)
     assert buttons(stranger_to_it) == [] and "You are not linked to SO-2026-0001" in texts(stranger_to_it)

@@ -38,6 +38,7 @@ ALLOWED = {
     "end": set(),  # an administrator's (the command line)
     "absence": {"sam.worker", "tess.manager", "una.unit"},  # Sam's absence: his own, his manager's, the unit's
 }
+SHOWN = ("event", "extend", "allocate", "end")
 AUDITED = {"order": "order.view", "event": "event.record", "step": "event.record", "extend": "order.extend",
            "allocate": "order.allocate", "end": "order.end", "absence": "absence.record"}  # fmt: skip
 
@@ -76,6 +77,11 @@ async def test_each_role_may_use_the_pages_and_forms_it_should_and_every_refusal
     got["order"] = response.status == 200
     if not got["order"]:
         assert response.status == 403 and f"You are not linked to {ORDER}" in page
+    else:
+        # The page offers a form exactly to those the table lets use it (the step form lists each one's own steps,
+        # so whether it shows says nothing of this step).
+        shown = {form for form in SHOWN if f'action="/orders/{ORDER}/{form}"' in page}
+        assert shown == {form for form in SHOWN if who in ALLOWED[form]}, PERSONAS[who]
     for form, values in forms.items():
         response, page = await browser.post(f"/orders/{ORDER}/{form}", values)
         got[form] = response.status == 200 and response.url.path == f"/orders/{ORDER}"

@@ -114,9 +114,13 @@ def test_a_step_done_refreshes_to_who_did_it_and_when_with_only_the_link() -> No
 
 
 def test_an_open_step_refreshes_with_its_buttons_and_the_persons_own_answer() -> None:
-    late = cards.reminder_now(step(due=date(2026, 3, 5), answered="acknowledged"), TODAY, "29:sam",
-                              link=LINK, may_allocate=False)  # fmt: skip
-    assert "Due Thu 05 Mar 2026 (overdue)." in texts(late) and "You acknowledged it" in texts(late)
+    late = cards.reminder_now(step(due=date(2026, 3, 5), answered="acknowledged", until=date(2026, 3, 17)), TODAY,
+                              "29:sam", link=LINK, may_allocate=False)  # fmt: skip
+    assert "Due Thu 05 Mar 2026 (overdue)." in texts(late)
+    assert "Acknowledged: reminders pause until Tue 17 Mar 2026." in texts(late)
+    over = cards.reminder_now(step(due=date(2026, 3, 5), answered="acknowledged", until=date(2026, 3, 9)), TODAY,
+                              "29:sam", link=LINK, may_allocate=False)  # fmt: skip
+    assert "its reminders have resumed" in texts(over) and "pause until" not in texts(over)
     assert titles(late)[:3] == ["Mark done", "Done on a date", "Acknowledge"]
     snoozed = cards.reminder_now(
         step(answered="snoozed", until=date(2026, 3, 11)), TODAY, "29:sam", link=LINK, may_allocate=False

@@ -61,6 +61,11 @@ def test_without_a_teams_app_the_link_is_the_page_itself() -> None:
     assert LOCAL.in_teams("SO-2026-0001") == LOCAL.order("SO-2026-0001")
     assert LOCAL.caseload_in_teams() == "http://127.0.0.1:3978/caseload"
     assert urlsplit(LINKS.caseload_in_teams()).path == f"/l/entity/{APP_ID}/{TAB_ENTITY}"
+    assert LOCAL.calendar_in_teams() == "http://127.0.0.1:3978/calendar"
+    in_the_tab = urlsplit(LINKS.calendar_in_teams())
+    assert in_the_tab.path == f"/l/entity/{APP_ID}/{TAB_ENTITY}"
+    assert parse_qs(in_the_tab.query)["webUrl"] == ["https://sobot.example.gov.uk/calendar"]
+    assert json.loads(parse_qs(in_the_tab.query)["context"][0]) == {"subEntityId": "calendar"}
 
 
 def test_the_dashboards_address_is_the_setting_else_the_bot_domain_else_the_local_port() -> None:

@@ -57,12 +57,27 @@ def test_a_good_file_loads() -> None:
         (('title = "Review"\n', ""), "town.toml: milestones.review.title: is missing"),
         (("default = true", 'default = "yes"'), "town.toml: milestones.gateway.default: must be true or false"),
         (("[events]", "[events"), "town.toml: is not valid TOML"),
+        (
+            ('document = "town.txt"', 'document = "town.txt"\nacknowledge_days = 0'),
+            "town.toml: acknowledge_days: must be a whole number of working days from 1 to 60",
+        ),
+        (
+            ('document = "town.txt"', 'document = "town.txt"\nacknowledge_days = "a week"'),
+            "town.toml: acknowledge_days: must be a whole number",
+        ),
     ],
 )
 def test_a_malformed_file_is_refused_with_file_key_and_reason(change: tuple[str, str], message: str) -> None:
     with pytest.raises(ProcedureError) as refused:
         parse_procedure(GOOD.replace(*change), "town.toml")
     assert str(refused.value).startswith(message)
+
+
+def test_a_file_may_set_how_long_an_acknowledgement_holds_and_otherwise_the_settings_do() -> None:
+    assert parse_procedure(GOOD, "town.toml").acknowledge_days is None
+    own = parse_procedure(GOOD.replace('document = "town.txt"', 'document = "town.txt"\nacknowledge_days = 3'),
+                          "town.toml")  # fmt: skip
+    assert own.acknowledge_days == 3
 
 
 def test_a_deadline_override_replaces_the_chosen_default() -> None:

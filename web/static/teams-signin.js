@@ -1,7 +1,8 @@
 /* Signs the viewer in with the token Teams gives its tab (TeamsJS), then goes on to the page they asked for.
    On the tab's own page it always runs; on the sign-in page, only when framed (inside Teams), since a browser of
    its own signs in with Microsoft's page instead. A deep link into the tab ("Open in sobot" on a card) names an
-   order in its context's subEntityId, which TeamsJS gives as page.subPageId: the tab then opens that order. */
+   order in its context's subEntityId, which TeamsJS gives as page.subPageId: the tab then opens that order
+   ("calendar" there, from `help`, opens My calendar). */
 (function () {
   "use strict";
   var root = document.getElementById("teams-signin");
@@ -16,10 +17,12 @@
   }
   // An order's reference, as the cards' deep links carry it (SO-2026-0007); anything else opens the page asked for.
   var REFERENCE = /^[A-Za-z]{2}-?\d{4}-?\d{1,6}$/;
+  var CALENDAR = "calendar";
   var next = root.dataset.next || "/caseload";
   function orderFrom(context) {
     var wanted = context && context.page ? context.page.subPageId : "";
     if (typeof wanted === "string" && REFERENCE.test(wanted)) { next = "/orders/" + encodeURIComponent(wanted); }
+    else if (wanted === CALENDAR) { next = "/calendar"; }
   }
   say("Signing you in with your Teams account…");
   microsoftTeams.app.initialize()
