@@ -373,9 +373,10 @@ class SobotAgent(ActivityHandler):
             except NotAllowed as refused:
                 return Reply(card=cards.card(cards.text(str(refused), color="Attention")))
             may_allocate = permissions.may_everywhere(person.roles, "order.allocate")
+            covering = str(data["covering"]) if data.get("covering") else None  # sent for someone away
             return Reply(card=cards.reminder_now(step, self.ctx.today(), sender.id if sender else None,
-                                                 link=self.links.in_teams(step.reference),
-                                                 may_allocate=may_allocate))  # fmt: skip
+                                                 link=self.links.in_teams(step.reference), may_allocate=may_allocate,
+                                                 covering=covering))  # fmt: skip
         if data.get("card") == "allocation":
             return Reply(card=await self._allocation_card(person, command.reference or ""))
         return Reply("That card is not one I know; type help to see what I can do.")

@@ -366,18 +366,37 @@ ALLOCATION_STEP = "allocate_iro"
 
 
 def reminder(
-    reference: str, initials: str, title: str, key: str, occurrence: int, due: date, note: str, *, link: str
+    reference: str,
+    initials: str,
+    title: str,
+    key: str,
+    occurrence: int,
+    due: date,
+    note: str,
+    *,
+    link: str,
+    covering: str | None = None,
 ) -> Card:
     """A reminder or escalation about one step, with the buttons that act on it and `link` to the order's page; it
-    refreshes to the step as it stands whenever it is opened (reminder_now)."""
+    refreshes to the step as it stands whenever it is opened (reminder_now). Sent to someone `covering` for a person
+    away, it says so first, and still says so refreshed."""
     data = {"reference": reference, "step": key, "occurrence": occurrence}
     return card(
         heading(f"{reference} ({initials}): {title}"),
+        *_for_whom(covering),
         text(f"Due {day(due)}. {note}"),
         *_step_inputs(key == ALLOCATION_STEP),
         actions=[*_step_actions(data, key == ALLOCATION_STEP), open_in_sobot(link)],
-        refresh=refresh({"card": "reminder", **data}, None),
+        refresh=refresh({"card": "reminder", **data, **_covering(covering)}, None),
     )
+
+
+def _for_whom(covering: str | None) -> list[Card]:
+    return [text(f"{covering}.", weight="Bolder")] if covering else []
+
+
+def _covering(covering: str | None) -> dict[str, str]:
+    return {"covering": covering} if covering else {}
 
 
 def _step_inputs(by_allocating: bool) -> list[Card]:
@@ -400,12 +419,16 @@ def _step_actions(data: Mapping[str, Any], by_allocating: bool) -> list[Card]:
     ]  # fmt: skip
 
 
-def reminder_now(step: StepNow, today: date, viewer: str | None, *, link: str, may_allocate: bool) -> Card:
+def reminder_now(step: StepNow, today: date, viewer: str | None, *, link: str, may_allocate: bool,
+                 covering: str | None = None) -> Card:  # fmt: skip
     """A reminder as the step now stands, for the person (Teams id `viewer`) who opened it: who did it and when,
-    once done; else the buttons that fit the step, less the IRO's choice for someone outside the unit."""
+    once done; else the buttons that fit the step, less the IRO's choice for someone outside the unit. One sent to
+    someone `covering` for a person away still says for whom."""
     data = {"reference": step.reference, "step": step.key, "occurrence": step.occurrence}
-    again = refresh({"card": "reminder", **data}, [viewer] if viewer else None)
+    again = refresh({"card": "reminder", **data, **_covering(covering)}, [viewer] if viewer else None)
     head = heading(f"{step.reference} ({step.initials}): {step.title}")
+    if covering:
+        head = {"type": "Container", "items": [head, *_for_whom(covering)]}
     opener = open_in_sobot(link)
     if step.state == "done":
         by = f" by {step.done_by}" if step.done_by else ""

@@ -17,12 +17,10 @@ def notification_card(message: Message, links: Links) -> cards.Card:
     card about an order "Open in sobot" to its page (the digest's, to the caseload)."""
     if message.kind in ("reminder", "escalation") and message.reference and message.step and message.due:
         note = " ".join(message.lines[:-1])  # the last line tells email readers how to answer: cards have buttons
-        if message.covering:
-            note = f"{message.covering}. {note}"
         headline = message.headline if message.kind == "escalation" else ""
         return cards.reminder(message.reference, message.initials or "", message.title or message.step,
                               message.step, message.occurrence, message.due, f"{headline} {note}".strip(),
-                              link=links.in_teams(message.reference))  # fmt: skip
+                              link=links.in_teams(message.reference), covering=message.covering)  # fmt: skip
     if message.kind == "digest":
         rows = [[cards.day(line.due) + (" (overdue)" if line.overdue else ""), line.reference, line.initials,
                  line.title, cards.role_name(line.owner)] for line in message.digest]  # fmt: skip

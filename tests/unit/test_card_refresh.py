@@ -145,3 +145,21 @@ def test_a_step_no_longer_due_says_so_with_only_the_link() -> None:
     card = cards.reminder_now(step(state="waived"), TODAY, None, link=LINK, may_allocate=True)
     assert "No longer due" in texts(card) and titles(card) == [OPEN]
     assert "userIds" not in card["refresh"]
+
+
+def test_a_reminder_sent_to_someone_covering_says_for_whom_and_still_does_refreshed() -> None:
+    who = "For Megan Bowen, away until Fri 28 Aug"
+    sent = cards.reminder("SO-2026-0001", "J.S.", "Rewrite the case summary", "case_summary", 1, date(2026, 3, 12),
+                          "Source: §4.", link=LINK, covering=who)  # fmt: skip
+    assert texts(sent).index(f"{who}.") < texts(sent).index("Due Thu 12 Mar 2026")
+    data = sent["refresh"]["action"]["data"]
+    assert data == {"card": "reminder", "reference": "SO-2026-0001", "step": "case_summary", "occurrence": 1,
+                    "covering": who}  # fmt: skip
+    again = cards.reminder_now(step(), TODAY, "29:jane", link=LINK, may_allocate=False, covering=data["covering"])
+    assert f"{who}." in texts(again) and again["refresh"]["action"]["data"]["covering"] == who
+    assert "Mark done" in titles(again)
+    done = cards.reminder_now(step(state="done", done_on=date(2026, 3, 9), done_by="Jane Smith"), TODAY, "29:jane",
+                              link=LINK, may_allocate=False, covering=who)  # fmt: skip
+    assert f"{who}." in texts(done) and "Done on" in texts(done)
+    # Sent to the person themselves: no such line.
+    assert "away until" not in texts(cards.reminder_now(step(), TODAY, "29:sam", link=LINK, may_allocate=False))
