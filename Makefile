@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.oversight
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.imports
 	@# The container's figures, where a Docker engine answers (../shared/tools/docker-here start gives one).
 	@if docker version >/dev/null 2>&1; then \
 		$(BIN)/python -m tests.container.measure --replicas 1 && $(BIN)/python -m tests.container.measure --replicas 2; \

@@ -3,6 +3,7 @@ the first working day would send, and each order audited as imported, by whom, f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -140,7 +141,8 @@ async def import_orders(
         directory = _Directory((await session.scalars(select(models.Person))).all())
         known = await bulk.orders_known(session)
         children = {c.local_id: c for c in await bulk.children_known(session)}
-    checked = _check_all(ctx, sheet, directory, known, children, today, progress)
+    # In a thread of its own: a long file's checking is seconds of work that would hold up everyone else's requests.
+    checked = await asyncio.to_thread(_check_all, ctx, sheet, directory, known, children, today, progress)
     candidates = [c for c in checked if isinstance(c, _Candidate)]
     bad = [o for o in checked if isinstance(o, RowOutcome)]
     if bad and not skip_bad and not dry_run:
@@ -158,6 +160,11 @@ async def import_orders(
         rows = tuple(replace(r, reference=None) if r.outcome == NEW else r for r in done.report.rows)
         return replace(done.report, rows=rows)
     return report
+
+
+def may_import_as(roles: Sequence[str]) -> bool:
+    """Whether these roles may import orders (pure): for a channel deciding whether to offer the way in."""
+    return permissions.may_everywhere(roles, ACTION)
 
 
 async def may_import(ctx: Context, actor: Actor) -> models.Person | None:

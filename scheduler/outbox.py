@@ -93,10 +93,12 @@ class Planner:
         planned: list[Planned] = []
         people = _People(session, self.legal_address, today)
         for start in range(0, len(order_ids), BATCH):
+            wanted = order_ids[start : start + BATCH]
+            await people.know_iros(wanted)
             rows = (
                 await session.execute(
                     _STEP_COLUMNS.join(models.Order, models.Milestone.order_id == models.Order.id)
-                    .where(models.Milestone.state == "open", models.Order.id.in_(order_ids[start : start + BATCH]))
+                    .where(models.Milestone.state == "open", models.Order.id.in_(wanted))
                     .order_by(models.Milestone.id)
                 )
             ).all()
@@ -247,6 +249,16 @@ class _People:
                     self._holders.setdefault(role, []).append(person)
             self._cover = await Cover.read(self.session, self.sent_on, self._people)
         return self._people
+
+    async def know_iros(self, order_ids: Sequence[int]) -> None:
+        """Read the IROs of many orders in one statement, where many orders are planned at once (a forecast)."""
+        found = await self.session.execute(
+            select(models.Allocation.order_id, models.Allocation.iro_id).where(
+                models.Allocation.order_id.in_(order_ids), models.Allocation.active.is_(True)
+            )
+        )
+        self._iros.update(dict.fromkeys(order_ids, 0))
+        self._iros.update(dict(found.tuples().all()))
 
     async def _iro(self, order_id: int) -> int | None:
         if order_id not in self._iros:

@@ -104,8 +104,10 @@ def _print(report: imports.ImportReport) -> None:
             print(problem)
     counts = ", ".join(f"{report.count(o)} {o}" for o in (imports.NEW, imports.UPDATED, imports.UNCHANGED))
     what = "Dry run of" if report.dry_run else ("Imported" if report.written else "Checked")
-    print(f"{what} {report.file}: {counts}, {len(report.bad)} with problems; "
-          f"{sum(r.to_confirm for r in report.rows)} steps past their date to confirm.")  # fmt: skip
+    # Steps to confirm that this file brings in: an unchanged row's were counted when it was first imported.
+    unconfirmed = sum(r.to_confirm for r in report.rows if r.outcome in (imports.NEW, imports.UPDATED))
+    print(f"{what} {report.file}: {counts}, {len(report.bad)} with problems; {unconfirmed} steps past their date "
+          "to confirm.")  # fmt: skip
     if report.written or report.dry_run:
         when = f"{report.first_day:%A %d %B %Y}"
         if not report.notices:

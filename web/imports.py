@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from handlers import confirm, imports
 from handlers.context import Actor
+from handlers.directory import PersonView
 from handlers.errors import NotAllowed, RequestError
 from handlers.import_sheet import read_sheet
 from web.page import DASHBOARD, render, viewer
@@ -154,8 +157,16 @@ async def confirm_import(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/imports/{kept.id}")
 
 
+def may_see(person: PersonView | None) -> bool:
+    """Whether the page's way in (its nav entry) is shown to this person."""
+    return person is not None and imports.may_import_as(person.roles)
+
+
 def add_routes(app: web.Application) -> None:
+    """The page's routes, and `may_import(viewer)` for base.html's nav."""
     app[UPLOADS] = Uploads()
+    shown: Callable[[PersonView | None], bool] = may_see
+    aiohttp_jinja2.get_env(app).globals["may_import"] = shown
     app.router.add_get("/imports", page, name="web.imports")
     app.router.add_post("/imports", upload, name="web.imports.upload")
     app.router.add_get("/imports/{upload}", show, name="web.imports.show")

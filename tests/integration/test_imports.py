@@ -175,3 +175,50 @@ async def test_the_units_digest_lists_the_steps_it_has_to_confirm(database: Data
     assert message.lines[0] == (f"{waiting[0].due:%d %b %Y}  {waiting[0].reference} ({waiting[0].child_initials})  "
                                 f"{waiting[0].title}  [to confirm]")  # fmt: skip
     assert message.lines[-1] == f"… and {len(waiting) - LINES} more: the dashboard's import page lists them all."
+
+
+EXTENDED = (
+    "Council reference,Child ID,Child name,Order type,Date made,Procedure,Social worker,IRO,Extensions,"
+    "first_cin_meeting\n"
+    "LEG/1,C1,Jane Smith,SO,03/03/2026,wirral,sam.worker@example.gov.uk,Ira Reviewer,"
+    "02/03/2028 decided 10/11/2026,20/03/2026\n"
+)
+# The same order a month on: another IRO, and the case summary written down since.
+CHANGED = (
+    "Council reference,Child ID,Child name,Order type,Date made,Procedure,Social worker,IRO,Extensions,"
+    "first_cin_meeting,case_summary\n"
+    "LEG/1,C1,Jane Smith,SO,03/03/2026,wirral,sam.worker@example.gov.uk,ian.other@example.gov.uk,"
+    "02/03/2028 decided 10/11/2026,20/03/2026,16/03/2026\n"
+)
+
+
+async def test_extensions_events_and_the_iro_come_in_and_a_changed_row_adds_what_it_lacks(database: Database) -> None:
+    ctx, _ = await _setup(database)
+    first = await imports.import_orders(ctx, read_sheet("t.csv", EXTENDED.encode(), _keys(ctx)), UNIT)
+    assert first.count(imports.NEW) == 1, first.bad
+    async with database.session() as session:
+        order = await session.scalar(select(models.Order).where(models.Order.council_reference == "LEG/1"))
+        assert order is not None and order.last_day == date(2028, 3, 2)
+        extension = await session.scalar(select(models.OrderExtension))
+        assert extension is not None and (extension.previous_last_day, extension.decided_on) == (
+            date(2027, 3, 2),
+            date(2026, 11, 10),
+        )
+        events = (await session.execute(select(models.Event.kind, models.Event.occurred_on))).all()
+        assert events == [("first_cin_meeting", date(2026, 3, 20))]
+        iro = await session.scalar(
+            select(models.Person.email).join(models.Allocation, models.Allocation.iro_id == models.Person.id)
+        )
+        assert iro == "ira.reviewer@example.gov.uk"
+
+    again = await imports.import_orders(ctx, read_sheet("t2.csv", CHANGED.encode(), _keys(ctx)), UNIT)
+    assert again.count(imports.UPDATED) == 1 and again.rows[0].reference == first.rows[0].reference
+    async with database.session() as session:
+        kinds = sorted((await session.scalars(select(models.Event.kind))).all())
+        active = (await session.execute(select(models.Allocation.iro_id, models.Allocation.active)
+                                        .order_by(models.Allocation.id))).all()  # fmt: skip
+        line = await session.scalar(select(models.AuditEntry).where(models.AuditEntry.action == "order.import")
+                                    .order_by(models.AuditEntry.id.desc()).limit(1))  # fmt: skip
+    assert kinds == ["case_summary", "first_cin_meeting"]
+    assert [flag for _, flag in active] == [False, True] and active[0][0] != active[1][0]
+    assert line is not None and line.details["changed"] == ["event case_summary 2026-03-16", "iro"]

@@ -53,6 +53,7 @@ async def test_the_unit_uploads_reads_the_dry_run_imports_and_confirms(browser: 
     await browser.be("una.unit@example.gov.uk")
     _, page = await browser.page("/imports")
     assert "Upload the council's spreadsheet" in page and "Nothing to confirm." in page
+    assert '<a href="/imports" aria-current="page">Import</a>' in page, "the unit's nav leads here"
     book = caseload(browser.ctx.procedures, AT.date(), count=20)
     status, path, _ = await _upload(browser, "tracker.csv", book.csv())
     assert status == 200 and path.startswith("/imports/")
@@ -96,6 +97,8 @@ async def test_the_unit_uploads_reads_the_dry_run_imports_and_confirms(browser: 
 
 async def test_others_are_refused_and_the_upload_is_capped_and_guarded(browser: Browser) -> None:
     await browser.be("sam.worker@example.gov.uk")
+    _, page = await browser.page("/caseload")
+    assert 'href="/imports"' not in page, "no way in for those who may not import"
     response, page = await browser.page("/imports")
     assert response.status == 403 and "Only members of the Safeguarding Unit can confirm an imported step" in page
     status, _, page = await _upload(browser, "t.csv", b"Child ID\n1\n")
