@@ -22,6 +22,7 @@ from handlers import orders, receipts, replies
 from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import IroLoad, PersonView, identify, iro_loads
 from handlers.errors import NotAllowed, RequestError
+from handlers.links import Links
 from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
@@ -141,6 +142,8 @@ class Poller:
     batch_mails: int = BATCH_MAILS
     batch_seconds: float = BATCH_SECONDS
     monotonic: Callable[[], float] = time.monotonic  # the batches' timer
+    # Where the dashboard is: a reply about an order ends "Open in sobot" with its page. None: no dashboard to open.
+    links: Links | None = None
     _senders: dict[str, PersonView] = field(default_factory=dict, init=False, repr=False)  # this poll's, by email
     _pruned_at: datetime | None = field(default=None, init=False, repr=False)
 
@@ -399,6 +402,7 @@ class Poller:
             return
         problems = list(result.problems)
         repeated: list[str] = []
+        known: list[str] = []  # the orders this message is about that are recorded: the reply links their pages
         message = Receipt(mail.message_id, mail.sender_email)
         filed = False  # the message's own receipt written with its last order
         if result.kind == "orders":
@@ -418,6 +422,7 @@ class Poller:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
                     # receipt names no order, as the order is not this message's to ask the unit about.
                     repeated.append(f"{_label(number, len(result.orders), fields.child_name)}{already}")
+                    known.append(already.view.reference)
                     await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email, number), "repeated",
                                           PROCESSED)  # fmt: skip
                     continue
@@ -426,16 +431,19 @@ class Poller:
                     continue
                 filed = last
                 out.report.orders.append(view.reference)
+                known.append(view.reference)
                 self._ask_for_allocation(out, view)
         if problems:
             problems += repeated
             await self._reply(mail, "problems", compose.problems_reply(mail.sender_email, mail.subject,
-                                                                       mail.message_id, problems), out)  # fmt: skip
+                                                                       mail.message_id, problems,
+                                                                       out.report.orders, self._pages(known)),
+                              out)  # fmt: skip
             await self._needs_attention(raw, mail, out, f"an order email from {mail.sender_email} that needs fixing")
             return
         if repeated:
             await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
-                                                               repeated), out)  # fmt: skip
+                                                               repeated, self._pages(known)), out)  # fmt: skip
         if not filed:
             await receipts.record(self.ctx, message, "order", PROCESSED)
         self._file(out, raw, PROCESSED)
@@ -458,13 +466,22 @@ class Poller:
                 self._senders[email] = known
         return known
 
-    async def _iros_for(self, reference: str) -> list[IroLoad]:
-        """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
+    async def _iros_for(self, reference: str) -> tuple[list[IroLoad], bool]:
+        """The IROs a refused allocation's answer offers (those independent of the order's social worker), and
+        whether there is such an order."""
         try:
             social_worker = (await orders.get_order(self.ctx, reference, SYSTEM)).social_worker_id
+            exists = True
         except RequestError:
-            social_worker = None
-        return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
+            social_worker, exists = None, False
+        return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)], exists
+
+    def _page(self, reference: str) -> str | None:
+        """The order's page on the dashboard, for a browser (an email is read outside Teams as often as in)."""
+        return self.links.order(reference) if self.links is not None else None
+
+    def _pages(self, references: Sequence[str]) -> list[str]:
+        return [page for page in (self._page(r) for r in dict.fromkeys(references)) if page]
 
     async def _reply(self, mail: MailHeaders | IncomingMail, what: str, outgoing: Outgoing, out: _Outcome) -> None:
         reply = replies.Reply(outgoing.to[0], outgoing.subject, outgoing.text, outgoing.html, outgoing.in_reply_to,
@@ -490,8 +507,9 @@ class Poller:
                 raise RequestError("The reply did not name an IRO: reply with just their name, e.g. Jane Smith.")
             allocated = await orders.allocate_iro(self.ctx, reference, name, actor, receipt)
         except (RequestError, NotAllowed) as error:
-            answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
-                                               await self._iros_for(reference))  # fmt: skip
+            iros, exists = await self._iros_for(reference)
+            answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error), iros,
+                                               self._page(reference) if exists else None)  # fmt: skip
             await self._reply(mail, "allocation", answer, out)
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
             self._file(out, raw, PROCESSED)
@@ -499,8 +517,8 @@ class Poller:
         out.report.allocations.append(reference)
         sentence = f"{allocated.order.iro} is now the IRO for {reference}."
         await self._reply(mail, "allocation",
-                          compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, []),
-                          out)  # fmt: skip
+                          compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, [],
+                                                    self._page(reference)), out)  # fmt: skip
         self._file(out, raw, PROCESSED)
         if self.notices.allocated is not None:
             allocated_notice = self.notices.allocated
