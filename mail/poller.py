@@ -13,10 +13,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from handlers import orders, receipts, replies
 from handlers.context import SYSTEM, Actor, Context
@@ -27,7 +27,15 @@ from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, Outgoing, RawMessage
-from mail.parsing import IncomingMail, MailHeaders, header_block, parse_order_email, read_headers, read_message
+from mail.parsing import (
+    IncomingMail,
+    MailHeaders,
+    OrderEmailResult,
+    header_block,
+    parse_order_email,
+    read_headers,
+    read_message,
+)
 from mail.trust import SenderTrust, vouched
 from storage import DatabaseUnavailable
 
@@ -357,20 +365,20 @@ class Poller:
                                         "read")  # fmt: skip
             return
         try:
-            mail = await self._off_loop(read_message, raw.mime, headers)
+            # The message and, when it gives orders, the orders: read in one go, in one worker thread.
+            read = await self._off_loop(_read, raw.mime, headers, self.ctx.today())
         except TimeoutError:
             await self._needs_attention(raw, headers, out, f"a message from {headers.sender_email} that took "
                                         f"more than {self.read_seconds:g} s to read")  # fmt: skip
             return
-        if mail.is_auto_reply:
-            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
+        if read.allocation is not None:
+            await self._allocation(raw, read.mail, read.allocation, out)
+        elif read.orders is None:  # an auto-reply
+            await receipts.record(self.ctx, Receipt(read.mail.message_id, read.mail.sender_email), "ignored",
+                                  PROCESSED)  # fmt: skip
             self._file(out, raw, PROCESSED)
-            return
-        subject_reference = ALLOCATION_SUBJECT.search(mail.subject)
-        if subject_reference and (mail.in_reply_to or mail.subject.lower().startswith("re")):
-            await self._allocation(raw, mail, subject_reference.group(1).upper(), out)
-            return
-        await self._new_orders(raw, mail, done, out)
+        else:
+            await self._new_orders(raw, read.mail, read.orders, done, out)
 
     def _file(self, out: _Outcome, raw: RawMessage, folder: str) -> None:
         """Move the message to `folder` once its batch is committed.
@@ -386,13 +394,8 @@ class Poller:
             unreadable = self.notices.unreadable
             out.notices.append(lambda: unreadable(note))
 
-    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], out: _Outcome) -> None:
-        try:
-            result = await self._off_loop(parse_order_email, mail, self.ctx.today())
-        except TimeoutError:
-            await self._needs_attention(raw, mail, out, f"a message from {mail.sender_email} that took more than "
-                                        f"{self.read_seconds:g} s to read")  # fmt: skip
-            return
+    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, result: OrderEmailResult, done: dict[int, str],
+                          out: _Outcome) -> None:  # fmt: skip
         if result.kind == "auto_reply":
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
             self._file(out, raw, PROCESSED)
@@ -535,6 +538,27 @@ def message_key(raw: bytes) -> str:
     """
     found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID") or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+class _Read(NamedTuple):
+    """A message read: the order an answer to an allocation request names, or else the orders it gives (None for
+    an auto-reply, which is neither)."""
+
+    mail: IncomingMail
+    allocation: str | None
+    orders: OrderEmailResult | None
+
+
+def _read(raw: bytes, headers: MailHeaders, today: date) -> _Read:
+    """What a worker thread does for one message: one hand-over from the event loop, not one to read the message
+    and another to read its orders."""
+    mail = read_message(raw, headers)
+    if mail.is_auto_reply:
+        return _Read(mail, None, None)
+    found = ALLOCATION_SUBJECT.search(mail.subject)
+    if found and (mail.in_reply_to or mail.subject.lower().startswith("re")):
+        return _Read(mail, found.group(1).upper(), None)
+    return _Read(mail, None, parse_order_email(mail, today))
 
 
 def _headers_of_all(messages: Sequence[RawMessage]) -> list[MailHeaders]:
