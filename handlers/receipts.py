@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context
@@ -33,6 +33,20 @@ def add(
             order_reference=reference, sender=receipt.sender, processed_at=ctx.clock.now(),
         )
     )  # fmt: skip
+
+
+_RECEIPTS = cast(Table, models.ProcessedMail.__table__)
+
+
+async def add_all(session: AsyncSession, ctx: Context, written: Sequence[tuple[Receipt, str, str, str | None]]) -> None:
+    """Record receipts (each with its outcome, folder and order reference) in the caller's transaction, in one
+    statement: the message's and its order's, written with the order."""
+    now = ctx.clock.now()
+    rows = [{"message_id": receipt.message_id, "part": receipt.part, "outcome": outcome, "folder": folder,
+             "order_reference": reference, "sender": receipt.sender, "processed_at": now}
+            for receipt, outcome, folder, reference in written]  # fmt: skip
+    if rows:
+        await session.execute(insert(_RECEIPTS), rows)
 
 
 async def record(ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None = None) -> None:

@@ -52,6 +52,7 @@ TAKE_NUMBER = (
     .values(last=COUNTERS.c.last + 1)
     .returning(COUNTERS.c.last)
 )
+GIVE_BACK_NUMBER = update(COUNTERS).where(COUNTERS.c.year == bindparam("wanted")).values(last=COUNTERS.c.last - 1)
 # The open order a new one would repeat: the same child, type and day made.
 OPEN_ORDER_LIKE = (
     select(ORDERS.c.reference, ORDERS.c.form_id)
@@ -139,6 +140,12 @@ async def next_reference(session: AsyncSession, year: int) -> str:
     return f"SO-{year}-{number:04d}"
 
 
+async def give_back_reference(session: AsyncSession, year: int) -> None:
+    """Return the number next_reference just took, for an order not saved after all: the caller's transaction
+    holds the year's counter (its row lock; on SQLite the write lock) since it took it, so it is still the last."""
+    await session.execute(GIVE_BACK_NUMBER, {"wanted": year})
+
+
 @dataclass(frozen=True)
 class Named:
     """A stored row's id and the name it is recorded under."""
@@ -154,13 +161,22 @@ class NamedPerson(Named):
     roles: tuple[str, ...]
 
 
-async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Named:
-    """The child with this local ID, created on first sight; a different name or birthday is refused."""
+@dataclass(frozen=True)
+class Child(Named):
+    """A child's row, and whether the records lack the birthday the new order gives (see fill_birthday)."""
+
+    lacks_birthday: bool = False
+
+
+async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Child:
+    """The child with this local ID, created on first sight; a different name or birthday is refused.
+
+    A birthday the records lack is not written here but by fill_birthday, once the order that gives it is saved."""
     created = await statements.add_child_if_new(
         session, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
     )
     if created is not None:
-        return Named(created, name)
+        return Child(created, name)
     found = (await session.execute(CHILD_BY_LOCAL_ID, {"wanted": local_id})).one()
     if found.name.casefold() != name.casefold():
         raise InvalidInput(
@@ -170,9 +186,11 @@ async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: 
         raise InvalidInput(
             f"Child ID {local_id} is already recorded with another date of birth: check it.", "child_date_of_birth"
         )
-    if date_of_birth and found.date_of_birth is None:
-        await session.execute(update(CHILDREN).where(CHILDREN.c.id == found.id).values(date_of_birth=date_of_birth))
-    return Named(found.id, found.name)
+    return Child(found.id, found.name, lacks_birthday=bool(date_of_birth) and found.date_of_birth is None)
+
+
+async def fill_birthday(session: AsyncSession, child_id: int, date_of_birth: date) -> None:
+    await session.execute(update(CHILDREN).where(CHILDREN.c.id == child_id).values(date_of_birth=date_of_birth))
 
 
 def _not_in_directory(email: str, what: str) -> NotFound:

@@ -51,6 +51,11 @@ def open_line(link: str) -> str:
     return f"{OPEN_IN_SOBOT}: {link}"
 
 
+def _open_lines(links: Sequence[str]) -> str:
+    """The text part's ending: a paragraph of "Open in sobot" lines, one per order; nothing without an order."""
+    return "\n\n" + "\n".join(open_line(link) for link in links) if links else ""
+
+
 def _anchor(link: str, label: str) -> str:
     return f'<a href="{html.escape(link, quote=True)}">{html.escape(label)}</a>'
 
@@ -60,11 +65,11 @@ def _html(
     rows: Sequence[tuple[str, str]] = (),
     after: Sequence[str] = (),
     preformatted: str = "",
-    link: str | None = None,
+    links: Sequence[str] = (),
     linked_rows: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """One HTML document: paragraphs, then a table of rows, then more paragraphs and preformatted text, then the
-    "Open in sobot" link. `linked_rows` are rows whose value is linked: (heading, value, link)."""
+    "Open in sobot" links (one per order). `linked_rows` are rows whose value is linked: (heading, value, link)."""
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     cells += "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{_anchor(to, v)}</td></tr>"
@@ -74,8 +79,7 @@ def _html(
     body += "".join(f"<p>{html.escape(p)}</p>" for p in after)
     if preformatted:
         body += f"<pre>{html.escape(preformatted)}</pre>"
-    if link:
-        body += f"<p>{_anchor(link, OPEN_IN_SOBOT)}</p>"
+    body += "".join(f"<p>{_anchor(link, OPEN_IN_SOBOT)}</p>" for link in links)
     return f"<html><body>{body}</body></html>"
 
 
@@ -106,7 +110,7 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: s
     markup = _html(
         ["A new order needs an IRO."], rows,
         ["Reply to this email with the IRO's name (for example: Jane Smith) to allocate them.", "IROs:", *choices],
-        link=link,
+        links=[link],
     )  # fmt: skip
     return Outgoing((unit_address,), f"[{view.reference}] Allocate an IRO", text, markup)
 
@@ -115,29 +119,46 @@ def allocation_request(view: OrderView, iros: Sequence[IroLoad], unit_address: s
 MOST_PROBLEMS = 20
 
 
-def problems_reply(to: str, subject: str, message_id: str, problems: Sequence[str]) -> Outgoing:
+def problems_reply(
+    to: str, subject: str, message_id: str, problems: Sequence[str], saved: Sequence[str] = (),
+    links: Sequence[str] = (),
+) -> Outgoing:  # fmt: skip
+    """The reply to an order email sobot could not wholly record. `saved` are the references of the orders of it
+    that were recorded all the same (an email of several); `links` the pages of the orders it is about."""
     intro = "Thank you. sobot could not record this as a new Supervision Order, so nothing was saved:"
+    if saved:
+        intro = (f"Thank you. sobot recorded {' and '.join(saved)} from this email, but could not record the rest, "
+                 "so nothing more was saved:")  # fmt: skip
     ending = "Please send the details again in a new email, filled in like this:"
     listed = list(problems[:MOST_PROBLEMS])
     if len(problems) > MOST_PROBLEMS:
         more = len(problems) - MOST_PROBLEMS
         listed.append(f"… and {more} more {'problem' if more == 1 else 'problems'} like these.")
     text = intro + "\n\n" + "\n".join(f"- {p}" for p in listed) + f"\n\n{ending}\n\n{NEW_ORDER_HELP}"
-    markup = _html([intro, *(f"• {p}" for p in listed), ending], preformatted=NEW_ORDER_HELP)
+    if links:
+        text = text.rstrip() + _open_lines(links)
+    markup = _html([intro, *(f"• {p}" for p in listed), ending], preformatted=NEW_ORDER_HELP, links=links)
     return Outgoing((to,), _re(subject), text, markup, in_reply_to=message_id)
 
 
-def answer(to: str, subject: str, message_id: str, sentences: Sequence[str]) -> Outgoing:
-    """A plain reply in the thread: what sobot did with the message, a sentence a paragraph."""
-    return Outgoing((to,), _re(subject), "\n\n".join(sentences), _html(sentences), in_reply_to=message_id)
+def answer(to: str, subject: str, message_id: str, sentences: Sequence[str], links: Sequence[str] = ()) -> Outgoing:
+    """A plain reply in the thread: what sobot did with the message, a sentence a paragraph, then the pages of the
+    orders it is about."""
+    text = "\n\n".join(sentences) + _open_lines(links)
+    return Outgoing((to,), _re(subject), text, _html(sentences, links=links), in_reply_to=message_id)
 
 
-def allocation_answer(to: str, subject: str, message_id: str, sentence: str, iros: Sequence[IroLoad]) -> Outgoing:
+def allocation_answer(to: str, subject: str, message_id: str, sentence: str, iros: Sequence[IroLoad],
+                      link: str | None = None) -> Outgoing:  # fmt: skip
+    """The answer to the unit's allocation reply; `link` is the order's page, when there is such an order."""
     names = [f"{load.person.name} ({load.load})" for load in iros]
-    text = sentence + (
-        "\n\nIROs:\n" + "\n".join(f"  {n}" for n in names) if names and "now the IRO" not in sentence else ""
+    links = [link] if link else []
+    text = (
+        sentence
+        + ("\n\nIROs:\n" + "\n".join(f"  {n}" for n in names) if names and "now the IRO" not in sentence else "")
+        + _open_lines(links)
     )
-    markup = _html([sentence, *(names if "now the IRO" not in sentence else [])])
+    markup = _html([sentence, *(names if "now the IRO" not in sentence else [])], links=links)
     return Outgoing((to,), _re(subject), text, markup, in_reply_to=message_id)
 
 
@@ -155,9 +176,9 @@ def notification(to: str, message: Message, links: Links) -> Outgoing:
                  links.order(line.reference))
                 for line in message.digest]  # fmt: skip
         text = f"{message.text}\n\n{open_line(links.caseload())}"
-        return Outgoing((to,), subject, text, _html([message.headline], linked_rows=rows, link=links.caseload()))
+        return Outgoing((to,), subject, text, _html([message.headline], linked_rows=rows, links=[links.caseload()]))
     if message.reference:
         link = links.order(message.reference)
         text = f"{message.text}\n\n{open_line(link)}"
-        return Outgoing((to,), subject, text, _html([message.headline, *message.lines], link=link))
+        return Outgoing((to,), subject, text, _html([message.headline, *message.lines], links=[link]))
     return Outgoing((to,), subject, message.text, _html([message.headline, *message.lines]))

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from email import policy
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parseaddr
 from html.parser import HTMLParser
@@ -86,6 +86,46 @@ _FORWARD_MARKER = "---------- Forwarded message ---------"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+_ABSENT = object()
+
+
+class _ReadOnce(EmailMessage):
+    """A message whose headers are each parsed once, however often they are asked for.
+
+    The stdlib parses a header again on every get: reading one part (its type, charset, format, disposition,
+    filename, transfer encoding) parsed its Content-Type six times, most of the time a message took to read. A
+    header changed (which sobot never does to mail it reads) is parsed afresh.
+    """
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        parsed: dict[str, Any] = self.__dict__.setdefault("_parsed", {})
+        key = name.lower()
+        if key not in parsed:
+            parsed[key] = super().get(name, _ABSENT)  # a header that cannot be parsed raises, every time
+        value = parsed[key]
+        return failobj if value is _ABSENT else value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.__dict__.pop("_parsed", None)
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self.__dict__.pop("_parsed", None)
+        super().__delitem__(name)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        self.__dict__.pop("_parsed", None)
+        super().set_raw(name, value)
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        self.__dict__.pop("_parsed", None)
+        super().replace_header(_name, _value)
+
+
+# The default policy (headers decoded, as people wrote them), its messages each header parsed once.
+_READING = policy.default.clone(message_factory=_ReadOnce)
+
+
 def header_block(raw: bytes) -> bytes:
     """The message's header block alone: what is read of it before (or without) decoding a body of any size."""
     ends = [found for found in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if found >= 0]
@@ -95,7 +135,7 @@ def header_block(raw: bytes) -> bytes:
 def read_headers(raw: bytes) -> MailHeaders:
     """The message's senders, subject, thread ids and authentication, its body left unread; never raises."""
     # Only the header block is parsed: the parser would otherwise still split a body of any size into lines.
-    return _headers_of(BytesParser(policy=policy.default).parsebytes(header_block(raw), headersonly=True), raw)
+    return _headers_of(BytesParser(policy=_READING).parsebytes(header_block(raw), headersonly=True), raw)
 
 
 def _headers_of(message: Message, raw: bytes) -> MailHeaders:
@@ -127,7 +167,7 @@ def read_message(raw: bytes, headers: MailHeaders | None = None) -> IncomingMail
 
     `headers`, when the caller has already read them (read_headers), are not read again.
     """
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = BytesParser(policy=_READING).parsebytes(raw)
     texts: list[str] = []
     attachments: list[Attachment] = []
     _walk(message, texts, attachments)

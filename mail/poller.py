@@ -13,20 +13,29 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from handlers import orders, receipts, replies
 from handlers.context import SYSTEM, Actor, Context
 from handlers.directory import IroLoad, PersonView, identify, iro_loads
 from handlers.errors import NotAllowed, RequestError
+from handlers.links import Links
 from handlers.receipts import Receipt
 from handlers.views import OrderView
 from mail import compose
 from mail.backends import NEEDS_ATTENTION, PROCESSED, Mailbox, Outgoing, RawMessage
-from mail.parsing import IncomingMail, MailHeaders, header_block, parse_order_email, read_headers, read_message
+from mail.parsing import (
+    IncomingMail,
+    MailHeaders,
+    OrderEmailResult,
+    header_block,
+    parse_order_email,
+    read_headers,
+    read_message,
+)
 from mail.trust import SenderTrust, vouched
 from storage import DatabaseUnavailable
 
@@ -141,6 +150,8 @@ class Poller:
     batch_mails: int = BATCH_MAILS
     batch_seconds: float = BATCH_SECONDS
     monotonic: Callable[[], float] = time.monotonic  # the batches' timer
+    # Where the dashboard is: a reply about an order ends "Open in sobot" with its page. None: no dashboard to open.
+    links: Links | None = None
     _senders: dict[str, PersonView] = field(default_factory=dict, init=False, repr=False)  # this poll's, by email
     _pruned_at: datetime | None = field(default=None, init=False, repr=False)
 
@@ -354,20 +365,20 @@ class Poller:
                                         "read")  # fmt: skip
             return
         try:
-            mail = await self._off_loop(read_message, raw.mime, headers)
+            # The message and, when it gives orders, the orders: read in one go, in one worker thread.
+            read = await self._off_loop(_read, raw.mime, headers, self.ctx.today())
         except TimeoutError:
             await self._needs_attention(raw, headers, out, f"a message from {headers.sender_email} that took "
                                         f"more than {self.read_seconds:g} s to read")  # fmt: skip
             return
-        if mail.is_auto_reply:
-            await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
+        if read.allocation is not None:
+            await self._allocation(raw, read.mail, read.allocation, out)
+        elif read.orders is None:  # an auto-reply
+            await receipts.record(self.ctx, Receipt(read.mail.message_id, read.mail.sender_email), "ignored",
+                                  PROCESSED)  # fmt: skip
             self._file(out, raw, PROCESSED)
-            return
-        subject_reference = ALLOCATION_SUBJECT.search(mail.subject)
-        if subject_reference and (mail.in_reply_to or mail.subject.lower().startswith("re")):
-            await self._allocation(raw, mail, subject_reference.group(1).upper(), out)
-            return
-        await self._new_orders(raw, mail, done, out)
+        else:
+            await self._new_orders(raw, read.mail, read.orders, done, out)
 
     def _file(self, out: _Outcome, raw: RawMessage, folder: str) -> None:
         """Move the message to `folder` once its batch is committed.
@@ -383,13 +394,8 @@ class Poller:
             unreadable = self.notices.unreadable
             out.notices.append(lambda: unreadable(note))
 
-    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, done: dict[int, str], out: _Outcome) -> None:
-        try:
-            result = await self._off_loop(parse_order_email, mail, self.ctx.today())
-        except TimeoutError:
-            await self._needs_attention(raw, mail, out, f"a message from {mail.sender_email} that took more than "
-                                        f"{self.read_seconds:g} s to read")  # fmt: skip
-            return
+    async def _new_orders(self, raw: RawMessage, mail: IncomingMail, result: OrderEmailResult, done: dict[int, str],
+                          out: _Outcome) -> None:  # fmt: skip
         if result.kind == "auto_reply":
             await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email), "ignored", PROCESSED)
             self._file(out, raw, PROCESSED)
@@ -399,6 +405,7 @@ class Poller:
             return
         problems = list(result.problems)
         repeated: list[str] = []
+        known: list[str] = []  # the orders this message is about that are recorded: the reply links their pages
         message = Receipt(mail.message_id, mail.sender_email)
         filed = False  # the message's own receipt written with its last order
         if result.kind == "orders":
@@ -418,6 +425,7 @@ class Poller:
                     # Not a problem to fix: the sender is told the reference it has, and this part is done. The
                     # receipt names no order, as the order is not this message's to ask the unit about.
                     repeated.append(f"{_label(number, len(result.orders), fields.child_name)}{already}")
+                    known.append(already.view.reference)
                     await receipts.record(self.ctx, Receipt(mail.message_id, mail.sender_email, number), "repeated",
                                           PROCESSED)  # fmt: skip
                     continue
@@ -426,16 +434,19 @@ class Poller:
                     continue
                 filed = last
                 out.report.orders.append(view.reference)
+                known.append(view.reference)
                 self._ask_for_allocation(out, view)
         if problems:
             problems += repeated
             await self._reply(mail, "problems", compose.problems_reply(mail.sender_email, mail.subject,
-                                                                       mail.message_id, problems), out)  # fmt: skip
+                                                                       mail.message_id, problems,
+                                                                       out.report.orders, self._pages(known)),
+                              out)  # fmt: skip
             await self._needs_attention(raw, mail, out, f"an order email from {mail.sender_email} that needs fixing")
             return
         if repeated:
             await self._reply(mail, "repeated", compose.answer(mail.sender_email, mail.subject, mail.message_id,
-                                                               repeated), out)  # fmt: skip
+                                                               repeated, self._pages(known)), out)  # fmt: skip
         if not filed:
             await receipts.record(self.ctx, message, "order", PROCESSED)
         self._file(out, raw, PROCESSED)
@@ -458,13 +469,22 @@ class Poller:
                 self._senders[email] = known
         return known
 
-    async def _iros_for(self, reference: str) -> list[IroLoad]:
-        """The IROs a refused allocation's answer offers: those independent of the order's social worker."""
+    async def _iros_for(self, reference: str) -> tuple[list[IroLoad], bool]:
+        """The IROs a refused allocation's answer offers (those independent of the order's social worker), and
+        whether there is such an order."""
         try:
             social_worker = (await orders.get_order(self.ctx, reference, SYSTEM)).social_worker_id
+            exists = True
         except RequestError:
-            social_worker = None
-        return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)]
+            social_worker, exists = None, False
+        return [load for load in await iro_loads(self.ctx) if load.independent_of(social_worker)], exists
+
+    def _page(self, reference: str) -> str | None:
+        """The order's page on the dashboard, for a browser (an email is read outside Teams as often as in)."""
+        return self.links.order(reference) if self.links is not None else None
+
+    def _pages(self, references: Sequence[str]) -> list[str]:
+        return [page for page in (self._page(r) for r in dict.fromkeys(references)) if page]
 
     async def _reply(self, mail: MailHeaders | IncomingMail, what: str, outgoing: Outgoing, out: _Outcome) -> None:
         reply = replies.Reply(outgoing.to[0], outgoing.subject, outgoing.text, outgoing.html, outgoing.in_reply_to,
@@ -490,8 +510,9 @@ class Poller:
                 raise RequestError("The reply did not name an IRO: reply with just their name, e.g. Jane Smith.")
             allocated = await orders.allocate_iro(self.ctx, reference, name, actor, receipt)
         except (RequestError, NotAllowed) as error:
-            answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error),
-                                               await self._iros_for(reference))  # fmt: skip
+            iros, exists = await self._iros_for(reference)
+            answer = compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, str(error), iros,
+                                               self._page(reference) if exists else None)  # fmt: skip
             await self._reply(mail, "allocation", answer, out)
             await receipts.record(self.ctx, receipt, "allocation_refused", PROCESSED)
             self._file(out, raw, PROCESSED)
@@ -499,8 +520,8 @@ class Poller:
         out.report.allocations.append(reference)
         sentence = f"{allocated.order.iro} is now the IRO for {reference}."
         await self._reply(mail, "allocation",
-                          compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, []),
-                          out)  # fmt: skip
+                          compose.allocation_answer(mail.sender_email, mail.subject, mail.message_id, sentence, [],
+                                                    self._page(reference)), out)  # fmt: skip
         self._file(out, raw, PROCESSED)
         if self.notices.allocated is not None:
             allocated_notice = self.notices.allocated
@@ -517,6 +538,27 @@ def message_key(raw: bytes) -> str:
     """
     found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID") or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+class _Read(NamedTuple):
+    """A message read: the order an answer to an allocation request names, or else the orders it gives (None for
+    an auto-reply, which is neither)."""
+
+    mail: IncomingMail
+    allocation: str | None
+    orders: OrderEmailResult | None
+
+
+def _read(raw: bytes, headers: MailHeaders, today: date) -> _Read:
+    """What a worker thread does for one message: one hand-over from the event loop, not one to read the message
+    and another to read its orders."""
+    mail = read_message(raw, headers)
+    if mail.is_auto_reply:
+        return _Read(mail, None, None)
+    found = ALLOCATION_SUBJECT.search(mail.subject)
+    if found and (mail.in_reply_to or mail.subject.lower().startswith("re")):
+        return _Read(mail, found.group(1).upper(), None)
+    return _Read(mail, None, parse_order_email(mail, today))
 
 
 def _headers_of_all(messages: Sequence[RawMessage]) -> list[MailHeaders]:

@@ -142,7 +142,8 @@ def build_poller(
     return Poller(services.context(), mailbox, settings.unit_address, settings.allowed_sender_domains,
                   notices or Notices(), trust, settings.mail_max_bytes, settings.mail_read_seconds,
                   attempts=settings.mail_attempts, retry_seconds=settings.mail_retry_seconds,
-                  send_replies=send_replies, claims_kept=timedelta(days=settings.mail_claims_kept_days))  # fmt: skip
+                  send_replies=send_replies, claims_kept=timedelta(days=settings.mail_claims_kept_days),
+                  links=Links(settings.dashboard_url))  # fmt: skip
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> Services:

@@ -36,4 +36,4 @@ def poller(
     """A poller whose replies, queued in the outbox, are sent at the end of each poll; it believes the test
     council's mail server (tests.vouching) unless told otherwise."""
     return Poller(ctx, mailbox, unit, list(domains), notices or Notices(), trust=trust,
-                  send_replies=dispatcher(ctx, mailbox, unit).send_replies)  # fmt: skip
+                  send_replies=dispatcher(ctx, mailbox, unit).send_replies, links=LINKS)  # fmt: skip

@@ -10,7 +10,7 @@ import asyncio
 import mailbox as stdlib_mailbox
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -329,6 +329,43 @@ async def test_a_poisoned_message_in_a_batch_is_undone_alone_and_those_before_an
     assert report.orders == ["SO-2026-0005", "SO-2026-0006"] and report.batches == 1
     assert await orders_of(ctx) == ["LCS-100001", "LCS-100002", "LCS-100003", "LCS-100004", "LCS-100010", POISON]
     assert len(box.folder(PROCESSED)) == 5 and await box.new_messages() == []
+
+
+async def test_an_order_already_recorded_in_a_batch_leaves_nothing_of_itself(
+    ctx: Context, database: Database, tmp_path: Path
+) -> None:
+    """In one transaction: an order; an email of two whose first repeats it (giving the birthday the first left
+    out) and whose second is new; another order. The repeat is answered with the reference it has and writes
+    nothing: no reference number is used up, and the child's record is as the first email left it."""
+    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
+    store = stdlib_mailbox.Maildir(box.root)
+    first = order_mail("LCS-200001").replace(b"Date of birth: 14/07/2015", b"Date of birth:")
+    for raw in (first, two_orders_mail("LCS-200001", "LCS-200002"), order_mail("LCS-200003")):
+        store.add(stdlib_mailbox.MaildirMessage(raw))
+
+    report = await poller.poll_once()
+
+    assert report.batches == 1 and report.retrying == 0 and report.needs_attention == 0
+    assert report.orders == ["SO-2026-0001", "SO-2026-0002", "SO-2026-0003"]
+    async with database.session() as session:
+        rows = await session.execute(
+            select(models.Order.reference, models.Child.local_id, models.Child.date_of_birth)
+            .join(models.Child, models.Order.child_id == models.Child.id)
+            .order_by(models.Order.reference)
+        )
+        assert [tuple(row) for row in rows] == [("SO-2026-0001", "LCS-200001", None),
+                                               ("SO-2026-0002", "LCS-200002", date(2018, 9, 2)),
+                                               ("SO-2026-0003", "LCS-200003", date(2015, 7, 14))]  # fmt: skip
+    [answer] = target_texts(box.sent())
+    assert "Order 1 (Amy Brown): Already recorded as SO-2026-0001" in answer
+    assert len(box.folder(PROCESSED)) == 3 and await box.new_messages() == []
+
+
+def target_texts(sent: list[EmailMessage]) -> list[str]:
+    """The text parts of the mail sent."""
+    bodies = [message.get_body(preferencelist=("plain",)) for message in sent]
+    return [str(body.get_content()) for body in bodies if body is not None]
 
 
 @pytest.mark.postgres

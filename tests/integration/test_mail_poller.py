@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -443,3 +444,66 @@ async def test_the_step_of_telling_the_unit_is_done_when_sobot_tells_it(ctx: Con
     assert await state() != "done"
     await dispatcher(ctx, box).tick()
     assert await state() == "done"
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """A sent mail's text and HTML parts."""
+    text, markup = message.get_body(preferencelist=("plain",)), message.get_body(preferencelist=("html",))
+    assert text is not None and markup is not None
+    return str(text.get_content()), str(markup.get_content())
+
+
+def opened(message: EmailMessage) -> tuple[list[str], list[str]]:
+    """Where a sent mail's "Open in sobot" goes, in its text part and in its HTML part."""
+    text, markup = parts(message)
+    return re.findall(r"^Open in sobot: (\S+)$", text, re.MULTILINE), re.findall(r'<a href="([^"]+)">Open in sobot</a>',
+                                                                                 markup)  # fmt: skip
+
+
+PAGE = "http://127.0.0.1:3978/orders/SO-2026-0001"
+
+
+async def test_the_answers_to_the_units_allocation_replies_open_the_order(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    # Allocated, refused (Tom is not of the unit), and about an order there is not.
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001"})
+    await poller(ctx, box).poll_once()
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0001",
+            "priya.patel@example.gov.uk": "tom.jones@example.gov.uk", "PriyaJaneSmith": "TomJaneSmith"})  # fmt: skip
+    await poller(ctx, box).poll_once()
+    deliver(box, "23_reply_chain_allocation_gmail_quoted.eml", **{"SO-2026-0007": "SO-2026-0099",
+            "PriyaJaneSmith": "PriyaNoOrder"})  # fmt: skip
+    await poller(ctx, box).poll_once()
+    allocated, refused, unknown = box.sent()[-3:]
+    assert "is now the IRO" in parts(allocated)[0] and opened(allocated) == ([PAGE], [PAGE])
+    assert "Only members of the Safeguarding Unit" in parts(refused)[0] and opened(refused) == ([PAGE], [PAGE])
+    assert "SO-2026-0099" in parts(unknown)[0] and opened(unknown) == ([], [])
+
+
+async def test_the_answer_to_an_order_already_recorded_opens_it(ctx: Context, box: MaildirMailbox) -> None:
+    deliver(box, "01_plain_template.eml")
+    await poller(ctx, box).poll_once()
+    deliver(box, "01_plain_template.eml", **{"20260303154210.1001": "20260304091500.2002"})  # sent again, new id
+    report = await poller(ctx, box).poll_once()
+    assert report.orders == [] and report.replied == 1
+    [answer] = box.sent()
+    assert "Already recorded as SO-2026-0001" in parts(answer)[0]
+    assert opened(answer) == ([PAGE], [PAGE])
+
+
+async def test_a_problems_reply_opens_the_orders_the_email_did_record(ctx: Context, box: MaildirMailbox) -> None:
+    # Two children's orders; the second names a social worker the directory does not know.
+    deliver(box, "21_two_orders_siblings.eml", **{"tom.jones@example.gov.uk\nCourt: Family Court at Leeds\nConditions":
+                                                  "Ann Nobody\nCourt: Family Court at Leeds\nConditions"})  # fmt: skip
+    report = await poller(ctx, box).poll_once()
+    assert report.orders == ["SO-2026-0001"] and await orders_count(ctx) == 1
+    [reply] = box.sent()
+    text, _ = parts(reply)
+    assert "Order 2 (Ben Brown)" in text and "'Ann Nobody'" in text
+    assert "recorded SO-2026-0001 from this email, but could not record the rest" in text
+    assert opened(reply) == ([PAGE], [PAGE])
+    # An email that recorded nothing has no order to open.
+    deliver(box, "18_missing_child_id_and_date_made.eml")
+    await poller(ctx, box).poll_once()
+    assert opened(box.sent()[-1]) == ([], [])
