@@ -18,7 +18,7 @@ from rules.initials import initials
 from rules.notices import Notice
 from rules.recipients import Recipient
 from storage import Database, models
-from storage.outbox import Planned, note, queue
+from storage.outbox import Planned, newly_queued, note, queue
 
 # The payload key of a notice sent to someone covering: whose it was, and until when they are away.
 COVERING = "covering"
@@ -122,23 +122,8 @@ async def redirections(session: AsyncSession, rows: Sequence[models.Notification
 
 async def audit_cover(session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int], now: datetime) -> None:
     """An audit line for each notice newly queued for someone covering, and each note of an IRO away."""
-    if not queued:
-        return
-    keys = {p.dedupe_key: p for p in planned if COVERING in p.payload or p.dedupe_key.startswith("note:iro-away:")}
-    if not keys:
-        return
-    inserted = await session.scalars(
-        select(models.Notification.dedupe_key).where(models.Notification.id.in_(queued),
-                                                     models.Notification.dedupe_key.in_(list(keys)))
-    )  # fmt: skip
-    found = await session.execute(
-        select(models.Order.id, models.Order.reference).where(
-            models.Order.id.in_({p.order_id for p in keys.values() if p.order_id})
-        )
-    )
-    references = {order_id: reference for order_id, reference in found}
-    for key in inserted:
-        p = keys[key]
+    mine = [p for p in planned if COVERING in p.payload or p.dedupe_key.startswith("note:iro-away:")]
+    for p, reference in await newly_queued(session, mine, queued):
         if COVERING in p.payload:
             action = "notify.covered"
             details = {**p.payload[COVERING], "cover_id": p.person_id, "kind": p.kind, "role": p.role,
@@ -147,7 +132,7 @@ async def audit_cover(session: AsyncSession, planned: Sequence[Planned], queued:
             action = "notify.iro_away"
             details = {k: v for k, v in p.payload.items() if k != "text"}
         session.add(models.AuditEntry(at=now, actor="system", action=action, outcome="ok", details=details,
-                                      order_reference=references.get(p.order_id or 0)))  # fmt: skip
+                                      order_reference=reference))  # fmt: skip
 
 
 def back_on(calendar: WorkingCalendar, absence: models.Absence) -> date:

@@ -25,7 +25,7 @@ from rules.recipients import Recipient, choose
 from rules.timeline import Milestone, escalation_days, reminder_days
 from scheduler.cover import Cover, audit_cover, plan_returns
 from storage import Database, models
-from storage.outbox import UNIT, Planned, queue
+from storage.outbox import UNIT, Planned, newly_queued, queue
 
 # A step with no notice left to send waits here until its due date or state changes.
 NEVER = date(9999, 12, 31)
@@ -310,23 +310,6 @@ def recipient_key(recipient: Recipient) -> str:
 async def _audit_nobody(
     session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int], now: datetime
 ) -> None:
-    if not queued:
-        return
-    keys = {p.dedupe_key: p for p in planned if p.kind == "nobody"}
-    if not keys:
-        return
-    inserted = await session.scalars(
-        select(models.Notification.dedupe_key).where(models.Notification.id.in_(queued),
-                                                     models.Notification.dedupe_key.in_(list(keys)))
-    )  # fmt: skip
-    found = await session.execute(
-        select(models.Order.id, models.Order.reference).where(
-            models.Order.id.in_({p.order_id for p in keys.values() if p.order_id})
-        )
-    )
-    references = {order_id: reference for order_id, reference in found}
-    for key in inserted:
-        p = keys[key]
-        session.add(models.AuditEntry(at=now, actor="system", action="notify.nobody",
-                                      order_reference=references.get(p.order_id or 0), outcome="refused",
-                                      details=p.payload))  # fmt: skip
+    for p, reference in await newly_queued(session, [p for p in planned if p.kind == "nobody"], queued):
+        session.add(models.AuditEntry(at=now, actor="system", action="notify.nobody", order_reference=reference,
+                                      outcome="refused", details=p.payload))  # fmt: skip

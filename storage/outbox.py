@@ -169,6 +169,27 @@ async def queue(session: AsyncSession, planned: Sequence[Planned], not_before: d
     return ids
 
 
+async def newly_queued(
+    session: AsyncSession, planned: Sequence[Planned], queued: Sequence[int]
+) -> list[tuple[Planned, str | None]]:
+    """Of `planned`, those `queue` inserted now (by their ids, `queued`), each with its order's reference: what
+    a planner audits as sent for the first time, never again on a later tick that finds it queued already."""
+    keys = {p.dedupe_key: p for p in planned}
+    if not queued or not keys:
+        return []
+    inserted = await session.scalars(
+        select(models.Notification.dedupe_key).where(models.Notification.id.in_(queued),
+                                                     models.Notification.dedupe_key.in_(list(keys)))
+    )  # fmt: skip
+    found = await session.execute(
+        select(models.Order.id, models.Order.reference).where(
+            models.Order.id.in_({p.order_id for p in keys.values() if p.order_id})
+        )
+    )
+    references = {order_id: reference for order_id, reference in found}
+    return [(keys[key], references.get(keys[key].order_id or 0)) for key in inserted]
+
+
 async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], planned: Planned, now: datetime) -> None:
     """Write an audit line and queue one row (unless its key is queued already), to go now.
 
