@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,23 @@ def stop(process: subprocess.Popen[str]) -> None:
             process.wait(timeout=20)
 
 
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`sobot serve` with this environment, once it says it is listening; stopped, by its process group, after."""
+    process = subprocess.Popen([sys.executable, "-m", "sobot.cli", "serve"], env=env, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "sobot is listening" in line:
+                break
+        else:
+            raise AssertionError("sobot serve exited before listening")
+        yield process
+    finally:
+        stop(process)
+
+
 def read_until(process: subprocess.Popen[str], pattern: str) -> re.Match[str]:
     """Read the process's output until a line matches; its exit first fails the test."""
     assert process.stdout is not None
@@ -79,18 +97,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     staff.write_text(STAFF, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "sobot.cli", "people", "import", str(staff)], env=env, check=True,
                    capture_output=True, timeout=120)  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "sobot.cli", "serve"], env=env, text=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "sobot is listening" in line:
-                break
-        else:
-            raise AssertionError("sobot serve exited before listening")
+    with serving(env):
         yield Bot(port, env)
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")

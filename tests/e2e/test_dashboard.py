@@ -9,8 +9,6 @@ With SOBOT_SCREENSHOTS set to a folder, the caseload and an order are saved ther
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -33,7 +31,7 @@ from sobot.settings import load_settings
 from storage import upgrade
 from tests.conftest import run_apart
 from tests.e2e import browser, dashboard
-from tests.e2e.conftest import free_port, stop
+from tests.e2e.conftest import free_port, serving
 from tests.web import SECRET, STAFF
 
 LONDON = ZoneInfo("Europe/London")
@@ -71,18 +69,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "SOBOT_MAILBOX_DIR": str(folder / "mailbox"), "SOBOT_DISPATCH_INTERVAL_SECONDS": "86400",
                 "SOBOT_WEB_SESSION_SECRET": SECRET})  # fmt: skip
     run_apart(lambda: _seed(env))
-    process = subprocess.Popen([sys.executable, "-m", "sobot.cli", "serve"], env=env, text=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "sobot is listening" in line:
-                break
-        else:
-            raise AssertionError("sobot serve exited before listening")
+    with serving(env):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ brought in; axe-core on each page, at a Teams tab's narrow width and at a deskto
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +26,7 @@ from storage import upgrade
 from tests.caseload_sheet import STAFF, caseload
 from tests.conftest import run_apart
 from tests.e2e import browser, dashboard
-from tests.e2e.conftest import free_port, stop
+from tests.e2e.conftest import free_port, serving
 from tests.web import SECRET
 
 SHOWN_WITHIN = 60.0
@@ -57,18 +55,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
                 "SOBOT_MAILBOX_DIR": str(folder / "mailbox"), "SOBOT_DISPATCH_INTERVAL_SECONDS": "86400",
                 "SOBOT_WEB_SESSION_SECRET": SECRET})  # fmt: skip
     run_apart(lambda: _seed(env))
-    process = subprocess.Popen([sys.executable, "-m", "sobot.cli", "serve"], env=env, text=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "sobot is listening" in line:
-                break
-        else:
-            raise AssertionError("sobot serve exited before listening")
+    with serving(env):
         yield f"http://127.0.0.1:{port}", sheet
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from selenium.webdriver.support import expected_conditions as shown
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.e2e import browser, dashboard
-from tests.e2e.conftest import free_port, stop
+from tests.e2e.conftest import free_port, serving
 from tests.fakes.entra import FakeEntra, Tls, entra_in_thread, in_thread, make_tls
 from tests.fakes.teams_host import TeamsHost, serve_teams_host
 from tests.signin import SAM, SECRET, STAFF, STRANGER, TEAMS_APP, UNA
@@ -65,19 +65,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                               text=True, timeout=120)  # fmt: skip
         saved = re.search(r"Saved (SO-\d{4}-\d{4})", made.stdout)
         assert saved is not None, made.stdout
-        serve = [sys.executable, "-m", "sobot.cli", "serve"]
-        process = subprocess.Popen(serve, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)  # fmt: skip
-        try:
-            assert process.stderr is not None
-            for line in process.stderr:
-                if "sobot is listening" in line:
-                    break
-            else:
-                raise AssertionError("sobot serve exited before listening")
+        with serving(env):
             yield Served(address, entra, tls, saved.group(1))
-        finally:
-            stop(process)
 
 
 @pytest.fixture
