@@ -33,8 +33,12 @@ async def checklist(ctx: Context, actor: Actor) -> list[ToConfirm]:
     """Every step waiting to be confirmed, the oldest first; for those who may confirm them."""
     async with ctx.database.read() as session:
         person = await records.actor_person(session, actor)
-        if not actor.administrator and (person is None or not permissions.may_everywhere(person.roles, ACTION)):
-            raise NotAllowed(permissions.refusal(ACTION, None))
+    if not actor.administrator and (person is None or not person.active
+                                    or not permissions.may_everywhere(person.roles, ACTION)):  # fmt: skip
+        refused = permissions.Refused(ACTION, None, permissions.refusal(ACTION, None), permissions.NEEDS[ACTION])
+        await permissions.audit_refusal(ctx, actor, refused)
+        raise NotAllowed(refused.sentence)
+    async with ctx.database.read() as session:
         found = await session.execute(
             select(models.Order.reference, models.Order.council_reference, models.Child.name, models.Milestone.key,
                    models.Milestone.occurrence, models.Milestone.title, models.Milestone.due)

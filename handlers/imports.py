@@ -149,7 +149,7 @@ async def import_orders(
         return ImportReport(sheet.name, sheet.digest, False, False, _outcomes(checked), (), first_day)
     try:
         async with ctx.database.session() as session:
-            ids = await _write(ctx, session, sheet, candidates, person, actor, today, progress)
+            ids = await _write(ctx, session, sheet, candidates, person, actor, today, progress, dry_run)
             planned = await forecast(session, ids, first_day) if forecast and ids else []
             report = ImportReport(sheet.name, sheet.digest, dry_run, not dry_run, _outcomes(checked), (), first_day,
                                   _first_day(planned, directory))  # fmt: skip
@@ -441,7 +441,7 @@ def _field_sentence(where: str, problem: FieldProblem) -> str:
 
 async def _write(
     ctx: Context, session: AsyncSession, sheet: Sheet, candidates: Sequence[_Candidate], person: models.Person | None,
-    actor: Actor, today: date, progress: Progress | None,
+    actor: Actor, today: date, progress: Progress | None, dry_run: bool = False,
 ) -> list[int]:  # fmt: skip
     """Write the new orders in bulk and update the changed ones: the ids of both, for the forecast."""
     now = ctx.clock.now()
@@ -457,9 +457,14 @@ async def _write(
     known_children.update(await bulk.add_children(session, list(new_children.values())))
     ids: list[int] = []
     if fresh:
-        first = await bulk.take_order_numbers(session, today.year, len(fresh))
-        for number, c in enumerate(fresh, start=first):
-            c.reference = f"SO-{today.year}-{number:04d}"
+        if dry_run:
+            # Rolled back at the end: a dry run takes no numbers, so it holds up no order being saved meanwhile.
+            for number, c in enumerate(fresh, start=1):
+                c.reference = f"DRY-RUN-{number}"
+        else:
+            first = await bulk.take_order_numbers(session, today.year, len(fresh))
+            for number, c in enumerate(fresh, start=first):
+                c.reference = f"SO-{today.year}-{number:04d}"
         # A part at a time, so that the rows being written are never the whole file's at once.
         for start in range(0, len(fresh), ORDERS_AT_ONCE):
             part = fresh[start : start + ORDERS_AT_ONCE]

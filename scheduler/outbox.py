@@ -258,7 +258,7 @@ class _People:
             )
         )
         self._iros.update(dict.fromkeys(order_ids, 0))
-        self._iros.update(dict(found.tuples().all()))
+        self._iros.update({order_id: iro_id for order_id, iro_id in found})
 
     async def _iro(self, order_id: int) -> int | None:
         if order_id not in self._iros:

@@ -116,6 +116,8 @@ async def test_the_unit_confirms_an_imported_step_done_or_outstanding(database: 
     assert len(waiting) == await _count(database, models.Milestone, models.Milestone.state == "to_confirm") > 1
     with pytest.raises(NotAllowed):
         await confirm.checklist(ctx, Actor("Sam Worker", "sam.worker@example.gov.uk"))
+    assert await _count(database, models.AuditEntry, models.AuditEntry.action == "step.confirm",
+                        models.AuditEntry.outcome == "refused") == 1  # fmt: skip
 
     done, outstanding = waiting[0], waiting[1]
     await confirm.confirm_step(ctx, done.reference, done.key, UNIT, TODAY.date(), done.occurrence)
