@@ -293,6 +293,21 @@ def choose_iro(reference: str, choices: Sequence[tuple[str, str]], *, link: str)
                 actions=[open_in_sobot(link)])  # fmt: skip
 
 
+def iro_away(reference: str, headline: str, choices: Sequence[tuple[str, str]], *, link: str) -> Card:
+    """The unit's note that an order's IRO is away when a step they own is due: a button for each IRO free that day
+    and independent of the social worker, one press reallocating; with none free, a button listing every IRO."""
+    buttons = [execute(f"Reallocate to {name}", "order.allocate", {"reference": reference, "iro": email})
+               for name, email in choices]  # fmt: skip
+    body: list[Card] = [text(headline)]
+    if buttons:
+        body.append(text("Reallocate in one press, or open the order's page:", isSubtle=True))
+        body.append({"type": "ActionSet", "actions": buttons})
+        return card(*body, actions=[open_in_sobot(link)])
+    body.append(text("No other IRO is free that day and independent of the order's social worker.", isSubtle=True))
+    return card(*body, actions=[execute("Choose another IRO", "order.choose_iro", {"reference": reference}),
+                                open_in_sobot(link)])  # fmt: skip
+
+
 def allocated(
     view: OrderView,
     by: str,

@@ -30,11 +30,10 @@ def notification_card(message: Message, links: Links) -> cards.Card:
             actions=[cards.open_in_sobot(links.caseload_in_teams())],
         )
     if message.reallocate and message.reference:
-        # The IRO will be away for a step they own: one press gives the unit the order's IROs to reallocate to.
-        return cards.card(cards.text(message.headline),
-                          actions=[cards.execute("Choose another IRO", "order.choose_iro",
-                                                 {"reference": message.reference}),
-                                   cards.open_in_sobot(links.in_teams(message.reference))])  # fmt: skip
+        # The IRO will be away for a step they own: one press reallocates to an IRO who is free that day.
+        return cards.iro_away(
+            message.reference, message.headline, message.choices, link=links.in_teams(message.reference)
+        )
     attention = message.kind in ("nobody", "failed", "unconfirmed")
     if message.reference:
         return cards.card(cards.text(message.headline, color="Attention" if attention else "Default"),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from handlers.directory import independent
 from rules.calendar import WorkingCalendar
 from rules.cover import Away, away_on, covering, long_day, short_day
 from rules.initials import initials
@@ -61,8 +62,10 @@ class Cover:
                  "until": absence.last_day.isoformat(), "named": absence.cover_id is not None}  # fmt: skip
         return Recipient(holder.name, holder.email, holder.id), {COVERING: facts}
 
-    def iro_away(self, notice: Notice, step: models.Milestone, iro_id: int | None) -> Planned | None:
-        """At a reminder of a step the IRO owns, a note to the unit when the IRO is away on its due date."""
+    def iro_away(self, notice: Notice, step: models.Milestone, iro_id: int | None,
+                 social_worker: models.Person | None) -> Planned | None:  # fmt: skip
+        """At a reminder of a step the IRO owns, a note to the unit when the IRO is away on its due date, naming
+        the IROs it could go to instead (its card's buttons reallocate in one press)."""
         if notice.kind != "reminder" or step.owner_role != "iro" or iro_id is None or step.due is None:
             return None
         absence = away_on(self.away, iro_id, step.due)
@@ -77,8 +80,18 @@ class Cover:
                 f"If someone else should chair it, reallocate: type “allocate {notice.reference} to NAME”, or use "
                 "the order's page.")  # fmt: skip
         key = f"iro-away:{notice.reference}:{step.key}:{step.occurrence}:{absence.absence_id}"
+        choices = [[p.name, p.email] for p in self.free_iros(step.due, iro_id, social_worker)]
         return note(key, step.order_id, None, text, iro_id=iro_id, absence=absence.absence_id, step=step.key,
-                    due=step.due.isoformat(), reallocate=True)  # fmt: skip
+                    due=step.due.isoformat(), reallocate=True, choices=choices)  # fmt: skip
+
+    def free_iros(self, due: date, iro_id: int, social_worker: models.Person | None) -> list[models.Person]:
+        """The IROs who could chair a step due on `due` instead of the IRO away: in the directory, not away that
+        day, and independent of the order's social worker and their manager (as allocating checks again)."""
+        worker, manager = (social_worker.id, social_worker.manager_id) if social_worker else (None, None)
+        found = [p for p in self.people.values()
+                 if p.active and "iro" in p.roles and p.id != iro_id and away_on(self.away, p.id, due) is None
+                 and independent(p.id, worker, manager)]  # fmt: skip
+        return sorted(found, key=lambda p: p.name)
 
 
 async def to_whoever_is_there(session: AsyncSession, planned: Sequence[Planned], today: date) -> list[Planned]:

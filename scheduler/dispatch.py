@@ -97,6 +97,7 @@ class Message:
     mail: Mapping[str, Any] | None = None  # a reply to a sender: the email as the mail channel wrote it
     covering: str | None = None  # sent to someone covering: "For Megan Bowen, away until Fri 28 Aug"
     reallocate: bool = False  # a note to the unit that the IRO will be away: its card offers to choose another
+    choices: tuple[tuple[str, str], ...] = ()  # with `reallocate`, the IROs free to chair instead: (name, email)
 
     @property
     def subject(self) -> str:
@@ -568,6 +569,7 @@ class Dispatcher:
                 reference=row.reference,
                 initials=child,
                 reallocate=bool(note.payload.get("reallocate")) and row.reference is not None,
+                choices=iro_choices(note.payload.get("choices")),
             )
         if note.kind == ALLOCATION:
             # The mail channel writes the request itself, with the order and the IROs as they are when it goes.
@@ -689,3 +691,10 @@ def digest_message(payload: dict[str, Any]) -> Message:
     elif more > 0:
         text += (f"… and {more} more: type “overdue” or “due” to the sobot bot in Teams for the whole list.",)
     return Message("digest", headline, text, digest=lines)
+
+
+def iro_choices(value: Any) -> tuple[tuple[str, str], ...]:
+    """The IROs a note of an IRO away names, as its payload keeps them (name and email pairs); anything else none."""
+    if not isinstance(value, list):
+        return ()
+    return tuple((str(pair[0]), str(pair[1])) for pair in value if isinstance(pair, list | tuple) and len(pair) == 2)

@@ -284,10 +284,15 @@ class _People:
             # Nobody holds the role for this order: the unit is told, and the audit says so.
             note = {"role": notice.role, "kind": notice.kind, "on": notice.on.isoformat()}
             return [Planned(f"{notice.dedupe_key}:nobody", step.order_id, step.id, "nobody", UNIT, None, None, note)]
-        return self._to_whoever_is_there(notice, step, found, iro_id)
+        return self._to_whoever_is_there(notice, step, found, iro_id, social_worker)
 
     def _to_whoever_is_there(
-        self, notice: Notice, step: models.Milestone, found: list[Recipient], iro_id: int | None
+        self,
+        notice: Notice,
+        step: models.Milestone,
+        found: list[Recipient],
+        iro_id: int | None,
+        social_worker: models.Person | None,
     ) -> list[Planned]:
         """The rows for these recipients, each sent instead to whoever covers them while they are away; and, at a
         reminder of a step its IRO owns, the unit's note if the IRO is away on the day it is due."""
@@ -298,7 +303,7 @@ class _People:
             key = f"{notice.dedupe_key}:{recipient_key(to)}"
             planned.setdefault(key, Planned(key, step.order_id, step.id, notice.kind, notice.role, to.person_id,
                                             None if to.person_id else to.email, facts))  # fmt: skip
-        flag = self._cover.iro_away(notice, step, iro_id)
+        flag = self._cover.iro_away(notice, step, iro_id, social_worker)
         return [*planned.values(), *([flag] if flag else [])]
 
 

@@ -104,12 +104,22 @@ def every_card() -> dict[str, cards.Card]:
         "an escalation": notification_card(Message(**{**REMINDER.__dict__, "kind": "escalation"}), LINKS),
         "a digest": notification_card(DIGEST, LINKS),
         "a note to the unit": notification_card(Message("nobody", "Nobody is the IRO for SO-2026-0007."), LINKS),
-        "the unit told the IRO will be away": notification_card(
+        "the unit told the IRO will be away, with no other IRO free": notification_card(
             Message(
                 "note",
                 "SO-2026-0007: its IRO, Megan Bowen, is away on Thu 3 Dec 2026.",
                 reference="SO-2026-0007",
                 reallocate=True,
+            ),
+            LINKS,
+        ),
+        "the unit told the IRO will be away, with the IROs free that day": notification_card(
+            Message(
+                "note",
+                "SO-2026-0007: its IRO, Megan Bowen, is away on Thu 3 Dec 2026.",
+                reference="SO-2026-0007",
+                reallocate=True,
+                choices=(("Ian Reviewer", "ian@example.com"), ("Ivy Reviewer", "ivy@example.com")),
             ),
             LINKS,
         ),

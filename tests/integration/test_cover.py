@@ -18,11 +18,12 @@ from storage import Database, models
 from tests.outbox_rig import Delivered, Rig, rig, sent_to
 
 STAFF = """name,email,roles,team,manager_email
-Tess Manager,tess@example.gov.uk,team_manager,North,
+Tess Manager,tess@example.gov.uk,team_manager;iro,North,
 Sam Worker,sam@example.gov.uk,social_worker,North,tess@example.gov.uk
 Rita Lead,rita@example.gov.uk,team_manager,IROs,
 Megan Bowen,megan@example.gov.uk,iro,IROs,rita@example.gov.uk
 Jane Smith,jane@example.gov.uk,iro,IROs,rita@example.gov.uk
+Ivy Reed,ivy@example.gov.uk,iro,IROs,rita@example.gov.uk
 Una Unit,una@example.gov.uk,safeguarding_unit,Safeguarding,
 Nell North,nell@example.gov.uk,service_manager,North,
 Hope Head,hope@example.gov.uk,head_of_service,North,
@@ -140,17 +141,47 @@ async def test_a_cancelled_absence_sends_the_iro_their_own_reminders_again(r: Ri
     assert not [d for d in await tick_on(r, date(2026, 12, 14)) if d.text.startswith("Welcome back")]
 
 
-async def test_in_the_unit_s_channel_the_flag_is_a_card_whose_button_offers_another_iro(r: Rig) -> None:
+async def test_in_the_unit_s_channel_the_flag_reallocates_in_one_press(r: Rig) -> None:
     channel = await r.unit_channel()
     await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 4), "Jane Smith")
+    # Ivy is away on the review's day too; Tess is an IRO but manages the order's social worker.
+    await absences.record_absence(r.ctx, CLI, "ivy@example.gov.uk", date(2026, 12, 3), date(2026, 12, 3))
     await tick_on(r, date(2026, 11, 19))
     [flag] = [s for s in sent_to(r.connector.sent, channel) if "is away on" in s.text]
     assert flag.card is not None
     assert flag.card["body"][0]["text"].startswith("SO-2026-0001: its IRO, Megan Bowen, is away on Thu 3 Dec 2026")
-    [choose, _open] = flag.card["actions"]
-    assert (choose["type"], choose["title"], choose["verb"], choose["data"]) == (
-        "Action.Execute", "Choose another IRO", "order.choose_iro", {"reference": "SO-2026-0001"})  # fmt: skip
+    [buttons] = [b["actions"] for b in flag.card["body"] if b["type"] == "ActionSet"]
+    # The card itself names the one IRO free that day and independent of the social worker: one press.
+    assert [(b["type"], b["title"], b["verb"], b["data"]) for b in buttons] == [
+        ("Action.Execute", "Reallocate to Jane Smith", "order.allocate",
+         {"reference": "SO-2026-0001", "iro": "jane@example.gov.uk"})]  # fmt: skip
+    [_open] = flag.card["actions"]
     assert _open["title"] == "Open in sobot" and _open["url"].endswith("SO-2026-0001")
+    # The press is the allocate operation's: the unit's Una reallocates, and the order has Jane now.
+    reply = await r.agent.allocate(await r.person(UNIT_PEOPLE), buttons[0]["data"]["reference"],
+                                   buttons[0]["data"]["iro"])  # fmt: skip
+    assert reply.text == "Jane Smith is now the IRO for SO-2026-0001."
+    async with r.database.session() as session:
+        order = await session.scalar(select(models.Order).where(models.Order.reference == "SO-2026-0001"))
+        assert order is not None
+        active = await session.scalar(select(models.Person.name).join(
+            models.Allocation, models.Allocation.iro_id == models.Person.id).where(
+            models.Allocation.order_id == order.id, models.Allocation.active.is_(True)))  # fmt: skip
+    assert active == "Jane Smith"
+
+
+async def test_with_no_other_iro_free_the_flag_offers_the_list(r: Rig) -> None:
+    channel = await r.unit_channel()
+    await absences.record_absence(r.ctx, MEGAN, "Megan Bowen", date(2026, 11, 30), date(2026, 12, 4))
+    for email in ("jane@example.gov.uk", "ivy@example.gov.uk"):
+        await absences.record_absence(r.ctx, CLI, email, date(2026, 12, 1), date(2026, 12, 3))
+    await tick_on(r, date(2026, 11, 19))
+    [flag] = [s for s in sent_to(r.connector.sent, channel) if "is away on" in s.text]
+    assert flag.card is not None
+    assert not [b for b in flag.card["body"] if b["type"] == "ActionSet"]
+    [choose, _open] = flag.card["actions"]
+    assert (choose["title"], choose["verb"], choose["data"]) == (
+        "Choose another IRO", "order.choose_iro", {"reference": "SO-2026-0001"})  # fmt: skip
 
 
 async def test_a_flag_still_waiting_when_the_unit_reallocates_is_dropped(r: Rig) -> None:

@@ -125,3 +125,10 @@ async def test_the_order_page_says_whom_a_notice_went_to_covering_for_whom(brows
             "meeting: plan, progress, and whether to seek an extension” is due Thu 3 Dec 2026. "
             '<a href="#allocate-heading">Reallocate the IRO</a>') in page  # fmt: skip
     assert 'id="allocate-heading">Reallocate the IRO</h3>' in page
+    # The link leads to the reallocation form, which says again who is away, and offers the other IROs, not her.
+    form = page[page.index('<form method="post" action="/orders/SO-2026-0001/allocate"') :]
+    form = form[: form.index("</form>")]
+    assert 'id="allocate-heading"' in form
+    assert '<p class="notice" role="note" id="allocate-away">Megan Bowen, the IRO, is away Mon 30 Nov 2026' in form
+    offered = re.findall(r'<option value="\d+">([^<]+)</option>', form)
+    assert "Jane Smith" in offered and "Megan Bowen" not in offered

@@ -13,12 +13,15 @@ from pathlib import Path
 import aiohttp
 import icalendar
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from handlers import orders
 from handlers.context import CLI
 from storage import Database, models
-from tests.web import Browser, dashboard
+from tests.web import SECRET, Browser, dashboard
+from web.calendar import NEW_LINK
+from web.sessions import COOKIE
 
 AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # Tue 10 Mar 2026
 LINK = re.compile(r'id="feed-link" class="feed-link" type="text" readonly value="([^"]+)"')
@@ -39,7 +42,7 @@ async def make_link(browser: Browser, email: str) -> str:
     await browser.be(email)
     await browser.page("/calendar")
     response, page = await browser.post("/calendar/renew", {})
-    assert response.status == 200, page
+    assert response.status == 200 and response.url.path == "/calendar", page
     found = LINK.search(page)
     assert found, page
     return html.unescape(found.group(1))
@@ -124,6 +127,29 @@ async def test_renewing_revokes_the_old_link_and_unknown_links_are_404(browser: 
     assert [f.revoked_at is None for f in feeds] == [False, True]
     assert [(r.actor, r.details) for r in renewals] == [("sam@example.gov.uk", {"revoked": 0}),
                                                         ("sam@example.gov.uk", {"revoked": 1})]  # fmt: skip
+
+
+async def test_the_new_link_is_shown_once_and_a_reload_renews_nothing(browser: Browser) -> None:
+    await browser.be("sam@example.gov.uk")
+    await browser.page("/calendar")
+    response, page = await browser.post("/calendar/renew", {}, allow_redirects=False)
+    # The renewal answers with a redirect to the page, whose address carries no token.
+    assert response.status == 303 and response.headers["Location"] == "/calendar", page
+    response, page = await browser.page("/calendar")
+    link = html.unescape(LINK.search(page).group(1))  # type: ignore[union-attr]
+    token = link.rsplit("/", 1)[1].removesuffix(".ics")
+    assert token not in str(response.url) and "any link you had before" not in page, "the first link replaced none"
+    # Reloading shows the link no more, and renews nothing: the link still works.
+    _, again = await browser.page("/calendar")
+    assert LINK.search(again) is None and token not in again and "Your calendar link was made on" in again
+    assert (await read_feed(browser, link))[0] == 200
+    async with browser.ctx.database.read() as session:
+        feeds = (await session.scalars(select(models.CalendarFeed))).all()
+    assert len(feeds) == 1 and feeds[0].revoked_at is None
+    # Nor is the link kept in the session once shown: the cookie the browser now holds no longer carries it.
+    cookies = browser.client.session.cookie_jar.filter_cookies(browser.client.make_url("/"))
+    session = URLSafeTimedSerializer(SECRET, salt="sobot.web.session").loads(cookies[COOKIE].value)
+    assert token not in repr(session) and NEW_LINK not in session
 
 
 async def test_each_persons_feed_has_their_steps_and_not_anothers(browser: Browser) -> None:
