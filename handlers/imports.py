@@ -355,7 +355,9 @@ def _check(ctx: Context, row: Row, directory: _Directory, today: date) -> _Candi
         return problems
     facts = OrderFacts(terms.order_type, terms.made, terms.commenced, last_day)
     try:
-        timeline = build_timeline(procedure, facts, events, ctx.calendar)
+        # Without the reminder and escalation days: they are not stored (the planner works them out from the
+        # procedure), and a long file would otherwise hold them in memory for every row at once.
+        timeline = build_timeline(procedure, facts, events, ctx.calendar, notice_days=False)
     except OutOfCalendar as error:
         return [f"{where}: {error}: check the years of the order and its events."]
     fingerprint = hashlib.sha256(
@@ -363,13 +365,7 @@ def _check(ctx: Context, row: Row, directory: _Directory, today: date) -> _Candi
     ).hexdigest()
     return _Candidate(row, new, replace(terms, last_day=last_day), procedure, cells.get(COUNCIL_REFERENCE) or None,
                       social_worker.id if social_worker else None, iro.id if iro else None, extended, events,
-                      fingerprint, _slim(timeline), past_and_unrecorded(timeline, today))  # fmt: skip
-
-
-def _slim(timeline: Sequence[PlannedStep]) -> list[PlannedStep]:
-    """The steps as stored: without their reminder and escalation days (the planner works those out from the
-    procedure), which a long file would otherwise hold in memory for every row at once."""
-    return [replace(step, reminders=(), escalations=()) for step in timeline]
+                      fingerprint, timeline, past_and_unrecorded(timeline, today))  # fmt: skip
 
 
 def past_and_unrecorded(timeline: Sequence[PlannedStep], today: date) -> set[tuple[str, int]]:

@@ -214,6 +214,7 @@ def _milestones_for_rule(
     history: _History,
     calendar: WorkingCalendar,
     claimed: set[str],
+    notice_days: bool = True,
 ) -> list[Milestone]:
     evaluate = _Evaluator(order, history, calendar)
     done = history.all(rule.completed_by)
@@ -256,8 +257,8 @@ def _milestones_for_rule(
                 due=due,
                 preferred_by=preferred,
                 waiting_on=occurrence.waiting_on if due is None else None,
-                reminders=reminder_days(rule, due, known_from, calendar) if due else (),
-                escalations=escalation_days(rule, due, calendar) if due else (),
+                reminders=reminder_days(rule, due, known_from, calendar) if due and notice_days else (),
+                escalations=escalation_days(rule, due, calendar) if due and notice_days else (),
                 source=_source(procedure, rule),
                 state=state,
                 done_on=completion.on if completion else None,
@@ -272,14 +273,19 @@ def build_timeline(
     order: OrderFacts,
     events: Sequence[RecordedEvent],
     calendar: WorkingCalendar,
+    *,
+    notice_days: bool = True,
 ) -> list[Milestone]:
     """Every milestone of `order` under `procedure`: dated steps by due date, then those still waiting.
+
+    `notice_days=False` leaves each step's reminder and escalation days out: for a caller that stores the steps
+    alone (the planner works those days out again from the procedure), where they are a third of the work.
 
     OutOfCalendar when a date the procedure reckons from would fall outside the calendar (years 1 to 9999):
     the order's dates, or an event's, are not ones a real order has.
     """
     try:
-        return _timeline(procedure, order, events, calendar)
+        return _timeline(procedure, order, events, calendar, notice_days)
     except OverflowError:  # a day moved past the calendar's first or last day
         raise OutOfCalendar(
             f"the dates the {procedure.id} procedure reckons for an order made on {order.made.isoformat()} run outside "
@@ -292,13 +298,14 @@ def _timeline(
     order: OrderFacts,
     events: Sequence[RecordedEvent],
     calendar: WorkingCalendar,
+    notice_days: bool = True,
 ) -> list[Milestone]:
     history = _History(events)
     evaluate = _Evaluator(order, history, calendar)
     claimed = {r.completed_by for r in procedure.milestones if all(evaluate.holds(c) for c in r.when)}
     milestones: list[Milestone] = []
     for rule in procedure.milestones:
-        milestones.extend(_milestones_for_rule(procedure, rule, order, history, calendar, claimed))
+        milestones.extend(_milestones_for_rule(procedure, rule, order, history, calendar, claimed, notice_days))
     order_in_file = {rule.key: index for index, rule in enumerate(procedure.milestones)}
     return sorted(
         milestones,

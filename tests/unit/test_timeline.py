@@ -1,5 +1,6 @@
 """The timeline engine on a small procedure of its own: anchors, recurrence, conditions, states."""
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -175,6 +176,14 @@ def test_default_reminders_and_escalation_chain() -> None:
         Escalation(date(2026, 12, 9), "service_manager"),
         Escalation(date(2026, 12, 16), "head_of_service"),
     )
+
+
+def test_without_notice_days_the_steps_are_the_same_but_for_their_reminders_and_escalations() -> None:
+    events = [RecordedEvent("outcome", date(2026, 12, 10), "B"), RecordedEvent("first_cin_meeting", date(2026, 11, 2))]
+    full = build_timeline(PROCEDURE, ORDER, events, CALENDAR)
+    bare = build_timeline(PROCEDURE, ORDER, events, CALENDAR, notice_days=False)
+    assert any(m.reminders for m in full) and any(m.escalations for m in full)
+    assert bare == [replace(m, reminders=(), escalations=()) for m in full]
 
 
 def test_reminders_before_the_order_was_made_are_dropped() -> None:
