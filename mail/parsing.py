@@ -134,8 +134,16 @@ def header_block(raw: bytes) -> bytes:
 
 def read_headers(raw: bytes) -> MailHeaders:
     """The message's senders, subject, thread ids and authentication, its body left unread; never raises."""
+    return read_headers_and_message_id(raw)[0]
+
+
+def read_headers_and_message_id(raw: bytes) -> tuple[MailHeaders, str | None]:
+    """As read_headers, with the message's first Message-ID line as it was written (None: it has none), from the
+    same parse of the header block: the poller's claim is keyed on that line before anything else is read."""
     # Only the header block is parsed: the parser would otherwise still split a body of any size into lines.
-    return _headers_of(BytesParser(policy=_READING).parsebytes(header_block(raw), headersonly=True), raw)
+    message = BytesParser(policy=_READING).parsebytes(header_block(raw), headersonly=True)
+    written = next((value for name, value in message.raw_items() if name.lower() == "message-id"), None)
+    return _headers_of(message, raw), written
 
 
 def _headers_of(message: Message, raw: bytes) -> MailHeaders:

@@ -33,7 +33,7 @@ from mail.parsing import (
     OrderEmailResult,
     header_block,
     parse_order_email,
-    read_headers,
+    read_headers_and_message_id,
     read_message,
 )
 from mail.trust import SenderTrust, vouched
@@ -176,8 +176,9 @@ class Poller:
             for start in range(0, len(messages), CLAIM_BATCH):
                 chunk = messages[start : start + CLAIM_BATCH]
                 # The headers alone first, a batch in one go: who sent each, and its id, before any body is read.
-                headers = await asyncio.to_thread(_headers_of_all, chunk)
-                batch = [(message_key(raw.mime), raw) for raw in chunk]
+                keyed = await asyncio.to_thread(_headers_of_all, chunk)
+                headers = [read for _, read in keyed]
+                batch = [(key, raw) for (key, _), raw in zip(keyed, chunk, strict=True)]
                 taken = await receipts.take(self.ctx, {key for key, _ in batch}, {h.message_id for h in headers},
                                             self.claimant, self.hold_for)  # fmt: skip
                 held = taken.tries
@@ -536,7 +537,11 @@ def message_key(raw: bytes) -> str:
 
     Read from the header alone, without the full parser, so even a message that cannot be parsed has one.
     """
-    found = _MESSAGE_ID.search(str(BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID") or ""))
+    return _key(raw, BytesHeaderParser().parsebytes(header_block(raw)).get("Message-ID"))
+
+
+def _key(raw: bytes, message_id: object) -> str:
+    found = _MESSAGE_ID.search(str(message_id or ""))
     return found.group(0) if found else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -561,8 +566,16 @@ def _read(raw: bytes, headers: MailHeaders, today: date) -> _Read:
     return _Read(mail, None, parse_order_email(mail, today))
 
 
-def _headers_of_all(messages: Sequence[RawMessage]) -> list[MailHeaders]:
-    return [read_headers(raw.mime) for raw in messages]
+def _headers_of_all(messages: Sequence[RawMessage]) -> list[tuple[str, MailHeaders]]:
+    """Each message's claim key (as message_key) and headers, from one parse of its header block."""
+    keyed: list[tuple[str, MailHeaders]] = []
+    for raw in messages:
+        headers, message_id = read_headers_and_message_id(raw.mime)
+        # A Message-ID line of other than ASCII is read as message_key reads it (bytes the stdlib keeps as they came
+        # are no key a database can store), so a message has the one key whichever way it is read.
+        key = _key(raw.mime, message_id) if message_id is None or message_id.isascii() else message_key(raw.mime)
+        keyed.append((key, headers))
+    return keyed
 
 
 def _subject(raw: bytes) -> str:
