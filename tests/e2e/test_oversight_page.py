@@ -1,6 +1,7 @@
 """The oversight page in a real browser (Debian's headless Chromium): chosen as a Head of Service in local mode, its
 charts are drawn, named for screen readers and in the page's text colour in the light, dark and forced-colours
-themes, and the team manager's view is their team's. The picture of it in docs/screenshots comes from here."""
+themes; the team manager's view is their team's; Legal finds the orders ending soon and their decisions, and
+follows them into the caseload. The picture of it in docs/screenshots comes from here."""
 
 from __future__ import annotations
 
@@ -165,6 +166,26 @@ def test_a_team_manager_narrows_by_procedure_within_their_team(
     assert "procedure=wirral" in driver.current_url
     rows = driver.find_elements(By.XPATH, "//caption[text()='Steps done on time, by procedure']/..//tbody/tr")
     assert [r.text for r in rows] == ["Wirral Supervision Order procedure 7 1 14.3%"]
+
+
+def test_legal_finds_the_orders_ending_soon_and_their_decisions_then_opens_them_in_the_caseload(
+    driver: browser.webdriver.Chrome, served: Served
+) -> None:
+    be(driver, served, "Lee Legal")
+    decisions = driver.find_elements(By.XPATH, "//caption[@id='ending-decisions-table']/..//tbody/tr")
+    counts = {row.find_element(By.TAG_NAME, "th").text: int(row.find_element(By.TAG_NAME, "td").text)
+              for row in decisions}  # fmt: skip
+    assert set(counts) == {"Recorded", "Not recorded", "The procedure names none"}
+    ending = sum(counts.values())
+    assert ending > 0, "the fixture's orders include some ending within three months"
+    link = driver.find_element(By.LINK_TEXT, "See every order ending by then in the caseload")
+    link.click()
+    WebDriverWait(driver, browser.SHOWN_WITHIN).until(staleness_of(link))
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Caseload"
+    count = driver.find_element(By.ID, "count").text
+    assert count.startswith(f"{ending} order"), count
+    rows = driver.find_elements(By.CSS_SELECTOR, "table.caseload tbody tr")
+    assert len(rows) == ending or (": page 1 of" in count and len(rows) < ending), (count, len(rows))
 
 
 def test_a_social_worker_is_refused_and_not_shown_the_way_in(driver: browser.webdriver.Chrome, served: Served) -> None:
