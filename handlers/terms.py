@@ -75,6 +75,11 @@ def order_terms(
         ) from None
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 order", "2 orders", "0 replies" (with `plural` for a noun that does not take an s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def day(value: date) -> str:
     """A date as a sentence gives it; strftime's %Y would drop a year's leading zeros ("01 January 1")."""
     return f"{value:%d %B} {value.year:04d}"

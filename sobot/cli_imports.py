@@ -18,6 +18,7 @@ from handlers import imports
 from handlers.context import CLI, Actor
 from handlers.errors import InvalidInput
 from handlers.import_sheet import read_sheet, template
+from handlers.terms import counted
 from sobot.console import BAD_INPUT, fail, format_table
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ async def orders_import(sobot: Sobot, args: argparse.Namespace) -> None:
     if report.bad and not report.written and not report.dry_run:
         for row in report.bad:
             print("\n".join(row.problems), file=sys.stderr)
-        fail(f"Nothing was imported from {path.name}: {len(report.bad)} rows have problems (above). Correct them, "
+        rows = f"{counted(len(report.bad), 'row')} {'has' if len(report.bad) == 1 else 'have'}"
+        fail(f"Nothing was imported from {path.name}: {rows} problems (above). Correct them, "
              "or import the good rows alone with --skip-bad.", BAD_INPUT)  # fmt: skip
     _print(report)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from handlers import order_form, orders, people, queries, reach
 from handlers.context import CLI, Context
 from handlers.errors import InvalidInput
-from handlers.terms import TYPE_NAMES, parse_iso_date
+from handlers.terms import TYPE_NAMES, counted, parse_iso_date
 from handlers.views import OrderView
 from sobot import cli_absences, cli_imports
 from sobot.console import fail, format_table, settings_or_exit
@@ -264,17 +264,19 @@ async def mail_poll(sobot: Sobot, args: argparse.Namespace) -> None:
     if isinstance(channels, Delivery) and channels.server_failures > failures_before and sent.retried:
         # The mail read is saved and filed; the replies wait in the outbox, never lost, for a server that answers.
         waiting = f"{sent.retried} {'reply waits' if sent.retried == 1 else 'replies wait'}"
+        saved = counted(len(report.orders), "new order")
         fail(f"the unit's mail server refused the replies ({channels.last_server_failure}), so {waiting} in the "
-             f"outbox and will be sent when it answers; the mail was read and saved ({len(report.orders)} new "
-             f"orders, {report.needs_attention} to Needs attention), so check "
+             f"outbox and will be sent when it answers; the mail was read and saved ({saved}, "
+             f"{report.needs_attention} to Needs attention), so check "
              f"{SETTINGS_OF.get(sobot.settings.mail_backend, 'SOBOT_MAIL_BACKEND')} and that the server is "
              "running.", 2)  # fmt: skip
     retry = f", {report.retrying} to try again later" if report.retrying else ""
     unsent = sent.retried + sent.failed
-    replies = f"{sum(sent.sent.values())} replies sent" + (
+    replies = f"{counted(sum(sent.sent.values()), 'reply', 'replies')} sent" + (
         f" ({sent.retried} to send again later, {sent.failed} could not be sent)" if unsent else "")  # fmt: skip
-    print(f"Read the mailbox: {len(report.orders)} new orders {report.orders or ''}, {len(report.allocations)} "
-          f"allocations, {report.replied} replies, {replies}, {report.needs_attention} to Needs attention"
+    print(f"Read the mailbox: {counted(len(report.orders), 'new order')} {report.orders or ''}, "
+          f"{counted(len(report.allocations), 'allocation')}, {counted(report.replied, 'reply', 'replies')}, "
+          f"{replies}, {report.needs_attention} to Needs attention"
           f"{retry}.")  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 
 from handlers.context import Context
-from handlers.terms import day
+from handlers.terms import counted, day
 from web import csrf, pages
 from web.identity import Identity
 from web.local import LocalIdentity, NoSignIn
@@ -104,6 +104,7 @@ def add_web(app: web.Application, dashboard: Dashboard) -> None:
     )
     env.globals["static"] = lambda name: STATIC + name
     env.filters["day"] = lambda value: day(value) if value else ""
+    env.filters["counted"] = counted
     env.filters["words"] = lambda value: str(value or "").replace("_", " ")
     zone = ZoneInfo(dashboard.ctx.zone)
     env.filters["when"] = lambda at: f"{day(at.astimezone(zone).date())}, {at.astimezone(zone):%H:%M}" if at else ""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers.oversight import AllocationTimes, Figures, OnTime, Waited
+from handlers.terms import counted
 
 WIDTH = 900
 LABEL_WIDTH = 190  # the labels' column, right-aligned to the bars' baseline
@@ -72,10 +73,6 @@ def _chart(key: str, title: str, desc: str, rows: list[Row], legend: tuple[Legen
     return Chart(key, title, desc, tuple(rows), TOP * 2 + max(len(rows), 1) * ROW + extra, legend)
 
 
-def plural(count: int, what: str) -> str:
-    return f"{count} {what}" if count == 1 else f"{count} {what}s"
-
-
 def percent_words(row: OnTime) -> str:
     if row.percent is None:
         return "no steps due"
@@ -98,7 +95,7 @@ def on_time(key: str, title: str, rows: Sequence[OnTime], what: str) -> Chart:
 def allocation_words(row: AllocationTimes) -> str:
     if row.median is None or row.p90 is None:
         return "none allocated yet" + (f" ({row.unallocated} waiting)" if row.unallocated else "")
-    return f"median {row.median:g}, 90th percentile {row.p90} ({plural(row.allocated, 'order')})"
+    return f"median {row.median:g}, 90th percentile {row.p90} ({counted(row.allocated, 'order')})"
 
 
 def allocation(rows: Sequence[AllocationTimes]) -> Chart:
@@ -129,7 +126,7 @@ def counts(key: str, title: str, named: Sequence[tuple[str, int]], of_what: str)
         y = _row_y(index)
         length = _length(count, most)
         bar = Bar(LABEL_WIDTH, y + (ROW - BAR) / 2, length, BAR, True)
-        laid.append(Row(label, y + ROW / 2, (bar,), plural(count, of_what), LABEL_WIDTH + length + 8))
+        laid.append(Row(label, y + ROW / 2, (bar,), counted(count, of_what), LABEL_WIDTH + length + 8))
     summary = "; ".join(f"{label}: {count}" for label, count in named)
     return _chart(key, title, f"Bars of the number of {of_what}s. {summary}.", laid)
 

@@ -193,7 +193,7 @@ def test_mail_poll_once_reads_the_maildir(tmp_path: Path) -> None:
     (tmp_path / "mailbox" / "new" / "01.eml").write_bytes(vouched(corpus.read_bytes()))
     result = sobot("mail", "poll", "--once", env=env)
     assert result.returncode == 0, result.stderr
-    assert "1 new orders ['SO-" in result.stdout
+    assert "1 new order ['SO-" in result.stdout
     assert len(list((tmp_path / "mailbox" / ".Processed" / "cur").iterdir())) == 1
     # The allocation request waits in the outbox for the dispatcher (`sobot serve`): the poll sends nothing itself.
     assert not (tmp_path / "mailbox" / ".Sent" / "cur").exists() or not any(

@@ -114,7 +114,7 @@ def test_an_smtp_server_not_listening_stops_no_poll_and_its_reply_is_sent_when_i
     env = with_staff(imap_env(tmp_path, dovecot.port, free_port(), user), tmp_path)
     result = sobot("mail", "poll", "--once", env=env)
     refused(result, "mail server refused the replies", "1 reply waits in the outbox and will be sent when it answers",
-            "1 new orders, 1 to Needs attention", "SOBOT_IMAP_* and SOBOT_SMTP_*")  # fmt: skip
+            "1 new order, 1 to Needs attention", "SOBOT_IMAP_* and SOBOT_SMTP_*")  # fmt: skip
     assert one_sentence(result.stderr), result.stderr
     assert folder(dovecot, user, "INBOX") == [] and len(folder(dovecot, user, "Processed")) == 1
     assert len(folder(dovecot, user, "Needs attention")) == 1
@@ -127,7 +127,7 @@ def test_an_smtp_server_not_listening_stops_no_poll_and_its_reply_is_sent_when_i
     due_now(tmp_path)
     result = sobot("mail", "poll", "--once", env=env | {"SOBOT_SMTP_PORT": str(port)})
     assert result.returncode == 0, result.stderr
-    assert "0 new orders" in result.stdout and "1 replies sent" in result.stdout
+    assert "0 new orders" in result.stdout and "1 reply sent" in result.stdout
     assert [str(m["Subject"]) for m in recorded.messages()] == ["Re: New supervision order - LCS-400002"]
     assert [(state, tries) for state, tries, _ in outbox(tmp_path, "reply")] == [("sent", 2)]
     assert len(outbox(tmp_path, "allocation")) == 1 and outbox(tmp_path, "allocation")[0][0] == "queued"
@@ -151,7 +151,7 @@ def test_a_recipient_smtp_refuses_is_retried_from_the_outbox_and_the_poll_goes_o
     result = sobot("mail", "poll", "--once", env=env)
 
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    assert "2 new orders" in result.stdout and "2 replies, 1 replies sent (1 to send again later" in result.stdout
+    assert "2 new orders" in result.stdout and "2 replies, 1 reply sent (1 to send again later" in result.stdout
     # The 550 stopped neither the poll nor the other reply; the CLI's poll sends no allocation requests.
     assert [str(m["Subject"]) for m in recorded.messages()] == ["Re: New supervision order - LCS-500004"]
     assert folder(dovecot, user, "INBOX") == [] and len(folder(dovecot, user, "Processed")) == 2

@@ -63,7 +63,7 @@ def test_the_graph_fake_answering_is_read_once_so_the_failures_below_are_the_ser
     graph.deliver(order_mail("LCS-600001"))
     result = sobot("mail", "poll", "--once", env=graph_env(tmp_path, entra, graph_root(graph)))
     assert result.returncode == 0, result.stderr
-    assert "1 new orders" in result.stdout and len(graph.in_folder("Processed")) == 1
+    assert "1 new order " in result.stdout and len(graph.in_folder("Processed")) == 1
 
 
 def test_graph_not_listening_is_one_sentence_and_status_2(tmp_path: Path, entra: tuple[FakeEntra, Tls]) -> None:
@@ -85,7 +85,7 @@ def test_graph_answering_server_errors_is_one_sentence_and_status_2_and_nothing_
 
     graph.failing = None
     result = sobot("mail", "poll", "--once", env=env)
-    assert result.returncode == 0 and "1 new orders" in result.stdout, result
+    assert result.returncode == 0 and "1 new order " in result.stdout, result
 
 
 def test_graph_refusing_the_app_is_one_sentence_and_status_2(
@@ -126,7 +126,7 @@ def test_the_ews_fake_answering_is_read_once_so_the_failures_below_are_the_serve
     ews.deliver(order_mail("LCS-700001"))
     result = sobot("mail", "poll", "--once", env=ews_env(tmp_path, ews.endpoint))
     assert result.returncode == 0, result.stderr
-    assert "1 new orders" in result.stdout and len(ews.in_folder("Processed")) == 1
+    assert "1 new order " in result.stdout and len(ews.in_folder("Processed")) == 1
 
 
 def test_ews_not_listening_is_one_sentence_and_status_2(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_ews_answering_server_errors_is_one_sentence_and_status_2_and_nothing_is
 
     ews.failing = None
     result = sobot("mail", "poll", "--once", env=env)
-    assert result.returncode == 0 and "1 new orders" in result.stdout, result
+    assert result.returncode == 0 and "1 new order " in result.stdout, result
 
 
 def test_ews_refusing_the_login_is_one_sentence_and_status_2(tmp_path: Path, ews: FakeEws) -> None:
