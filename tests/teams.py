@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
+from handlers import people
+from handlers.context import CLI, Context
+from rules.calendar import WorkingCalendar
+from rules.clock import Clock
+from rules.procedures import load_builtin
+from sobot.app import Services, create_app
+from sobot.settings import load_settings
 from storage import Database
 from tests.connector import RecordingConnector
 
 _ids = itertools.count(1)
+T = TypeVar("T", bound="Teams")
 
 
 class Teams:
@@ -62,3 +72,26 @@ class Teams:
     async def count(self, model: Any, *where: Any) -> int:
         async with self.database.session() as session:
             return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+@asynccontextmanager
+async def teams_app(
+    database: Database,
+    database_url: str,
+    connector: RecordingConnector,
+    clock: Clock,
+    staff: str,
+    kind: type[T],
+) -> AsyncIterator[tuple[T, Context]]:
+    """The app on a test server with these people in its directory, its jobs not running, and a Teams client of
+    `kind` (Teams, or a test's own kind of it) for it; and the app's context."""
+    services = Services(load_settings({}, database_url=database_url), clock, database, load_builtin(),
+                        WorkingCalendar())  # fmt: skip
+    ctx = services.context()
+    await people.import_people(ctx, staff, CLI)
+    client = TestClient(TestServer(create_app(services, run_jobs=False, environ={})))
+    await client.start_server()
+    try:
+        yield kind(client, connector, database), ctx
+    finally:
+        await client.close()

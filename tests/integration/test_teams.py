@@ -26,6 +26,7 @@ from storage import Database, models
 from tests.cards import texts
 from tests.connector import RecordingConnector
 from tests.teams import Teams as TeamsClient
+from tests.teams import teams_app
 from tests.vouching import TRUST, vouched
 
 STAFF = """name,email,roles,team,manager_email,entra_id
@@ -63,13 +64,8 @@ def clock() -> FixedClock:
 async def teams(
     database: Database, database_url: str, connector: RecordingConnector, clock: FixedClock
 ) -> AsyncIterator[Teams]:
-    settings = load_settings({}, database_url=database_url)
-    services = Services(settings, clock, database, load_builtin(), WorkingCalendar())
-    await people.import_people(services.context(), STAFF, CLI)
-    client = TestClient(TestServer(create_app(services, run_jobs=False, environ={})))
-    await client.start_server()
-    yield Teams(client, connector, database)
-    await client.close()
+    async with teams_app(database, database_url, connector, clock, STAFF, Teams) as (made, _ctx):
+        yield made
 
 
 NEW_ORDER = {

@@ -6,19 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from handlers import people
-from handlers.context import CLI
-from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
-from rules.procedures import load_builtin
-from sobot.app import Services, create_app
-from sobot.settings import load_settings
 from storage import Database, models
 from tests.connector import RecordingConnector
-from tests.teams import Teams
+from tests.teams import Teams, teams_app
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Rita Lead,rita@example.gov.uk,team_manager,IROs,,entra-rita
@@ -37,13 +30,8 @@ def clock() -> FixedClock:
 async def teams(
     database: Database, database_url: str, connector: RecordingConnector, clock: FixedClock
 ) -> AsyncIterator[Teams]:
-    settings = load_settings({}, database_url=database_url)
-    services = Services(settings, clock, database, load_builtin(), WorkingCalendar())
-    await people.import_people(services.context(), STAFF, CLI)
-    client = TestClient(TestServer(create_app(services, run_jobs=False, environ={})))
-    await client.start_server()
-    yield Teams(client, connector, database)
-    await client.close()
+    async with teams_app(database, database_url, connector, clock, STAFF, Teams) as (made, _ctx):
+        yield made
 
 
 async def said(teams: Teams, who: str, line: str) -> str:

@@ -6,21 +6,16 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from handlers import imports, people
+from handlers import imports
 from handlers.context import CLI
 from handlers.import_sheet import read_sheet
-from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
-from rules.procedures import load_builtin
-from sobot.app import Services, create_app
-from sobot.settings import load_settings
 from storage import Database, models
 from tests.connector import RecordingConnector
 from tests.integration.test_teams import STAFF
-from tests.teams import Teams
+from tests.teams import Teams, teams_app
 
 SHEET = (
     "Council reference,Child ID,Child name,Order type,Date made,Procedure,Social worker\n"
@@ -31,16 +26,10 @@ SHEET = (
 @pytest.fixture
 async def teams(database: Database, database_url: str, connector: RecordingConnector) -> AsyncIterator[Teams]:
     clock = FixedClock(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
-    settings = load_settings({}, database_url=database_url)
-    services = Services(settings, clock, database, load_builtin(), WorkingCalendar())
-    ctx = services.context()
-    await people.import_people(ctx, STAFF, CLI)
-    keys = {key for p in ctx.procedures.values() for key in p.event_keys()}
-    await imports.import_orders(ctx, read_sheet("tracker.csv", SHEET.encode(), keys), CLI)
-    client = TestClient(TestServer(create_app(services, run_jobs=False, environ={})))
-    await client.start_server()
-    yield Teams(client, connector, database)
-    await client.close()
+    async with teams_app(database, database_url, connector, clock, STAFF, Teams) as (made, ctx):
+        keys = {key for p in ctx.procedures.values() for key in p.event_keys()}
+        await imports.import_orders(ctx, read_sheet("tracker.csv", SHEET.encode(), keys), CLI)
+        yield made
 
 
 async def _state(database: Database, key: str) -> str | None:
