@@ -6,14 +6,14 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
-from handlers import people
+from handlers import orders, people
 from handlers.context import CLI, Context
 from handlers.directory import directory
 from rules.clock import FixedClock
@@ -87,3 +87,11 @@ async def dashboard(database: Database, database_url: str, at: datetime, maildir
         yield Browser(client, sobot)
     finally:
         await client.close()
+
+
+async def two_orders(ctx: Context) -> None:
+    """Sam's order for Jane Mary Smith (SO-2026-0001) and Sue's for Tom Brown (SO-2026-0002), by the command line."""
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 2, 2),
+                                                   social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
+    await orders.create_order(ctx, orders.NewOrder("C2", "Tom Brown", "supervision", date(2026, 3, 9),
+                                                   social_worker_email="sue@example.gov.uk"), CLI)  # fmt: skip

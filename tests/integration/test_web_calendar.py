@@ -19,7 +19,7 @@ from sqlalchemy import select
 from handlers import orders
 from handlers.context import CLI
 from storage import Database, models
-from tests.web import SECRET, Browser, dashboard
+from tests.web import SECRET, Browser, dashboard, two_orders
 from web.calendar import NEW_LINK
 from web.sessions import COOKIE
 
@@ -30,10 +30,7 @@ LINK = re.compile(r'id="feed-link" class="feed-link" type="text" readonly value=
 @pytest.fixture
 async def browser(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
     async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
-        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 2, 2),
-                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
-        await orders.create_order(made.ctx, orders.NewOrder("C2", "Tom Brown", "supervision", date(2026, 3, 9),
-                                                            social_worker_email="sue@example.gov.uk"), CLI)  # fmt: skip
+        await two_orders(made.ctx)
         await orders.allocate_iro(made.ctx, "SO-2026-0001", "ian@example.gov.uk", CLI)
         yield made
 

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from handlers import orders
-from handlers.context import CLI
 from storage import Database
-from tests.web import Browser, dashboard
+from tests.web import Browser, dashboard, two_orders
 
 AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
@@ -24,10 +22,7 @@ AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 @pytest.fixture
 async def browser(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
     async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
-        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 2, 2),
-                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
-        await orders.create_order(made.ctx, orders.NewOrder("C2", "Tom Brown", "supervision", date(2026, 3, 9),
-                                                            social_worker_email="sue@example.gov.uk"), CLI)  # fmt: skip
+        await two_orders(made.ctx)
         yield made
 
 

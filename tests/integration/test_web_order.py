@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
 
-from handlers import orders
-from handlers.context import CLI
 from handlers.directory import directory
 from storage import Database, models
-from tests.web import Browser, dashboard
+from tests.web import Browser, dashboard, two_orders
 
 AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 ORDER = "/orders/SO-2026-0001"
@@ -25,10 +23,7 @@ ORDER = "/orders/SO-2026-0001"
 @pytest.fixture
 async def browser(database: Database, database_url: str, tmp_path: Path) -> AsyncIterator[Browser]:
     async with dashboard(database, database_url, AT, tmp_path / "mail") as made:
-        await orders.create_order(made.ctx, orders.NewOrder("C1", "Jane Mary Smith", "supervision", date(2026, 2, 2),
-                                                            social_worker_email="sam@example.gov.uk"), CLI)  # fmt: skip
-        await orders.create_order(made.ctx, orders.NewOrder("C2", "Tom Brown", "supervision", date(2026, 3, 9),
-                                                            social_worker_email="sue@example.gov.uk"), CLI)  # fmt: skip
+        await two_orders(made.ctx)
         yield made
 
 
