@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -48,12 +49,17 @@ class Cover:
         away = [Away(a.id, a.person_id, a.first_day, a.last_day, there(a.cover_id)) for a in found]
         return cls(today, away, people)
 
+    @cached_property
+    def managers(self) -> dict[int, int | None]:
+        """Each active person's manager, for the notices of someone away with no cover named: read once a batch,
+        not once a notice."""
+        return {p.id: p.manager_id for p in self.people.values() if p.active}
+
     def redirect(self, recipient: Recipient) -> tuple[Recipient, dict[str, Any]]:
         """Whom a notice for `recipient` goes to today, and what its row then says of whom it is for."""
         if recipient.person_id is None or not self.away:
             return recipient, {}
-        managers = {p.id: p.manager_id for p in self.people.values() if p.active}
-        found = covering(recipient.person_id, self.today, self.away, managers)
+        found = covering(recipient.person_id, self.today, self.away, self.managers)
         if found is None:
             return recipient, {}
         holder, absence = self.people[found[0]], found[1]
