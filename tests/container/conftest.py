@@ -112,6 +112,14 @@ class Stack:
         (self.clock / "offset").write_text(f"{seconds}\n", encoding="utf-8")
         (self.clock / "offset").chmod(0o644)
 
+    def hold_sends(self, after: dict[str, int]) -> None:
+        """The dispatch tests' replica on each host sends so many messages, then waits unanswered in each send."""
+        (self.clock / "hold").write_text("".join(f"{host} {n}\n" for host, n in after.items()), encoding="utf-8")
+        (self.clock / "hold").chmod(0o644)
+
+    def release_sends(self) -> None:
+        (self.clock / "hold").unlink(missing_ok=True)
+
     def write_env(self, values: dict[str, str]) -> None:
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
 

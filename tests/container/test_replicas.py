@@ -18,6 +18,11 @@ from tests.container.test_compose import REVISION
 NOTIFICATIONS = 600
 UNIT = "safeguarding.unit@localhost"  # the default unit address: the notes about rows caught mid-send go there
 LEASE_SECONDS = 120  # scheduler.dispatch.Dispatcher.lease
+# The second replica sends this many and then waits (so the first has work whenever its tick falls); the first
+# sends its own many and then waits until it is killed: past one batch of sends in flight
+# (scheduler.dispatch.Dispatcher.concurrency, 32) and into the next, so some it sent are not yet recorded.
+SECOND_SENDS, FIRST_SENDS = 100, 40
+HOLDING = "test harness: this host's sends are held"  # harness/sitecustomize.py, once it holds one
 OURS = "dedupe_key LIKE 'container-test:%'"
 # Every message in the shared Maildir's Sent folder: its recipient, and the host (the replica) that wrote it.
 READ_SENT = """
@@ -67,20 +72,29 @@ def test_two_replicas_share_the_dispatch_and_a_kill_mid_dispatch_loses_and_doubl
         applied += REVISION.findall(stack.logs(service))
     assert applied and len({to for _, to in applied}) == len(applied), f"migrations applied twice: {applied}"
 
+    stack.hold_sends({second: SECOND_SENDS, first: FIRST_SENDS})
     # A morning's digests to as many managers, queued as the planner queues them: due, each once by its key.
     due = f"now() - interval '{int(-offset) + 3600} seconds'"
     stack.sql("INSERT INTO notifications (dedupe_key, kind, role, address, state, not_before, attempts, payload, "
               "created_at) SELECT 'container-test:' || i, 'digest', 'team_manager', 'manager' || i || '@localhost', "
               f"'queued', {due}, 0, '{{}}', {due} FROM generate_series(1, {NOTIFICATIONS}) AS i")  # fmt: skip
 
-    # Killed as a crash kills it (SIGKILL from outside), while it holds rows it claimed and others are sent.
-    def mid_dispatch() -> dict[str, int] | None:
-        now = counts(stack, first)
-        return now if now["sent"] > 0 and now["held_by_first"] > 0 else None
+    # Killed as a crash kills it (SIGKILL from outside), while it holds rows it claimed, some of them mid-send.
+    looked: list[dict[str, int]] = []
 
-    at_kill = wait_for("the first replica holding claims while mail goes out", mid_dispatch, 60)
+    def mid_dispatch() -> dict[str, int] | None:
+        if HOLDING not in stack.logs("sobot"):
+            return None
+        looked.append(counts(stack, first))
+        return looked[-1] if looked[-1]["sent"] > 0 and looked[-1]["held_by_first"] > 0 else None
+
+    try:
+        at_kill = wait_for("the first replica holding claims while mail goes out", mid_dispatch, 60)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the counts seen: {looked[-3:] or counts(stack, first)}") from None
     pid = int(run(["docker", "inspect", "--format", "{{.State.Pid}}", stack.container("sobot")]).stdout)
     os.kill(pid, signal.SIGKILL)
+    stack.release_sends()  # the survivor sends on, and the killed one once restarted
     assert at_kill["open"] > 0, "everything was sent before the kill: more notifications are needed"
 
     # The lease of what it held runs out (the clock moved on past it), and the survivor takes the rest.
