@@ -17,6 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.sqlite_cursor import one_hop
+
 # How long a SQLite writer waits for another to finish before giving up with "database is locked".
 SQLITE_BUSY_SECONDS = 30
 # A pooled PostgreSQL connection unused for this long is tested before it is handed out. One in steady use is
@@ -94,11 +96,13 @@ def engine_for(database_url: str, timeouts: Timeouts = UNHURRIED) -> AsyncEngine
             if path is not None:
                 # A fresh install has no var/ yet.
                 path.parent.mkdir(parents=True, exist_ok=True)
-            return dialect.connect(*cargs, **cparams)
+            connection = dialect.connect(*cargs, **cparams)
         except TimeoutError as error:
             raise DatabaseUnavailable(f"cannot connect to {where}: no answer within {timeouts.connect:g} s") from error
         except Exception as error:
             raise DatabaseUnavailable(f"cannot connect to {where}: {error}") from error
+        # On SQLite each statement in one hand-over to the driver's thread (storage.sqlite_cursor).
+        return one_hop(connection) if url.get_backend_name() == "sqlite" else connection
 
     def lost(context: ExceptionContext) -> None:
         if isinstance(context.original_exception, TimeoutError):
