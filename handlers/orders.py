@@ -139,9 +139,10 @@ async def create_order(
 async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | None, terms: OrderTerms,
                 procedure: Procedure, timeline: list[Milestone], sender: PersonView | None,
                 ask_unit_at: str | None, filed: Receipt | None) -> OrderView:  # fmt: skip
-    # In the mail poller's batch the order is written in its message's savepoint, not one of its own (two statements
-    # fewer), so a refusal raised here must leave nothing written: each comes before the first write but one, an
-    # open order like this one, which first gives back the number it took (the child is known already then).
+    # In the mail poller's batch the order is written straight into the batch's transaction, not a savepoint of its
+    # own (two statements fewer), so a refusal raised here must leave nothing written: each comes before the first
+    # write but one, an open order like this one, which first gives back the number it took (the child is known
+    # already then). Any other error spoils the batch, which the poller rolls back and does again without it.
     async with ctx.database.session(own_savepoint=False) as session:
         social_worker = None
         if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:

@@ -170,8 +170,8 @@ class Database:
         self.engine = engine
         # The transaction of the batch this task is in (see batch()), if any.
         self._batch: ContextVar[AsyncConnection | None] = ContextVar(f"batch-{id(self)}", default=None)
-        # Whether this task is inside one of the batch's savepoint() blocks.
-        self._in_savepoint: ContextVar[bool] = ContextVar(f"savepoint-{id(self)}", default=False)
+        # Whether this task is inside a part() of its batch.
+        self._in_part: ContextVar[bool] = ContextVar(f"part-{id(self)}", default=False)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         # PostgreSQL runs a lone statement in a transaction of its own: no BEGIN and COMMIT round trips around it.
         lone = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
@@ -190,15 +190,15 @@ class Database:
         In a batch (see batch()) the transaction is a savepoint of the batch's: rolled back alone on an error, and
         committed only with the batch.
 
-        `own_savepoint=False`, inside a savepoint() block of a batch, writes in that block's savepoint instead of
-        one of its own: two statements fewer (SAVEPOINT and RELEASE), but an error out of this block undoes
-        nothing by itself; what it wrote is undone only when the error ends the savepoint() block too. It is for a
-        caller that writes nothing it would keep before raising an error its callers catch and carry on from
-        (handlers.orders.create_order). Anywhere else it is an ordinary session.
+        `own_savepoint=False`, inside a part() of a batch, writes straight into the batch's transaction instead of
+        a savepoint of its own: two statements fewer (SAVEPOINT and RELEASE), but an error out of this block undoes
+        nothing; what it wrote is undone only with the batch. It is for a caller that writes nothing it would keep
+        before raising an error its callers catch and carry on from (handlers.orders.create_order). Anywhere else
+        it is an ordinary session.
         """
         batch = self._batch.get()
-        if batch is not None and not own_savepoint and self._in_savepoint.get():
-            # Joined for rollback only, and never rolled back here: the savepoint() block's ROLLBACK TO does that.
+        if batch is not None and not own_savepoint and self._in_part.get():
+            # Joined for rollback only, and never rolled back here: the caller rolls back the batch it spoilt.
             shared = AsyncSession(bind=batch, expire_on_commit=False, join_transaction_mode="rollback_only")
             try:
                 yield shared
@@ -247,18 +247,19 @@ class Database:
             raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
 
     @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """Inside a batch, a part of it rolled back alone when its block raises; outside one, nothing."""
-        batch = self._batch.get()
-        if batch is None:
+    async def part(self) -> AsyncIterator[None]:
+        """Inside a batch, one caller's part of it, written straight into the batch's transaction: no savepoint of
+        its own (two statements fewer a part), and sessions opened in it with `own_savepoint=False` write there
+        too. So an error out of the block undoes nothing by itself: it spoils the batch, which the caller rolls
+        back whole and does again without the part that failed (mail.poller). Outside a batch, nothing."""
+        if self._batch.get() is None:
             yield
             return
-        token = self._in_savepoint.set(True)
+        token = self._in_part.set(True)
         try:
-            async with batch.begin_nested():
-                yield
+            yield
         finally:
-            self._in_savepoint.reset(token)
+            self._in_part.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

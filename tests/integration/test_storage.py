@@ -343,14 +343,18 @@ async def test_a_write_in_a_read_stands(database: Database) -> None:
         assert await session.scalar(text("SELECT name FROM children WHERE local_id = 'C-READ'")) == "Read Child"
 
 
-async def test_a_batch_is_one_transaction_and_a_failed_savepoint_in_it_is_undone_alone(
+async def test_a_batch_is_one_transaction_its_sessions_savepoints_undone_alone_and_its_parts_written_straight_in(
     database: Database, database_url: str
 ) -> None:
     """Sessions in a batch are savepoints of one transaction, which nobody else sees before it commits, and which
-    is undone whole when the batch fails (on SQLite too, where the driver opens no transaction before a write)."""
+    is undone whole when the batch fails (on SQLite too, where the driver opens no transaction before a write). In a
+    part(), a session opened with own_savepoint=False writes straight into the batch: no SAVEPOINT at all."""
     other = Database.from_url(database_url)
     add = text("INSERT INTO children (local_id, name) VALUES (:local_id, 'Batch Child')")
     ours = text("SELECT local_id FROM children WHERE name = 'Batch Child' ORDER BY local_id")
+    statements: list[str] = []
+    event.listen(database.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(statement.split()[0]))  # fmt: skip
 
     async def seen_by_others() -> list[str]:
         async with other.read() as session:
@@ -358,25 +362,26 @@ async def test_a_batch_is_one_transaction_and_a_failed_savepoint_in_it_is_undone
 
     try:
         async with database.batch():
-            async with database.savepoint(), database.session() as session:
+            async with database.session() as session:
                 await session.execute(add, {"local_id": "C-1"})
             with pytest.raises(IntegrityError):
-                async with database.savepoint():
-                    async with database.session() as session:
-                        await session.execute(add, {"local_id": "C-2"})
-                    async with database.session() as session:
-                        await session.execute(add, {"local_id": "C-1"})  # a child ID is one child's
+                async with database.session() as session:
+                    await session.execute(add, {"local_id": "C-1"})  # a child ID is one child's
+            statements.clear()
+            async with database.part(), database.session(own_savepoint=False) as session:
+                await session.execute(add, {"local_id": "C-2"})
+            assert statements == ["INSERT"]
             async with database.read() as session:
-                assert list((await session.scalars(ours)).all()) == ["C-1"]  # the batch's own, C-2 undone
+                assert list((await session.scalars(ours)).all()) == ["C-1", "C-2"]  # the batch's own
             assert await seen_by_others() == []
-        assert await seen_by_others() == ["C-1"]
+        assert await seen_by_others() == ["C-1", "C-2"]
 
         with pytest.raises(LookupError):
             async with database.batch():
-                async with database.savepoint(), database.session() as session:
+                async with database.part(), database.session(own_savepoint=False) as session:
                     await session.execute(add, {"local_id": "C-3"})
-                raise LookupError("the batch fails after its savepoint was released")
-        assert await seen_by_others() == ["C-1"]
+                raise LookupError("the batch fails after its part was written")
+        assert await seen_by_others() == ["C-1", "C-2"]
     finally:
         await other.dispose()
 
