@@ -187,16 +187,16 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),
              "last_day": terms.last_day.isoformat()},
         )  # fmt: skip
-        if ask_unit_at:
-            await receipts.audit_and_ask(session, ctx, audit, order_id, reference, ask_unit_at)
-        else:
-            await session.execute(records.NEW_AUDIT_ENTRY, audit)
         written: list[tuple[Receipt, str, str, str | None]] = []
         if receipt is not None:
             written.append((receipt, "order", PROCESSED, reference))
         if filed is not None:
             written.append((filed, "order", PROCESSED, None))
-        await receipts.add_all(session, ctx, written)
+        if ask_unit_at:
+            await receipts.audit_and_ask(session, ctx, audit, order_id, reference, ask_unit_at, written)
+        else:
+            await session.execute(records.NEW_AUDIT_ENTRY, audit)
+            await receipts.add_all(session, ctx, written)
     # The order as just written, without reading it back.
     today = ctx.today()
     return OrderView(

@@ -36,17 +36,23 @@ def add(
 
 
 _RECEIPTS = cast(Table, models.ProcessedMail.__table__)
+# A receipt to record: it, its outcome, its folder and its order's reference.
+Written = tuple[Receipt, str, str, str | None]
 
 
-async def add_all(session: AsyncSession, ctx: Context, written: Sequence[tuple[Receipt, str, str, str | None]]) -> None:
+def rows(ctx: Context, written: Sequence[Written]) -> list[tuple[Table, dict[str, Any]]]:
+    """The rows that record these receipts (each with its outcome, folder and order reference)."""
+    now = ctx.clock.now()
+    return [(_RECEIPTS, {"message_id": receipt.message_id, "part": receipt.part, "outcome": outcome,
+                         "folder": folder, "order_reference": reference, "sender": receipt.sender,
+                         "processed_at": now}) for receipt, outcome, folder, reference in written]  # fmt: skip
+
+
+async def add_all(session: AsyncSession, ctx: Context, written: Sequence[Written]) -> None:
     """Record receipts (each with its outcome, folder and order reference) in the caller's transaction, in one
     statement: the message's and its order's, written with the order."""
-    now = ctx.clock.now()
-    rows = [{"message_id": receipt.message_id, "part": receipt.part, "outcome": outcome, "folder": folder,
-             "order_reference": reference, "sender": receipt.sender, "processed_at": now}
-            for receipt, outcome, folder, reference in written]  # fmt: skip
-    if rows:
-        await session.execute(insert(_RECEIPTS), rows)
+    if written:
+        await session.execute(insert(_RECEIPTS), [values for _, values in rows(ctx, written)])
 
 
 async def record(ctx: Context, receipt: Receipt, outcome: str, folder: str, reference: str | None = None) -> None:
@@ -72,17 +78,16 @@ async def _done(session: AsyncSession, message_ids: Collection[str]) -> dict[str
     return done
 
 
-async def audit_and_ask(
-    session: AsyncSession, ctx: Context, audit: dict[str, Any], order_id: int, reference: str, address: str
-) -> None:
-    """Write a new order's audit line, and queue the email asking the unit's mailbox to allocate an IRO for it.
+async def audit_and_ask(session: AsyncSession, ctx: Context, audit: dict[str, Any], order_id: int, reference: str,
+                        address: str, written: Sequence[Written] = ()) -> None:  # fmt: skip
+    """Write a new order's audit line, queue the email asking the unit's mailbox to allocate an IRO for it, and
+    record the receipts `written` (as add_all).
 
     The dispatcher sends the email (kind "allocation"); its key is one per order, so an order is asked by email
-    once, whichever way it came. Both go in the order's transaction.
+    once, whichever way it came. All go in the order's transaction (on PostgreSQL, in one statement).
     """
-    await outbox.audit_and_queue(
-        session, audit, outbox.allocation_request(order_id, reference, address), ctx.clock.now()
-    )
+    await outbox.audit_and_queue(session, audit, outbox.allocation_request(order_id, reference, address),
+                                 ctx.clock.now(), rows(ctx, written))  # fmt: skip
 
 
 # Claims: one poller at a time on each message, and the tries of one whose handling failed.

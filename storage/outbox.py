@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import Executable, Table, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -190,19 +190,42 @@ async def newly_queued(
     return [(keys[key], references.get(keys[key].order_id or 0)) for key in inserted]
 
 
-async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], planned: Planned, now: datetime) -> None:
-    """Write an audit line and queue one row (unless its key is queued already), to go now.
+async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], planned: Planned, now: datetime,
+                          rows: Sequence[tuple[Table, Mapping[str, Any]]] = ()) -> None:  # fmt: skip
+    """Write an audit line and queue one row (unless its key is queued already), to go now; and `rows`, each a row
+    of its table written with them (a new order's receipts).
 
-    A new order writes both in its transaction, which holds the year's order number locked until it commits, so on
-    PostgreSQL they go in one statement (the row as a CTE): one round trip less for every order made.
+    A new order writes all of these in its transaction, which holds the year's order number locked until it commits,
+    so on PostgreSQL they go in one statement (each row a CTE of its own): a round trip for every one of them
+    saved, on every order made. Each row stands alone in its CTE, as SQLAlchemy keeps the compiled form of such a
+    statement (not of one whose CTE inserts many rows), so one statement is built for each list of tables, once.
     """
     row = _values(planned, now, now)
     if dialect(session) == POSTGRESQL:
         params = {**{f"audit_{k}": v for k, v in audit.items()}, **{f"row_{k}": v for k, v in row.items()}}
-        await session.execute(_AUDIT_AND_QUEUE_ONE, params)
+        for n, (_, values) in enumerate(rows):
+            params.update({f"also{n}_{k}": v for k, v in values.items()})
+        await session.execute(_audit_queue_and(tuple((t, tuple(v)) for t, v in rows)), params)
         return
     await session.execute(_AUDIT, dict(audit))
     await session.execute(_QUEUE_ONE, row)
+    for target in dict.fromkeys(t for t, _ in rows):
+        await session.execute(insert(target), [dict(values) for t, values in rows if t is target])
+
+
+_AUDIT_QUEUE_AND: dict[tuple[tuple[Table, tuple[str, ...]], ...], Executable] = {}
+
+
+def _audit_queue_and(rows: tuple[tuple[Table, tuple[str, ...]], ...]) -> Executable:
+    """The PostgreSQL statement of audit_and_queue for rows of these tables and columns, built once for each."""
+    statement = _AUDIT_QUEUE_AND.get(rows)
+    if statement is None:
+        built = _AUDIT_AND_QUEUE_ONE
+        for n, (target, columns) in enumerate(rows):
+            also = {c: bindparam(f"also{n}_{c}", type_=target.c[c].type) for c in columns}
+            built = built.add_cte(insert(target).values(also).cte(f"also{n}"))
+        statement = _AUDIT_QUEUE_AND[rows] = built
+    return statement
 
 
 # The dispatcher's side ----------------------------------------------------------------------------------------
