@@ -92,7 +92,7 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     order_type: Mapped[str] = mapped_column(String(32))
     made: Mapped[date] = mapped_column(Date)
     commenced: Mapped[date] = mapped_column(Date)
