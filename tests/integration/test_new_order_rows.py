@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from handlers import conversations, orders, people, records
 from handlers.context import CLI, Actor, Context
@@ -128,3 +128,39 @@ async def test_an_unchanged_conversation_is_not_read_again_until_its_entry_expir
         assert await session.scalar(select(models.ConversationReference.service_url)) == (
             "https://smba.elsewhere.example/"
         )
+
+
+async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_its_last_statement(
+    ctx: Context, database: Database
+) -> None:
+    """An order from the unit's mailbox: its receipt, its message's, the allocation request and the audit line. On
+    PostgreSQL they are one statement (each row a CTE), after the child, the number, the order and its steps."""
+    first = orders.NewOrder(child_local_id="C1", child_name="Jane Smith", order_type="supervision",
+                            made=date(2026, 3, 3), social_worker_email="sam.worker@example.gov.uk")  # fmt: skip
+    await orders.create_order(ctx, first, SAM)  # the year's first: its number row is made
+    statements: list[str] = []
+    event.listen(database.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(statement.split()[0]))  # fmt: skip
+    new = orders.NewOrder(child_local_id="C2", child_name="Amy Brown", order_type="supervision", made=date(2026, 3, 3),
+                          social_worker_email="sam.worker@example.gov.uk")  # fmt: skip
+    message = "<order@example.gov.uk>"
+    view = await orders.create_order(ctx, new, SAM, Receipt(message, SAM.email, 1), ask_unit_at="unit@example.gov.uk",
+                                     filed=Receipt(message, SAM.email))  # fmt: skip
+
+    written = [s for s in statements if s not in ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT")]
+    postgresql = database.engine.dialect.name == "postgresql"
+    # The social worker looked up, the child, the year's number, the order, its steps; then the rest.
+    assert written == ["SELECT", "INSERT", "UPDATE", "INSERT", "INSERT"] + (
+        ["WITH"] if postgresql else ["INSERT", "INSERT", "INSERT"]
+    )
+    async with database.session() as session:
+        receipts = (await session.execute(select(models.ProcessedMail.part, models.ProcessedMail.order_reference)
+                                          .where(models.ProcessedMail.message_id == message)
+                                          .order_by(models.ProcessedMail.part))).all()  # fmt: skip
+        asked = await session.scalar(select(models.Notification.address)
+                                     .where(models.Notification.kind == "allocation"))  # fmt: skip
+        audit = await session.scalar(select(models.AuditEntry.order_reference)
+                                     .where(models.AuditEntry.action == "order.create")
+                                     .order_by(models.AuditEntry.id.desc()).limit(1))  # fmt: skip
+    assert [tuple(r) for r in receipts] == [(0, None), (1, view.reference)]
+    assert asked == "unit@example.gov.uk" and audit == view.reference
