@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -99,6 +100,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, patience:
     await upgrade(settings.database_url)
     server = runner(build_sobot(settings).app, patience)
     await server.setup()
+    settled()
     site = web.TCPSite(server, settings.host, settings.port)
     await site.start()
     log.info("sobot is listening on http://%s:%d (database %s)", settings.host, settings.port,
@@ -111,6 +113,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, patience:
             await asyncio.wait_for(server.cleanup(), STOP_SECONDS)
         except TimeoutError:
             log.error("sobot did not stop within %d s; stopping anyway", STOP_SECONDS)
+
+
+def settled() -> int:
+    """Everything made while starting (modules, procedures, the app) kept out of the garbage collector's sight from
+    now on, as none of it is garbage: a full collection otherwise walks all of it, a pause of about 100 ms in which
+    nothing else runs (a Teams turn, the mail poll, /healthz). How many objects that was."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def event_loop() -> asyncio.AbstractEventLoop:
