@@ -21,6 +21,7 @@ from mail.backends.maildir import MaildirMailbox
 from mail.poller import Notices
 from rules.clock import FixedClock
 from sobot.app import build_sobot
+from sobot.serve import settled
 from sobot.settings import load_settings
 from storage import upgrade
 
@@ -58,6 +59,10 @@ def message(number: int, subtype: str, body: str) -> bytes:
     ).encode()
 
 
+def deliver(box: MaildirMailbox, raw: bytes) -> None:
+    mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw))
+
+
 async def ping(url: str, session: aiohttp.ClientSession, times: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         began = time.perf_counter()
@@ -87,6 +92,11 @@ async def run() -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    # A service that has run a while: an ordinary order first, so its statements are compiled and its modules loaded;
+    # then what `sobot serve` does once it has started.
+    await asyncio.to_thread(deliver, box, message(-1, "plain", LABELS.replace("LCS-1", "LCS-0")))
+    assert (await poller.poll_once()).orders
+    settled()
     print(f"hostile mail: each about {SIZE // 1000} KB, decided by the whole poll (Maildir, SQLite)")
     decided: list[float] = []
     health: list[float] = []
@@ -95,7 +105,8 @@ async def run() -> None:
         pinger = asyncio.create_task(ping(f"http://127.0.0.1:{port}/healthz", session, health, stop))
         for number, (name, (subtype, body)) in enumerate(bodies().items()):
             raw = message(number, subtype, body)
-            mailbox.Maildir(box.root).add(mailbox.MaildirMessage(raw))
+            # Delivered off the event loop, as another process delivers mail: only sobot's own work is timed.
+            await asyncio.to_thread(deliver, box, raw)
             began = time.perf_counter()
             report = await poller.poll_once()
             took = time.perf_counter() - began
