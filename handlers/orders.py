@@ -22,7 +22,7 @@ from handlers.views import OrderView, order_view, ordered, planned_step_view
 from rules.initials import initials
 from rules.procedures import Procedure
 from rules.timeline import Milestone, OrderFacts
-from storage import models
+from storage import models, statements
 
 # The folder a handled message goes to; the mail channel names it, the receipt remembers it.
 PROCESSED = "Processed"
@@ -141,8 +141,9 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
                 ask_unit_at: str | None, filed: Receipt | None) -> OrderView:  # fmt: skip
     # In the mail poller's batch the order is written straight into the batch's transaction, not a savepoint of its
     # own (two statements fewer), so a refusal raised here must leave nothing written: each comes before the first
-    # write but one, an open order like this one, which first gives back the number it took (the child is known
-    # already then). Any other error spoils the batch, which the poller rolls back and does again without it.
+    # write but two, a known child of another name or birthday and an open order like this one, each of which first
+    # gives back the number it took (the child is known already then, so nothing else was written). Any other error
+    # spoils the batch, which the poller rolls back and does again without it.
     async with ctx.database.session(own_savepoint=False) as session:
         social_worker = None
         if sender is not None and (new.social_worker_email or "").strip().lower() == sender.email:
@@ -156,10 +157,9 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             social_worker = records.Named(found.id, found.name)
         elif new.social_worker_name:
             social_worker = await records.social_worker_named(session, new.social_worker_name)
-        child = await records.child(
-            session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth
+        child, reference = await records.child_and_reference(
+            session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth, ctx.today().year
         )
-        reference = await records.next_reference(session, ctx.today().year)
         now = ctx.clock.now()
         saved: dict[str, Any] = {
             "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,
@@ -171,7 +171,7 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
         }  # fmt: skip
         # Written unless an open order like it exists, looked for once the year's number is taken: that lock queues
         # a twin saved at the same moment behind this one, so it finds this order rather than saving another.
-        order_id: int | None = await session.scalar(records.NEW_ORDER_UNLESS_OPEN, saved)
+        order_id = await statements.add_order_unless_open(session, saved, records.new_steps(timeline, now))
         if order_id is None:
             already = (
                 await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),
@@ -181,7 +181,6 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             raise _Open(already.reference, already.form_id)
         if child.lacks_birthday and new.child_date_of_birth:
             await records.fill_birthday(session, child.id, new.child_date_of_birth)
-        await records.add_milestones(session, order_id, timeline, ctx.clock.now())
         audit = records.audit_values(
             ctx, actor, "order.create", reference,
             {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),

@@ -43,15 +43,8 @@ CHILD_BY_LOCAL_ID = select(CHILDREN.c.id, CHILDREN.c.name, CHILDREN.c.date_of_bi
 PERSON_BY_EMAIL = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.active, PEOPLE.c.roles).where(
     PEOPLE.c.email == bindparam("wanted")
 )
-NEW_MILESTONES = insert(MILESTONES)
 NEW_AUDIT_ENTRY = insert(AUDIT_LOG)
 COUNTERS = table(models.ReferenceCounter)
-TAKE_NUMBER = (
-    update(COUNTERS)
-    .where(COUNTERS.c.year == bindparam("wanted"))
-    .values(last=COUNTERS.c.last + 1)
-    .returning(COUNTERS.c.last)
-)
 GIVE_BACK_NUMBER = update(COUNTERS).where(COUNTERS.c.year == bindparam("wanted")).values(last=COUNTERS.c.last - 1)
 # The open order a new one would repeat: the same child, type and day made.
 OPEN_ORDER_LIKE = (
@@ -64,31 +57,6 @@ OPEN_ORDER_LIKE = (
         ORDERS.c.status == "open",
     )
     .limit(1)
-)
-
-# The order's columns as the save writes them, each a parameter of its own name.
-_SAVED = ("reference", "child_id", "order_type", "made", "commenced", "last_day", "court", "other_orders",
-          "conditions", "procedure_id", "status", "ended_on", "end_reason", "social_worker_id", "notes", "created_at",
-          "updated_at", "form_id")  # fmt: skip
-_OPEN = ORDERS.alias("open_order")
-# A new order, written only when no open order of the same child, type and day made exists (then no row comes
-# back): the look for one and the write in one statement.
-NEW_ORDER_UNLESS_OPEN = (
-    insert(ORDERS)
-    .from_select(
-        _SAVED,
-        select(*(bindparam(name, type_=ORDERS.c[name].type) for name in _SAVED)).where(
-            ~select(_OPEN.c.id)
-            .where(
-                _OPEN.c.child_id == bindparam("child_id"),
-                _OPEN.c.order_type == bindparam("order_type"),
-                _OPEN.c.made == bindparam("made"),
-                _OPEN.c.status == "open",
-            )
-            .exists()
-        ),
-    )
-    .returning(ORDERS.c.id)
 )
 
 
@@ -131,17 +99,8 @@ async def order(session: AsyncSession, reference: str) -> models.Order:
     return found
 
 
-async def next_reference(session: AsyncSession, year: int) -> str:
-    # The year's row exists but for the first order of a year: take its next number with one plain UPDATE, and
-    # leave making the row (and the race to make it) to storage.
-    number = await session.scalar(TAKE_NUMBER, {"wanted": year})
-    if number is None:
-        number = await models.next_order_number(session, year)
-    return f"SO-{year}-{number:04d}"
-
-
 async def give_back_reference(session: AsyncSession, year: int) -> None:
-    """Return the number next_reference just took, for an order not saved after all: the caller's transaction
+    """Return the number child_and_reference just took, for an order not saved after all: the caller's transaction
     holds the year's counter (its row lock; on SQLite the write lock) since it took it, so it is still the last."""
     await session.execute(GIVE_BACK_NUMBER, {"wanted": year})
 
@@ -168,15 +127,28 @@ class Child(Named):
     lacks_birthday: bool = False
 
 
-async def child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Child:
-    """The child with this local ID, created on first sight; a different name or birthday is refused.
+async def child_and_reference(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None,
+                              year: int) -> tuple[Child, str]:  # fmt: skip
+    """The child with this local ID, created on first sight (a different name or birthday is refused), and the
+    reference of the year's next order, taken for the order about to be saved (see give_back_reference): read and
+    written in one statement where the database allows.
 
     A birthday the records lack is not written here but by fill_birthday, once the order that gives it is saved."""
-    created = await statements.add_child_if_new(
-        session, {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
-    )
-    if created is not None:
-        return Child(created, name)
+    values = {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
+    created, number = await statements.add_child_and_take_number(session, values, year)
+    try:
+        child = Child(created, name) if created is not None else await _known_child(session, local_id, name,
+                                                                                  date_of_birth)  # fmt: skip
+    except InvalidInput:
+        if number is not None:  # refused: nothing is left written, the number given back
+            await give_back_reference(session, year)
+        raise
+    if number is None:  # the year's first order: its counter is made
+        number = await models.next_order_number(session, year)
+    return child, f"SO-{year}-{number:04d}"
+
+
+async def _known_child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Child:
     found = (await session.execute(CHILD_BY_LOCAL_ID, {"wanted": local_id})).one()
     if found.name.casefold() != name.casefold():
         raise InvalidInput(
@@ -333,20 +305,15 @@ def first_timeline(ctx: Context, procedure: Procedure, facts: OrderFacts) -> lis
     return build_timeline(procedure, facts, [], ctx.calendar)
 
 
-async def add_milestones(session: AsyncSession, order_id: int, timeline: Sequence[PlannedStep], now: datetime) -> None:
-    """Store a new order's timeline as `materialise` would: one row per step, in the timeline's order, in one go.
-
-    Nothing is recorded yet, so no step was done by anyone.
-    """
-    if not timeline:
-        return
-    rows = [
-        {"order_id": order_id, "key": step.key, "occurrence": step.occurrence, "title": step.title,
-         "owner_role": step.owner, "due": step.due, "preferred_by": step.preferred_by, "waiting_on": step.waiting_on,
-         "source": step.source, "state": step.state, "done_on": step.done_on, "done_by_id": None, "updated_at": now}
+def new_steps(timeline: Sequence[PlannedStep], now: datetime) -> list[dict[str, Any]]:
+    """A new order's timeline as its rows will store it (statements.STEP_COLUMNS), as `materialise` would: one per
+    step, in the timeline's order. Nothing is recorded yet, so no step was done by anyone."""
+    return [
+        {"key": step.key, "occurrence": step.occurrence, "title": step.title, "owner_role": step.owner,
+         "due": step.due, "preferred_by": step.preferred_by, "waiting_on": step.waiting_on, "source": step.source,
+         "state": step.state, "done_on": step.done_on, "done_by_id": None, "updated_at": now}
         for step in timeline
     ]  # fmt: skip
-    await session.execute(NEW_MILESTONES, rows)
 
 
 async def load(session: AsyncSession, instance: object, *names: str) -> None:

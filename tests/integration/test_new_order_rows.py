@@ -134,7 +134,8 @@ async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_
     ctx: Context, database: Database
 ) -> None:
     """An order from the unit's mailbox: its receipt, its message's, the allocation request and the audit line. On
-    PostgreSQL they are one statement (each row a CTE), after the child, the number, the order and its steps."""
+    PostgreSQL they are one statement (each row a CTE), after two more: the child and the year's number, then the
+    order with its steps."""
     first = orders.NewOrder(child_local_id="C1", child_name="Jane Smith", order_type="supervision",
                             made=date(2026, 3, 3), social_worker_email="sam.worker@example.gov.uk")  # fmt: skip
     await orders.create_order(ctx, first, SAM)  # the year's first: its number row is made
@@ -149,9 +150,11 @@ async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_
 
     written = [s for s in statements if s not in ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT")]
     postgresql = database.engine.dialect.name == "postgresql"
-    # The social worker looked up, the child, the year's number, the order, its steps; then the rest.
-    assert written == ["SELECT", "INSERT", "UPDATE", "INSERT", "INSERT"] + (
-        ["WITH"] if postgresql else ["INSERT", "INSERT", "INSERT"]
+    # The social worker looked up; the child, the year's number, the order, its steps; then the rest.
+    assert written == ["SELECT"] + (
+        ["WITH", "WITH", "WITH"]
+        if postgresql
+        else ["INSERT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT"]
     )
     async with database.session() as session:
         receipts = (await session.execute(select(models.ProcessedMail.part, models.ProcessedMail.order_reference)
@@ -164,3 +167,23 @@ async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_
                                      .order_by(models.AuditEntry.id.desc()).limit(1))  # fmt: skip
     assert [tuple(r) for r in receipts] == [(0, None), (1, view.reference)]
     assert asked == "unit@example.gov.uk" and audit == view.reference
+
+
+async def test_a_refused_child_in_a_mail_batch_leaves_its_number_for_the_next_order(
+    ctx: Context, database: Database
+) -> None:
+    """In the mail poller's batch an order is written in the batch's own transaction: refused for its child's name
+    after the year's number was taken with the child, it gives the number back, so the next order has it."""
+
+    def order(child_id: str, name: str) -> orders.NewOrder:
+        return orders.NewOrder(child_local_id=child_id, child_name=name, order_type="supervision",
+                               made=date(2026, 3, 3), social_worker_email="sam.worker@example.gov.uk")  # fmt: skip
+
+    first = await orders.create_order(ctx, order("C1", "Jane Smith"), SAM)
+    async with database.batch():
+        with pytest.raises(orders.InvalidInput, match="already recorded with another name"):
+            async with database.part():
+                await orders.create_order(ctx, order("C1", "Joan Smythe"), SAM)
+        async with database.part():
+            second = await orders.create_order(ctx, order("C2", "Amy Brown"), SAM)
+    assert (first.reference, second.reference) == ("SO-2026-0001", "SO-2026-0002")
