@@ -29,8 +29,8 @@ IDLE_PING_SECONDS = 5.0
 # refusal) is, after this, unreachable like one that refuses, rather than a wait as long as the outage.
 CONNECT_TIMEOUT_SECONDS = 5.0
 STATEMENT_TIMEOUT_SECONDS = 5.0
-# Statements each connection keeps prepared (the drivers' default is 100 for asyncpg, 128 for SQLite): enough for a
-# mail batch's savepoints (two a message, each named afresh) beside everything else a connection runs.
+# Statements each connection keeps prepared (the drivers' default is 100 for asyncpg, 128 for SQLite): enough for the
+# savepoints a batch's sessions name afresh (two each) beside everything else a connection runs.
 PREPARED_STATEMENTS = 1000
 
 
