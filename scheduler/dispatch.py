@@ -522,8 +522,8 @@ class Dispatcher:
         rows = (await session.scalars(select(table).where(table.id.in_(ids)))).all()
         ids_of_people = {row.person_id for row in rows if row.person_id is not None}
         names = (
-            dict((await session.execute(select(models.Person.id, models.Person.name)
-                                        .where(models.Person.id.in_(ids_of_people)))).tuples().all())
+            {person_id: name for person_id, name in await session.execute(
+                select(models.Person.id, models.Person.name).where(models.Person.id.in_(ids_of_people)))}
             if ids_of_people
             else {}
         )  # fmt: skip
