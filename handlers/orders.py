@@ -186,7 +186,7 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             {"procedure": procedure.id, "order_type": terms.order_type, "made": terms.made.isoformat(),
              "last_day": terms.last_day.isoformat()},
         )  # fmt: skip
-        written: list[tuple[Receipt, str, str, str | None]] = []
+        written: list[receipts.Written] = []
         if receipt is not None:
             written.append((receipt, "order", PROCESSED, reference))
         if filed is not None:

@@ -31,9 +31,13 @@ def insert(session: AsyncSession, target: Table) -> postgresql.Insert | sqlite.I
 
 
 _CHILDREN = table(models.Child)
-# Built once: each call only binds its values, so SQLAlchemy finds the compiled form in its cache at once.
+# Built once: each call only binds its values, so SQLAlchemy finds the compiled form in its cache at once. Its values
+# are named, as they must be for the CTE below (an INSERT in a CTE would otherwise want one for every column).
 _NEW_CHILD = {
-    name: module.insert(_CHILDREN).on_conflict_do_nothing(index_elements=["local_id"]).returning(_CHILDREN.c.id)
+    name: module.insert(_CHILDREN)
+    .values({c: bindparam(c, type_=_CHILDREN.c[c].type) for c in ("local_id", "name", "date_of_birth")})
+    .on_conflict_do_nothing(index_elements=["local_id"])
+    .returning(_CHILDREN.c.id)
     for name, module in ((POSTGRESQL, postgresql), ("sqlite", sqlite))
 }
 
@@ -47,38 +51,25 @@ _TAKE_NUMBER = (
     .returning(_COUNTERS.c.last)
 )
 # PostgreSQL: both in one statement, each a CTE (a child known already, or a year without its row, gives NULL).
-# (A CTE's INSERT names its values: without them it would want one for every column.)
-_NEW_CHILD_CTE = (
-    postgresql.insert(_CHILDREN)
-    .values({c: bindparam(c, type_=_CHILDREN.c[c].type) for c in ("local_id", "name", "date_of_birth")})
-    .on_conflict_do_nothing(index_elements=["local_id"])
-    .returning(_CHILDREN.c.id)
-    .cte("new_child")
-)
+_NEW_CHILD_CTE = _NEW_CHILD[POSTGRESQL].cte("new_child")
 _TAKEN_CTE = _TAKE_NUMBER.cte("taken")
 _NEW_CHILD_AND_NUMBER = select(
     select(_NEW_CHILD_CTE.c.id).scalar_subquery(), select(_TAKEN_CTE.c.last).scalar_subquery()
 )
 
 
-async def add_child_if_new(session: AsyncSession, values: dict[str, Any]) -> int | None:
-    """Write a child seen for the first time, in the statement that finds them new: their id, or None when the
-    local ID is known already (that row is left as it is)."""
-    created: int | None = await session.scalar(_NEW_CHILD[dialect(session)], values)
-    return created
-
-
 async def add_child_and_take_number(session: AsyncSession, values: dict[str, Any],
                                     year: int) -> tuple[int | None, int | None]:  # fmt: skip
-    """As add_child_if_new, and the year's next order number taken (its counter locked until the transaction ends):
-    the new child's id or None, and the number or None (the year has no counter yet: nothing was taken).
+    """A child seen for the first time written, in the statement that finds them new (one known already is left as
+    it is), and the year's next order number taken (its counter locked until the transaction ends): the new child's
+    id or None, and the number or None (the year has no counter yet: nothing was taken).
 
     On PostgreSQL one statement, not two: a round trip fewer on every order saved.
     """
     if dialect(session) == POSTGRESQL:
         row = (await session.execute(_NEW_CHILD_AND_NUMBER, {**values, "wanted_year": year})).one()
         return row[0], row[1]
-    created = await add_child_if_new(session, values)
+    created: int | None = await session.scalar(_NEW_CHILD["sqlite"], values)
     number: int | None = await session.scalar(_TAKE_NUMBER, {"wanted_year": year})
     return created, number
 
