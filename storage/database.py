@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Executable, event, text
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -163,13 +163,56 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+@dataclass
+class _Batch:
+    """A batch's transaction, and the rows its parts leave to be inserted when it commits (by statement, in the
+    order they came)."""
+
+    connection: AsyncConnection
+    rows: dict[Executable, list[Mapping[str, Any]]] = field(default_factory=dict)
+
+    async def insert_rows(self) -> None:
+        """Insert the rows left so far: one statement of many rows for each kind."""
+        left, self.rows = self.rows, {}
+        for statement, rows in left.items():
+            await self.connection.execute(statement, list(rows))
+
+
+# Where a session in a part of a batch finds its batch (see Database.session and insert_at_commit).
+_BATCH_KEY = "sobot.batch"
+
+
+def waits_for_commit(session: AsyncSession) -> bool:
+    """Whether rows given to insert_at_commit with this session wait for its batch's commit."""
+    return _BATCH_KEY in session.info
+
+
+async def insert_at_commit(session: AsyncSession, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` with `statement` (an INSERT of one row's named values) in the session's transaction.
+
+    In a part of a batch (a session opened there with `own_savepoint=False`) they are inserted only when the batch
+    commits, with the rows of the batch's other parts of the same statement: one statement of many rows for the
+    batch, not one for each part. What they hold must be read by nobody in the batch before then, and must not be
+    refused then: any part's session (or read) opened later in the batch inserts what was left before it begins, so
+    it reads them, and an insert refused at the commit fails the batch, as a failed commit does. Elsewhere they
+    are inserted at once.
+    """
+    if not rows:
+        return
+    batch: _Batch | None = session.info.get(_BATCH_KEY)
+    if batch is None:
+        await session.execute(statement, list(rows))
+    else:
+        batch.rows.setdefault(statement, []).extend(rows)
+
+
 class Database:
     """The records' engine and sessions."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        # The transaction of the batch this task is in (see batch()), if any.
-        self._batch: ContextVar[AsyncConnection | None] = ContextVar(f"batch-{id(self)}", default=None)
+        # The batch this task is in (see batch()), if any.
+        self._batch: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
         # Whether this task is inside a part() of its batch.
         self._in_part: ContextVar[bool] = ContextVar(f"part-{id(self)}", default=False)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -194,12 +237,13 @@ class Database:
         a savepoint of its own: two statements fewer (SAVEPOINT and RELEASE), but an error out of this block undoes
         nothing; what it wrote is undone only with the batch. It is for a caller that writes nothing it would keep
         before raising an error its callers catch and carry on from (handlers.orders.create_order). Anywhere else
-        it is an ordinary session.
+        it is an ordinary session. Such a session may also leave rows for the batch's commit (insert_at_commit).
         """
         batch = self._batch.get()
         if batch is not None and not own_savepoint and self._in_part.get():
             # Joined for rollback only, and never rolled back here: the caller rolls back the batch it spoilt.
-            shared = AsyncSession(bind=batch, expire_on_commit=False, join_transaction_mode="rollback_only")
+            shared = AsyncSession(bind=batch.connection, expire_on_commit=False, join_transaction_mode="rollback_only",
+                                  info={_BATCH_KEY: batch})  # fmt: skip
             try:
                 yield shared
                 await shared.flush()
@@ -207,7 +251,7 @@ class Database:
                 await shared.close()
             return
         if batch is not None:
-            async with self._joined(batch) as session, session.begin():
+            async with await self._joined(batch) as session, session.begin():
                 yield session
             return
         try:
@@ -216,15 +260,18 @@ class Database:
         except PoolTimeout as error:
             raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
 
-    def _joined(self, batch: AsyncConnection) -> AsyncSession:
-        # A session of its own (its own identity map, as outside a batch) whose transaction is a SAVEPOINT.
-        return AsyncSession(bind=batch, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    async def _joined(self, batch: _Batch) -> AsyncSession:
+        # A session of its own (its own identity map, as outside a batch) whose transaction is a SAVEPOINT; it reads
+        # what the batch's parts left for its commit, as they are inserted first.
+        await batch.insert_rows()
+        return AsyncSession(bind=batch.connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
         """One transaction for everything this task writes and reads until the block ends: every session() and
         read() inside it joins it, each as a savepoint of its own, and it commits once when the block ends (or is
-        rolled back whole, on an error out of the block).
+        rolled back whole, on an error out of the block). The rows its parts left for its commit
+        (insert_at_commit) are inserted just before it.
 
         Whatever is held in it (the year's reference counter, on SQLite the database's write lock) is held until
         then: callers keep a batch short. On SQLite the batch opens with BEGIN IMMEDIATE: the driver would
@@ -238,11 +285,13 @@ class Database:
             async with self.engine.connect() as connection, connection.begin():
                 if self.engine.dialect.name == "sqlite":
                     await connection.exec_driver_sql("BEGIN IMMEDIATE")
-                token = self._batch.set(connection)
+                batch = _Batch(connection)
+                token = self._batch.set(batch)
                 try:
                     yield
                 finally:
                     self._batch.reset(token)
+                await batch.insert_rows()
         except PoolTimeout as error:
             raise DatabaseUnavailable(f"no database connection came free in time: {error}") from error
 
@@ -271,7 +320,7 @@ class Database:
         """
         batch = self._batch.get()
         if batch is not None:
-            async with self._joined(batch) as session, session.begin():
+            async with await self._joined(batch) as session, session.begin():
                 yield session
             return
         try:

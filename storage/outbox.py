@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import models
-from storage.statements import POSTGRESQL, dialect, table
+from storage.database import insert_at_commit, waits_for_commit
+from storage.statements import POSTGRESQL, SQLITE, dialect, table
 
 # The role of a row for the Safeguarding Unit itself (its channel, or its mailbox).
 UNIT = "safeguarding_unit"
@@ -118,7 +119,10 @@ def _values(planned: Planned, not_before: datetime, now: datetime) -> dict[str, 
 _COLUMNS = tuple(_values(Planned("", None, None, "", "", None, None, {}), datetime.now(UTC), datetime.now(UTC)))
 _AUDIT_COLUMNS = ("at", "actor", "action", "order_reference", "outcome", "details")
 # Built once with named parameters, so each new order only binds its values to the compiled statement.
-_QUEUE_ONE = sqlite.insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"])
+_QUEUE_ONE = {
+    POSTGRESQL: postgresql.insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    SQLITE: sqlite.insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
 _AUDIT = insert(_AUDIT_LOG)
 _AUDIT_AND_QUEUE_ONE = (
     insert(_AUDIT_LOG)
@@ -201,6 +205,13 @@ async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], plann
     statement (not of one whose CTE inserts many rows), so one statement is built for each list of tables, once.
     """
     row = _values(planned, now, now)
+    if waits_for_commit(session):
+        # In a batch of the mail poll: each kind of row inserted for the whole batch at its commit.
+        await insert_at_commit(session, _AUDIT, [audit])
+        await insert_at_commit(session, _QUEUE_ONE[dialect(session)], [row])
+        for target, values in rows:
+            await insert_at_commit(session, _insert(target), [values])
+        return
     if dialect(session) == POSTGRESQL:
         params = {**{f"audit_{k}": v for k, v in audit.items()}, **{f"row_{k}": v for k, v in row.items()}}
         for n, (_, values) in enumerate(rows):
@@ -208,9 +219,21 @@ async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], plann
         await session.execute(_audit_queue_and(tuple((t, tuple(v)) for t, v in rows)), params)
         return
     await session.execute(_AUDIT, dict(audit))
-    await session.execute(_QUEUE_ONE, row)
+    await session.execute(_QUEUE_ONE[dialect(session)], row)
     for target in dict.fromkeys(t for t, _ in rows):
-        await session.execute(insert(target), [dict(values) for t, values in rows if t is target])
+        await session.execute(_insert(target), [dict(values) for t, values in rows if t is target])
+
+
+_INSERTS: dict[Table, Executable] = {}
+
+
+def _insert(target: Table) -> Executable:
+    """The INSERT of a row of `target`, one statement for each table (a batch's rows for its commit are grouped by
+    statement)."""
+    statement = _INSERTS.get(target)
+    if statement is None:
+        statement = _INSERTS[target] = insert(target)
+    return statement
 
 
 _AUDIT_QUEUE_AND: dict[tuple[tuple[Table, tuple[str, ...]], ...], Executable] = {}

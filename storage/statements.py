@@ -11,8 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models
+from storage.database import insert_at_commit
 
 POSTGRESQL = "postgresql"
+SQLITE = "sqlite"
 
 
 def dialect(session: AsyncSession) -> str:
@@ -135,13 +137,15 @@ async def add_order_unless_open(session: AsyncSession, order: Mapping[str, Any],
     type and day made exists: the new order's id, or None when it exists (and nothing is written).
 
     On PostgreSQL in one statement, not two: a round trip fewer on every order saved, and one row of arrays for the
-    steps rather than a row of values for each.
+    steps rather than a row of values for each. On SQLite, in a part of a batch, the steps are left for the batch's
+    commit (storage.database.insert_at_commit).
     """
     if dialect(session) == POSTGRESQL:
         arrays = {f"steps_{c}": [step[c] for step in steps] for c in STEP_COLUMNS}
         new: int | None = await session.scalar(_NEW_ORDER_AND_STEPS, {**order, **arrays})
         return new
     order_id: int | None = await session.scalar(_NEW_ORDER_UNLESS_OPEN, order)
-    if order_id is not None and steps:
-        await session.execute(_NEW_STEPS, [{"order_id": order_id, **step} for step in steps])
+    if order_id is not None:
+        # In the mail poll's batch, the steps of all its orders go in one statement as it commits.
+        await insert_at_commit(session, _NEW_STEPS, [{"order_id": order_id, **step} for step in steps])
     return order_id

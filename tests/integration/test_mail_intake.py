@@ -403,6 +403,47 @@ async def test_a_batch_whose_commit_fails_is_done_again_a_message_at_a_time(
             await connection.execute(text("DROP FUNCTION IF EXISTS refuse_poison_at_commit()"))
 
 
+async def test_a_message_whose_receipt_is_refused_at_its_batchs_commit_is_done_again_alone(
+    ctx: Context, database: Database, tmp_path: Path
+) -> None:
+    """A new order's receipts, audit line and allocation request are inserted for the whole batch as it commits:
+    one refused then (here the receipt of one message) fails the batch, which is done again a message at a time, and
+    only that message is left to retry, with no order, audit line or request of its own left behind."""
+    postgresql = database.engine.dialect.name == "postgresql"
+    async with database.engine.begin() as connection:
+        if postgresql:
+            await connection.execute(text(
+                "CREATE FUNCTION refuse_poison_receipt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+                f"NEW.message_id LIKE '%{POISON}%' THEN RAISE EXCEPTION 'this receipt is poisoned'; END IF; "
+                "RETURN NEW; END $$"
+            ))  # fmt: skip
+            await connection.execute(text("CREATE TRIGGER poison_receipt BEFORE INSERT ON processed_mail FOR EACH "
+                                          "ROW EXECUTE FUNCTION refuse_poison_receipt()"))  # fmt: skip
+        else:
+            await connection.execute(text("CREATE TRIGGER poison_receipt BEFORE INSERT ON processed_mail WHEN "
+                                          f"NEW.message_id LIKE '%{POISON}%' BEGIN SELECT RAISE(ABORT, 'poisoned'); "
+                                          "END"))  # fmt: skip
+    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
+    store = stdlib_mailbox.Maildir(box.root)
+    for child in ("LCS-100001", POISON, "LCS-100002"):
+        store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
+
+    report = await poller.poll_once()
+
+    assert report.batches_redone == 1 and report.batches == 2 and report.retrying == 1
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and len(box.folder(PROCESSED)) == 2
+    [left] = await box.new_messages()
+    assert POISON.encode() in left.mime
+    async with database.session() as session:
+        audited = await session.scalars(select(models.AuditEntry.order_reference).where(
+            models.AuditEntry.action == "order.create").order_by(models.AuditEntry.id))  # fmt: skip
+        asked = await session.scalars(select(models.Notification.dedupe_key).where(
+            models.Notification.kind == "allocation").order_by(models.Notification.id))  # fmt: skip
+        assert audited.all() == ["SO-2026-0001", "SO-2026-0002"]
+        assert asked.all() == ["allocation:SO-2026-0001", "allocation:SO-2026-0002"]
+
+
 async def test_a_batch_ends_at_its_count_or_its_time_whichever_first(ctx: Context, tmp_path: Path) -> None:
     box = MaildirMailbox(tmp_path / "mailbox", UNIT)
     store = stdlib_mailbox.Maildir(box.root)

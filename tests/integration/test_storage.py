@@ -12,13 +12,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete, event, inspect, select, text, update
+from sqlalchemy import delete, event, insert, inspect, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError, StatementError
 from sqlalchemy.orm import selectinload
 
 import storage.database
 from storage import Database, DatabaseUnavailable, models, upgrade
+from storage.database import insert_at_commit, waits_for_commit
 from storage.migrate import alembic_config
 from storage.queries import count_due_steps
 
@@ -382,6 +383,63 @@ async def test_a_batch_is_one_transaction_its_sessions_savepoints_undone_alone_a
                     await session.execute(add, {"local_id": "C-3"})
                 raise LookupError("the batch fails after its part was written")
         assert await seen_by_others() == ["C-1", "C-2"]
+    finally:
+        await other.dispose()
+
+
+async def test_rows_left_for_a_batchs_commit_go_in_one_statement_then_and_are_read_by_any_session_after_them(
+    database: Database, database_url: str
+) -> None:
+    """In a part of a batch, insert_at_commit leaves its rows for the commit, where the rows of all its parts go in
+    one statement; a session (or read) opened later in the batch finds them, inserted as it begins; a batch undone
+    leaves none; outside a batch they are inserted at once."""
+    other = Database.from_url(database_url)
+    add = insert(models.Child.__table__)
+    ours = text("SELECT local_id FROM children WHERE name = 'Later Child' ORDER BY local_id")
+    inserts: list[int] = []
+    event.listen(database.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, parameters, _ctx, many: inserts.append(len(parameters) if many else 1)
+                 if statement.startswith("INSERT INTO children") else None)  # fmt: skip
+
+    def child(local_id: str) -> dict[str, Any]:
+        return {"local_id": local_id, "name": "Later Child", "date_of_birth": None}
+
+    async def seen_by_others() -> list[str]:
+        async with other.read() as session:
+            return list((await session.scalars(ours)).all())
+
+    try:
+        async with database.batch():
+            for local_id in ("C-1", "C-2"):
+                async with database.part(), database.session(own_savepoint=False) as session:
+                    assert waits_for_commit(session)
+                    await insert_at_commit(session, add, [child(local_id)])
+            assert inserts == []
+        assert inserts == [2] and await seen_by_others() == ["C-1", "C-2"]
+
+        inserts.clear()
+        async with database.batch():
+            async with database.part(), database.session(own_savepoint=False) as session:
+                await insert_at_commit(session, add, [child("C-3")])
+            async with database.read() as reading:
+                assert list((await reading.scalars(ours)).all()) == ["C-1", "C-2", "C-3"]
+            assert inserts == [1]
+            async with database.part(), database.session(own_savepoint=False) as session:
+                await insert_at_commit(session, add, [child("C-4")])
+        assert inserts == [1, 1] and await seen_by_others() == ["C-1", "C-2", "C-3", "C-4"]
+
+        with pytest.raises(LookupError):
+            async with database.batch():
+                async with database.part(), database.session(own_savepoint=False) as session:
+                    await insert_at_commit(session, add, [child("C-5")])
+                raise LookupError("the batch fails after its part left its row")
+        assert await seen_by_others() == ["C-1", "C-2", "C-3", "C-4"]
+
+        inserts.clear()
+        async with database.session() as session:
+            assert not waits_for_commit(session)
+            await insert_at_commit(session, add, [child("C-6")])
+            assert inserts == [1]
     finally:
         await other.dispose()
 
