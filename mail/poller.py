@@ -346,8 +346,13 @@ class Poller:
         )
 
     async def _off_loop(self, work: Callable[..., T], *args: object) -> T:
-        """Reading a message in a worker thread, so the service answers meanwhile, for at most read_seconds."""
-        return await asyncio.wait_for(asyncio.to_thread(work, *args), self.read_seconds)
+        """Reading a message in a worker thread, so the service answers meanwhile, for at most read_seconds.
+
+        Handed to the loop's pool of threads directly, under a deadline: no task of its own to wait for, as
+        wait_for and to_thread would make for every message (the reading needs none of the caller's context).
+        """
+        async with asyncio.timeout(self.read_seconds):
+            return await asyncio.get_running_loop().run_in_executor(None, work, *args)
 
     async def _handle(self, raw: RawMessage, headers: MailHeaders, done: dict[int, str] | None,
                       out: _Outcome) -> None:  # fmt: skip
