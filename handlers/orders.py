@@ -157,21 +157,26 @@ async def _save(ctx: Context, new: NewOrder, actor: Actor, receipt: Receipt | No
             social_worker = records.Named(found.id, found.name)
         elif new.social_worker_name:
             social_worker = await records.social_worker_named(session, new.social_worker_name)
-        child, reference = await records.child_and_reference(
-            session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth, ctx.today().year
-        )
         now = ctx.clock.now()
-        saved: dict[str, Any] = {
-            "reference": reference, "child_id": child.id, "order_type": terms.order_type, "made": terms.made,
-            "commenced": terms.commenced, "last_day": terms.last_day, "court": new.court.strip(),
-            "other_orders": new.other_orders.strip(), "conditions": new.conditions.strip(),
-            "procedure_id": procedure.id, "status": "open", "ended_on": None, "end_reason": None,
-            "social_worker_id": social_worker.id if social_worker else None, "notes": new.notes.strip(),
-            "created_at": now, "updated_at": now, "form_id": new.form_id,
+        terms_saved: dict[str, Any] = {
+            "order_type": terms.order_type, "made": terms.made, "commenced": terms.commenced,
+            "last_day": terms.last_day, "court": new.court.strip(), "other_orders": new.other_orders.strip(),
+            "conditions": new.conditions.strip(), "procedure_id": procedure.id, "status": "open", "ended_on": None,
+            "end_reason": None, "social_worker_id": social_worker.id if social_worker else None,
+            "notes": new.notes.strip(), "created_at": now, "updated_at": now, "form_id": new.form_id,
         }  # fmt: skip
-        # Written unless an open order like it exists, looked for once the year's number is taken: that lock queues
-        # a twin saved at the same moment behind this one, so it finds this order rather than saving another.
-        order_id = await statements.add_order_unless_open(session, saved, records.new_steps(timeline, now))
+        steps = records.new_steps(timeline, now)
+        # A child never seen before has no open order: where the database allows, the order is written with the
+        # child and its number, in the same statement.
+        child, reference, order_id = await records.child_and_reference(
+            session, new.child_local_id.strip(), new.child_name.strip(), new.child_date_of_birth, ctx.today().year,
+            terms_saved, steps,
+        )  # fmt: skip
+        saved = {"reference": reference, "child_id": child.id, **terms_saved}
+        if order_id is None:
+            # Written unless an open order like it exists, looked for once the year's number is taken: that lock
+            # queues a twin saved at the same moment behind this one, so it finds this order rather than another.
+            order_id = await statements.add_order_unless_open(session, saved, steps)
         if order_id is None:
             already = (
                 await session.execute(records.OPEN_ORDER_LIKE, {"local_id": new.child_local_id.strip(),

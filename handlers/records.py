@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -127,15 +127,19 @@ class Child(Named):
     lacks_birthday: bool = False
 
 
-async def child_and_reference(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None,
-                              year: int) -> tuple[Child, str]:  # fmt: skip
+async def child_and_reference(
+    session: AsyncSession, local_id: str, name: str, date_of_birth: date | None, year: int,
+    order: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+) -> tuple[Child, str, int | None]:  # fmt: skip
     """The child with this local ID, created on first sight (a different name or birthday is refused), and the
     reference of the year's next order, taken for the order about to be saved (see give_back_reference): read and
-    written in one statement where the database allows.
+    written in one statement where the database allows. That statement may write the order too, `order` (its
+    columns but its reference and its child) with its `steps` (statements.add_child_and_take_number): the id of the
+    order written, or None when the caller is to write it.
 
     A birthday the records lack is not written here but by fill_birthday, once the order that gives it is saved."""
     values = {"local_id": local_id, "name": name, "date_of_birth": date_of_birth}
-    created, number = await statements.add_child_and_take_number(session, values, year)
+    created, number, order_id = await statements.add_child_and_take_number(session, values, year, order, steps)
     try:
         child = Child(created, name) if created is not None else await _known_child(session, local_id, name,
                                                                                   date_of_birth)  # fmt: skip
@@ -145,7 +149,7 @@ async def child_and_reference(session: AsyncSession, local_id: str, name: str, d
         raise
     if number is None:  # the year's first order: its counter is made
         number = await models.next_order_number(session, year)
-    return child, f"SO-{year}-{number:04d}"
+    return child, statements.reference(year, number), order_id
 
 
 async def _known_child(session: AsyncSession, local_id: str, name: str, date_of_birth: date | None) -> Child:

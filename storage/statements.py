@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import CTE, String, Table, bindparam, func, select, true, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,28 +53,39 @@ _TAKE_NUMBER = (
     .values(last=_COUNTERS.c.last + 1)
     .returning(_COUNTERS.c.last)
 )
-# PostgreSQL: both in one statement, each a CTE (a child known already, or a year without its row, gives NULL).
+# PostgreSQL: both in one statement, each a CTE (a child known already, or a year without its row, gives NULL), with
+# the order when the child is new (_NEW_CHILD_NUMBER_AND_ORDER, below).
 _NEW_CHILD_CTE = _NEW_CHILD[POSTGRESQL].cte("new_child")
 _TAKEN_CTE = _TAKE_NUMBER.cte("taken")
-_NEW_CHILD_AND_NUMBER = select(
-    select(_NEW_CHILD_CTE.c.id).scalar_subquery(), select(_TAKEN_CTE.c.last).scalar_subquery()
-)
 
 
-async def add_child_and_take_number(session: AsyncSession, values: dict[str, Any],
-                                    year: int) -> tuple[int | None, int | None]:  # fmt: skip
+def reference(year: int, number: int) -> str:
+    """An order's reference: the year and its number in it (SO-2026-0001); _REFERENCE writes it as this does."""
+    return f"SO-{year}-{number:04d}"
+
+
+async def add_child_and_take_number(
+    session: AsyncSession, values: dict[str, Any], year: int, order: Mapping[str, Any],
+    steps: Sequence[Mapping[str, Any]],
+) -> tuple[int | None, int | None, int | None]:  # fmt: skip
     """A child seen for the first time written, in the statement that finds them new (one known already is left as
     it is), and the year's next order number taken (its counter locked until the transaction ends): the new child's
-    id or None, and the number or None (the year has no counter yet: nothing was taken).
+    id or None, the number or None (the year has no counter yet: nothing was taken), and the id of the order written
+    with them, or None.
 
-    On PostgreSQL one statement, not two: a round trip fewer on every order saved.
+    On PostgreSQL one statement, not two: a round trip fewer on every order saved. That statement also writes
+    `order` (ORDER_COLUMNS but its reference and its child) and its `steps` when the child is new and a number was
+    taken: an order for a child never seen cannot have an open twin, and the reference is
+    the number's (`reference`). Then the order costs no round trip of its own. Otherwise (and on SQLite) the order
+    is not written here: the caller writes it with add_order_unless_open.
     """
     if dialect(session) == POSTGRESQL:
-        row = (await session.execute(_NEW_CHILD_AND_NUMBER, {**values, "wanted_year": year})).one()
-        return row[0], row[1]
+        params = {**values, **order, **_step_arrays(steps), "wanted_year": year}
+        row = (await session.execute(_NEW_CHILD_NUMBER_AND_ORDER, params)).one()
+        return row[0], row[1], row[2]
     created: int | None = await session.scalar(_NEW_CHILD["sqlite"], values)
     number: int | None = await session.scalar(_TAKE_NUMBER, {"wanted_year": year})
-    return created, number
+    return created, number, None
 
 
 _CONVERSATIONS = table(models.ConversationReference)
@@ -116,19 +128,55 @@ _NEW_ORDER_UNLESS_OPEN = (
     .returning(_ORDERS.c.id)
 )
 _NEW_STEPS = plain_insert(_MILESTONES)
+
+
 # PostgreSQL: the same, and the order's steps written against its new id in the same statement, each column of the
 # steps one array parameter unnested in step (so the statement is one shape, and compiled once, for any number).
+def _steps_of(new_order: CTE) -> CTE:
+    """The steps of the order `new_order` writes, against its new id: each column one array parameter, unnested."""
+    return (
+        plain_insert(_MILESTONES)
+        .from_select(
+            ["order_id", *STEP_COLUMNS],
+            select(new_order.c.id, *(
+                func.unnest(bindparam(f"steps_{c}", type_=postgresql.ARRAY(_MILESTONES.c[c].type)))
+                for c in STEP_COLUMNS
+            )),
+        )
+        .cte("steps")
+    )  # fmt: skip
+
+
 _NEW_ORDER = _NEW_ORDER_UNLESS_OPEN.cte("new_order")
-_NEW_ORDER_AND_STEPS = select(_NEW_ORDER.c.id).add_cte(
-    plain_insert(_MILESTONES)
+_NEW_ORDER_AND_STEPS = select(_NEW_ORDER.c.id).add_cte(_steps_of(_NEW_ORDER))
+
+
+def _step_arrays(steps: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """The steps' columns, each one array parameter (see _steps_of)."""
+    return {f"steps_{c}": [step[c] for step in steps] for c in STEP_COLUMNS}
+
+
+# PostgreSQL: the child and the year's number, and when the child is new and a number was
+# taken, the order (its reference written from the number as `reference` writes it) with its steps.
+_NUMBER_TEXT = sql_cast(_TAKEN_CTE.c.last, String)
+_REFERENCE = func.concat("SO-", sql_cast(bindparam("wanted_year"), String), "-",
+                         func.lpad(_NUMBER_TEXT, func.greatest(4, func.length(_NUMBER_TEXT)), "0"))  # fmt: skip
+_ORDER_FOR_NEW_CHILD = (
+    plain_insert(_ORDERS)
     .from_select(
-        ["order_id", *STEP_COLUMNS],
-        select(_NEW_ORDER.c.id, *(
-            func.unnest(bindparam(f"steps_{c}", type_=postgresql.ARRAY(_MILESTONES.c[c].type))) for c in STEP_COLUMNS
-        )),
+        ORDER_COLUMNS,
+        select(*(_REFERENCE if name == "reference" else _NEW_CHILD_CTE.c.id if name == "child_id"
+                 else bindparam(name, type_=_ORDERS.c[name].type) for name in ORDER_COLUMNS))
+        .select_from(_NEW_CHILD_CTE)
+        .join(_TAKEN_CTE, true()),
     )
-    .cte("steps")
+    .returning(_ORDERS.c.id)
+    .cte("order_for_new_child")
 )  # fmt: skip
+_NEW_CHILD_NUMBER_AND_ORDER = select(
+    select(_NEW_CHILD_CTE.c.id).scalar_subquery(), select(_TAKEN_CTE.c.last).scalar_subquery(),
+    select(_ORDER_FOR_NEW_CHILD.c.id).scalar_subquery(),
+).add_cte(_steps_of(_ORDER_FOR_NEW_CHILD))  # fmt: skip
 
 
 async def add_order_unless_open(session: AsyncSession, order: Mapping[str, Any],
@@ -141,8 +189,7 @@ async def add_order_unless_open(session: AsyncSession, order: Mapping[str, Any],
     commit (storage.database.insert_at_commit).
     """
     if dialect(session) == POSTGRESQL:
-        arrays = {f"steps_{c}": [step[c] for step in steps] for c in STEP_COLUMNS}
-        new: int | None = await session.scalar(_NEW_ORDER_AND_STEPS, {**order, **arrays})
+        new: int | None = await session.scalar(_NEW_ORDER_AND_STEPS, {**order, **_step_arrays(steps)})
         return new
     order_id: int | None = await session.scalar(_NEW_ORDER_UNLESS_OPEN, order)
     if order_id is not None:

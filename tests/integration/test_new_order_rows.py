@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, update
 
 from handlers import conversations, orders, people, records
 from handlers.context import CLI, Actor, Context
@@ -15,7 +15,7 @@ from handlers.receipts import Receipt
 from rules.calendar import WorkingCalendar
 from rules.clock import FixedClock
 from rules.procedures import load_builtin
-from storage import Database, models
+from storage import Database, models, statements
 
 STAFF = """name,email,roles,team,manager_email,entra_id
 Sam Worker,sam.worker@example.gov.uk,social_worker,North,,entra-sam
@@ -134,8 +134,8 @@ async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_
     ctx: Context, database: Database
 ) -> None:
     """An order from the unit's mailbox: its receipt, its message's, the allocation request and the audit line. On
-    PostgreSQL they are one statement (each row a CTE), after two more: the child and the year's number, then the
-    order with its steps."""
+    PostgreSQL they are one statement (each row a CTE), after one more: the child, the year's number and (the child
+    being new) the order with its steps. In a batch of the mail poll, they are inserted as the batch commits."""
     first = orders.NewOrder(child_local_id="C1", child_name="Jane Smith", order_type="supervision",
                             made=date(2026, 3, 3), social_worker_email="sam.worker@example.gov.uk")  # fmt: skip
     await orders.create_order(ctx, first, SAM)  # the year's first: its number row is made
@@ -152,9 +152,7 @@ async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_
     postgresql = database.engine.dialect.name == "postgresql"
     # The social worker looked up; the child, the year's number, the order, its steps; then the rest.
     assert written == ["SELECT"] + (
-        ["WITH", "WITH", "WITH"]
-        if postgresql
-        else ["INSERT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT"]
+        ["WITH", "WITH"] if postgresql else ["INSERT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT"]
     )
     async with database.session() as session:
         receipts = (await session.execute(select(models.ProcessedMail.part, models.ProcessedMail.order_reference)
@@ -167,6 +165,71 @@ async def test_an_emailed_orders_receipts_request_and_audit_line_are_written_in_
                                      .order_by(models.AuditEntry.id.desc()).limit(1))  # fmt: skip
     assert [tuple(r) for r in receipts] == [(0, None), (1, view.reference)]
     assert asked == "unit@example.gov.uk" and audit == view.reference
+
+
+async def test_in_a_mail_batch_an_order_for_a_new_child_is_written_in_one_statement_on_postgresql_three_on_sqlite(
+    ctx: Context, database: Database
+) -> None:
+    """In a part of a batch, an order for a child never seen: the child, the year's number and the order (with its
+    steps on PostgreSQL) before the commit; its steps (on SQLite), receipts, audit line and allocation request as the
+    batch commits, each kind one statement for the batch. A known child's order is written after its child."""
+    await orders.create_order(ctx, orders.NewOrder("C1", "Jane Smith", "supervision", date(2026, 3, 3)), CLI)
+    statements: list[str] = []
+    event.listen(database.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split()[:3])))  # fmt: skip
+    made: list[str] = []
+    async with database.batch():
+        for number, (child_id, name) in enumerate([("C2", "Amy Brown"), ("C3", "Ben Brown"), ("C1", "Jane Smith")]):
+            message = f"<order-{number}@example.gov.uk>"
+            async with database.part():
+                view = await orders.create_order(
+                    ctx, orders.NewOrder(child_id, name, "supervision", date(2026, 3, 4)), SAM,
+                    Receipt(message, SAM.email, 1), ask_unit_at="unit@example.gov.uk",
+                    filed=Receipt(message, SAM.email),
+                )  # fmt: skip
+            made.append(view.reference)
+        before_commit = list(statements)
+    postgresql = database.engine.dialect.name == "postgresql"
+    child_order = ["WITH new_child AS"] if postgresql else ["INSERT INTO children", "UPDATE reference_counters SET",
+                                                            "INSERT INTO orders"]  # fmt: skip
+    known = (["WITH new_child AS", "SELECT children.id, children.name,", "WITH new_order AS"] if postgresql
+             else ["INSERT INTO children", "UPDATE reference_counters SET", "SELECT children.id, children.name,",
+                   "INSERT INTO orders"])  # fmt: skip
+    assert [s for s in before_commit if not s.startswith("BEGIN")] == child_order * 2 + known
+    at_commit = statements[len(before_commit) :]
+    assert at_commit == ([] if postgresql else ["INSERT INTO milestones"]) + [
+        "INSERT INTO audit_log", "INSERT INTO notifications", "INSERT INTO processed_mail"]  # fmt: skip
+    assert made == ["SO-2026-0002", "SO-2026-0003", "SO-2026-0004"]
+    for reference in made:
+        assert await orders.get_order(ctx, reference, CLI) == await orders.get_order(ctx, reference, CLI)
+    async with database.session() as session:
+        stored = (await session.execute(select(models.Order.reference, models.Child.local_id).join(models.Child)
+                                        .order_by(models.Order.id))).all()  # fmt: skip
+        steps = await session.scalar(select(func.count()).select_from(models.Milestone))
+        asked = (await session.scalars(select(models.Notification.dedupe_key).order_by(models.Notification.id))).all()
+    assert [tuple(row) for row in stored] == [("SO-2026-0001", "C1"), ("SO-2026-0002", "C2"), ("SO-2026-0003", "C3"),
+                                              ("SO-2026-0004", "C1")]  # fmt: skip
+    assert steps == 4 * len((await orders.get_order(ctx, "SO-2026-0001", CLI)).steps)
+    assert asked == [f"allocation:{reference}" for reference in made]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_reference_written_by_postgresql_is_the_one_python_writes_past_the_ten_thousandth(
+    ctx: Context, database: Database
+) -> None:
+    """The order written with a new child takes its reference from PostgreSQL's own formatting of the number:
+    the same as statements.reference gives, four digits at least and more past 9999."""
+    await orders.create_order(ctx, orders.NewOrder("C0", "Jane Smith", "supervision", date(2026, 3, 3)), CLI)
+    for last, child_id in ((8, "C1"), (9998, "C2"), (99_999, "C3")):
+        async with database.session() as session:
+            await session.execute(update(models.ReferenceCounter).values(last=last))
+        view = await orders.create_order(ctx, orders.NewOrder(child_id, "Amy Brown", "supervision",
+                                                              date(2026, 3, 3)), CLI)  # fmt: skip
+        assert view.reference == statements.reference(2026, last + 1) == (await orders.get_order(
+            ctx, view.reference, CLI)).reference  # fmt: skip
+    assert [statements.reference(2026, n) for n in (9, 9999, 100_000)] == ["SO-2026-0009", "SO-2026-9999",
+                                                                          "SO-2026-100000"]  # fmt: skip
 
 
 async def test_a_refused_child_in_a_mail_batch_leaves_its_number_for_the_next_order(
