@@ -198,34 +198,40 @@ async def test_mail_a_person_opened_and_flagged_first_is_acted_on_once(ctx: Cont
 # 2. No message can stop the others ---------------------------------------------------------------------------------
 
 
+async def refuse(database: Database, table: str, condition: str, name: str = "poison") -> None:
+    """Make the database refuse to insert a row of `table` for which `condition` (of NEW) holds: a trigger named
+    `name`, on either database, until cure(database, table, name)."""
+    async with database.engine.begin() as connection:
+        if database.engine.dialect.name == "postgresql":
+            await connection.execute(text(
+                f"CREATE FUNCTION refuse_{name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {condition} THEN RAISE EXCEPTION 'this row is poisoned'; END IF; RETURN NEW; END $$"
+            ))  # fmt: skip
+            await connection.execute(text(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW "
+                                          f"EXECUTE FUNCTION refuse_{name}()"))  # fmt: skip
+        else:
+            await connection.execute(text(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {condition} "
+                                          "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"))  # fmt: skip
+
+
+async def cure(database: Database, table: str = "children", name: str = "poison") -> None:
+    """Lift refuse()'s trigger (the run's PostgreSQL schema is shared by the tests that follow)."""
+    async with database.engine.begin() as connection:
+        if database.engine.dialect.name == "postgresql":
+            await connection.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+            await connection.execute(text(f"DROP FUNCTION IF EXISTS refuse_{name}()"))
+        else:
+            await connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
 @pytest.fixture
 async def poisoned(database: Database) -> AsyncIterator[None]:
     """A database that refuses to record the child LCS-POISON: a database error on that message's row alone."""
-    postgresql = database.engine.dialect.name == "postgresql"
-    async with database.engine.begin() as connection:
-        if postgresql:
-            await connection.execute(text(
-                "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.local_id = '{POISON}' THEN RAISE EXCEPTION 'this row is poisoned'; END IF; RETURN NEW; END $$"
-            ))  # fmt: skip
-            await connection.execute(text("CREATE TRIGGER poison BEFORE INSERT ON children FOR EACH ROW "
-                                          "EXECUTE FUNCTION refuse_poison()"))  # fmt: skip
-        else:
-            await connection.execute(text(f"CREATE TRIGGER poison BEFORE INSERT ON children WHEN NEW.local_id = "
-                                          f"'{POISON}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"))  # fmt: skip
+    await refuse(database, "children", f"NEW.local_id = '{POISON}'")
     try:
         yield
     finally:
         await cure(database)
-
-
-async def cure(database: Database) -> None:
-    async with database.engine.begin() as connection:
-        if database.engine.dialect.name == "postgresql":
-            await connection.execute(text("DROP TRIGGER IF EXISTS poison ON children"))
-            await connection.execute(text("DROP FUNCTION IF EXISTS refuse_poison()"))
-        else:
-            await connection.execute(text("DROP TRIGGER IF EXISTS poison"))
 
 
 @pytest.mark.usefixtures("poisoned")
@@ -369,6 +375,24 @@ def target_texts(sent: list[EmailMessage]) -> list[str]:
     return [str(body.get_content()) for body in bodies if body is not None]
 
 
+async def poll_three_the_middle_one_refused_at_commit(ctx: Context, tmp_path: Path) -> None:
+    """Three order emails in one batch, the middle one's (LCS-POISON's) refused only as the batch commits: the
+    batch is done again a message at a time, and only that message is left to retry; the others are committed and
+    filed."""
+    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
+    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
+    store = stdlib_mailbox.Maildir(box.root)
+    for child in ("LCS-100001", POISON, "LCS-100002"):
+        store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
+
+    report = await poller.poll_once()
+
+    assert report.batches_redone == 1 and report.batches == 2 and report.retrying == 1
+    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and len(box.folder(PROCESSED)) == 2
+    [left] = await box.new_messages()
+    assert POISON.encode() in left.mime
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_batch_whose_commit_fails_is_done_again_a_message_at_a_time(
@@ -385,18 +409,7 @@ async def test_a_batch_whose_commit_fails_is_done_again_a_message_at_a_time(
                                       "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
                                       "EXECUTE FUNCTION refuse_poison_at_commit()"))  # fmt: skip
     try:
-        box = MaildirMailbox(tmp_path / "mailbox", UNIT)
-        poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
-        store = stdlib_mailbox.Maildir(box.root)
-        for child in ("LCS-100001", POISON, "LCS-100002"):
-            store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
-
-        report = await poller.poll_once()
-
-        assert report.batches_redone == 1 and report.batches == 2 and report.retrying == 1
-        assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and len(box.folder(PROCESSED)) == 2
-        [left] = await box.new_messages()
-        assert POISON.encode() in left.mime
+        await poll_three_the_middle_one_refused_at_commit(ctx, tmp_path)
     finally:
         async with database.engine.begin() as connection:
             await connection.execute(text("DROP TRIGGER IF EXISTS poison_at_commit ON children"))
@@ -409,39 +422,18 @@ async def test_a_message_whose_receipt_is_refused_at_its_batchs_commit_is_done_a
     """A new order's receipts, audit line and allocation request are inserted for the whole batch as it commits:
     one refused then (here the receipt of one message) fails the batch, which is done again a message at a time, and
     only that message is left to retry, with no order, audit line or request of its own left behind."""
-    postgresql = database.engine.dialect.name == "postgresql"
-    async with database.engine.begin() as connection:
-        if postgresql:
-            await connection.execute(text(
-                "CREATE FUNCTION refuse_poison_receipt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
-                f"NEW.message_id LIKE '%{POISON}%' THEN RAISE EXCEPTION 'this receipt is poisoned'; END IF; "
-                "RETURN NEW; END $$"
-            ))  # fmt: skip
-            await connection.execute(text("CREATE TRIGGER poison_receipt BEFORE INSERT ON processed_mail FOR EACH "
-                                          "ROW EXECUTE FUNCTION refuse_poison_receipt()"))  # fmt: skip
-        else:
-            await connection.execute(text("CREATE TRIGGER poison_receipt BEFORE INSERT ON processed_mail WHEN "
-                                          f"NEW.message_id LIKE '%{POISON}%' BEGIN SELECT RAISE(ABORT, 'poisoned'); "
-                                          "END"))  # fmt: skip
-    box = MaildirMailbox(tmp_path / "mailbox", UNIT)
-    poller = replace(mailing.poller(ctx, box, UNIT, ["example.gov.uk"], trust=TRUST), monotonic=lambda: 0.0)
-    store = stdlib_mailbox.Maildir(box.root)
-    for child in ("LCS-100001", POISON, "LCS-100002"):
-        store.add(stdlib_mailbox.MaildirMessage(order_mail(child)))
-
-    report = await poller.poll_once()
-
-    assert report.batches_redone == 1 and report.batches == 2 and report.retrying == 1
-    assert await orders_of(ctx) == ["LCS-100001", "LCS-100002"] and len(box.folder(PROCESSED)) == 2
-    [left] = await box.new_messages()
-    assert POISON.encode() in left.mime
-    async with database.session() as session:
-        audited = await session.scalars(select(models.AuditEntry.order_reference).where(
-            models.AuditEntry.action == "order.create").order_by(models.AuditEntry.id))  # fmt: skip
-        asked = await session.scalars(select(models.Notification.dedupe_key).where(
-            models.Notification.kind == "allocation").order_by(models.Notification.id))  # fmt: skip
-        assert audited.all() == ["SO-2026-0001", "SO-2026-0002"]
-        assert asked.all() == ["allocation:SO-2026-0001", "allocation:SO-2026-0002"]
+    await refuse(database, "processed_mail", f"NEW.message_id LIKE '%{POISON}%'", name="poison_receipt")
+    try:
+        await poll_three_the_middle_one_refused_at_commit(ctx, tmp_path)
+        async with database.session() as session:
+            audited = await session.scalars(select(models.AuditEntry.order_reference).where(
+                models.AuditEntry.action == "order.create").order_by(models.AuditEntry.id))  # fmt: skip
+            asked = await session.scalars(select(models.Notification.dedupe_key).where(
+                models.Notification.kind == "allocation").order_by(models.Notification.id))  # fmt: skip
+            assert audited.all() == ["SO-2026-0001", "SO-2026-0002"]
+            assert asked.all() == ["allocation:SO-2026-0001", "allocation:SO-2026-0002"]
+    finally:
+        await cure(database, "processed_mail", name="poison_receipt")
 
 
 async def test_a_batch_ends_at_its_count_or_its_time_whichever_first(ctx: Context, tmp_path: Path) -> None:
