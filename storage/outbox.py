@@ -203,6 +203,8 @@ async def audit_and_queue(session: AsyncSession, audit: Mapping[str, Any], plann
     so on PostgreSQL they go in one statement (each row a CTE of its own): a round trip for every one of them
     saved, on every order made. Each row stands alone in its CTE, as SQLAlchemy keeps the compiled form of such a
     statement (not of one whose CTE inserts many rows), so one statement is built for each list of tables, once.
+    In a part of the mail poll's batch they wait for the batch's commit instead, where each kind is one statement
+    for all the batch's orders (storage.database.insert_at_commit).
     """
     row = _values(planned, now, now)
     if waits_for_commit(session):
