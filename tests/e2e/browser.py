@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, TypeVar
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -28,6 +30,29 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--disable-dev-shm-usage", "--window-size=1400,2600"]  # fmt: skip
 # How long to wait for the page to show what the bot sent: a bound on a wait for an element, not a sleep.
 SHOWN_WITHIN = 30.0
+
+T = TypeVar("T")
+
+
+class PageWait(WebDriverWait[WebDriver]):
+    """A wait for what a page shows that reads again when the page is replaced mid-read: an element gone stale, or
+    a node Chrome's driver says "does not belong to the document" (its word for the same thing, mid-navigation).
+    Any other error ends the wait."""
+
+    def __init__(self, driver: WebDriver, seconds: float = SHOWN_WITHIN) -> None:
+        super().__init__(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+    def until(self, method: Callable[[WebDriver], Literal[False] | T], message: str = "") -> T:
+        def reread(driver: WebDriver) -> Literal[False] | T:
+            try:
+                return method(driver)
+            except WebDriverException as error:
+                if "does not belong to the document" in str(error.msg or ""):
+                    return False
+                raise
+
+        return super().until(reread, message)
+
 
 CARD = ".ac-adaptiveCard"
 # What the Playground's default configuration calls the bot, in its @mention list.

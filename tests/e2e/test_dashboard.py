@@ -18,11 +18,9 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from openpyxl import load_workbook
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.wait import WebDriverWait
 
 from handlers import absences, orders, people
 from handlers.context import CLI
@@ -86,9 +84,9 @@ def driver(downloads: Path) -> Iterator[WebDriver]:
         yield chromium
 
 
-def wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
+def wait(driver: WebDriver) -> browser.PageWait:
     # A page being replaced leaves elements stale mid-read: read again, from the new page.
-    return WebDriverWait(driver, SHOWN_WITHIN, ignored_exceptions=(StaleElementReferenceException,))
+    return browser.PageWait(driver, SHOWN_WITHIN)
 
 
 def be(driver: WebDriver, site: str, name: str) -> None:

@@ -11,11 +11,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.wait import WebDriverWait
 
 from handlers import people
 from handlers.context import CLI
@@ -67,8 +66,8 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield chromium
 
 
-def wait(driver: WebDriver) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(driver, SHOWN_WITHIN, ignored_exceptions=(StaleElementReferenceException,))
+def wait(driver: WebDriver) -> browser.PageWait:
+    return browser.PageWait(driver, SHOWN_WITHIN)
 
 
 def shown(driver: WebDriver, element_id: str) -> None:
