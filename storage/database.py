@@ -192,9 +192,9 @@ async def insert_at_commit(session: AsyncSession, statement: Executable, rows: S
 
     In a part of a batch (a session opened there with `own_savepoint=False`) they are inserted only when the batch
     commits, with the rows of the batch's other parts of the same statement: one statement of many rows for the
-    batch, not one for each part. What they hold must be read by nobody in the batch before then, and must not be
-    refused then: any part's session (or read) opened later in the batch inserts what was left before it begins, so
-    it reads them, and an insert refused at the commit fails the batch, as a failed commit does. Elsewhere they
+    batch, not one for each part. So the part that leaves them must not read them back in the same session, and a
+    refusal of them shows only at the commit, where it fails the batch as a failed commit does. Any other session
+    (or read) opened later in the batch inserts what was left before it begins, so it reads them. Elsewhere they
     are inserted at once.
     """
     if not rows:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models
-from storage.statements import POSTGRESQL, dialect, table
+from storage.statements import POSTGRESQL, SQLITE, dialect, table
 
 _CLAIMS = table(models.MailClaim)
 _LEASE = _CLAIMS.c.lease_until.type
@@ -24,7 +24,7 @@ _LEASE = _CLAIMS.c.lease_until.type
 # (SQLite reads "INSERT … SELECT … ON CONFLICT" only with a WHERE before the ON.)
 _KEYS = {
     POSTGRESQL: select(func.unnest(bindparam("keys", type_=postgresql.ARRAY(String))).column_valued("key")),
-    "sqlite": select(column("value", String)).select_from(func.json_each(bindparam("keys", type_=sqlite.JSON))),
+    SQLITE: select(column("value", String)).select_from(func.json_each(bindparam("keys", type_=sqlite.JSON))),
 }
 _TAKE = {
     name: module.insert(_CLAIMS)
@@ -39,7 +39,7 @@ _TAKE = {
         where=_CLAIMS.c.lease_until <= bindparam("now", type_=_LEASE),
     )
     .returning(_CLAIMS.c.message_key, _CLAIMS.c.attempts)
-    for name, module in ((POSTGRESQL, postgresql), ("sqlite", sqlite))
+    for name, module in ((POSTGRESQL, postgresql), (SQLITE, sqlite))
 }  # fmt: skip
 # The longest error kept with a claim: enough to say what went wrong, never a whole message.
 ERROR_CHARS = 500

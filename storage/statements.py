@@ -41,7 +41,7 @@ _NEW_CHILD = {
     .values({c: bindparam(c, type_=_CHILDREN.c[c].type) for c in ("local_id", "name", "date_of_birth")})
     .on_conflict_do_nothing(index_elements=["local_id"])
     .returning(_CHILDREN.c.id)
-    for name, module in ((POSTGRESQL, postgresql), ("sqlite", sqlite))
+    for name, module in ((POSTGRESQL, postgresql), (SQLITE, sqlite))
 }
 
 
@@ -83,7 +83,7 @@ async def add_child_and_take_number(
         params = {**values, **order, **_step_arrays(steps), "wanted_year": year}
         row = (await session.execute(_NEW_CHILD_NUMBER_AND_ORDER, params)).one()
         return row[0], row[1], row[2]
-    created: int | None = await session.scalar(_NEW_CHILD["sqlite"], values)
+    created: int | None = await session.scalar(_NEW_CHILD[SQLITE], values)
     number: int | None = await session.scalar(_TAKE_NUMBER, {"wanted_year": year})
     return created, number, None
 
@@ -130,8 +130,6 @@ _NEW_ORDER_UNLESS_OPEN = (
 _NEW_STEPS = plain_insert(_MILESTONES)
 
 
-# PostgreSQL: the same, and the order's steps written against its new id in the same statement, each column of the
-# steps one array parameter unnested in step (so the statement is one shape, and compiled once, for any number).
 def _steps_of(new_order: CTE) -> CTE:
     """The steps of the order `new_order` writes, against its new id: each column one array parameter, unnested."""
     return (
@@ -147,6 +145,8 @@ def _steps_of(new_order: CTE) -> CTE:
     )  # fmt: skip
 
 
+# PostgreSQL: the same, and the order's steps written against its new id in the same statement, each column of the
+# steps one array parameter unnested in step (so the statement is one shape, and compiled once, for any number).
 _NEW_ORDER = _NEW_ORDER_UNLESS_OPEN.cte("new_order")
 _NEW_ORDER_AND_STEPS = select(_NEW_ORDER.c.id).add_cte(_steps_of(_NEW_ORDER))
 

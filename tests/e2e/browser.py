@@ -96,7 +96,7 @@ class PlaygroundPage:
 
     def __init__(self, driver: webdriver.Chrome, address: str) -> None:
         self.driver = driver
-        self.wait = WebDriverWait(driver, SHOWN_WITHIN, ignored_exceptions=(StaleElementReferenceException,))
+        self.wait = PageWait(driver)
         driver.get(address)
         self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=textbox][contenteditable=true]"))
 
